@@ -1,0 +1,215 @@
+//! deb822 control stanzas (Packages, Release, status, control files).
+//!
+//! Rules followed, from deb822(5) and what real archives contain:
+//! - stanzas are separated by one or more blank (or whitespace-only) lines;
+//! - a line starting with space or tab continues the previous field;
+//! - a line starting with `#` is a comment (Release files may carry them);
+//! - field names compare case-insensitively;
+//! - CRLF line endings are tolerated.
+
+use memchr::memchr;
+
+/// One stanza: its fields in file order, each value borrowed from the input.
+///
+/// A value is the raw text after the colon, continuation lines included
+/// (with their leading space and line breaks); `get` trims the ends, and
+/// `lines` walks a multiline value line by line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paragraph<'a> {
+    fields: Vec<(&'a str, &'a str)>,
+    text: &'a str,
+}
+
+impl<'a> Paragraph<'a> {
+    /// The trimmed value of `name` (case-insensitive), if present.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    }
+
+    /// The non-empty lines of a (multiline) field, each trimmed.
+    pub fn lines(&self, name: &str) -> impl Iterator<Item = &'a str> {
+        self.get(name)
+            .unwrap_or("")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+    }
+
+    /// Fields in the order they appear.
+    pub fn fields(&self) -> &[(&'a str, &'a str)] {
+        &self.fields
+    }
+
+    /// The stanza's exact source text (without the separating blank line).
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ControlError {
+    #[error("line {line}: expected `Field: value`, found {found:?}")]
+    NotAField { line: usize, found: String },
+    #[error("line {line}: continuation line before any field")]
+    OrphanContinuation { line: usize },
+    #[error("line {line}: empty field name")]
+    EmptyName { line: usize },
+}
+
+/// Iterates over the stanzas of `text`.
+pub fn paragraphs(text: &str) -> Paragraphs<'_> {
+    Paragraphs {
+        text,
+        pos: 0,
+        line: 0,
+    }
+}
+
+pub struct Paragraphs<'a> {
+    text: &'a str,
+    pos: usize,
+    line: usize,
+}
+
+impl<'a> Paragraphs<'a> {
+    /// The next line (without its terminator, `\r` stripped) and its start.
+    fn next_line(&mut self) -> Option<(usize, &'a str)> {
+        if self.pos >= self.text.len() {
+            return None;
+        }
+        let start = self.pos;
+        let rest = &self.text.as_bytes()[start..];
+        let end = memchr(b'\n', rest).map_or(self.text.len(), |i| start + i);
+        self.pos = end + 1;
+        self.line += 1;
+        let line = &self.text[start..end];
+        Some((start, line.strip_suffix('\r').unwrap_or(line)))
+    }
+}
+
+impl<'a> Iterator for Paragraphs<'a> {
+    type Item = Result<Paragraph<'a>, ControlError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut fields: Vec<(&'a str, &'a str)> = Vec::with_capacity(24);
+        let mut start = None;
+        let mut end = 0;
+        // Value of the field being read: start offset, end offset.
+        let mut open: Option<(&'a str, usize, usize)> = None;
+        loop {
+            let Some((at, line)) = self.next_line() else {
+                break;
+            };
+            let first = line.as_bytes().first().copied();
+            if line.trim().is_empty() {
+                if start.is_some() {
+                    break;
+                }
+                continue;
+            }
+            if first == Some(b'#') {
+                continue;
+            }
+            if matches!(first, Some(b' ' | b'\t')) {
+                match open.as_mut() {
+                    Some((_, _, value_end)) => *value_end = at + line.len(),
+                    None => {
+                        return Some(Err(ControlError::OrphanContinuation { line: self.line }));
+                    }
+                }
+                end = at + line.len();
+                continue;
+            }
+            let Some(colon) = memchr(b':', line.as_bytes()) else {
+                return Some(Err(ControlError::NotAField {
+                    line: self.line,
+                    found: line.chars().take(60).collect(),
+                }));
+            };
+            let name = line[..colon].trim_end();
+            if name.is_empty() {
+                return Some(Err(ControlError::EmptyName { line: self.line }));
+            }
+            if let Some((k, s, e)) = open.take() {
+                fields.push((k, &self.text[s..e]));
+            }
+            start.get_or_insert(at);
+            open = Some((name, at + colon + 1, at + line.len()));
+            end = at + line.len();
+        }
+        if let Some((k, s, e)) = open.take() {
+            fields.push((k, &self.text[s..e]));
+        }
+        let start = start?;
+        Some(Ok(Paragraph {
+            fields,
+            text: &self.text[start..end],
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(text: &str) -> Vec<Paragraph<'_>> {
+        paragraphs(text).collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn simple_and_folded_fields() {
+        let text = "Package: a\nDescription: short\n long line\n .\n more\n\n\nPackage: b\nversion: 1\n";
+        let ps = all(text);
+        assert_eq!(ps.len(), 2);
+        assert_eq!(ps[0].get("package"), Some("a"));
+        assert_eq!(
+            ps[0].lines("Description").collect::<Vec<_>>(),
+            ["short", "long line", ".", "more"]
+        );
+        assert_eq!(ps[1].get("Version"), Some("1"));
+        assert_eq!(ps[1].text(), "Package: b\nversion: 1");
+    }
+
+    #[test]
+    fn crlf_comments_and_multiline_hash_lists() {
+        let text = "# comment\r\nOrigin: Debian\r\nSHA256:\r\n abc 12 main/x\r\n def 34 main/y\r\n";
+        let ps = all(text);
+        assert_eq!(ps.len(), 1);
+        assert_eq!(ps[0].get("Origin"), Some("Debian"));
+        assert_eq!(
+            ps[0].lines("sha256").collect::<Vec<_>>(),
+            ["abc 12 main/x", "def 34 main/y"]
+        );
+    }
+
+    #[test]
+    fn whitespace_only_separator_and_no_trailing_newline() {
+        let ps = all("A: 1\n \t \nB: 2");
+        assert_eq!(ps.len(), 2);
+        assert_eq!(ps[1].get("b"), Some("2"));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let err = paragraphs("A: 1\nnot a field\n").next().unwrap().unwrap_err();
+        assert_eq!(
+            err,
+            ControlError::NotAField {
+                line: 2,
+                found: "not a field".into()
+            }
+        );
+        let err = paragraphs(" cont\n").next().unwrap().unwrap_err();
+        assert_eq!(err, ControlError::OrphanContinuation { line: 1 });
+        assert!(paragraphs("\n\n").next().is_none());
+    }
+
+    #[test]
+    fn value_with_colons_is_kept_whole() {
+        let ps = all("Filename: pool/main/a/a_1:2.deb\n");
+        assert_eq!(ps[0].get("filename"), Some("pool/main/a/a_1:2.deb"));
+    }
+}

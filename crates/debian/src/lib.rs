@@ -1,0 +1,18 @@
+//! Debian's formats, as pure code with no I/O: deb822 control stanzas,
+//! version ordering exactly as dpkg does it, relation fields and
+//! architecture wildcards.
+//!
+//! Parsing borrows from the caller's buffer: a decompressed `Packages` file
+//! is tens of megabytes, and a `String` per field would dominate load time.
+
+pub mod arch;
+pub mod control;
+pub mod relation;
+pub mod time;
+pub mod version;
+
+pub use arch::arch_matches;
+pub use control::{ControlError, Paragraph, paragraphs};
+pub use relation::{Dependency, Op, Relation, RelationError, parse_relations};
+pub use time::{SnapshotTime, TimeError};
+pub use version::{Version, VersionError, compare_versions};
