@@ -1,0 +1,187 @@
+use std::io::Read;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sequoia_openpgp as openpgp;
+use openpgp::parse::Parse;
+use openpgp::parse::stream::{
+    DetachedVerifierBuilder, MessageLayer, MessageStructure, VerificationError,
+    VerificationHelper, VerifierBuilder,
+};
+use openpgp::policy::StandardPolicy;
+use openpgp::{Cert, KeyHandle};
+
+use crate::{Keyring, TrustError};
+
+/// The signed text of a verified Release and who signed it.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub text: String,
+    /// Fingerprints of the keys whose signatures checked out, sorted.
+    pub signers: Vec<String>,
+}
+
+/// Collects the outcome of every signature; accepts, as apt does, when at
+/// least one signature from a trusted key is good.
+struct Helper<'a> {
+    keyring: &'a Keyring,
+    good: Vec<String>,
+    problems: Vec<String>,
+}
+
+impl VerificationHelper for Helper<'_> {
+    fn get_certs(&mut self, _ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
+        Ok(self.keyring.certs().to_vec())
+    }
+
+    fn check(&mut self, structure: MessageStructure) -> openpgp::Result<()> {
+        for layer in structure.into_iter() {
+            let MessageLayer::SignatureGroup { results } = layer else {
+                continue;
+            };
+            for r in results {
+                match r {
+                    Ok(good) => self.good.push(good.ka.key().fingerprint().to_hex()),
+                    Err(e) => self.problems.push(describe(&e)),
+                }
+            }
+        }
+        if self.good.is_empty() {
+            let detail = if self.problems.is_empty() {
+                "no signatures".to_owned()
+            } else {
+                self.problems.join("; ")
+            };
+            return Err(anyhow_like(detail).into());
+        }
+        Ok(())
+    }
+}
+
+/// The signing key's best name: its fingerprint when the signature carries
+/// one, else its 64-bit key id.
+fn issuers(sig: &openpgp::packet::Signature) -> String {
+    let issuers = sig.get_issuers();
+    issuers
+        .iter()
+        .find(|h| matches!(h, KeyHandle::Fingerprint(_)))
+        .or_else(|| issuers.first())
+        .map_or_else(|| "of unknown id".to_owned(), |h| h.to_hex())
+}
+
+fn describe(e: &VerificationError) -> String {
+    match e {
+        VerificationError::MissingKey { sig } => {
+            format!("signed by key {} which is not in the keyring", issuers(sig))
+        }
+        VerificationError::BadSignature { sig, error, .. } => {
+            format!("bad signature by key {}: {error}", issuers(sig))
+        }
+        VerificationError::BadKey { sig, error, .. } => {
+            format!("key {} not usable: {error}", issuers(sig))
+        }
+        VerificationError::UnboundKey { sig, error, .. } => {
+            format!("key {} not bound: {error}", issuers(sig))
+        }
+        VerificationError::MalformedSignature { sig, error } => {
+            format!("malformed signature by key {}: {error}", issuers(sig))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// sequoia's `Result` is `anyhow`-based; wrap our message in its error type
+/// without adding anyhow to our own API.
+fn anyhow_like(msg: String) -> openpgp::Error {
+    openpgp::Error::InvalidOperation(msg)
+}
+
+fn policy_time(at: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(at.max(0) as u64)
+}
+
+fn finish(helper: Helper<'_>, result: openpgp::Result<()>) -> Result<Vec<String>, TrustError> {
+    match result {
+        Ok(()) if !helper.good.is_empty() => {
+            let mut signers = helper.good;
+            signers.sort();
+            signers.dedup();
+            Ok(signers)
+        }
+        Ok(()) => Err(TrustError::NoGoodSignature("no signatures".into())),
+        Err(e) => {
+            if helper.problems.is_empty() && helper.good.is_empty() {
+                // The failure came before any signature was looked at.
+                match e.downcast_ref::<openpgp::Error>() {
+                    Some(openpgp::Error::InvalidOperation(msg)) => {
+                        Err(TrustError::NoGoodSignature(msg.clone()))
+                    }
+                    _ => Err(TrustError::Malformed(e.to_string())),
+                }
+            } else {
+                Err(TrustError::NoGoodSignature(helper.problems.join("; ")))
+            }
+        }
+    }
+}
+
+/// Verifies a clear-signed `InRelease` and returns only the signed text:
+/// anything outside the signed block is never seen by the caller.
+/// Key and signature validity are judged at `at` (seconds since the epoch),
+/// the snapshot time for a snapshot, or now for a live mirror.
+pub fn verify_inrelease(bytes: &[u8], keyring: &Keyring, at: i64) -> Result<Verified, TrustError> {
+    if !bytes.starts_with(b"-----BEGIN PGP SIGNED MESSAGE-----") {
+        return Err(TrustError::Malformed("InRelease is not clear-signed".into()));
+    }
+    let policy = StandardPolicy::new();
+    let mut helper = Some(Helper {
+        keyring,
+        good: Vec::new(),
+        problems: Vec::new(),
+    });
+    let built = VerifierBuilder::from_bytes(bytes)
+        .and_then(|b| b.with_policy(&policy, policy_time(at), helper.take().expect("helper")));
+    let mut verifier = match built {
+        Ok(v) => v,
+        Err(e) => {
+            // with_policy consumed the helper; the verifier reads (and
+            // checks) eagerly, so its error carries the problem list.
+            return Err(match e.downcast_ref::<openpgp::Error>() {
+                Some(openpgp::Error::InvalidOperation(msg)) => TrustError::NoGoodSignature(msg.clone()),
+                _ => TrustError::Malformed(e.to_string()),
+            });
+        }
+    };
+    let mut text = Vec::new();
+    if let Err(e) = verifier.read_to_end(&mut text) {
+        // A message larger than sequoia's buffer is checked at its end.
+        let helper = verifier.into_helper();
+        return Err(if helper.problems.is_empty() {
+            TrustError::Malformed(e.to_string())
+        } else {
+            TrustError::NoGoodSignature(helper.problems.join("; "))
+        });
+    }
+    if !verifier.message_processed() {
+        return Err(TrustError::Malformed("signed message was not fully processed".into()));
+    }
+    let signers = finish(verifier.into_helper(), Ok(()))?;
+    let text = String::from_utf8(text).map_err(|_| TrustError::Malformed("signed text is not UTF-8".into()))?;
+    Ok(Verified { text, signers })
+}
+
+/// Verifies `Release` against a detached `Release.gpg`.
+pub fn verify_detached(release: &[u8], signature: &[u8], keyring: &Keyring, at: i64) -> Result<Verified, TrustError> {
+    let policy = StandardPolicy::new();
+    let helper = Helper {
+        keyring,
+        good: Vec::new(),
+        problems: Vec::new(),
+    };
+    let mut verifier = DetachedVerifierBuilder::from_bytes(signature)
+        .and_then(|b| b.with_policy(&policy, policy_time(at), helper))
+        .map_err(|e| TrustError::Malformed(e.to_string()))?;
+    let result = verifier.verify_bytes(release);
+    let signers = finish(verifier.into_helper(), result)?;
+    let text = String::from_utf8(release.to_vec()).map_err(|_| TrustError::Malformed("Release is not UTF-8".into()))?;
+    Ok(Verified { text, signers })
+}
