@@ -1,1 +1,54 @@
+//! Getting bytes from the network without trusting them: an HTTP client
+//! with retries and an ordered list of sources, and a content-addressed
+//! cache that only ever holds bytes whose SHA-256 was checked.
+//!
+//! Two kinds of download:
+//! - [`Fetcher::fetch_pinned`]: the caller knows the SHA-256 (and usually
+//!   the size) from a verified index or the lock. Served from the cache when
+//!   present; otherwise downloaded to a temporary file, hashed while
+//!   writing, and renamed into the cache only on a match.
+//! - [`Fetcher::fetch_unpinned`]: the first link of the chain (InRelease),
+//!   whose hash nobody knows yet. The caller must verify it before use; it
+//!   is cached by URL so `--offline` can replay it (and verify it again).
 
+mod cache;
+mod client;
+
+pub use cache::Cache;
+pub use client::{Fetched, Fetcher, Observer, Pinned, RetryPolicy, Silent, Transfer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("cannot fetch {url}: {cause}")]
+    Http { url: String, cause: String },
+    #[error("cannot fetch {url}: HTTP {status}")]
+    Status {
+        url: String,
+        status: u16,
+        /// The server's `Retry-After`, in seconds.
+        retry_after: Option<u64>,
+    },
+    #[error("cannot fetch {url}: sha256 mismatch (expected {expected}, got {actual})")]
+    HashMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("cannot fetch {url}: size mismatch (expected {expected} bytes, got {actual})")]
+    SizeMismatch { url: String, expected: u64, actual: u64 },
+    #[error("cannot fetch {what}: not in the cache and --offline was given")]
+    Offline { what: String },
+    #[error("cannot use cache {path}: {cause}")]
+    Cache { path: String, cause: String },
+    #[error("cannot fetch {what}: no source configured")]
+    NoSource { what: String },
+}
+
+impl FetchError {
+    /// Whether trying the same URL again may help.
+    pub(crate) fn is_transient(&self) -> bool {
+        matches!(self, FetchError::Http { .. })
+            || matches!(self, FetchError::Status { status, .. } if *status == 429 || *status >= 500)
+            || matches!(self, FetchError::SizeMismatch { expected, actual, .. } if actual < expected)
+    }
+}

@@ -1,0 +1,103 @@
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tempfile::NamedTempFile;
+
+use crate::FetchError;
+
+/// Content-addressed store: `sha256/<2 hex>/<64 hex>` holds bytes whose
+/// hash is their name; `url/<sha256 of url>` records which content a URL
+/// last served (used for `--offline` replays of unpinned files).
+///
+/// Every write goes to a temporary file in `tmp/` on the same filesystem
+/// and is renamed into place, so readers never see a partial file and two
+/// processes sharing the cache at worst both write the same bytes.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+fn cache_err(path: &Path, e: impl std::fmt::Display) -> FetchError {
+    FetchError::Cache {
+        path: path.display().to_string(),
+        cause: e.to_string(),
+    }
+}
+
+impl Cache {
+    pub fn new(root: impl Into<PathBuf>) -> Result<Cache, FetchError> {
+        let root = root.into();
+        for sub in ["sha256", "url", "tmp"] {
+            let dir = root.join(sub);
+            fs::create_dir_all(&dir).map_err(|e| cache_err(&dir, e))?;
+        }
+        Ok(Cache { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        self.root.join("sha256").join(&sha256[..2]).join(sha256)
+    }
+
+    /// The path of a cached blob, if present. The name is its hash, and it
+    /// was only renamed there after the hash matched, so it is not hashed
+    /// again on every read.
+    pub fn get(&self, sha256: &str) -> Option<PathBuf> {
+        let p = self.blob_path(sha256);
+        p.is_file().then_some(p)
+    }
+
+    /// A temporary file to download into; `commit` moves it into place.
+    pub fn temp(&self) -> Result<NamedTempFile, FetchError> {
+        let dir = self.root.join("tmp");
+        NamedTempFile::new_in(&dir).map_err(|e| cache_err(&dir, e))
+    }
+
+    /// Moves a fully written and hash-checked temporary file into place.
+    pub fn commit(&self, tmp: NamedTempFile, sha256: &str) -> Result<PathBuf, FetchError> {
+        let dest = self.blob_path(sha256);
+        let parent = dest.parent().expect("blob path has a parent");
+        fs::create_dir_all(parent).map_err(|e| cache_err(parent, e))?;
+        tmp.as_file().sync_all().map_err(|e| cache_err(tmp.path(), e))?;
+        tmp.persist(&dest).map_err(|e| cache_err(&dest, e.error))?;
+        Ok(dest)
+    }
+
+    /// Stores bytes under their hash; returns the hash.
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<String, FetchError> {
+        let sha = hex::encode(Sha256::digest(bytes));
+        if self.get(&sha).is_none() {
+            let mut tmp = self.temp()?;
+            tmp.write_all(bytes).map_err(|e| cache_err(tmp.path(), e))?;
+            self.commit(tmp, &sha)?;
+        }
+        Ok(sha)
+    }
+
+    fn url_ref(&self, url: &str) -> PathBuf {
+        self.root.join("url").join(hex::encode(Sha256::digest(url.as_bytes())))
+    }
+
+    /// Records that `url` served the content `sha256` (and from which URL,
+    /// after redirects).
+    pub fn set_url(&self, url: &str, sha256: &str, served_from: &str) -> Result<(), FetchError> {
+        let dest = self.url_ref(url);
+        let mut tmp = self.temp()?;
+        writeln!(tmp, "{sha256} {served_from}").map_err(|e| cache_err(tmp.path(), e))?;
+        tmp.persist(&dest).map_err(|e| cache_err(&dest, e.error))?;
+        Ok(())
+    }
+
+    /// What `url` last served: the blob's hash and the final URL.
+    pub fn get_url(&self, url: &str) -> Option<(String, String)> {
+        let text = fs::read_to_string(self.url_ref(url)).ok()?;
+        let (sha, served) = text.trim_end().split_once(' ')?;
+        self.get(sha)?;
+        Some((sha.to_owned(), served.to_owned()))
+    }
+}

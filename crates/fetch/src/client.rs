@@ -1,0 +1,349 @@
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::{Cache, FetchError};
+
+/// Where progress and notices go. The library never prints; the CLI
+/// draws progress bars, tests record or ignore.
+pub trait Observer: Send + Sync {
+    /// A download begins; `total` is the expected size if known.
+    fn start(&self, url: &str, total: Option<u64>) -> Box<dyn Transfer>;
+    /// A source failed and the next one is tried.
+    fn fallback(&self, failed: &str, cause: &str, next: &str);
+}
+
+pub trait Transfer: Send {
+    fn advance(&self, bytes: u64);
+}
+
+/// Ignores everything (tests, `--quiet`).
+pub struct Silent;
+struct NoTransfer;
+impl Transfer for NoTransfer {
+    fn advance(&self, _: u64) {}
+}
+impl Observer for Silent {
+    fn start(&self, _: &str, _: Option<u64>) -> Box<dyn Transfer> {
+        Box::new(NoTransfer)
+    }
+    fn fallback(&self, _: &str, _: &str, _: &str) {}
+}
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Tries per URL for transient failures (connection errors, 5xx, 429,
+    /// truncated bodies).
+    pub attempts: u32,
+    /// First backoff; doubled on every retry.
+    pub base_delay: Duration,
+    /// Cap for the backoff and for a server's `Retry-After`.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The expected identity of a file, from a verified index or the lock.
+#[derive(Debug, Clone)]
+pub struct Pinned {
+    pub sha256: String,
+    pub size: Option<u64>,
+}
+
+/// An unpinned download: its bytes, the URL from the source list that
+/// answered, and the final URL after redirects (snapshot.debian.org
+/// redirects a timestamp to the capture it actually serves).
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub bytes: Vec<u8>,
+    pub source: usize,
+    pub final_url: String,
+}
+
+/// Upper bound for files nobody has pinned a size for (InRelease).
+const UNPINNED_LIMIT: u64 = 64 << 20;
+
+pub struct Fetcher {
+    client: reqwest::Client,
+    cache: Cache,
+    offline: bool,
+    retry: RetryPolicy,
+    limit: Arc<Semaphore>,
+    observer: Arc<dyn Observer>,
+    /// Hosts that failed at the connection level this run: later files skip
+    /// them instead of paying the retries again.
+    dead_hosts: Mutex<BTreeSet<String>>,
+}
+
+static CRYPTO: Once = Once::new();
+
+impl Fetcher {
+    pub fn new(cache: Cache, observer: Arc<dyn Observer>) -> Result<Fetcher, FetchError> {
+        // reqwest is built without a default crypto provider (aws-lc needs
+        // cmake and a C toolchain); ring is pure enough to build anywhere.
+        CRYPTO.call_once(|| {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("distill/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| FetchError::Http {
+                url: "(client setup)".into(),
+                cause: e.to_string(),
+            })?;
+        Ok(Fetcher {
+            client,
+            cache,
+            offline: false,
+            retry: RetryPolicy::default(),
+            limit: Arc::new(Semaphore::new(8)),
+            observer,
+            dead_hosts: Mutex::new(BTreeSet::new()),
+        })
+    }
+
+    pub fn with_offline(mut self, offline: bool) -> Self {
+        self.offline = offline;
+        self
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn with_parallelism(mut self, n: usize) -> Self {
+        self.limit = Arc::new(Semaphore::new(n.max(1)));
+        self
+    }
+
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// A file whose hash is known: from the cache, or from the first source
+    /// that serves the right bytes. Returns the path of the cached blob.
+    pub async fn fetch_pinned(&self, urls: &[String], pin: &Pinned) -> Result<PathBuf, FetchError> {
+        if let Some(p) = self.cache.get(&pin.sha256) {
+            return Ok(p);
+        }
+        let what = urls.first().cloned().unwrap_or_else(|| pin.sha256.clone());
+        if self.offline {
+            return Err(FetchError::Offline { what });
+        }
+        self.over_sources(urls, &what, |url| async move {
+            let tmp = self.download(&url, Some(pin)).await?;
+            self.cache.commit(tmp.0, &pin.sha256)
+        })
+        .await
+        .map(|(p, _)| p)
+    }
+
+    /// A file nobody can pin yet (InRelease). The caller must verify it.
+    pub async fn fetch_unpinned(&self, urls: &[String]) -> Result<Fetched, FetchError> {
+        let what = urls.first().cloned().unwrap_or_default();
+        if self.offline {
+            for (i, url) in urls.iter().enumerate() {
+                if let Some((sha, final_url)) = self.cache.get_url(url) {
+                    let bytes = std::fs::read(self.cache.blob_path(&sha)).map_err(|e| FetchError::Cache {
+                        path: self.cache.blob_path(&sha).display().to_string(),
+                        cause: e.to_string(),
+                    })?;
+                    return Ok(Fetched { bytes, source: i, final_url });
+                }
+            }
+            return Err(FetchError::Offline { what });
+        }
+        let (fetched, source) = self
+            .over_sources(urls, &what, |url| async move {
+                let (tmp, final_url) = self.download(&url, None).await?;
+                let bytes = std::fs::read(tmp.path()).map_err(|e| FetchError::Cache {
+                    path: tmp.path().display().to_string(),
+                    cause: e.to_string(),
+                })?;
+                let sha = hex::encode(Sha256::digest(&bytes));
+                if self.cache.get(&sha).is_none() {
+                    self.cache.commit(tmp, &sha)?;
+                }
+                self.cache.set_url(&url, &sha, &final_url)?;
+                Ok((bytes, final_url))
+            })
+            .await?;
+        Ok(Fetched {
+            bytes: fetched.0,
+            source,
+            final_url: fetched.1,
+        })
+    }
+
+    /// Tries each source in order; a transient failure is retried with
+    /// backoff on the same source first. Reports each fallback.
+    async fn over_sources<T, F, Fut>(&self, urls: &[String], what: &str, attempt: F) -> Result<(T, usize), FetchError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, FetchError>>,
+    {
+        let mut last = None;
+        for (i, url) in urls.iter().enumerate() {
+            let host = host_of(url);
+            let dead = self.dead_hosts.lock().expect("lock").contains(&host);
+            let result = if dead {
+                Err(FetchError::Http {
+                    url: url.clone(),
+                    cause: format!("{host} was unreachable earlier in this run"),
+                })
+            } else {
+                self.with_retries(url, &attempt).await
+            };
+            match result {
+                Ok(v) => return Ok((v, i)),
+                Err(e) => {
+                    if !dead && matches!(e, FetchError::Http { .. }) {
+                        self.dead_hosts.lock().expect("lock").insert(host);
+                    }
+                    if let Some(next) = urls.get(i + 1) {
+                        self.observer.fallback(url, &e.to_string(), next);
+                    }
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or(FetchError::NoSource { what: what.to_owned() }))
+    }
+
+    async fn with_retries<T, F, Fut>(&self, url: &str, attempt: &F) -> Result<T, FetchError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, FetchError>>,
+    {
+        let mut delay = self.retry.base_delay;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let result = {
+                let _permit = self.limit.acquire().await.expect("semaphore open");
+                attempt(url.to_owned()).await
+            };
+            match result {
+                Err(e) if e.is_transient() && tries < self.retry.attempts => {
+                    let wait = match &e {
+                        FetchError::Status {
+                            retry_after: Some(s),
+                            ..
+                        } => Duration::from_secs(*s).min(self.retry.max_delay),
+                        _ => delay,
+                    };
+                    tokio::time::sleep(wait).await;
+                    delay = (delay * 2).min(self.retry.max_delay);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One GET into a temporary file, hashing and counting as it streams;
+    /// checks size and (when pinned) hash before handing the file over.
+    async fn download(&self, url: &str, pin: Option<&Pinned>) -> Result<(tempfile::NamedTempFile, String), FetchError> {
+        let http = |cause: String| FetchError::Http {
+            url: url.to_owned(),
+            cause,
+        };
+        let resp = self.client.get(url).send().await.map_err(|e| http(error_chain(&e)))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            return Err(FetchError::Status {
+                url: url.to_owned(),
+                status: status.as_u16(),
+                retry_after,
+            });
+        }
+        let final_url = resp.url().to_string();
+        let expected = pin.and_then(|p| p.size);
+        let limit = expected.unwrap_or(UNPINNED_LIMIT);
+        let progress = self.observer.start(url, expected.or(resp.content_length()));
+        let mut tmp = self.cache.temp()?;
+        let mut hasher = Sha256::new();
+        let mut got: u64 = 0;
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| http(format!("download interrupted after {got} bytes: {}", error_chain(&e))))?;
+            got += chunk.len() as u64;
+            if got > limit {
+                return Err(FetchError::SizeMismatch {
+                    url: url.to_owned(),
+                    expected: limit,
+                    actual: got,
+                });
+            }
+            hasher.update(&chunk);
+            tmp.write_all(&chunk).map_err(|e| FetchError::Cache {
+                path: tmp.path().display().to_string(),
+                cause: e.to_string(),
+            })?;
+            progress.advance(chunk.len() as u64);
+        }
+        if let Some(size) = expected
+            && got != size
+        {
+            return Err(FetchError::SizeMismatch {
+                url: url.to_owned(),
+                expected: size,
+                actual: got,
+            });
+        }
+        if let Some(pin) = pin {
+            let actual = hex::encode(hasher.finalize());
+            if actual != pin.sha256 {
+                return Err(FetchError::HashMismatch {
+                    url: url.to_owned(),
+                    expected: pin.sha256.clone(),
+                    actual,
+                });
+            }
+        }
+        Ok((tmp, final_url))
+    }
+}
+
+fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        .unwrap_or_else(|| url.to_owned())
+}
+
+/// reqwest's Display hides the cause ("error sending request"); the chain
+/// says what actually happened ("dns error: ...", "connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let s_str = s.to_string();
+        if !parts.iter().any(|p| p.contains(&s_str)) {
+            parts.push(s_str);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
