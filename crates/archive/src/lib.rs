@@ -1,1 +1,34 @@
+//! From a distro's configuration to verified, parsed package indices:
+//! InRelease (signature, suite, snapshot-time validity) → Packages(.xz)
+//! (size and SHA-256 from the verified Release) → stanzas.
+//!
+//! Sources, in order: snapshot.debian.org at the pinned timestamp, then the
+//! configured mirrors. Every byte is hash-checked, so a mirror is as good
+//! as the snapshot for any file the verified Release pins.
 
+pub mod config;
+mod index;
+mod loader;
+
+pub use config::{ArchiveSpec, Config, ConfigError, DistroSpec};
+pub use index::PackageIndex;
+pub use loader::{Loader, Served, SuiteRelease};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error(transparent)]
+    Fetch(#[from] distill_fetch::FetchError),
+    #[error("cannot verify {url}: {cause}")]
+    Verify {
+        url: String,
+        cause: distill_trust::TrustError,
+    },
+    #[error("cannot use {url}: {cause}")]
+    Release { url: String, cause: String },
+    #[error("cannot find {path} in the Release of {suite}: the archive does not publish it")]
+    MissingIndex { suite: String, path: String },
+    #[error("cannot decompress {url}: {cause}")]
+    Decompress { url: String, cause: String },
+    #[error("cannot parse {url}: {cause}")]
+    Parse { url: String, cause: String },
+}

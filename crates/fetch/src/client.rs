@@ -333,17 +333,16 @@ fn host_of(url: &str) -> String {
         .unwrap_or_else(|| url.to_owned())
 }
 
-/// reqwest's Display hides the cause ("error sending request"); the chain
-/// says what actually happened ("dns error: ...", "connection refused").
+/// reqwest's Display hides the cause ("error sending request for url");
+/// the innermost errors say what happened ("dns error: ...", "connection
+/// refused"), so those are what a user sees.
 fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
+    let mut chain = vec![e.to_string()];
     let mut cur = e.source();
     while let Some(s) = cur {
-        let s_str = s.to_string();
-        if !parts.iter().any(|p| p.contains(&s_str)) {
-            parts.push(s_str);
-        }
+        chain.push(s.to_string());
         cur = s.source();
     }
-    parts.join(": ")
+    let n = chain.len();
+    chain[n.saturating_sub(2)..].join(": ")
 }

@@ -1,0 +1,245 @@
+use std::io::Read;
+use std::sync::Arc;
+
+use distill_debian::SnapshotTime;
+use distill_fetch::{FetchError, Fetcher, Pinned};
+use distill_trust::{Keyring, Release, verify_detached, verify_inrelease};
+
+use crate::{ArchiveError, ArchiveSpec, PackageIndex};
+
+/// Who served a suite's Release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Served {
+    /// snapshot.debian.org, at this capture (the newest at or before the
+    /// requested timestamp; the service redirects to it).
+    Snapshot { capture: SnapshotTime },
+    /// A live mirror: its current state, not the requested snapshot.
+    Mirror { base: String },
+}
+
+/// A verified Release and where it came from.
+#[derive(Debug, Clone)]
+pub struct SuiteRelease {
+    pub archive: String,
+    pub suite: String,
+    pub release: Release,
+    /// sha256 of the InRelease (or Release) bytes as served.
+    pub inrelease_sha256: String,
+    pub served: Served,
+    /// Bases to fetch this suite's files from, best first: the one that
+    /// served the Release, then the others.
+    bases: Vec<String>,
+}
+
+impl SuiteRelease {
+    fn dists_urls(&self, path: &str) -> Vec<String> {
+        self.bases
+            .iter()
+            .map(|b| format!("{b}/dists/{}/{path}", self.suite))
+            .collect()
+    }
+}
+
+/// Loads verified indices. Cheap to share; all methods take `&self`.
+pub struct Loader {
+    fetcher: Arc<Fetcher>,
+    keyring: Keyring,
+    /// The wall clock, for judging a live mirror's Release (a snapshot's is
+    /// judged at its capture time). Injected so tests pin it.
+    now: i64,
+}
+
+impl Loader {
+    pub fn new(fetcher: Arc<Fetcher>, keyring: Keyring, now: i64) -> Loader {
+        Loader {
+            fetcher,
+            keyring,
+            now,
+        }
+    }
+
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    /// Fetches and verifies `dists/<suite>/InRelease` (or Release +
+    /// Release.gpg) for `snapshot`, falling back to the mirrors.
+    pub async fn release(&self, spec: &ArchiveSpec, suite: &str, snapshot: SnapshotTime) -> Result<SuiteRelease, ArchiveError> {
+        let snapshot_base = format!("{}/{snapshot}", spec.snapshot.trim_end_matches('/'));
+        let mut bases = vec![snapshot_base];
+        bases.extend(spec.mirrors.iter().map(|m| m.trim_end_matches('/').to_owned()));
+        let urls = |file: &str| -> Vec<String> {
+            bases.iter().map(|b| format!("{b}/dists/{suite}/{file}")).collect()
+        };
+
+        let (bytes, source, final_url, text, signers_url) = match self.fetcher.fetch_unpinned(&urls("InRelease")).await {
+            Ok(f) => {
+                let at = self.judge_time(f.source, snapshot, &f.final_url);
+                let verified = verify_inrelease(&f.bytes, &self.keyring, at).map_err(|cause| ArchiveError::Verify {
+                    url: f.final_url.clone(),
+                    cause,
+                })?;
+                (f.bytes, f.source, f.final_url.clone(), verified.text, f.final_url)
+            }
+            Err(first) => {
+                // Only worth trying when a server answered "not found": a
+                // dead host was already given its retries.
+                if !matches!(first, FetchError::Status { status: 404, .. }) {
+                    return Err(first.into());
+                }
+                let rel = self.fetcher.fetch_unpinned(&urls("Release")).await.map_err(|_| first)?;
+                let gpg_urls = vec![rel.final_url.replace("/Release", "/Release.gpg")];
+                let sig = self.fetcher.fetch_unpinned(&gpg_urls).await?;
+                let at = self.judge_time(rel.source, snapshot, &rel.final_url);
+                let verified = verify_detached(&rel.bytes, &sig.bytes, &self.keyring, at).map_err(|cause| {
+                    ArchiveError::Verify {
+                        url: rel.final_url.clone(),
+                        cause,
+                    }
+                })?;
+                (rel.bytes, rel.source, rel.final_url.clone(), verified.text, rel.final_url)
+            }
+        };
+
+        let bad = |cause: String| ArchiveError::Release {
+            url: signers_url.clone(),
+            cause,
+        };
+        let release = Release::parse(&text).map_err(|e| bad(e.to_string()))?;
+        // A validly signed Release of another suite must not stand in for
+        // this one (apt checks the same: replaying an old or different
+        // suite's file is a downgrade attack).
+        let names = [release.codename.as_deref(), release.suite.as_deref()];
+        if !names.contains(&Some(suite)) {
+            return Err(bad(format!(
+                "it describes suite {:?} (codename {:?}), not {suite}",
+                release.suite.as_deref().unwrap_or("?"),
+                release.codename.as_deref().unwrap_or("?")
+            )));
+        }
+        let served = if source == 0 {
+            Served::Snapshot {
+                capture: capture_of(&final_url).unwrap_or(snapshot),
+            }
+        } else {
+            Served::Mirror {
+                base: bases[source].clone(),
+            }
+        };
+        let at = self.judge_time(source, snapshot, &final_url);
+        release.check_time(at).map_err(|cause| ArchiveError::Verify {
+            url: final_url.clone(),
+            cause,
+        })?;
+
+        // Later files come from the source that answered, first; a snapshot
+        // capture is addressed directly rather than through the redirect.
+        let mut ordered = Vec::with_capacity(bases.len());
+        ordered.push(match &served {
+            Served::Snapshot { capture } => format!("{}/{capture}", spec.snapshot.trim_end_matches('/')),
+            Served::Mirror { base } => base.clone(),
+        });
+        ordered.extend(bases.iter().enumerate().filter(|(i, _)| *i != source).map(|(_, b)| b.clone()));
+
+        let inrelease_sha256 = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(&bytes))
+        };
+        Ok(SuiteRelease {
+            archive: spec.name.clone(),
+            suite: suite.to_owned(),
+            release,
+            inrelease_sha256,
+            served,
+            bases: ordered,
+        })
+    }
+
+    /// The moment a Release is judged at: the capture time for snapshot
+    /// content, the wall clock for a live mirror.
+    fn judge_time(&self, source: usize, snapshot: SnapshotTime, final_url: &str) -> i64 {
+        if source == 0 {
+            capture_of(final_url).unwrap_or(snapshot).unix()
+        } else {
+            self.now
+        }
+    }
+
+    /// The verified `Packages` index of one component and architecture.
+    /// A suite that does not carry the architecture at all (bookworm-security
+    /// has no s390x) yields an empty index, as apt treats it.
+    pub async fn packages(&self, rel: &SuiteRelease, component: &str, arch: &str) -> Result<PackageIndex, ArchiveError> {
+        if !rel.release.architectures.is_empty() && !rel.release.architectures.iter().any(|a| a == arch) {
+            return Ok(PackageIndex::default());
+        }
+        // debian-security says `Components: updates/main` but lists files
+        // under `main/`; accept either spelling.
+        let short = component.rsplit('/').next().unwrap_or(component);
+        let mut chosen = None;
+        'find: for comp in [component, short] {
+            for ext in [".xz", ".gz", ""] {
+                let path = format!("{comp}/binary-{arch}/Packages{ext}");
+                if let Some(entry) = rel.release.entry(&path) {
+                    chosen = Some((path, ext, entry.clone()));
+                    break 'find;
+                }
+            }
+        }
+        let Some((path, ext, entry)) = chosen else {
+            return Err(ArchiveError::MissingIndex {
+                suite: rel.suite.clone(),
+                path: format!("{component}/binary-{arch}/Packages"),
+            });
+        };
+        let mut urls = Vec::new();
+        for canonical in rel.dists_urls(&path) {
+            if rel.release.acquire_by_hash {
+                let dir = canonical.rsplit_once('/').map_or("", |(d, _)| d);
+                urls.push(format!("{dir}/by-hash/SHA256/{}", entry.sha256));
+            }
+            urls.push(canonical);
+        }
+        let pin = Pinned {
+            sha256: entry.sha256.clone(),
+            size: Some(entry.size),
+        };
+        let file = self.fetcher.fetch_pinned(&urls, &pin).await?;
+        let shown = urls[0].clone();
+        let ext = ext.to_owned();
+        tokio::task::spawn_blocking(move || decode_index(&file, &ext, &shown))
+            .await
+            .map_err(|e| ArchiveError::Decompress {
+                url: urls[0].clone(),
+                cause: e.to_string(),
+            })?
+    }
+}
+
+/// Decompresses and parses an index. The bytes were hash-checked before
+/// they reached the cache, so only honest-but-odd input gets here.
+fn decode_index(file: &std::path::Path, ext: &str, url: &str) -> Result<PackageIndex, ArchiveError> {
+    let dec = |cause: String| ArchiveError::Decompress {
+        url: url.to_owned(),
+        cause,
+    };
+    let raw = std::fs::read(file).map_err(|e| dec(e.to_string()))?;
+    let mut text = String::new();
+    let result = match ext {
+        ".xz" => xz2::read::XzDecoder::new(&raw[..]).read_to_string(&mut text),
+        ".gz" => flate2::read::GzDecoder::new(&raw[..]).read_to_string(&mut text),
+        _ => std::str::from_utf8(&raw)
+            .map(|s| text.push_str(s))
+            .map(|_| 0)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+    };
+    result.map_err(|e| dec(e.to_string()))?;
+    PackageIndex::parse(text).map_err(|e| ArchiveError::Parse {
+        url: url.to_owned(),
+        cause: e.to_string(),
+    })
+}
+
+/// The capture in a snapshot URL: `.../archive/debian/20250101T000000Z/dists/...`.
+fn capture_of(url: &str) -> Option<SnapshotTime> {
+    url.split('/').find_map(|seg| SnapshotTime::parse(seg).ok())
+}
