@@ -1,1 +1,127 @@
+//! distill's test kit: a signing key made with sequoia, a fake Debian
+//! archive whose Release files are really signed and whose hashes are
+//! really right, and a loopback HTTP server that serves it in the
+//! snapshot.debian.org URL layout (with redirects to captures, and faults
+//! on demand). Nothing here talks to any host but 127.0.0.1.
 
+#![allow(clippy::print_stderr)]
+
+pub mod archive;
+pub mod key;
+pub mod server;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub use archive::{Suite, sha256_hex, stanza};
+pub use key::TestKey;
+pub use server::{Fault, Server, dead_url};
+
+/// 2025-01-01T00:00:00Z: fake archives are dated around here and tests
+/// pin "now" to a fixed time after it, so no test depends on the clock.
+pub const EPOCH_2025: i64 = 1_735_689_600;
+pub const DAY: i64 = 86_400;
+
+/// The `distill` binary cargo built for this test run (it lives beside the
+/// `deps/` directory that holds the test executable).
+pub fn distill_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join(format!("distill{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} not built; run the tests through `cargo test --workspace`", bin.display());
+    bin
+}
+
+/// The outcome of one `distill` run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// A scratch workspace: a packages.toml, a keyring, a cache, and a pinned
+/// clock; runs the real binary in it.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    pub now: i64,
+}
+
+impl Workspace {
+    pub fn new(packages_toml: &str, key: Option<&TestKey>) -> Workspace {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("packages.toml"), packages_toml).expect("write packages.toml");
+        if let Some(key) = key {
+            std::fs::write(dir.path().join("test-keyring.pgp"), key.public_bytes()).expect("write keyring");
+        }
+        Workspace {
+            dir,
+            now: EPOCH_2025 + 30 * DAY,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn cache(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Command::new(distill_bin())
+            .args(args)
+            .current_dir(self.path())
+            .env("DISTILL_CACHE_DIR", self.cache())
+            .env("DISTILL_NOW", self.now.to_string())
+            .env("DISTILL_RETRY_BASE_MS", "5")
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .expect("run distill")
+            .into()
+    }
+
+    /// Files in the cache's content store and temp dir (for "nothing
+    /// half-written" checks).
+    pub fn cache_files(&self) -> (Vec<PathBuf>, Vec<PathBuf>) {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            if let Ok(rd) = std::fs::read_dir(dir) {
+                for e in rd.flatten() {
+                    let p = e.path();
+                    if p.is_dir() { walk(&p, out) } else { out.push(p) }
+                }
+            }
+        }
+        let (mut blobs, mut tmp) = (Vec::new(), Vec::new());
+        walk(&self.cache().join("sha256"), &mut blobs);
+        walk(&self.cache().join("tmp"), &mut tmp);
+        (blobs, tmp)
+    }
+}
+
+/// A packages.toml with one distro `test` over the given archives
+/// (name, snapshot base, mirrors, suites).
+pub fn packages_toml(archs: &[&str], archives: &[(&str, String, Vec<String>, &[&str])]) -> String {
+    let q = |v: &[String]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    let mut s = format!(
+        "[distros.test]\ncodename = \"testing\"\nversion_id = \"99\"\narchitectures = [{}]\nkeyring = \"test-keyring.pgp\"\n",
+        q(&archs.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    );
+    for (name, snapshot, mirrors, suites) in archives {
+        s += &format!(
+            "\n[[distros.test.archives]]\nname = {name:?}\nsnapshot = {snapshot:?}\nmirrors = [{}]\nsuites = [{}]\ncomponents = [\"main\"]\n",
+            q(mirrors),
+            q(&suites.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+        );
+    }
+    s
+}

@@ -220,7 +220,15 @@ impl Fetcher {
                     if let Some(next) = urls.get(i + 1) {
                         self.observer.fallback(url, &e.to_string(), next);
                     }
-                    last = Some(e);
+                    // Report the most telling failure: bytes that were
+                    // served but wrong matter more than a host that is down.
+                    let keep_previous = matches!(
+                        last,
+                        Some(FetchError::HashMismatch { .. } | FetchError::SizeMismatch { .. })
+                    );
+                    if !keep_previous {
+                        last = Some(e);
+                    }
                 }
             }
         }

@@ -1,0 +1,87 @@
+use std::io::Write;
+use std::time::{Duration, UNIX_EPOCH};
+
+use sequoia_openpgp as openpgp;
+use openpgp::cert::{CertBuilder, CipherSuite};
+use openpgp::crypto::KeyPair;
+use openpgp::policy::StandardPolicy;
+use openpgp::serialize::SerializeInto;
+use openpgp::serialize::stream::{Armorer, Message, Signer};
+use openpgp::Cert;
+
+/// An archive signing key for tests (Ed25519, created in 2001 so any
+/// pinned test time is after it).
+pub struct TestKey {
+    pub cert: Cert,
+}
+
+impl TestKey {
+    pub fn generate(name: &str) -> TestKey {
+        let (cert, _) = CertBuilder::new()
+            .set_cipher_suite(CipherSuite::Cv25519)
+            .set_creation_time(UNIX_EPOCH + Duration::from_secs(1_000_000_000))
+            .add_userid(format!("{name} <archive@test.invalid>"))
+            .add_signing_subkey()
+            .generate()
+            .expect("generate test key");
+        TestKey { cert }
+    }
+
+    /// The public certificate, binary, as a keyring file holds it.
+    pub fn public_bytes(&self) -> Vec<u8> {
+        self.cert.to_vec().expect("serialize cert")
+    }
+
+    pub fn fingerprint(&self) -> String {
+        self.cert.fingerprint().to_hex()
+    }
+
+    fn keypair(&self) -> KeyPair {
+        let p = StandardPolicy::new();
+        self.cert
+            .keys()
+            .secret()
+            .with_policy(&p, UNIX_EPOCH + Duration::from_secs(1_000_000_001))
+            .for_signing()
+            .next()
+            .expect("signing key")
+            .key()
+            .clone()
+            .into_keypair()
+            .expect("keypair")
+    }
+
+    /// A clear-signed message (InRelease), signed at `at`.
+    pub fn clearsign(&self, text: &[u8], at: i64) -> Vec<u8> {
+        let mut out = Vec::new();
+        let m = Message::new(&mut out);
+        let mut s = Signer::new(m, self.keypair())
+            .expect("signer")
+            .cleartext()
+            .creation_time(UNIX_EPOCH + Duration::from_secs(at as u64))
+            .build()
+            .expect("build signer");
+        s.write_all(text).expect("sign");
+        s.finalize().expect("finalize");
+        out
+    }
+
+    /// An armored detached signature (Release.gpg), signed at `at`.
+    pub fn detach_sign(&self, text: &[u8], at: i64) -> Vec<u8> {
+        let mut out = Vec::new();
+        let m = Message::new(&mut out);
+        let m = Armorer::new(m)
+            .kind(openpgp::armor::Kind::Signature)
+            .build()
+            .expect("armorer");
+        let mut s = Signer::new(m, self.keypair())
+            .expect("signer")
+            .detached()
+            .creation_time(UNIX_EPOCH + Duration::from_secs(at as u64))
+            .build()
+            .expect("build signer");
+        s.write_all(text).expect("sign");
+        s.finalize().expect("finalize");
+        out
+    }
+}
