@@ -28,7 +28,9 @@ pub struct Suite {
 
 /// A minimal but complete binary stanza.
 pub fn stanza(name: &str, version: &str, arch: &str, extra: &str) -> String {
-    let sha = hex::encode(Sha256::digest(format!("{name}_{version}_{arch}").as_bytes()));
+    let sha = hex::encode(Sha256::digest(
+        format!("{name}_{version}_{arch}").as_bytes(),
+    ));
     let mut s = format!(
         "Package: {name}\nVersion: {version}\nArchitecture: {arch}\nMaintainer: Test <t@test.invalid>\nInstalled-Size: 10\n"
     );
@@ -95,7 +97,10 @@ impl Suite {
             let packed = xz(&plain);
             for (name, bytes) in [("Packages", plain), ("Packages.xz", packed)] {
                 if self.by_hash {
-                    files.insert(format!("{dir}/by-hash/SHA256/{}", sha256_hex(&bytes)), bytes.clone());
+                    files.insert(
+                        format!("{dir}/by-hash/SHA256/{}", sha256_hex(&bytes)),
+                        bytes.clone(),
+                    );
                 }
                 files.insert(format!("{dir}/{name}"), bytes);
             }
@@ -133,8 +138,14 @@ impl Suite {
     pub fn files(&self, key: &TestKey) -> BTreeMap<String, Vec<u8>> {
         let mut files = self.index_files();
         let release = self.release_text();
-        files.insert("InRelease".into(), key.clearsign(release.as_bytes(), self.date));
-        files.insert("Release.gpg".into(), key.detach_sign(release.as_bytes(), self.date));
+        files.insert(
+            "InRelease".into(),
+            key.clearsign(release.as_bytes(), self.date),
+        );
+        files.insert(
+            "Release.gpg".into(),
+            key.detach_sign(release.as_bytes(), self.date),
+        );
         files.insert("Release".into(), release.into_bytes());
         files
     }

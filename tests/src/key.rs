@@ -1,13 +1,13 @@
 use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
-use sequoia_openpgp as openpgp;
+use openpgp::Cert;
 use openpgp::cert::{CertBuilder, CipherSuite};
 use openpgp::crypto::KeyPair;
 use openpgp::policy::StandardPolicy;
 use openpgp::serialize::SerializeInto;
 use openpgp::serialize::stream::{Armorer, Message, Signer};
-use openpgp::Cert;
+use sequoia_openpgp as openpgp;
 
 /// An archive signing key for tests (Ed25519, created in 2001 so any
 /// pinned test time is after it).

@@ -28,7 +28,11 @@ pub fn distill_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let bin = dir.join(format!("distill{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} not built; run the tests through `cargo test --workspace`", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not built; run the tests through `cargo test --workspace`",
+        bin.display()
+    );
     bin
 }
 
@@ -59,9 +63,11 @@ pub struct Workspace {
 impl Workspace {
     pub fn new(packages_toml: &str, key: Option<&TestKey>) -> Workspace {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("packages.toml"), packages_toml).expect("write packages.toml");
+        std::fs::write(dir.path().join("packages.toml"), packages_toml)
+            .expect("write packages.toml");
         if let Some(key) = key {
-            std::fs::write(dir.path().join("test-keyring.pgp"), key.public_bytes()).expect("write keyring");
+            std::fs::write(dir.path().join("test-keyring.pgp"), key.public_bytes())
+                .expect("write keyring");
         }
         Workspace {
             dir,
@@ -97,7 +103,11 @@ impl Workspace {
             if let Ok(rd) = std::fs::read_dir(dir) {
                 for e in rd.flatten() {
                     let p = e.path();
-                    if p.is_dir() { walk(&p, out) } else { out.push(p) }
+                    if p.is_dir() {
+                        walk(&p, out)
+                    } else {
+                        out.push(p)
+                    }
                 }
             }
         }
@@ -111,7 +121,12 @@ impl Workspace {
 /// A packages.toml with one distro `test` over the given archives
 /// (name, snapshot base, mirrors, suites).
 pub fn packages_toml(archs: &[&str], archives: &[(&str, String, Vec<String>, &[&str])]) -> String {
-    let q = |v: &[String]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    let q = |v: &[String]| {
+        v.iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut s = format!(
         "[distros.test]\ncodename = \"testing\"\nversion_id = \"99\"\narchitectures = [{}]\nkeyring = \"test-keyring.pgp\"\n",
         q(&archs.iter().map(|a| a.to_string()).collect::<Vec<_>>())

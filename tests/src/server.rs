@@ -77,7 +77,11 @@ impl Server {
     }
 
     pub fn put(&self, path: &str, bytes: Vec<u8>) {
-        self.state.lock().unwrap().files.insert(path.to_owned(), bytes);
+        self.state
+            .lock()
+            .unwrap()
+            .files
+            .insert(path.to_owned(), bytes);
     }
 
     /// Publishes a suite's signed files under `<prefix>/dists/<suite>/`.
@@ -120,7 +124,13 @@ impl Server {
     }
 
     pub fn hits(&self, path: &str) -> usize {
-        self.state.lock().unwrap().hits.get(path).copied().unwrap_or(0)
+        self.state
+            .lock()
+            .unwrap()
+            .hits
+            .get(path)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Every path requested so far, with counts.
@@ -158,7 +168,11 @@ fn handle(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             break;
         }
     }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_owned();
     let response = {
         let mut st = state.lock().unwrap();
         *st.hits.entry(path.clone()).or_default() += 1;
@@ -177,15 +191,25 @@ fn handle(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         Reply::Ok(body) => write_response(&mut conn, 200, &[], &body, body.len()),
         Reply::Redirect(loc) => write_response(&mut conn, 302, &[("Location", loc)], b"", 0),
         Reply::Status(code, retry) => {
-            let headers: Vec<(&str, String)> = retry.map(|s| ("Retry-After", s.to_string())).into_iter().collect();
+            let headers: Vec<(&str, String)> = retry
+                .map(|s| ("Retry-After", s.to_string()))
+                .into_iter()
+                .collect();
             write_response(&mut conn, code, &headers, b"", 0)
         }
         Reply::Fault(Fault::Status(code, retry), _) => {
-            let headers: Vec<(&str, String)> = retry.map(|s| ("Retry-After", s.to_string())).into_iter().collect();
+            let headers: Vec<(&str, String)> = retry
+                .map(|s| ("Retry-After", s.to_string()))
+                .into_iter()
+                .collect();
             write_response(&mut conn, code, &headers, b"", 0)
         }
-        Reply::Fault(Fault::Truncate, body) => write_response(&mut conn, 200, &[], &body[..body.len() / 2], body.len()),
-        Reply::Fault(Fault::Replace(body), _) => write_response(&mut conn, 200, &[], &body, body.len()),
+        Reply::Fault(Fault::Truncate, body) => {
+            write_response(&mut conn, 200, &[], &body[..body.len() / 2], body.len())
+        }
+        Reply::Fault(Fault::Replace(body), _) => {
+            write_response(&mut conn, 200, &[], &body, body.len())
+        }
     }
 }
 
@@ -200,7 +224,9 @@ enum Reply {
 /// where snapshot.debian.org would redirect (newest capture at or before).
 fn snapshot_redirect(st: &State, path: &str) -> Option<String> {
     let mut parts = path.trim_start_matches('/').splitn(4, '/');
-    let (Some("archive"), Some(name), Some(ts), Some(rest)) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some("archive"), Some(name), Some(ts), Some(rest)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return None;
     };
     let captures = st.captures.get(name)?;
@@ -211,7 +237,13 @@ fn snapshot_redirect(st: &State, path: &str) -> Option<String> {
     Some(format!("/archive/{name}/{capture}/{rest}"))
 }
 
-fn write_response(conn: &mut TcpStream, code: u16, headers: &[(&str, String)], body: &[u8], length: usize) -> std::io::Result<()> {
+fn write_response(
+    conn: &mut TcpStream,
+    code: u16,
+    headers: &[(&str, String)],
+    body: &[u8],
+    length: usize,
+) -> std::io::Result<()> {
     let reason = match code {
         200 => "OK",
         302 => "Found",
@@ -220,7 +252,8 @@ fn write_response(conn: &mut TcpStream, code: u16, headers: &[(&str, String)], b
         503 => "Service Unavailable",
         _ => "Status",
     };
-    let mut head = format!("HTTP/1.1 {code} {reason}\r\nContent-Length: {length}\r\nConnection: close\r\n");
+    let mut head =
+        format!("HTTP/1.1 {code} {reason}\r\nContent-Length: {length}\r\nConnection: close\r\n");
     for (k, v) in headers {
         head += &format!("{k}: {v}\r\n");
     }

@@ -1,8 +1,8 @@
 //! The verified archive, end to end: the real `distill` binary against a
 //! fake signed archive served from 127.0.0.1 in the snapshot URL layout.
 
-use distill_tests::*;
 use distill_tests::archive::stanza;
+use distill_tests::*;
 
 const TS1: &str = "20250110T000000Z";
 /// Dated one day before the capture TS1.
@@ -16,9 +16,18 @@ struct Setup {
 
 fn suite() -> Suite {
     Suite::new("testing", DATE1)
-        .with("amd64", &stanza("hello", "2.10-3", "amd64", "Depends: libc6 (>= 2.34)"))
-        .with("arm64", &stanza("hello", "2.10-3", "arm64", "Depends: libc6 (>= 2.34)"))
-        .with("all", &stanza("tzdata", "2025a-1", "all", "Multi-Arch: foreign"))
+        .with(
+            "amd64",
+            &stanza("hello", "2.10-3", "amd64", "Depends: libc6 (>= 2.34)"),
+        )
+        .with(
+            "arm64",
+            &stanza("hello", "2.10-3", "arm64", "Depends: libc6 (>= 2.34)"),
+        )
+        .with(
+            "all",
+            &stanza("tzdata", "2025a-1", "all", "Multi-Arch: foreign"),
+        )
 }
 
 /// One archive `debian` with suite `testing` as capture TS1, and a mirror
@@ -35,7 +44,12 @@ fn setup_with(suite: Suite, snapshot_up: bool) -> Setup {
     };
     let toml = packages_toml(
         &["amd64", "arm64"],
-        &[("debian", snapshot, vec![format!("{}/mirror/debian", server.url())], &["testing"])],
+        &[(
+            "debian",
+            snapshot,
+            vec![format!("{}/mirror/debian", server.url())],
+            &["testing"],
+        )],
     );
     let ws = Workspace::new(&toml, Some(&key));
     Setup { server, key, ws }
@@ -46,7 +60,16 @@ fn setup() -> Setup {
 }
 
 fn show(ws: &Workspace, extra: &[&str]) -> Run {
-    let mut args = vec!["show", "hello", "--distro", "test", "--arch", "amd64", "--snapshot", TS1];
+    let mut args = vec![
+        "show",
+        "hello",
+        "--distro",
+        "test",
+        "--arch",
+        "amd64",
+        "--snapshot",
+        TS1,
+    ];
     args.extend_from_slice(extra);
     ws.run(&args)
 }
@@ -54,11 +77,19 @@ fn show(ws: &Workspace, extra: &[&str]) -> Run {
 /// The error contract: exit 1, nothing on stdout, one line on stderr
 /// starting `error: cannot`.
 fn assert_clean_error(run: &Run, needle: &str) {
-    assert_eq!(run.code, 1, "stdout: {}\nstderr: {}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, 1,
+        "stdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
     assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
     let last = run.stderr.lines().last().unwrap_or("");
     assert!(last.starts_with("error: cannot "), "stderr: {}", run.stderr);
-    assert!(run.stderr.contains(needle), "expected {needle:?} in: {}", run.stderr);
+    assert!(
+        run.stderr.contains(needle),
+        "expected {needle:?} in: {}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }
 
@@ -76,18 +107,36 @@ fn good_signature_shows_the_stanza() {
     let s = setup();
     let run = show(&s.ws, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.starts_with("Package: hello\nVersion: 2.10-3\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("Package: hello\nVersion: 2.10-3\n"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("Depends: libc6 (>= 2.34)"));
     assert!(run.stderr.is_empty(), "{}", run.stderr);
     // by-hash was used, as the Release asks.
     let hits = s.server.all_hits();
-    assert!(hits.keys().any(|p| p.contains("/binary-amd64/by-hash/SHA256/")), "{hits:?}");
+    assert!(
+        hits.keys()
+            .any(|p| p.contains("/binary-amd64/by-hash/SHA256/")),
+        "{hits:?}"
+    );
 }
 
 #[test]
 fn arch_all_packages_are_in_every_index_and_json_names_the_capture() {
     let s = setup();
-    let run = s.ws.run(&["show", "tzdata", "--distro", "test", "--arch", "arm64", "--snapshot", "20250120T120000Z", "--json"]);
+    let run = s.ws.run(&[
+        "show",
+        "tzdata",
+        "--distro",
+        "test",
+        "--arch",
+        "arm64",
+        "--snapshot",
+        "20250120T120000Z",
+        "--json",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v[0]["fields"]["Architecture"], "all");
@@ -102,22 +151,38 @@ fn highest_version_first_across_suites() {
     let server = Server::start();
     let key = TestKey::generate("k");
     let main = Suite::new("testing", DATE1).with("amd64", &stanza("hello", "2.10-3", "amd64", ""));
-    let updates = Suite::new("testing-updates", DATE1).with("amd64", &stanza("hello", "2.10-3+deb1u1", "amd64", ""));
-    let security = Suite::new("testing-security", DATE1).with("amd64", &stanza("hello", "1:1.0-1", "amd64", ""));
+    let updates = Suite::new("testing-updates", DATE1)
+        .with("amd64", &stanza("hello", "2.10-3+deb1u1", "amd64", ""));
+    let security = Suite::new("testing-security", DATE1)
+        .with("amd64", &stanza("hello", "1:1.0-1", "amd64", ""));
     server.put_capture("debian", TS1, &main, &key);
     server.put_suite(&format!("/archive/debian/{TS1}"), &updates, &key);
     server.put_capture("debian-security", TS1, &security, &key);
     let toml = packages_toml(
         &["amd64"],
         &[
-            ("debian", format!("{}/archive/debian", server.url()), vec![], &["testing", "testing-updates"]),
-            ("debian-security", format!("{}/archive/debian-security", server.url()), vec![], &["testing-security"]),
+            (
+                "debian",
+                format!("{}/archive/debian", server.url()),
+                vec![],
+                &["testing", "testing-updates"],
+            ),
+            (
+                "debian-security",
+                format!("{}/archive/debian-security", server.url()),
+                vec![],
+                &["testing-security"],
+            ),
         ],
     );
     let ws = Workspace::new(&toml, Some(&key));
     let run = show(&ws, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let versions: Vec<&str> = run.stdout.lines().filter_map(|l| l.strip_prefix("Version: ")).collect();
+    let versions: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("Version: "))
+        .collect();
     assert_eq!(versions, ["1:1.0-1", "2.10-3+deb1u1", "2.10-3"]);
 }
 
@@ -125,11 +190,17 @@ fn highest_version_first_across_suites() {
 fn tampered_inrelease_is_rejected() {
     let s = setup();
     let good = s.server.get(&ipath("InRelease")).unwrap();
-    let bad = String::from_utf8(good).unwrap().replace("Origin: Test", "Origin: Evil");
+    let bad = String::from_utf8(good)
+        .unwrap()
+        .replace("Origin: Test", "Origin: Evil");
     s.server.put(&ipath("InRelease"), bad.into_bytes());
     let run = show(&s.ws, &[]);
     assert_clean_error(&run, "no good signature from a trusted key");
-    assert!(run.stderr.contains("bad signature by key"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("bad signature by key"),
+        "{}",
+        run.stderr
+    );
     // Nothing past the InRelease was fetched.
     assert!(!s.server.all_hits().keys().any(|p| p.contains("Packages")));
     assert_nothing_half_written(&s.ws);
@@ -140,10 +211,21 @@ fn signature_by_an_untrusted_key_is_rejected_and_named() {
     let s = setup();
     let stranger = TestKey::generate("stranger");
     let text = suite().release_text();
-    s.server.put(&ipath("InRelease"), stranger.clearsign(text.as_bytes(), DATE1));
+    s.server.put(
+        &ipath("InRelease"),
+        stranger.clearsign(text.as_bytes(), DATE1),
+    );
     let run = show(&s.ws, &[]);
     assert_clean_error(&run, "which is not in the keyring");
-    let fpr = stranger.cert.keys().subkeys().next().unwrap().key().fingerprint().to_hex();
+    let fpr = stranger
+        .cert
+        .keys()
+        .subkeys()
+        .next()
+        .unwrap()
+        .key()
+        .fingerprint()
+        .to_hex();
     assert!(run.stderr.contains(&fpr), "want {fpr} in {}", run.stderr);
     assert_ne!(stranger.fingerprint(), s.key.fingerprint());
 }
@@ -152,15 +234,26 @@ fn signature_by_an_untrusted_key_is_rejected_and_named() {
 fn release_dated_after_the_snapshot_is_rejected() {
     // Signed (and dated) two days after the capture that serves it: the
     // signature itself is not yet valid at the snapshot time.
-    let s = setup_with(Suite { date: DATE1 + 2 * DAY, ..suite() }, true);
+    let s = setup_with(
+        Suite {
+            date: DATE1 + 2 * DAY,
+            ..suite()
+        },
+        true,
+    );
     let run = show(&s.ws, &[]);
     assert_clean_error(&run, "no good signature from a trusted key");
     assert!(run.stderr.contains("Not live until"), "{}", run.stderr);
 
     // Signed before the capture, but its Date claims later: our own check.
     let s = setup();
-    let text = Suite { date: DATE1 + 2 * DAY, ..suite() }.release_text();
-    s.server.put(&ipath("InRelease"), s.key.clearsign(text.as_bytes(), DATE1));
+    let text = Suite {
+        date: DATE1 + 2 * DAY,
+        ..suite()
+    }
+    .release_text();
+    s.server
+        .put(&ipath("InRelease"), s.key.clearsign(text.as_bytes(), DATE1));
     let run = show(&s.ws, &[]);
     assert_clean_error(&run, "is later than the snapshot time");
     assert!(run.stderr.contains(TS1), "{}", run.stderr);
@@ -168,7 +261,14 @@ fn release_dated_after_the_snapshot_is_rejected() {
 
 #[test]
 fn release_expired_at_the_snapshot_time_is_rejected() {
-    let s = setup_with(Suite { date: DATE1 - 10 * DAY, valid_until: Some(DATE1 - 3 * DAY), ..suite() }, true);
+    let s = setup_with(
+        Suite {
+            date: DATE1 - 10 * DAY,
+            valid_until: Some(DATE1 - 3 * DAY),
+            ..suite()
+        },
+        true,
+    );
     let run = show(&s.ws, &[]);
     assert_clean_error(&run, "Release expired: Valid-Until");
 }
@@ -177,7 +277,13 @@ fn release_expired_at_the_snapshot_time_is_rejected() {
 fn valid_until_is_judged_at_the_snapshot_not_the_wall_clock() {
     // Valid for a week after its date, like a security Release: long
     // expired by the workspace's "now", valid at the capture.
-    let s = setup_with(Suite { valid_until: Some(DATE1 + 7 * DAY), ..suite() }, true);
+    let s = setup_with(
+        Suite {
+            valid_until: Some(DATE1 + 7 * DAY),
+            ..suite()
+        },
+        true,
+    );
     assert!(s.ws.now > DATE1 + 7 * DAY);
     let run = show(&s.ws, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -185,13 +291,22 @@ fn valid_until_is_judged_at_the_snapshot_not_the_wall_clock() {
 
 #[test]
 fn packages_with_wrong_hash_is_rejected_and_not_cached() {
-    let s = setup_with(Suite { by_hash: false, ..suite() }, true);
+    let s = setup_with(
+        Suite {
+            by_hash: false,
+            ..suite()
+        },
+        true,
+    );
     let path = ipath("main/binary-amd64/Packages.xz");
     let mut bytes = s.server.get(&path).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff; // same size, different content
     s.server.put(&path, bytes.clone());
-    s.server.put(&format!("/mirror/debian/dists/testing/main/binary-amd64/Packages.xz"), bytes);
+    s.server.put(
+        "/mirror/debian/dists/testing/main/binary-amd64/Packages.xz",
+        bytes,
+    );
     let run = show(&s.ws, &[]);
     assert_clean_error(&run, "sha256 mismatch");
     let (blobs, _) = s.ws.cache_files();
@@ -202,10 +317,22 @@ fn packages_with_wrong_hash_is_rejected_and_not_cached() {
 
 #[test]
 fn packages_with_wrong_size_is_rejected() {
-    let s = setup_with(Suite { by_hash: false, ..suite() }, false);
-    let mut bytes = s.server.get("/mirror/debian/dists/testing/main/binary-amd64/Packages.xz").unwrap();
+    let s = setup_with(
+        Suite {
+            by_hash: false,
+            ..suite()
+        },
+        false,
+    );
+    let mut bytes = s
+        .server
+        .get("/mirror/debian/dists/testing/main/binary-amd64/Packages.xz")
+        .unwrap();
     bytes.extend_from_slice(b"trailing junk");
-    s.server.put("/mirror/debian/dists/testing/main/binary-amd64/Packages.xz", bytes);
+    s.server.put(
+        "/mirror/debian/dists/testing/main/binary-amd64/Packages.xz",
+        bytes,
+    );
     let run = show(&s.ws, &[]);
     assert_clean_error(&run, "size mismatch");
     assert_nothing_half_written(&s.ws);
@@ -213,7 +340,13 @@ fn packages_with_wrong_size_is_rejected() {
 
 #[test]
 fn truncated_download_is_retried_then_succeeds() {
-    let s = setup_with(Suite { by_hash: false, ..suite() }, true);
+    let s = setup_with(
+        Suite {
+            by_hash: false,
+            ..suite()
+        },
+        true,
+    );
     let path = ipath("main/binary-amd64/Packages.xz");
     s.server.fault(&path, Fault::Truncate);
     let run = show(&s.ws, &[]);
@@ -224,7 +357,13 @@ fn truncated_download_is_retried_then_succeeds() {
 
 #[test]
 fn truncated_every_time_is_an_error_with_nothing_cached() {
-    let s = setup_with(Suite { by_hash: false, ..suite() }, true);
+    let s = setup_with(
+        Suite {
+            by_hash: false,
+            ..suite()
+        },
+        true,
+    );
     let path = ipath("main/binary-amd64/Packages.xz");
     let mirror = "/mirror/debian/dists/testing/main/binary-amd64/Packages.xz";
     for _ in 0..4 {
@@ -242,23 +381,34 @@ fn truncated_every_time_is_an_error_with_nothing_cached() {
 #[test]
 fn service_unavailable_then_success() {
     let s = setup();
-    s.server.fault(&ipath("InRelease"), Fault::Status(503, None));
-    s.server.fault(&ipath("InRelease"), Fault::Status(502, None));
+    s.server
+        .fault(&ipath("InRelease"), Fault::Status(503, None));
+    s.server
+        .fault(&ipath("InRelease"), Fault::Status(502, None));
     let run = show(&s.ws, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(s.server.hits(&ipath("InRelease")), 3);
-    assert_eq!(s.server.hits("/mirror/debian/dists/testing/InRelease"), 0, "no fallback needed");
+    assert_eq!(
+        s.server.hits("/mirror/debian/dists/testing/InRelease"),
+        0,
+        "no fallback needed"
+    );
 }
 
 #[test]
 fn rate_limit_honours_retry_after() {
     let s = setup();
-    s.server.fault(&ipath("InRelease"), Fault::Status(429, Some(1)));
+    s.server
+        .fault(&ipath("InRelease"), Fault::Status(429, Some(1)));
     let start = std::time::Instant::now();
     let run = show(&s.ws, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     // The retry base is 5 ms in tests; only Retry-After explains a wait.
-    assert!(start.elapsed() >= std::time::Duration::from_secs(1), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= std::time::Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(s.server.hits(&ipath("InRelease")), 2);
 }
 
@@ -270,7 +420,11 @@ fn snapshot_down_falls_back_to_the_mirror_and_says_so_once() {
     assert!(run.stdout.starts_with("Package: hello\n"));
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{}", run.stderr);
-    assert!(lines[0].starts_with(&format!("note: snapshot {TS1} unavailable (")), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with(&format!("note: snapshot {TS1} unavailable (")),
+        "{}",
+        lines[0]
+    );
     assert!(lines[0].contains("testing from 127.0.0.1"), "{}", lines[0]);
     assert!(s.server.hits("/mirror/debian/dists/testing/InRelease") == 1);
 }
@@ -286,7 +440,11 @@ fn not_found_on_snapshot_falls_back_to_the_mirror() {
     let run = show(&s.ws, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let hits = s.server.all_hits();
-    assert!(hits.keys().any(|p| p.starts_with("/mirror/debian/dists/testing/main/binary-amd64/")), "{hits:?}");
+    assert!(
+        hits.keys()
+            .any(|p| p.starts_with("/mirror/debian/dists/testing/main/binary-amd64/")),
+        "{hits:?}"
+    );
 }
 
 #[test]
@@ -300,7 +458,17 @@ fn cache_serves_offline_runs() {
     assert_eq!(offline.code, 0, "{}", offline.stderr);
     assert_eq!(offline.stdout, first.stdout);
     // A package index never fetched is a clear error offline.
-    let run = ws.run(&["show", "hello", "--distro", "test", "--arch", "arm64", "--snapshot", TS1, "--offline"]);
+    let run = ws.run(&[
+        "show",
+        "hello",
+        "--distro",
+        "test",
+        "--arch",
+        "arm64",
+        "--snapshot",
+        TS1,
+        "--offline",
+    ]);
     assert_clean_error(&run, "--offline");
 }
 
@@ -309,7 +477,10 @@ fn offline_with_an_empty_cache_is_an_error() {
     let s = setup();
     let run = show(&s.ws, &["--offline"]);
     assert_clean_error(&run, "not in the cache and --offline was given");
-    assert!(s.server.all_hits().is_empty(), "offline must not touch the network");
+    assert!(
+        s.server.all_hits().is_empty(),
+        "offline must not touch the network"
+    );
 }
 
 #[test]
@@ -322,26 +493,51 @@ fn release_and_detached_signature_when_there_is_no_inrelease() {
     assert_eq!(s.server.hits(&ipath("Release.gpg")), 1);
     // And a Release.gpg by a stranger is rejected.
     let stranger = TestKey::generate("stranger");
-    s.server.put(&ipath("Release.gpg"), stranger.detach_sign(suite().release_text().as_bytes(), DATE1));
-    let ws2 = Workspace::new(&std::fs::read_to_string(s.ws.path().join("packages.toml")).unwrap(), Some(&s.key));
+    s.server.put(
+        &ipath("Release.gpg"),
+        stranger.detach_sign(suite().release_text().as_bytes(), DATE1),
+    );
+    let ws2 = Workspace::new(
+        &std::fs::read_to_string(s.ws.path().join("packages.toml")).unwrap(),
+        Some(&s.key),
+    );
     let run = show(&ws2, &[]);
     assert_clean_error(&run, "not in the keyring");
 }
 
 #[test]
 fn a_signed_release_of_another_suite_is_rejected() {
-    let s = setup_with(Suite { codename: "oldstable".into(), name: "testing".into(), ..suite() }, true);
+    let s = setup_with(
+        Suite {
+            codename: "oldstable".into(),
+            name: "testing".into(),
+            ..suite()
+        },
+        true,
+    );
     // Suite: testing is what we asked for, so make both names differ.
-    let text = suite().release_text().replace("Suite: testing", "Suite: other").replace("Codename: testing", "Codename: other");
-    s.server.put(&ipath("InRelease"), s.key.clearsign(text.as_bytes(), DATE1));
+    let text = suite()
+        .release_text()
+        .replace("Suite: testing", "Suite: other")
+        .replace("Codename: testing", "Codename: other");
+    s.server
+        .put(&ipath("InRelease"), s.key.clearsign(text.as_bytes(), DATE1));
     let run = show(&s.ws, &[]);
     assert_clean_error(&run, "describes suite \"other\"");
 }
 
 #[test]
 fn security_layout_components_updates_main() {
-    let s = setup_with(Suite { components_field: "updates/main".into(), ..suite() }, true);
-    let toml = std::fs::read_to_string(s.ws.path().join("packages.toml")).unwrap().replace("components = [\"main\"]", "components = [\"updates/main\"]");
+    let s = setup_with(
+        Suite {
+            components_field: "updates/main".into(),
+            ..suite()
+        },
+        true,
+    );
+    let toml = std::fs::read_to_string(s.ws.path().join("packages.toml"))
+        .unwrap()
+        .replace("components = [\"main\"]", "components = [\"updates/main\"]");
     std::fs::write(s.ws.path().join("packages.toml"), toml).unwrap();
     let run = show(&s.ws, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -350,22 +546,72 @@ fn security_layout_components_updates_main() {
 
 #[test]
 fn a_suite_without_the_architecture_is_empty_not_an_error() {
-    let s = setup_with(Suite { architectures: vec!["amd64".into()], ..suite() }, true);
-    let run = s.ws.run(&["show", "hello", "--distro", "test", "--arch", "arm64", "--snapshot", TS1]);
-    assert_clean_error(&run, "cannot find package hello for arm64 in test (testing)");
+    let s = setup_with(
+        Suite {
+            architectures: vec!["amd64".into()],
+            ..suite()
+        },
+        true,
+    );
+    let run = s.ws.run(&[
+        "show",
+        "hello",
+        "--distro",
+        "test",
+        "--arch",
+        "arm64",
+        "--snapshot",
+        TS1,
+    ]);
+    assert_clean_error(
+        &run,
+        "cannot find package hello for arm64 in test (testing)",
+    );
 }
 
 #[test]
 fn user_errors_are_one_line_and_exit_1() {
     let s = setup();
-    assert_clean_error(&s.ws.run(&["show", "hello", "--distro", "nope"]), "unknown distro \"nope\" (known: test)");
-    assert_clean_error(&s.ws.run(&["show", "hello", "--distro", "test", "--arch", "mips"]), "has architectures amd64, arm64");
-    assert_clean_error(&s.ws.run(&["show", "hello", "--distro", "test", "--arch", "amd64", "--snapshot", "yesterday"]), "invalid time \"yesterday\"");
+    assert_clean_error(
+        &s.ws.run(&["show", "hello", "--distro", "nope"]),
+        "unknown distro \"nope\" (known: test)",
+    );
+    assert_clean_error(
+        &s.ws
+            .run(&["show", "hello", "--distro", "test", "--arch", "mips"]),
+        "has architectures amd64, arm64",
+    );
+    assert_clean_error(
+        &s.ws.run(&[
+            "show",
+            "hello",
+            "--distro",
+            "test",
+            "--arch",
+            "amd64",
+            "--snapshot",
+            "yesterday",
+        ]),
+        "invalid time \"yesterday\"",
+    );
     std::fs::write(s.ws.path().join("packages.toml"), "[distros.test\n").unwrap();
     assert_clean_error(&show(&s.ws, &[]), "cannot parse packages.toml");
-    std::fs::write(s.ws.path().join("packages.toml"), "[distros.test]\ncodename = 1\n").unwrap();
+    std::fs::write(
+        s.ws.path().join("packages.toml"),
+        "[distros.test]\ncodename = 1\n",
+    )
+    .unwrap();
     assert_clean_error(&show(&s.ws, &[]), "cannot parse packages.toml");
-    let run = s.ws.run(&["--keyring", "/nonexistent/k.gpg", "show", "hello", "--distro", "test", "--arch", "amd64"]);
+    let run = s.ws.run(&[
+        "--keyring",
+        "/nonexistent/k.gpg",
+        "show",
+        "hello",
+        "--distro",
+        "test",
+        "--arch",
+        "amd64",
+    ]);
     assert_eq!(run.code, 1);
 }
 

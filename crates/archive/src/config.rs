@@ -93,7 +93,10 @@ impl Config {
                 }
                 for url in std::iter::once(&a.snapshot).chain(&a.mirrors) {
                     if !(url.starts_with("http://") || url.starts_with("https://")) {
-                        return Err(invalid(format!("archive {} of distro {name}: {url:?} is not an http(s) URL", a.name)));
+                        return Err(invalid(format!(
+                            "archive {} of distro {name}: {url:?} is not an http(s) URL",
+                            a.name
+                        )));
                     }
                 }
             }

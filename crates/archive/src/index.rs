@@ -93,7 +93,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(idx.len(), 3);
-        let b: Vec<_> = idx.get("b").iter().map(|p| p.get("Version").unwrap()).collect();
+        let b: Vec<_> = idx
+            .get("b")
+            .iter()
+            .map(|p| p.get("Version").unwrap())
+            .collect();
         assert_eq!(b, ["1", "3"]);
         assert_eq!(idx.get("a").len(), 1);
         assert!(idx.get("c").is_empty());

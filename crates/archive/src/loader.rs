@@ -64,42 +64,73 @@ impl Loader {
 
     /// Fetches and verifies `dists/<suite>/InRelease` (or Release +
     /// Release.gpg) for `snapshot`, falling back to the mirrors.
-    pub async fn release(&self, spec: &ArchiveSpec, suite: &str, snapshot: SnapshotTime) -> Result<SuiteRelease, ArchiveError> {
+    pub async fn release(
+        &self,
+        spec: &ArchiveSpec,
+        suite: &str,
+        snapshot: SnapshotTime,
+    ) -> Result<SuiteRelease, ArchiveError> {
         let snapshot_base = format!("{}/{snapshot}", spec.snapshot.trim_end_matches('/'));
         let mut bases = vec![snapshot_base];
-        bases.extend(spec.mirrors.iter().map(|m| m.trim_end_matches('/').to_owned()));
+        bases.extend(
+            spec.mirrors
+                .iter()
+                .map(|m| m.trim_end_matches('/').to_owned()),
+        );
         let urls = |file: &str| -> Vec<String> {
-            bases.iter().map(|b| format!("{b}/dists/{suite}/{file}")).collect()
+            bases
+                .iter()
+                .map(|b| format!("{b}/dists/{suite}/{file}"))
+                .collect()
         };
 
-        let (bytes, source, final_url, text, signers_url) = match self.fetcher.fetch_unpinned(&urls("InRelease")).await {
-            Ok(f) => {
-                let at = self.judge_time(f.source, snapshot, &f.final_url);
-                let verified = verify_inrelease(&f.bytes, &self.keyring, at).map_err(|cause| ArchiveError::Verify {
-                    url: f.final_url.clone(),
-                    cause,
-                })?;
-                (f.bytes, f.source, f.final_url.clone(), verified.text, f.final_url)
-            }
-            Err(first) => {
-                // Only worth trying when a server answered "not found": a
-                // dead host was already given its retries.
-                if !matches!(first, FetchError::Status { status: 404, .. }) {
-                    return Err(first.into());
+        let (bytes, source, final_url, text, signers_url) =
+            match self.fetcher.fetch_unpinned(&urls("InRelease")).await {
+                Ok(f) => {
+                    let at = self.judge_time(f.source, snapshot, &f.final_url);
+                    let verified =
+                        verify_inrelease(&f.bytes, &self.keyring, at).map_err(|cause| {
+                            ArchiveError::Verify {
+                                url: f.final_url.clone(),
+                                cause,
+                            }
+                        })?;
+                    (
+                        f.bytes,
+                        f.source,
+                        f.final_url.clone(),
+                        verified.text,
+                        f.final_url,
+                    )
                 }
-                let rel = self.fetcher.fetch_unpinned(&urls("Release")).await.map_err(|_| first)?;
-                let gpg_urls = vec![rel.final_url.replace("/Release", "/Release.gpg")];
-                let sig = self.fetcher.fetch_unpinned(&gpg_urls).await?;
-                let at = self.judge_time(rel.source, snapshot, &rel.final_url);
-                let verified = verify_detached(&rel.bytes, &sig.bytes, &self.keyring, at).map_err(|cause| {
-                    ArchiveError::Verify {
-                        url: rel.final_url.clone(),
-                        cause,
+                Err(first) => {
+                    // Only worth trying when a server answered "not found": a
+                    // dead host was already given its retries.
+                    if !matches!(first, FetchError::Status { status: 404, .. }) {
+                        return Err(first.into());
                     }
-                })?;
-                (rel.bytes, rel.source, rel.final_url.clone(), verified.text, rel.final_url)
-            }
-        };
+                    let rel = self
+                        .fetcher
+                        .fetch_unpinned(&urls("Release"))
+                        .await
+                        .map_err(|_| first)?;
+                    let gpg_urls = vec![rel.final_url.replace("/Release", "/Release.gpg")];
+                    let sig = self.fetcher.fetch_unpinned(&gpg_urls).await?;
+                    let at = self.judge_time(rel.source, snapshot, &rel.final_url);
+                    let verified = verify_detached(&rel.bytes, &sig.bytes, &self.keyring, at)
+                        .map_err(|cause| ArchiveError::Verify {
+                            url: rel.final_url.clone(),
+                            cause,
+                        })?;
+                    (
+                        rel.bytes,
+                        rel.source,
+                        rel.final_url.clone(),
+                        verified.text,
+                        rel.final_url,
+                    )
+                }
+            };
 
         let bad = |cause: String| ArchiveError::Release {
             url: signers_url.clone(),
@@ -127,19 +158,29 @@ impl Loader {
             }
         };
         let at = self.judge_time(source, snapshot, &final_url);
-        release.check_time(at).map_err(|cause| ArchiveError::Verify {
-            url: final_url.clone(),
-            cause,
-        })?;
+        release
+            .check_time(at)
+            .map_err(|cause| ArchiveError::Verify {
+                url: final_url.clone(),
+                cause,
+            })?;
 
         // Later files come from the source that answered, first; a snapshot
         // capture is addressed directly rather than through the redirect.
         let mut ordered = Vec::with_capacity(bases.len());
         ordered.push(match &served {
-            Served::Snapshot { capture } => format!("{}/{capture}", spec.snapshot.trim_end_matches('/')),
+            Served::Snapshot { capture } => {
+                format!("{}/{capture}", spec.snapshot.trim_end_matches('/'))
+            }
             Served::Mirror { base } => base.clone(),
         });
-        ordered.extend(bases.iter().enumerate().filter(|(i, _)| *i != source).map(|(_, b)| b.clone()));
+        ordered.extend(
+            bases
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != source)
+                .map(|(_, b)| b.clone()),
+        );
 
         let inrelease_sha256 = {
             use sha2::Digest;
@@ -168,8 +209,15 @@ impl Loader {
     /// The verified `Packages` index of one component and architecture.
     /// A suite that does not carry the architecture at all (bookworm-security
     /// has no s390x) yields an empty index, as apt treats it.
-    pub async fn packages(&self, rel: &SuiteRelease, component: &str, arch: &str) -> Result<PackageIndex, ArchiveError> {
-        if !rel.release.architectures.is_empty() && !rel.release.architectures.iter().any(|a| a == arch) {
+    pub async fn packages(
+        &self,
+        rel: &SuiteRelease,
+        component: &str,
+        arch: &str,
+    ) -> Result<PackageIndex, ArchiveError> {
+        if !rel.release.architectures.is_empty()
+            && !rel.release.architectures.iter().any(|a| a == arch)
+        {
             return Ok(PackageIndex::default());
         }
         // debian-security says `Components: updates/main` but lists files
@@ -217,7 +265,11 @@ impl Loader {
 
 /// Decompresses and parses an index. The bytes were hash-checked before
 /// they reached the cache, so only honest-but-odd input gets here.
-fn decode_index(file: &std::path::Path, ext: &str, url: &str) -> Result<PackageIndex, ArchiveError> {
+fn decode_index(
+    file: &std::path::Path,
+    ext: &str,
+    url: &str,
+) -> Result<PackageIndex, ArchiveError> {
     let dec = |cause: String| ArchiveError::Decompress {
         url: url.to_owned(),
         cause,

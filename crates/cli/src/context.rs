@@ -128,7 +128,9 @@ fn env_number(name: &str) -> Result<Option<i64>> {
 fn default_cache_dir() -> Result<PathBuf> {
     directories::ProjectDirs::from("", "", "distill")
         .map(|d| d.cache_dir().to_path_buf())
-        .ok_or_else(|| Failure("cannot find a cache directory: no home directory; pass --cache-dir".into()))
+        .ok_or_else(|| {
+            Failure("cannot find a cache directory: no home directory; pass --cache-dir".into())
+        })
 }
 
 /// The Debian name of the machine's architecture, the default `--arch`.

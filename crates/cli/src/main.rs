@@ -14,7 +14,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "distill", version, about = "Minimal container images from verified Debian packages")]
+#[command(
+    name = "distill",
+    version,
+    about = "Minimal container images from verified Debian packages"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,

@@ -99,8 +99,10 @@ impl Observer for Bars {
     fn start(&self, url: &str, total: Option<u64>) -> Box<dyn Transfer> {
         let bar = self.multi.add(ProgressBar::new(total.unwrap_or(0)));
         bar.set_style(
-            ProgressStyle::with_template("{msg:40!} {bar:30} {bytes:>10}/{total_bytes:10} {bytes_per_sec:>12}")
-                .expect("static template"),
+            ProgressStyle::with_template(
+                "{msg:40!} {bar:30} {bytes:>10}/{total_bytes:10} {bytes_per_sec:>12}",
+            )
+            .expect("static template"),
         );
         bar.set_message(short(url));
         Box::new(Bar(bar))

@@ -52,12 +52,15 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
         )));
     }
     let snapshot = match &args.snapshot {
-        Some(s) => SnapshotTime::parse(s).map_err(|e| Failure(format!("cannot use --snapshot: {e}")))?,
+        Some(s) => {
+            SnapshotTime::parse(s).map_err(|e| Failure(format!("cannot use --snapshot: {e}")))?
+        }
         None => ctx.default_snapshot(),
     };
     let loader = ctx.loader(ctx.keyring(global, distro)?);
 
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
     let mut found: Vec<Found> = runtime.block_on(async {
         let suites: Vec<_> = distro
             .archives
@@ -79,7 +82,8 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
             .zip(&suites)
             .flat_map(|(rel, (a, _))| a.components.iter().map(move |c| (rel, c)))
             .collect();
-        let indices = try_join_all(jobs.iter().map(|(rel, c)| loader.packages(rel, c, &arch))).await?;
+        let indices =
+            try_join_all(jobs.iter().map(|(rel, c)| loader.packages(rel, c, &arch))).await?;
         let mut found = Vec::new();
         for ((rel, component), index) in jobs.iter().zip(&indices) {
             for p in index.get(&args.package) {
@@ -89,7 +93,11 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
                     component: component.to_string(),
                     served: rel.served.clone(),
                     text: p.text().to_owned(),
-                    fields: p.fields().iter().map(|(k, v)| (k.to_string(), v.trim().to_owned())).collect(),
+                    fields: p
+                        .fields()
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.trim().to_owned()))
+                        .collect(),
                     version: p.get("Version").unwrap_or("").to_owned(),
                 });
             }
@@ -97,7 +105,11 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
         Ok::<_, Failure>(found)
     })?;
     if found.is_empty() {
-        let suites: Vec<&str> = distro.archives.iter().flat_map(|a| a.suites.iter().map(String::as_str)).collect();
+        let suites: Vec<&str> = distro
+            .archives
+            .iter()
+            .flat_map(|a| a.suites.iter().map(String::as_str))
+            .collect();
         return Err(Failure(format!(
             "cannot find package {} for {arch} in {} ({})",
             args.package,
@@ -130,7 +142,8 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
                 })
             })
             .collect();
-        let out = serde_json::to_string_pretty(&items).map_err(|e| Failure(format!("cannot write JSON: {e}")))?;
+        let out = serde_json::to_string_pretty(&items)
+            .map_err(|e| Failure(format!("cannot write JSON: {e}")))?;
         emit(&(out + "\n"))?;
     } else {
         let stanzas: Vec<&str> = found.iter().map(|f| f.text.as_str()).collect();

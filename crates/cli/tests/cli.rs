@@ -5,7 +5,10 @@
 use std::process::Command;
 
 fn distill(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_distill")).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_distill"))
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -30,7 +33,14 @@ fn unknown_flag_is_exit_1() {
 #[test]
 fn missing_config_is_one_clean_line() {
     let dir = std::env::temp_dir().join(format!("distill-cli-test-{}", std::process::id()));
-    let (code, out, err) = distill(&["--config", dir.join("nope.toml").to_str().unwrap(), "show", "x", "--distro", "d"]);
+    let (code, out, err) = distill(&[
+        "--config",
+        dir.join("nope.toml").to_str().unwrap(),
+        "show",
+        "x",
+        "--distro",
+        "d",
+    ]);
     assert_eq!(code, 1);
     assert!(out.is_empty());
     assert_eq!(err.lines().count(), 1, "{err}");

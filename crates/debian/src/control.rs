@@ -99,10 +99,7 @@ impl<'a> Iterator for Paragraphs<'a> {
         let mut end = 0;
         // Value of the field being read: start offset, end offset.
         let mut open: Option<(&'a str, usize, usize)> = None;
-        loop {
-            let Some((at, line)) = self.next_line() else {
-                break;
-            };
+        while let Some((at, line)) = self.next_line() {
             let first = line.as_bytes().first().copied();
             if line.trim().is_empty() {
                 if start.is_some() {
@@ -161,7 +158,8 @@ mod tests {
 
     #[test]
     fn simple_and_folded_fields() {
-        let text = "Package: a\nDescription: short\n long line\n .\n more\n\n\nPackage: b\nversion: 1\n";
+        let text =
+            "Package: a\nDescription: short\n long line\n .\n more\n\n\nPackage: b\nversion: 1\n";
         let ps = all(text);
         assert_eq!(ps.len(), 2);
         assert_eq!(ps[0].get("package"), Some("a"));
@@ -194,7 +192,10 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let err = paragraphs("A: 1\nnot a field\n").next().unwrap().unwrap_err();
+        let err = paragraphs("A: 1\nnot a field\n")
+            .next()
+            .unwrap()
+            .unwrap_err();
         assert_eq!(
             err,
             ControlError::NotAField {

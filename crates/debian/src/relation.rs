@@ -143,10 +143,12 @@ pub fn parse_relations(field: &str) -> Result<Vec<Relation>, RelationError> {
         }
         let alternatives = item
             .split('|')
-            .map(|alt| parse_dependency(alt.trim()).map_err(|reason| RelationError {
-                item: item.to_owned(),
-                reason,
-            }))
+            .map(|alt| {
+                parse_dependency(alt.trim()).map_err(|reason| RelationError {
+                    item: item.to_owned(),
+                    reason,
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         out.push(Relation { alternatives });
     }
@@ -249,31 +251,87 @@ mod tests {
     #[test]
     fn table() {
         // (input, name, qualifier, version, arches, profile groups)
-        type Row = (&'static str, &'static str, Option<&'static str>, Option<(Op, &'static str)>, usize, usize);
+        type Row = (
+            &'static str,
+            &'static str,
+            Option<&'static str>,
+            Option<(Op, &'static str)>,
+            usize,
+            usize,
+        );
         let rows: &[Row] = &[
             ("libc6", "libc6", None, None, 0, 0),
-            ("libc6 (>= 2.36)", "libc6", None, Some((Op::Ge, "2.36")), 0, 0),
+            (
+                "libc6 (>= 2.36)",
+                "libc6",
+                None,
+                Some((Op::Ge, "2.36")),
+                0,
+                0,
+            ),
             ("libc6(>=2.36)", "libc6", None, Some((Op::Ge, "2.36")), 0, 0),
-            ("libc6 ( >= 2.36 )", "libc6", None, Some((Op::Ge, "2.36")), 0, 0),
-            ("a (<< 1:2.0-1~)", "a", None, Some((Op::Lt, "1:2.0-1~")), 0, 0),
+            (
+                "libc6 ( >= 2.36 )",
+                "libc6",
+                None,
+                Some((Op::Ge, "2.36")),
+                0,
+                0,
+            ),
+            (
+                "a (<< 1:2.0-1~)",
+                "a",
+                None,
+                Some((Op::Lt, "1:2.0-1~")),
+                0,
+                0,
+            ),
             ("a (<= 1)", "a", None, Some((Op::Le, "1")), 0, 0),
-            ("a (= 1.0-1+b1)", "a", None, Some((Op::Eq, "1.0-1+b1")), 0, 0),
+            (
+                "a (= 1.0-1+b1)",
+                "a",
+                None,
+                Some((Op::Eq, "1.0-1+b1")),
+                0,
+                0,
+            ),
             ("a (>> 1)", "a", None, Some((Op::Gt, "1")), 0, 0),
             ("a (< 1)", "a", None, Some((Op::Le, "1")), 0, 0),
             ("a (> 1)", "a", None, Some((Op::Ge, "1")), 0, 0),
             ("python3:any", "python3", Some("any"), None, 0, 0),
-            ("python3:any (>= 3.11~)", "python3", Some("any"), Some((Op::Ge, "3.11~")), 0, 0),
+            (
+                "python3:any (>= 3.11~)",
+                "python3",
+                Some("any"),
+                Some((Op::Ge, "3.11~")),
+                0,
+                0,
+            ),
             ("gcc:native", "gcc", Some("native"), None, 0, 0),
             ("libc6:amd64", "libc6", Some("amd64"), None, 0, 0),
             ("libc6 [amd64]", "libc6", None, None, 1, 0),
             ("libc6 [amd64 !i386]", "libc6", None, None, 2, 0),
-            ("libc6 (>= 2) [linux-any]", "libc6", None, Some((Op::Ge, "2")), 1, 0),
+            (
+                "libc6 (>= 2) [linux-any]",
+                "libc6",
+                None,
+                Some((Op::Ge, "2")),
+                1,
+                0,
+            ),
             ("foo <!nocheck>", "foo", None, None, 0, 1),
             ("foo <!nocheck> <stage1 cross>", "foo", None, None, 0, 2),
             ("foo [amd64] <!nocheck>", "foo", None, None, 1, 1),
             ("libstdc++6", "libstdc++6", None, None, 0, 0),
             ("g++-12", "g++-12", None, None, 0, 0),
-            ("libgcc-s1 (>= 3.0)", "libgcc-s1", None, Some((Op::Ge, "3.0")), 0, 0),
+            (
+                "libgcc-s1 (>= 3.0)",
+                "libgcc-s1",
+                None,
+                Some((Op::Ge, "3.0")),
+                0,
+                0,
+            ),
         ];
         for &(input, name, qual, version, arches, profiles) in rows {
             let d = one(input);
@@ -295,7 +353,10 @@ mod tests {
             parse_relations("a (>= 1) | b:any, c [amd64] <!nocheck>,  , d | e | f,").unwrap();
         assert_eq!(rels.len(), 3);
         assert_eq!(rels[0].alternatives.len(), 2);
-        assert_eq!(rels[0].alternatives[1].arch_qualifier.as_deref(), Some("any"));
+        assert_eq!(
+            rels[0].alternatives[1].arch_qualifier.as_deref(),
+            Some("any")
+        );
         assert_eq!(rels[2].alternatives.len(), 3);
         assert_eq!(rels[0].to_string(), "a (>= 1) | b:any");
         assert_eq!(rels[1].to_string(), "c [amd64]");
@@ -307,11 +368,16 @@ mod tests {
 
     #[test]
     fn errors() {
-        for bad in ["(>= 1)", "a (>= 1", "a (~ 1)", "a (>=)", "a [amd64", "a [ ]", "a <x", "a b", "a:"] {
+        for bad in [
+            "(>= 1)", "a (>= 1", "a (~ 1)", "a (>=)", "a [amd64", "a [ ]", "a <x", "a b", "a:",
+        ] {
             assert!(parse_relations(bad).is_err(), "{bad}");
         }
         let e = parse_relations("x, a (>= 1").unwrap_err();
-        assert_eq!(e.to_string(), "cannot parse relation \"a (>= 1\": unclosed version constraint");
+        assert_eq!(
+            e.to_string(),
+            "cannot parse relation \"a (>= 1\": unclosed version constraint"
+        );
     }
 
     #[test]
@@ -328,6 +394,6 @@ mod tests {
         assert!(!d.version_matches(Some("0.9")));
         assert!(!d.version_matches(None));
         assert!(one("a").version_matches(None));
-        assert!(one("a (<< 2)").version_matches(Some("1:0")) == false);
+        assert!(!one("a (<< 2)").version_matches(Some("1:0")));
     }
 }

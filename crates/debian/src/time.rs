@@ -33,8 +33,15 @@ impl SnapshotTime {
             }
             part.parse().map_err(|_| err())
         };
-        let t = civil_to_unix(num(0..4)?, num(4..6)?, num(6..8)?, num(9..11)?, num(11..13)?, num(13..15)?)
-            .ok_or_else(err)?;
+        let t = civil_to_unix(
+            num(0..4)?,
+            num(4..6)?,
+            num(6..8)?,
+            num(9..11)?,
+            num(11..13)?,
+            num(13..15)?,
+        )
+        .ok_or_else(err)?;
         Ok(SnapshotTime(t))
     }
 
@@ -106,7 +113,10 @@ pub fn format_release_date(t: i64) -> String {
     ];
     let (y, mo, d, h, mi, s) = unix_to_civil(t);
     let wd = DAYS[t.div_euclid(86400).rem_euclid(7) as usize];
-    format!("{wd}, {d:02} {} {y} {h:02}:{mi:02}:{s:02} UTC", MONTHS[mo as usize - 1])
+    format!(
+        "{wd}, {d:02} {} {y} {h:02}:{mi:02}:{s:02} UTC",
+        MONTHS[mo as usize - 1]
+    )
 }
 
 fn civil_to_unix(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> Option<i64> {
@@ -146,10 +156,25 @@ mod tests {
     #[test]
     fn release_dates() {
         assert_eq!(parse_release_date("Thu, 01 Jan 1970 00:00:00 UTC"), Ok(0));
-        assert_eq!(parse_release_date("Sat, 09 Aug 2025 09:23:04 UTC"), Ok(1754731384));
-        assert_eq!(parse_release_date("09 Aug 2025 09:23:04 +0100"), Ok(1754731384 - 3600));
-        assert_eq!(format_release_date(1754731384), "Sat, 09 Aug 2025 09:23:04 UTC");
-        for bad in ["", "yesterday", "Sat, 09 Foo 2025 09:23:04 UTC", "Sat, 09 Aug 2025 09:23 UTC", "Sat, 09 Aug 2025 09:23:04 CEST"] {
+        assert_eq!(
+            parse_release_date("Sat, 09 Aug 2025 09:23:04 UTC"),
+            Ok(1754731384)
+        );
+        assert_eq!(
+            parse_release_date("09 Aug 2025 09:23:04 +0100"),
+            Ok(1754731384 - 3600)
+        );
+        assert_eq!(
+            format_release_date(1754731384),
+            "Sat, 09 Aug 2025 09:23:04 UTC"
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "Sat, 09 Foo 2025 09:23:04 UTC",
+            "Sat, 09 Aug 2025 09:23 UTC",
+            "Sat, 09 Aug 2025 09:23:04 CEST",
+        ] {
             assert!(parse_release_date(bad).is_err(), "{bad}");
         }
     }
@@ -159,8 +184,17 @@ mod tests {
         let t = SnapshotTime::parse("20250809T092304Z").unwrap();
         assert_eq!(t.unix(), 1754731384);
         assert_eq!(t.to_string(), "20250809T092304Z");
-        assert_eq!(SnapshotTime::parse("20240229T000000Z").unwrap().to_string(), "20240229T000000Z");
-        for bad in ["2025-08-09", "20250809T0923Z", "2025080XT092304Z", "20251309T092304Z", "20250809T092304"] {
+        assert_eq!(
+            SnapshotTime::parse("20240229T000000Z").unwrap().to_string(),
+            "20240229T000000Z"
+        );
+        for bad in [
+            "2025-08-09",
+            "20250809T0923Z",
+            "2025080XT092304Z",
+            "20251309T092304Z",
+            "20250809T092304",
+        ] {
             assert!(SnapshotTime::parse(bad).is_err(), "{bad}");
         }
     }

@@ -256,9 +256,18 @@ mod tests {
     #[test]
     fn parse_rejects_garbage() {
         assert_eq!(Version::parse(""), Err(VersionError::Empty));
-        assert!(matches!(Version::parse("x:1.0"), Err(VersionError::BadEpoch(_))));
-        assert!(matches!(Version::parse("1:"), Err(VersionError::EmptyUpstream(_))));
-        assert!(matches!(Version::parse("1.0 beta"), Err(VersionError::BadChar(_, ' '))));
+        assert!(matches!(
+            Version::parse("x:1.0"),
+            Err(VersionError::BadEpoch(_))
+        ));
+        assert!(matches!(
+            Version::parse("1:"),
+            Err(VersionError::EmptyUpstream(_))
+        ));
+        assert!(matches!(
+            Version::parse("1.0 beta"),
+            Err(VersionError::BadChar(_, ' '))
+        ));
         assert_eq!(Version::parse("1:3.13.5-2").unwrap().upstream(), "3.13.5");
         assert_eq!(Version::parse("3.13.5").unwrap().upstream(), "3.13.5");
     }

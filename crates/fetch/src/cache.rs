@@ -63,7 +63,9 @@ impl Cache {
         let dest = self.blob_path(sha256);
         let parent = dest.parent().expect("blob path has a parent");
         fs::create_dir_all(parent).map_err(|e| cache_err(parent, e))?;
-        tmp.as_file().sync_all().map_err(|e| cache_err(tmp.path(), e))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| cache_err(tmp.path(), e))?;
         tmp.persist(&dest).map_err(|e| cache_err(&dest, e.error))?;
         Ok(dest)
     }
@@ -80,7 +82,9 @@ impl Cache {
     }
 
     fn url_ref(&self, url: &str) -> PathBuf {
-        self.root.join("url").join(hex::encode(Sha256::digest(url.as_bytes())))
+        self.root
+            .join("url")
+            .join(hex::encode(Sha256::digest(url.as_bytes())))
     }
 
     /// Records that `url` served the content `sha256` (and from which URL,

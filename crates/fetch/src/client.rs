@@ -161,11 +161,17 @@ impl Fetcher {
         if self.offline {
             for (i, url) in urls.iter().enumerate() {
                 if let Some((sha, final_url)) = self.cache.get_url(url) {
-                    let bytes = std::fs::read(self.cache.blob_path(&sha)).map_err(|e| FetchError::Cache {
-                        path: self.cache.blob_path(&sha).display().to_string(),
-                        cause: e.to_string(),
+                    let bytes = std::fs::read(self.cache.blob_path(&sha)).map_err(|e| {
+                        FetchError::Cache {
+                            path: self.cache.blob_path(&sha).display().to_string(),
+                            cause: e.to_string(),
+                        }
                     })?;
-                    return Ok(Fetched { bytes, source: i, final_url });
+                    return Ok(Fetched {
+                        bytes,
+                        source: i,
+                        final_url,
+                    });
                 }
             }
             return Err(FetchError::Offline { what });
@@ -194,7 +200,12 @@ impl Fetcher {
 
     /// Tries each source in order; a transient failure is retried with
     /// backoff on the same source first. Reports each fallback.
-    async fn over_sources<T, F, Fut>(&self, urls: &[String], what: &str, attempt: F) -> Result<(T, usize), FetchError>
+    async fn over_sources<T, F, Fut>(
+        &self,
+        urls: &[String],
+        what: &str,
+        attempt: F,
+    ) -> Result<(T, usize), FetchError>
     where
         F: Fn(String) -> Fut,
         Fut: std::future::Future<Output = Result<T, FetchError>>,
@@ -232,7 +243,9 @@ impl Fetcher {
                 }
             }
         }
-        Err(last.unwrap_or(FetchError::NoSource { what: what.to_owned() }))
+        Err(last.unwrap_or(FetchError::NoSource {
+            what: what.to_owned(),
+        }))
     }
 
     async fn with_retries<T, F, Fut>(&self, url: &str, attempt: &F) -> Result<T, FetchError>
@@ -267,12 +280,21 @@ impl Fetcher {
 
     /// One GET into a temporary file, hashing and counting as it streams;
     /// checks size and (when pinned) hash before handing the file over.
-    async fn download(&self, url: &str, pin: Option<&Pinned>) -> Result<(tempfile::NamedTempFile, String), FetchError> {
+    async fn download(
+        &self,
+        url: &str,
+        pin: Option<&Pinned>,
+    ) -> Result<(tempfile::NamedTempFile, String), FetchError> {
         let http = |cause: String| FetchError::Http {
             url: url.to_owned(),
             cause,
         };
-        let resp = self.client.get(url).send().await.map_err(|e| http(error_chain(&e)))?;
+        let resp = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| http(error_chain(&e)))?;
         let status = resp.status();
         if !status.is_success() {
             let retry_after = resp
@@ -295,7 +317,12 @@ impl Fetcher {
         let mut got: u64 = 0;
         let mut body = resp.bytes_stream();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| http(format!("download interrupted after {got} bytes: {}", error_chain(&e))))?;
+            let chunk = chunk.map_err(|e| {
+                http(format!(
+                    "download interrupted after {got} bytes: {}",
+                    error_chain(&e)
+                ))
+            })?;
             got += chunk.len() as u64;
             if got > limit {
                 return Err(FetchError::SizeMismatch {

@@ -35,7 +35,11 @@ pub enum FetchError {
         actual: String,
     },
     #[error("cannot fetch {url}: size mismatch (expected {expected} bytes, got {actual})")]
-    SizeMismatch { url: String, expected: u64, actual: u64 },
+    SizeMismatch {
+        url: String,
+        expected: u64,
+        actual: u64,
+    },
     #[error("cannot fetch {what}: not in the cache and --offline was given")]
     Offline { what: String },
     #[error("cannot use cache {path}: {cause}")]

@@ -1,9 +1,9 @@
 use std::path::Path;
 
-use sequoia_openpgp as openpgp;
 use openpgp::Cert;
 use openpgp::cert::CertParser;
 use openpgp::parse::Parse;
+use sequoia_openpgp as openpgp;
 
 use crate::TrustError;
 
@@ -11,15 +11,42 @@ use crate::TrustError;
 /// (2023.3+deb12u2: bullseye, bookworm and trixie; archive, security and
 /// stable release keys). See `keyrings/debian/README.md`.
 const DEBIAN_KEYS: &[(&str, &[u8])] = &[
-    ("debian-archive-bullseye-automatic", include_bytes!("../../../keyrings/debian/debian-archive-bullseye-automatic.asc")),
-    ("debian-archive-bullseye-security-automatic", include_bytes!("../../../keyrings/debian/debian-archive-bullseye-security-automatic.asc")),
-    ("debian-archive-bullseye-stable", include_bytes!("../../../keyrings/debian/debian-archive-bullseye-stable.asc")),
-    ("debian-archive-bookworm-automatic", include_bytes!("../../../keyrings/debian/debian-archive-bookworm-automatic.asc")),
-    ("debian-archive-bookworm-security-automatic", include_bytes!("../../../keyrings/debian/debian-archive-bookworm-security-automatic.asc")),
-    ("debian-archive-bookworm-stable", include_bytes!("../../../keyrings/debian/debian-archive-bookworm-stable.asc")),
-    ("debian-archive-trixie-automatic", include_bytes!("../../../keyrings/debian/debian-archive-trixie-automatic.asc")),
-    ("debian-archive-trixie-security-automatic", include_bytes!("../../../keyrings/debian/debian-archive-trixie-security-automatic.asc")),
-    ("debian-archive-trixie-stable", include_bytes!("../../../keyrings/debian/debian-archive-trixie-stable.asc")),
+    (
+        "debian-archive-bullseye-automatic",
+        include_bytes!("../../../keyrings/debian/debian-archive-bullseye-automatic.asc"),
+    ),
+    (
+        "debian-archive-bullseye-security-automatic",
+        include_bytes!("../../../keyrings/debian/debian-archive-bullseye-security-automatic.asc"),
+    ),
+    (
+        "debian-archive-bullseye-stable",
+        include_bytes!("../../../keyrings/debian/debian-archive-bullseye-stable.asc"),
+    ),
+    (
+        "debian-archive-bookworm-automatic",
+        include_bytes!("../../../keyrings/debian/debian-archive-bookworm-automatic.asc"),
+    ),
+    (
+        "debian-archive-bookworm-security-automatic",
+        include_bytes!("../../../keyrings/debian/debian-archive-bookworm-security-automatic.asc"),
+    ),
+    (
+        "debian-archive-bookworm-stable",
+        include_bytes!("../../../keyrings/debian/debian-archive-bookworm-stable.asc"),
+    ),
+    (
+        "debian-archive-trixie-automatic",
+        include_bytes!("../../../keyrings/debian/debian-archive-trixie-automatic.asc"),
+    ),
+    (
+        "debian-archive-trixie-security-automatic",
+        include_bytes!("../../../keyrings/debian/debian-archive-trixie-security-automatic.asc"),
+    ),
+    (
+        "debian-archive-trixie-stable",
+        include_bytes!("../../../keyrings/debian/debian-archive-trixie-stable.asc"),
+    ),
 ];
 
 /// A set of trusted certificates. Only public keys are kept.
@@ -74,7 +101,11 @@ impl Keyring {
 
     /// Primary key fingerprints, upper-case hex, sorted.
     pub fn fingerprints(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.certs.iter().map(|c| c.fingerprint().to_hex()).collect();
+        let mut v: Vec<String> = self
+            .certs
+            .iter()
+            .map(|c| c.fingerprint().to_hex())
+            .collect();
         v.sort();
         v
     }
@@ -89,15 +120,19 @@ mod tests {
         let ring = Keyring::debian();
         assert_eq!(ring.certs().len(), 9);
         // bookworm archive automatic signing key, as published by Debian.
-        assert!(ring
-            .fingerprints()
-            .contains(&"B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8".to_owned()));
+        assert!(
+            ring.fingerprints()
+                .contains(&"B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8".to_owned())
+        );
     }
 
     #[test]
     fn garbage_is_an_error() {
         let e = Keyring::from_bytes(b"not a key", "test").unwrap_err();
-        assert!(e.to_string().starts_with("cannot read keyring test: "), "{e}");
+        assert!(
+            e.to_string().starts_with("cannot read keyring test: "),
+            "{e}"
+        );
         assert!(Keyring::from_bytes(b"", "empty").is_err());
     }
 }

@@ -1,8 +1,8 @@
 use std::collections::BTreeMap;
 
+use distill_debian::SnapshotTime;
 use distill_debian::paragraphs;
 use distill_debian::time::{format_release_date, parse_release_date};
-use distill_debian::SnapshotTime;
 
 use crate::TrustError;
 
@@ -59,7 +59,9 @@ impl Release {
         let mut files = BTreeMap::new();
         for line in p.lines("SHA256") {
             let mut it = line.split_whitespace();
-            let (Some(hash), Some(size), Some(path), None) = (it.next(), it.next(), it.next(), it.next()) else {
+            let (Some(hash), Some(size), Some(path), None) =
+                (it.next(), it.next(), it.next(), it.next())
+            else {
                 return Err(err(format!("malformed SHA256 line {line:?}")));
             };
             if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -85,7 +87,9 @@ impl Release {
             codename: p.get("Codename").map(str::to_owned),
             date,
             valid_until,
-            acquire_by_hash: p.get("Acquire-By-Hash").is_some_and(|v| v.eq_ignore_ascii_case("yes")),
+            acquire_by_hash: p
+                .get("Acquire-By-Hash")
+                .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
             components: words("Components"),
             architectures: words("Architectures"),
             files,
@@ -97,7 +101,13 @@ impl Release {
     /// may not be earlier. For a snapshot `at` is the capture time, so old
     /// security Releases (valid a week) stay valid for their snapshot.
     pub fn check_time(&self, at: i64) -> Result<(), TrustError> {
-        let shown = |t: i64| format!("{} ({})", format_release_date(t), SnapshotTime::from_unix(t));
+        let shown = |t: i64| {
+            format!(
+                "{} ({})",
+                format_release_date(t),
+                SnapshotTime::from_unix(t)
+            )
+        };
         if self.date > at {
             return Err(TrustError::FromTheFuture {
                 date: shown(self.date),
@@ -133,7 +143,10 @@ mod tests {
         assert!(r.acquire_by_hash);
         assert_eq!(r.components, ["main", "contrib"]);
         assert_eq!(r.files.len(), 1);
-        assert_eq!(r.entry("main/binary-amd64/Packages.xz").unwrap().size, 378100);
+        assert_eq!(
+            r.entry("main/binary-amd64/Packages.xz").unwrap().size,
+            378100
+        );
         assert!(r.entry("main/x").is_none());
     }
 
@@ -145,7 +158,10 @@ mod tests {
         let e = r.check_time(r.date - 1).unwrap_err().to_string();
         assert!(e.contains("later than the snapshot time"), "{e}");
         let e = r.check_time(r.date + 8 * 86400).unwrap_err().to_string();
-        assert!(e.starts_with("Release expired: Valid-Until Sat, 16 Aug 2025"), "{e}");
+        assert!(
+            e.starts_with("Release expired: Valid-Until Sat, 16 Aug 2025"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,14 +1,14 @@
 use std::io::Read;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sequoia_openpgp as openpgp;
 use openpgp::parse::Parse;
 use openpgp::parse::stream::{
-    DetachedVerifierBuilder, MessageLayer, MessageStructure, VerificationError,
-    VerificationHelper, VerifierBuilder,
+    DetachedVerifierBuilder, MessageLayer, MessageStructure, VerificationError, VerificationHelper,
+    VerifierBuilder,
 };
 use openpgp::policy::StandardPolicy;
 use openpgp::{Cert, KeyHandle};
+use sequoia_openpgp as openpgp;
 
 use crate::{Keyring, TrustError};
 
@@ -130,7 +130,9 @@ fn finish(helper: Helper<'_>, result: openpgp::Result<()>) -> Result<Vec<String>
 /// the snapshot time for a snapshot, or now for a live mirror.
 pub fn verify_inrelease(bytes: &[u8], keyring: &Keyring, at: i64) -> Result<Verified, TrustError> {
     if !bytes.starts_with(b"-----BEGIN PGP SIGNED MESSAGE-----") {
-        return Err(TrustError::Malformed("InRelease is not clear-signed".into()));
+        return Err(TrustError::Malformed(
+            "InRelease is not clear-signed".into(),
+        ));
     }
     let policy = StandardPolicy::new();
     let mut helper = Some(Helper {
@@ -146,7 +148,9 @@ pub fn verify_inrelease(bytes: &[u8], keyring: &Keyring, at: i64) -> Result<Veri
             // with_policy consumed the helper; the verifier reads (and
             // checks) eagerly, so its error carries the problem list.
             return Err(match e.downcast_ref::<openpgp::Error>() {
-                Some(openpgp::Error::InvalidOperation(msg)) => TrustError::NoGoodSignature(msg.clone()),
+                Some(openpgp::Error::InvalidOperation(msg)) => {
+                    TrustError::NoGoodSignature(msg.clone())
+                }
                 _ => TrustError::Malformed(e.to_string()),
             });
         }
@@ -162,15 +166,23 @@ pub fn verify_inrelease(bytes: &[u8], keyring: &Keyring, at: i64) -> Result<Veri
         });
     }
     if !verifier.message_processed() {
-        return Err(TrustError::Malformed("signed message was not fully processed".into()));
+        return Err(TrustError::Malformed(
+            "signed message was not fully processed".into(),
+        ));
     }
     let signers = finish(verifier.into_helper(), Ok(()))?;
-    let text = String::from_utf8(text).map_err(|_| TrustError::Malformed("signed text is not UTF-8".into()))?;
+    let text = String::from_utf8(text)
+        .map_err(|_| TrustError::Malformed("signed text is not UTF-8".into()))?;
     Ok(Verified { text, signers })
 }
 
 /// Verifies `Release` against a detached `Release.gpg`.
-pub fn verify_detached(release: &[u8], signature: &[u8], keyring: &Keyring, at: i64) -> Result<Verified, TrustError> {
+pub fn verify_detached(
+    release: &[u8],
+    signature: &[u8],
+    keyring: &Keyring,
+    at: i64,
+) -> Result<Verified, TrustError> {
     let policy = StandardPolicy::new();
     let helper = Helper {
         keyring,
@@ -182,6 +194,7 @@ pub fn verify_detached(release: &[u8], signature: &[u8], keyring: &Keyring, at: 
         .map_err(|e| TrustError::Malformed(e.to_string()))?;
     let result = verifier.verify_bytes(release);
     let signers = finish(verifier.into_helper(), result)?;
-    let text = String::from_utf8(release.to_vec()).map_err(|_| TrustError::Malformed("Release is not UTF-8".into()))?;
+    let text = String::from_utf8(release.to_vec())
+        .map_err(|_| TrustError::Malformed("Release is not UTF-8".into()))?;
     Ok(Verified { text, signers })
 }
