@@ -54,34 +54,34 @@ impl TestKey {
     /// A clear-signed message (InRelease), signed at `at`.
     pub fn clearsign(&self, text: &[u8], at: i64) -> Vec<u8> {
         let mut out = Vec::new();
-        let m = Message::new(&mut out);
-        let mut s = Signer::new(m, self.keypair())
-            .expect("signer")
-            .cleartext()
-            .creation_time(UNIX_EPOCH + Duration::from_secs(at as u64))
-            .build()
-            .expect("build signer");
-        s.write_all(text).expect("sign");
-        s.finalize().expect("finalize");
+        self.sign(Message::new(&mut out), text, at, |s| s.cleartext());
         out
     }
 
     /// An armored detached signature (Release.gpg), signed at `at`.
     pub fn detach_sign(&self, text: &[u8], at: i64) -> Vec<u8> {
         let mut out = Vec::new();
-        let m = Message::new(&mut out);
-        let m = Armorer::new(m)
+        let armored = Armorer::new(Message::new(&mut out))
             .kind(openpgp::armor::Kind::Signature)
             .build()
             .expect("armorer");
-        let mut s = Signer::new(m, self.keypair())
-            .expect("signer")
-            .detached()
+        self.sign(armored, text, at, |s| s.detached());
+        out
+    }
+
+    fn sign<'a>(
+        &self,
+        sink: Message<'a>,
+        text: &[u8],
+        at: i64,
+        mode: impl FnOnce(Signer<'a>) -> Signer<'a>,
+    ) {
+        let signer = Signer::new(sink, self.keypair()).expect("signer");
+        let mut s = mode(signer)
             .creation_time(UNIX_EPOCH + Duration::from_secs(at as u64))
             .build()
             .expect("build signer");
         s.write_all(text).expect("sign");
         s.finalize().expect("finalize");
-        out
     }
 }

@@ -55,6 +55,15 @@ fn setup_with(suite: Suite, snapshot_up: bool) -> Setup {
     Setup { server, key, ws }
 }
 
+/// The suite without `Acquire-By-Hash`, so faults can target the one
+/// canonical path of each index.
+fn plain_paths() -> Suite {
+    Suite {
+        by_hash: false,
+        ..suite()
+    }
+}
+
 fn setup() -> Setup {
     setup_with(suite(), true)
 }
@@ -291,13 +300,7 @@ fn valid_until_is_judged_at_the_snapshot_not_the_wall_clock() {
 
 #[test]
 fn packages_with_wrong_hash_is_rejected_and_not_cached() {
-    let s = setup_with(
-        Suite {
-            by_hash: false,
-            ..suite()
-        },
-        true,
-    );
+    let s = setup_with(plain_paths(), true);
     let path = ipath("main/binary-amd64/Packages.xz");
     let mut bytes = s.server.get(&path).unwrap();
     let last = bytes.len() - 1;
@@ -317,13 +320,7 @@ fn packages_with_wrong_hash_is_rejected_and_not_cached() {
 
 #[test]
 fn packages_with_wrong_size_is_rejected() {
-    let s = setup_with(
-        Suite {
-            by_hash: false,
-            ..suite()
-        },
-        false,
-    );
+    let s = setup_with(plain_paths(), false);
     let mut bytes = s
         .server
         .get("/mirror/debian/dists/testing/main/binary-amd64/Packages.xz")
@@ -340,13 +337,7 @@ fn packages_with_wrong_size_is_rejected() {
 
 #[test]
 fn truncated_download_is_retried_then_succeeds() {
-    let s = setup_with(
-        Suite {
-            by_hash: false,
-            ..suite()
-        },
-        true,
-    );
+    let s = setup_with(plain_paths(), true);
     let path = ipath("main/binary-amd64/Packages.xz");
     s.server.fault(&path, Fault::Truncate);
     let run = show(&s.ws, &[]);
@@ -357,13 +348,7 @@ fn truncated_download_is_retried_then_succeeds() {
 
 #[test]
 fn truncated_every_time_is_an_error_with_nothing_cached() {
-    let s = setup_with(
-        Suite {
-            by_hash: false,
-            ..suite()
-        },
-        true,
-    );
+    let s = setup_with(plain_paths(), true);
     let path = ipath("main/binary-amd64/Packages.xz");
     let mirror = "/mirror/debian/dists/testing/main/binary-amd64/Packages.xz";
     for _ in 0..4 {

@@ -5,6 +5,7 @@
 
 #![allow(clippy::print_stderr)]
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -35,15 +36,15 @@ fn now() -> i64 {
 }
 
 /// Loads every suite of `distro` for amd64 with the built-in keyring and
-/// checks every stanza. Returns (suite, stanza count).
-fn load_distro(distro: &str, cache: &Path) -> Vec<(String, usize)> {
+/// checks every stanza. Returns the stanza count per suite.
+fn load_distro(distro: &str, cache: &Path) -> BTreeMap<String, usize> {
     let config = repo_config();
     let spec = config.distro(distro).unwrap().clone();
     let fetcher = Fetcher::new(Cache::new(cache).unwrap(), Arc::new(Silent)).unwrap();
     let loader = Loader::new(Arc::new(fetcher), Keyring::debian(), now());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let snapshot = SnapshotTime::from_unix(now());
-    let mut counts = Vec::new();
+    let mut counts = BTreeMap::new();
     for archive in &spec.archives {
         for suite in &archive.suites {
             let rel = rt
@@ -73,7 +74,7 @@ fn load_distro(distro: &str, cache: &Path) -> Vec<(String, usize)> {
                         }
                     }
                 }
-                counts.push((suite.clone(), index.len()));
+                *counts.entry(suite.clone()).or_default() += index.len();
             }
         }
     }
@@ -87,15 +88,8 @@ fn bookworm_and_security_verify_and_parse() {
     }
     let cache = tempfile::tempdir().unwrap();
     let counts = load_distro("debian12", cache.path());
-    let get = |s: &str| {
-        counts
-            .iter()
-            .find(|(n, _)| n == s)
-            .map(|(_, c)| *c)
-            .unwrap()
-    };
-    assert!(get("bookworm") > 50_000, "{counts:?}");
-    assert!(get("bookworm-security") > 100, "{counts:?}");
+    assert!(counts["bookworm"] > 50_000, "{counts:?}");
+    assert!(counts["bookworm-security"] > 100, "{counts:?}");
 }
 
 #[test]
@@ -105,14 +99,7 @@ fn trixie_verifies_and_parses() {
     }
     let cache = tempfile::tempdir().unwrap();
     let counts = load_distro("debian13", cache.path());
-    let get = |s: &str| {
-        counts
-            .iter()
-            .find(|(n, _)| n == s)
-            .map(|(_, c)| *c)
-            .unwrap()
-    };
-    assert!(get("trixie") > 50_000, "{counts:?}");
+    assert!(counts["trixie"] > 50_000, "{counts:?}");
 }
 
 #[test]

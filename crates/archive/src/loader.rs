@@ -114,7 +114,8 @@ impl Loader {
                         .fetch_unpinned(&urls("Release"))
                         .await
                         .map_err(|_| first)?;
-                    let gpg_urls = vec![rel.final_url.replace("/Release", "/Release.gpg")];
+                    // The signature sits beside the Release that was served.
+                    let gpg_urls = vec![format!("{}.gpg", rel.final_url)];
                     let sig = self.fetcher.fetch_unpinned(&gpg_urls).await?;
                     let at = self.judge_time(rel.source, snapshot, &rel.final_url);
                     let verified = verify_detached(&rel.bytes, &sig.bytes, &self.keyring, at)
