@@ -99,28 +99,38 @@ fn policy_time(at: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(at.max(0) as u64)
 }
 
-fn finish(helper: Helper<'_>, result: openpgp::Result<()>) -> Result<Vec<String>, TrustError> {
-    match result {
-        Ok(()) if !helper.good.is_empty() => {
-            let mut signers = helper.good;
-            signers.sort();
-            signers.dedup();
-            Ok(signers)
-        }
-        Ok(()) => Err(TrustError::NoGoodSignature("no signatures".into())),
-        Err(e) => {
-            if helper.problems.is_empty() && helper.good.is_empty() {
-                // The failure came before any signature was looked at.
-                match e.downcast_ref::<openpgp::Error>() {
-                    Some(openpgp::Error::InvalidOperation(msg)) => {
-                        Err(TrustError::NoGoodSignature(msg.clone()))
-                    }
-                    _ => Err(TrustError::Malformed(e.to_string())),
-                }
-            } else {
-                Err(TrustError::NoGoodSignature(helper.problems.join("; ")))
-            }
-        }
+/// The keys whose signatures checked out, sorted and unique.
+fn signers(helper: Helper<'_>) -> Result<Vec<String>, TrustError> {
+    let mut good = helper.good;
+    if good.is_empty() {
+        return Err(TrustError::NoGoodSignature("no signatures".into()));
+    }
+    good.sort();
+    good.dedup();
+    Ok(good)
+}
+
+/// Sequoia's error, in our terms: a failure of our own `check` carries the
+/// per-signature problems; anything else means the input was not a
+/// well-formed signed message.
+fn rejected(
+    e: &(dyn std::error::Error + Send + Sync + 'static),
+    problems: &[String],
+) -> TrustError {
+    if !problems.is_empty() {
+        return TrustError::NoGoodSignature(problems.join("; "));
+    }
+    match e.downcast_ref::<openpgp::Error>() {
+        Some(openpgp::Error::InvalidOperation(msg)) => TrustError::NoGoodSignature(msg.clone()),
+        _ => TrustError::Malformed(e.to_string()),
+    }
+}
+
+fn helper(keyring: &Keyring) -> Helper<'_> {
+    Helper {
+        keyring,
+        good: Vec::new(),
+        problems: Vec::new(),
     }
 }
 
@@ -135,42 +145,22 @@ pub fn verify_inrelease(bytes: &[u8], keyring: &Keyring, at: i64) -> Result<Veri
         ));
     }
     let policy = StandardPolicy::new();
-    let mut helper = Some(Helper {
-        keyring,
-        good: Vec::new(),
-        problems: Vec::new(),
-    });
-    let built = VerifierBuilder::from_bytes(bytes)
-        .and_then(|b| b.with_policy(&policy, policy_time(at), helper.take().expect("helper")));
-    let mut verifier = match built {
-        Ok(v) => v,
-        Err(e) => {
-            // with_policy consumed the helper; the verifier reads (and
-            // checks) eagerly, so its error carries the problem list.
-            return Err(match e.downcast_ref::<openpgp::Error>() {
-                Some(openpgp::Error::InvalidOperation(msg)) => {
-                    TrustError::NoGoodSignature(msg.clone())
-                }
-                _ => TrustError::Malformed(e.to_string()),
-            });
-        }
-    };
+    // Sequoia buffers a message this small and verifies it while building
+    // the verifier, so a bad signature usually surfaces here.
+    let mut verifier = VerifierBuilder::from_bytes(bytes)
+        .and_then(|b| b.with_policy(&policy, policy_time(at), helper(keyring)))
+        .map_err(|e| rejected(e.as_ref(), &[]))?;
     let mut text = Vec::new();
     if let Err(e) = verifier.read_to_end(&mut text) {
-        // A message larger than sequoia's buffer is checked at its end.
-        let helper = verifier.into_helper();
-        return Err(if helper.problems.is_empty() {
-            TrustError::Malformed(e.to_string())
-        } else {
-            TrustError::NoGoodSignature(helper.problems.join("; "))
-        });
+        // A message larger than the buffer is checked at its end.
+        return Err(rejected(&e, &verifier.into_helper().problems));
     }
     if !verifier.message_processed() {
         return Err(TrustError::Malformed(
             "signed message was not fully processed".into(),
         ));
     }
-    let signers = finish(verifier.into_helper(), Ok(()))?;
+    let signers = signers(verifier.into_helper())?;
     let text = String::from_utf8(text)
         .map_err(|_| TrustError::Malformed("signed text is not UTF-8".into()))?;
     Ok(Verified { text, signers })
@@ -184,16 +174,13 @@ pub fn verify_detached(
     at: i64,
 ) -> Result<Verified, TrustError> {
     let policy = StandardPolicy::new();
-    let helper = Helper {
-        keyring,
-        good: Vec::new(),
-        problems: Vec::new(),
-    };
     let mut verifier = DetachedVerifierBuilder::from_bytes(signature)
-        .and_then(|b| b.with_policy(&policy, policy_time(at), helper))
+        .and_then(|b| b.with_policy(&policy, policy_time(at), helper(keyring)))
         .map_err(|e| TrustError::Malformed(e.to_string()))?;
-    let result = verifier.verify_bytes(release);
-    let signers = finish(verifier.into_helper(), result)?;
+    if let Err(e) = verifier.verify_bytes(release) {
+        return Err(rejected(e.as_ref(), &verifier.into_helper().problems));
+    }
+    let signers = signers(verifier.into_helper())?;
     let text = String::from_utf8(release.to_vec())
         .map_err(|_| TrustError::Malformed("Release is not UTF-8".into()))?;
     Ok(Verified { text, signers })
