@@ -225,7 +225,9 @@ impl Fetcher {
             match result {
                 Ok(v) => return Ok((v, i)),
                 Err(e) => {
-                    if !dead && matches!(e, FetchError::Http { .. }) {
+                    let unreachable =
+                        matches!(e, FetchError::Http { .. } | FetchError::Unresolvable { .. });
+                    if !dead && unreachable {
                         self.dead_hosts.lock().expect("lock").insert(host);
                     }
                     if let Some(next) = urls.get(i + 1) {
@@ -289,12 +291,19 @@ impl Fetcher {
             url: url.to_owned(),
             cause,
         };
-        let resp = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| http(error_chain(&e)))?;
+        let resp = self.client.get(url).send().await.map_err(|e| {
+            // hyper-util reports resolver failures as connect errors
+            // "dns error"; a name that does not resolve now will not in
+            // the next seconds either.
+            if e.is_connect() && chain_of(&e).iter().any(|m| m.contains("dns error")) {
+                FetchError::Unresolvable {
+                    url: url.to_owned(),
+                    cause: error_chain(&e),
+                }
+            } else {
+                http(error_chain(&e))
+            }
+        })?;
         let status = resp.status();
         if !status.is_success() {
             let retry_after = resp
@@ -372,12 +381,17 @@ fn host_of(url: &str) -> String {
 /// the innermost errors say what happened ("dns error: ...", "connection
 /// refused"), so those are what a user sees.
 fn error_chain(e: &dyn std::error::Error) -> String {
+    let chain = chain_of(e);
+    chain[chain.len().saturating_sub(2)..].join(": ")
+}
+
+/// The messages of an error and all its sources, outermost first.
+fn chain_of(e: &dyn std::error::Error) -> Vec<String> {
     let mut chain = vec![e.to_string()];
     let mut cur = e.source();
     while let Some(s) = cur {
         chain.push(s.to_string());
         cur = s.source();
     }
-    let n = chain.len();
-    chain[n.saturating_sub(2)..].join(": ")
+    chain
 }

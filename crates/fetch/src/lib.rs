@@ -44,6 +44,10 @@ pub enum FetchError {
     Offline { what: String },
     #[error("cannot use cache {path}: {cause}")]
     Cache { path: String, cause: String },
+    /// The host name does not resolve: not worth a retry, the next source
+    /// is tried at once.
+    #[error("cannot fetch {url}: {cause}")]
+    Unresolvable { url: String, cause: String },
     #[error("cannot fetch {what}: no source configured")]
     NoSource { what: String },
 }
