@@ -1,0 +1,430 @@
+//! Dependency resolution over verified package indices, the way apt does
+//! it for `install --no-install-recommends` into an empty system:
+//!
+//! - one candidate per package name: the highest version among the
+//!   architecture's own and `Architecture: all` stanzas of every suite;
+//! - `Pre-Depends` and `Depends`, transitively; `Recommends` are not
+//!   followed and `Essential` packages are not added implicitly;
+//! - alternatives: one already chosen wins, else the first satisfiable;
+//!   a real package beats a virtual one;
+//! - `Provides`: an unversioned provide satisfies only unversioned
+//!   relations, a versioned one (`Provides: x (= 1)`) versioned ones too;
+//! - `pkg:any` needs `Multi-Arch: allowed`; `pkg:native` and `pkg:<arch>`
+//!   name the image's own architecture;
+//! - cycles are fine: a package is chosen once, its edges recorded;
+//! - excluded names are never chosen; a relation only they could satisfy
+//!   is cut, and the cut is remembered with its reason;
+//! - `Conflicts` / `Breaks` inside the chosen set are errors.
+//!
+//! The result keeps the dependency graph (petgraph) so `why` can show the
+//! paths from the roots to any package.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use distill_debian::{Dependency, Paragraph, Relation, compare_versions, parse_relations};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ResolveError {
+    #[error("cannot resolve {name}: no package of that name for {arch}")]
+    UnknownRoot { name: String, arch: String },
+    #[error(
+        "cannot resolve {root}: {chain} needs `{relation}`, which nothing for {arch} satisfies"
+    )]
+    Missing {
+        root: String,
+        chain: String,
+        relation: String,
+        arch: String,
+    },
+    #[error("cannot resolve {root}: root {root} is excluded ({reason})")]
+    ExcludedRoot { root: String, reason: String },
+    #[error("cannot resolve: {a} {rule} `{relation}`, and {b} is in the set")]
+    Conflict {
+        a: String,
+        b: String,
+        rule: &'static str,
+        relation: String,
+    },
+    #[error("cannot resolve: package {name}: {cause}")]
+    BadStanza { name: String, cause: String },
+}
+
+/// A candidate package: the fields the resolver and the lock need.
+#[derive(Debug, Clone)]
+pub struct Package<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub arch: &'a str,
+    pub multi_arch: &'a str,
+    pub stanza: Paragraph<'a>,
+}
+
+/// All candidates for one architecture.
+pub struct Universe<'a> {
+    arch: String,
+    candidates: BTreeMap<&'a str, Package<'a>>,
+    /// Virtual name → (provider, provided version).
+    providers: BTreeMap<String, Vec<(&'a str, Option<String>)>>,
+}
+
+impl<'a> Universe<'a> {
+    /// Builds the candidate set from the stanzas of every suite of a
+    /// distro for `arch` (suite order does not matter: highest version
+    /// wins, as with equal apt pins).
+    pub fn new(
+        arch: &str,
+        stanzas: impl IntoIterator<Item = Paragraph<'a>>,
+    ) -> Result<Universe<'a>, ResolveError> {
+        let mut candidates: BTreeMap<&'a str, Package<'a>> = BTreeMap::new();
+        for p in stanzas {
+            let (Some(name), Some(version), Some(parch)) =
+                (p.get("Package"), p.get("Version"), p.get("Architecture"))
+            else {
+                continue;
+            };
+            if parch != arch && parch != "all" {
+                continue;
+            }
+            let newer = candidates
+                .get(name)
+                .is_none_or(|c| compare_versions(version, c.version).is_gt());
+            if newer {
+                let multi_arch = p.get("Multi-Arch").unwrap_or("no");
+                candidates.insert(
+                    name,
+                    Package {
+                        name,
+                        version,
+                        arch: parch,
+                        multi_arch,
+                        stanza: p,
+                    },
+                );
+            }
+        }
+        let mut providers: BTreeMap<String, Vec<(&'a str, Option<String>)>> = BTreeMap::new();
+        for c in candidates.values() {
+            if let Some(field) = c.stanza.get("Provides") {
+                for rel in relations(c.name, field)? {
+                    for d in rel.alternatives {
+                        providers
+                            .entry(d.name)
+                            .or_default()
+                            .push((c.name, d.version.map(|(_, v)| v)));
+                    }
+                }
+            }
+        }
+        Ok(Universe {
+            arch: arch.to_owned(),
+            candidates,
+            providers,
+        })
+    }
+
+    pub fn arch(&self) -> &str {
+        &self.arch
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Package<'a>> {
+        self.candidates.get(name)
+    }
+
+    pub fn len(&self) -> usize {
+        self.candidates.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.candidates.is_empty()
+    }
+
+    /// Does the candidate `name` itself satisfy `dep` (name, version,
+    /// architecture qualifier)?
+    fn real_satisfies(&self, name: &str, dep: &Dependency) -> bool {
+        let Some(c) = self.candidates.get(name) else {
+            return false;
+        };
+        if c.name != dep.name || !dep.version_matches(Some(c.version)) {
+            return false;
+        }
+        match dep.arch_qualifier.as_deref() {
+            None | Some("native") => true,
+            Some("any") => c.multi_arch == "allowed",
+            Some(a) => a == self.arch || c.arch == "all",
+        }
+    }
+
+    /// Candidates that provide `dep`, sorted by name. (Every candidate is
+    /// of the image's architecture or `all`, so an arch qualifier on a
+    /// virtual name has nothing more to rule out.)
+    fn providers_of(&self, dep: &Dependency) -> Vec<&'a str> {
+        let mut out: Vec<&'a str> = self
+            .providers
+            .get(&dep.name)
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| dep.version_matches(v.as_deref()))
+            .map(|(p, _)| *p)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Resolves `roots` with `excludes` (name → reason).
+    pub fn resolve(
+        &self,
+        roots: &[String],
+        excludes: &BTreeMap<String, String>,
+    ) -> Result<Resolution, ResolveError> {
+        let mut graph: DiGraph<String, String> = DiGraph::new();
+        let mut nodes: BTreeMap<&'a str, NodeIndex> = BTreeMap::new();
+        let mut parent: BTreeMap<&'a str, &'a str> = BTreeMap::new();
+        let mut queue: VecDeque<&'a str> = VecDeque::new();
+        let mut cuts: BTreeMap<String, Cut> = BTreeMap::new();
+        let mut root_nodes = Vec::new();
+
+        for root in roots {
+            if let Some(reason) = excludes.get(root) {
+                return Err(ResolveError::ExcludedRoot {
+                    root: root.clone(),
+                    reason: reason.clone(),
+                });
+            }
+            let Some(c) = self.candidates.get(root.as_str()) else {
+                return Err(ResolveError::UnknownRoot {
+                    name: root.clone(),
+                    arch: self.arch.clone(),
+                });
+            };
+            if !nodes.contains_key(c.name) {
+                let n = graph.add_node(c.name.to_owned());
+                nodes.insert(c.name, n);
+                queue.push_back(c.name);
+                root_nodes.push(n);
+            }
+        }
+
+        while let Some(name) = queue.pop_front() {
+            let pkg = &self.candidates[name];
+            let mut rels = Vec::new();
+            for field in ["Pre-Depends", "Depends"] {
+                if let Some(v) = pkg.stanza.get(field) {
+                    rels.extend(relations(name, v)?);
+                }
+            }
+            for rel in rels {
+                let alts: Vec<&Dependency> = rel
+                    .alternatives
+                    .iter()
+                    .filter(|d| d.applies_to(&self.arch))
+                    .collect();
+                if alts.is_empty() {
+                    continue;
+                }
+                let label = rel.to_string();
+                // 1. Already satisfied by something chosen?
+                let chosen = alts.iter().find_map(|d| {
+                    if nodes.contains_key(d.name.as_str()) && self.real_satisfies(&d.name, d) {
+                        return Some(self.candidates[d.name.as_str()].name);
+                    }
+                    self.providers_of(d)
+                        .into_iter()
+                        .find(|p| nodes.contains_key(p))
+                });
+                let target = match chosen {
+                    Some(t) => Some(t),
+                    None => {
+                        // 2. First satisfiable alternative, real before virtual.
+                        alts.iter().find_map(|d| {
+                            if excludes.contains_key(&d.name) {
+                                return None;
+                            }
+                            if self.real_satisfies(&d.name, d) {
+                                return Some(self.candidates[d.name.as_str()].name);
+                            }
+                            self.providers_of(d)
+                                .into_iter()
+                                .find(|p| !excludes.contains_key(*p))
+                        })
+                    }
+                };
+                match target {
+                    Some(t) => {
+                        let tn = *nodes.entry(t).or_insert_with(|| {
+                            queue.push_back(t);
+                            parent.insert(t, name);
+                            graph.add_node(t.to_owned())
+                        });
+                        if tn != nodes[name] {
+                            graph.add_edge(nodes[name], tn, label);
+                        }
+                    }
+                    None => {
+                        let blocked: Vec<&str> = alts
+                            .iter()
+                            .map(|d| d.name.as_str())
+                            .filter(|n| excludes.contains_key(*n))
+                            .collect();
+                        if blocked.is_empty() {
+                            return Err(ResolveError::Missing {
+                                root: chain(&parent, name).first().cloned().unwrap_or_default(),
+                                chain: chain(&parent, name).join(" -> "),
+                                relation: label,
+                                arch: self.arch.clone(),
+                            });
+                        }
+                        for b in blocked {
+                            cuts.entry(b.to_owned()).or_insert_with(|| Cut {
+                                reason: excludes[b].clone(),
+                                needed_by: chain(&parent, name),
+                                relation: label.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+
+        let chosen: BTreeSet<&str> = nodes.keys().copied().collect();
+        self.check_conflicts(&chosen)?;
+        let packages = nodes
+            .keys()
+            .map(|n| self.candidates[n].clone())
+            .map(|p| Chosen {
+                name: p.name.to_owned(),
+                version: p.version.to_owned(),
+                arch: p.arch.to_owned(),
+            });
+        Ok(Resolution {
+            packages: packages.map(|c| (c.name.clone(), c)).collect(),
+            graph,
+            roots: root_nodes,
+            cuts,
+        })
+    }
+
+    fn check_conflicts(&self, chosen: &BTreeSet<&str>) -> Result<(), ResolveError> {
+        for &name in chosen {
+            let pkg = &self.candidates[name];
+            for (field, rule) in [("Conflicts", "conflicts with"), ("Breaks", "breaks")] {
+                let Some(v) = pkg.stanza.get(field) else {
+                    continue;
+                };
+                for rel in relations(name, v)? {
+                    for d in &rel.alternatives {
+                        if !d.applies_to(&self.arch) {
+                            continue;
+                        }
+                        let real_hit = d.name != name && chosen.contains(d.name.as_str()) && {
+                            let other = &self.candidates[d.name.as_str()];
+                            d.version_matches(Some(other.version))
+                        };
+                        // A virtual conflict hits every other provider, but
+                        // only unversioned ones (versioned provides are
+                        // matched like real versions).
+                        let virtual_hit = self
+                            .providers_of(d)
+                            .into_iter()
+                            .find(|p| *p != name && chosen.contains(p));
+                        if let Some(b) = real_hit
+                            .then(|| d.name.clone())
+                            .or(virtual_hit.map(str::to_owned))
+                        {
+                            return Err(ResolveError::Conflict {
+                                a: name.to_owned(),
+                                b,
+                                rule,
+                                relation: d.to_string(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn relations(name: &str, field: &str) -> Result<Vec<Relation>, ResolveError> {
+    parse_relations(field).map_err(|e| ResolveError::BadStanza {
+        name: name.to_owned(),
+        cause: e.to_string(),
+    })
+}
+
+/// Root → … → `name`, following first-discovery parents.
+fn chain(parent: &BTreeMap<&str, &str>, name: &str) -> Vec<String> {
+    let mut out = vec![name.to_owned()];
+    let mut cur = name;
+    while let Some(p) = parent.get(cur) {
+        out.push((*p).to_owned());
+        cur = p;
+    }
+    out.reverse();
+    out
+}
+
+/// A package in the resolved set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chosen {
+    pub name: String,
+    pub version: String,
+    pub arch: String,
+}
+
+/// A relation cut by an exclude.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cut {
+    pub reason: String,
+    /// Root → … → the package whose relation was cut.
+    pub needed_by: Vec<String>,
+    pub relation: String,
+}
+
+#[derive(Debug)]
+pub struct Resolution {
+    /// The chosen set, by name.
+    pub packages: BTreeMap<String, Chosen>,
+    graph: DiGraph<String, String>,
+    roots: Vec<NodeIndex>,
+    /// Excluded name → where it was needed.
+    pub cuts: BTreeMap<String, Cut>,
+}
+
+impl Resolution {
+    /// Shortest dependency path from a root to `name` (names, root first),
+    /// via breadth-first search over the recorded edges.
+    pub fn why(&self, name: &str) -> Option<Vec<String>> {
+        let target = self.graph.node_indices().find(|&n| self.graph[n] == name)?;
+        let mut prev: BTreeMap<NodeIndex, NodeIndex> = BTreeMap::new();
+        let mut seen: BTreeSet<NodeIndex> = self.roots.iter().copied().collect();
+        let mut queue: VecDeque<NodeIndex> = self.roots.iter().copied().collect();
+        while let Some(n) = queue.pop_front() {
+            if n == target {
+                let mut path = vec![self.graph[n].clone()];
+                let mut cur = n;
+                while let Some(&p) = prev.get(&cur) {
+                    path.push(self.graph[p].clone());
+                    cur = p;
+                }
+                path.reverse();
+                return Some(path);
+            }
+            // Neighbours in name order, so the answer is stable.
+            let mut next: Vec<NodeIndex> = self.graph.neighbors(n).collect();
+            next.sort_by(|a, b| self.graph[*a].cmp(&self.graph[*b]));
+            for m in next {
+                if seen.insert(m) {
+                    prev.insert(m, n);
+                    queue.push_back(m);
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests;
