@@ -5,7 +5,9 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod context;
+mod load;
 mod progress;
+mod resolve;
 mod show;
 
 use std::path::PathBuf;
@@ -49,6 +51,8 @@ pub struct Global {
 enum Command {
     /// Print the verified index stanza(s) of a package, like apt-cache show.
     Show(show::Args),
+    /// Resolve packages against a distro and print the full set.
+    Resolve(resolve::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Show(args) => show::run(&cli.global, args),
+        Command::Resolve(args) => resolve::run(&cli.global, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

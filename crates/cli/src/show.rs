@@ -3,12 +3,12 @@
 
 use std::cmp::Ordering;
 
-use distill_archive::{Served, SuiteRelease};
-use distill_debian::{SnapshotTime, compare_versions};
-use futures_util::future::try_join_all;
+use distill_archive::Served;
+use distill_debian::compare_versions;
 
 use crate::Global;
 use crate::context::{Context, Failure, Result, emit, host_arch};
+use crate::load::{check_arch, load, parse_snapshot};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -43,67 +43,28 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
     let ctx = Context::new(global)?;
     let distro = ctx.distro(&args.distro)?;
     let arch = args.arch.clone().unwrap_or_else(|| host_arch().to_owned());
-    if !distro.architectures.contains(&arch) {
-        return Err(Failure(format!(
-            "cannot show {} for {arch}: distro {} has architectures {}",
-            args.package,
-            args.distro,
-            distro.architectures.join(", ")
-        )));
+    check_arch(&args.distro, distro, &arch)?;
+    let snapshot = parse_snapshot(&ctx, args.snapshot.as_deref())?;
+    let loaded = load(&ctx, global, distro, std::slice::from_ref(&arch), snapshot)?;
+    let mut found = Vec::new();
+    for idx in loaded.for_arch(&arch) {
+        let rel = &loaded.releases[idx.release];
+        for p in idx.index.get(&args.package) {
+            found.push(Found {
+                archive: rel.archive.clone(),
+                suite: rel.suite.clone(),
+                component: idx.component.clone(),
+                served: rel.served.clone(),
+                text: p.text().to_owned(),
+                fields: p
+                    .fields()
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.trim().to_owned()))
+                    .collect(),
+                version: p.get("Version").unwrap_or("").to_owned(),
+            });
+        }
     }
-    let snapshot = match &args.snapshot {
-        Some(s) => {
-            SnapshotTime::parse(s).map_err(|e| Failure(format!("cannot use --snapshot: {e}")))?
-        }
-        None => ctx.default_snapshot(),
-    };
-    let loader = ctx.loader(ctx.keyring(global, distro)?);
-
-    let runtime = tokio::runtime::Runtime::new()
-        .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
-    let mut found: Vec<Found> = runtime.block_on(async {
-        let suites: Vec<_> = distro
-            .archives
-            .iter()
-            .flat_map(|a| a.suites.iter().map(move |s| (a, s)))
-            .collect();
-        let releases: Vec<SuiteRelease> =
-            try_join_all(suites.iter().map(|(a, s)| loader.release(a, s, snapshot))).await?;
-        let mirrored: Vec<(String, String)> = releases
-            .iter()
-            .filter_map(|r| match &r.served {
-                Served::Mirror { base } => Some((r.suite.clone(), base.clone())),
-                Served::Snapshot { .. } => None,
-            })
-            .collect();
-        ctx.bars.note_mirrors(&mirrored, &snapshot.to_string());
-        let jobs: Vec<_> = releases
-            .iter()
-            .zip(&suites)
-            .flat_map(|(rel, (a, _))| a.components.iter().map(move |c| (rel, c)))
-            .collect();
-        let indices =
-            try_join_all(jobs.iter().map(|(rel, c)| loader.packages(rel, c, &arch))).await?;
-        let mut found = Vec::new();
-        for ((rel, component), index) in jobs.iter().zip(&indices) {
-            for p in index.get(&args.package) {
-                found.push(Found {
-                    archive: rel.archive.clone(),
-                    suite: rel.suite.clone(),
-                    component: component.to_string(),
-                    served: rel.served.clone(),
-                    text: p.text().to_owned(),
-                    fields: p
-                        .fields()
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.trim().to_owned()))
-                        .collect(),
-                    version: p.get("Version").unwrap_or("").to_owned(),
-                });
-            }
-        }
-        Ok::<_, Failure>(found)
-    })?;
     if found.is_empty() {
         let suites: Vec<&str> = distro
             .archives

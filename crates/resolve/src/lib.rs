@@ -19,6 +19,12 @@
 //! The result keeps the dependency graph (petgraph) so `why` can show the
 //! paths from the roots to any package.
 
+mod images;
+mod lock;
+
+pub use images::{DistroPart, Exclude, ImageError, ImagePlan, ImageSpec, parse_images, plan};
+pub use lock::{LOCK_VERSION, Lock, LockError, LockedPackage, LockedSuite};
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use distill_debian::{Dependency, Paragraph, Relation, compare_versions, parse_relations};
@@ -58,6 +64,8 @@ pub struct Package<'a> {
     pub arch: &'a str,
     pub multi_arch: &'a str,
     pub stanza: Paragraph<'a>,
+    /// The caller's tag for the index this stanza came from.
+    pub origin: usize,
 }
 
 /// All candidates for one architecture.
@@ -70,14 +78,14 @@ pub struct Universe<'a> {
 
 impl<'a> Universe<'a> {
     /// Builds the candidate set from the stanzas of every suite of a
-    /// distro for `arch` (suite order does not matter: highest version
-    /// wins, as with equal apt pins).
+    /// distro for `arch`, each tagged with where it came from (suite order
+    /// does not matter: highest version wins, as with equal apt pins).
     pub fn new(
         arch: &str,
-        stanzas: impl IntoIterator<Item = Paragraph<'a>>,
+        stanzas: impl IntoIterator<Item = (usize, Paragraph<'a>)>,
     ) -> Result<Universe<'a>, ResolveError> {
         let mut candidates: BTreeMap<&'a str, Package<'a>> = BTreeMap::new();
-        for p in stanzas {
+        for (origin, p) in stanzas {
             let (Some(name), Some(version), Some(parch)) =
                 (p.get("Package"), p.get("Version"), p.get("Architecture"))
             else {
@@ -99,6 +107,7 @@ impl<'a> Universe<'a> {
                         arch: parch,
                         multi_arch,
                         stanza: p,
+                        origin,
                     },
                 );
             }
@@ -155,7 +164,9 @@ impl<'a> Universe<'a> {
         }
     }
 
-    /// Candidates that provide `dep`, sorted by name. (Every candidate is
+    /// Candidates that provide `dep`, best first: apt prefers the provider
+    /// with the most important `Priority` (mawk, `required`, over gawk,
+    /// `optional`, for `awk`), then we take name order. (Every candidate is
     /// of the image's architecture or `all`, so an arch qualifier on a
     /// virtual name has nothing more to rule out.)
     fn providers_of(&self, dep: &Dependency) -> Vec<&'a str> {
@@ -167,7 +178,7 @@ impl<'a> Universe<'a> {
             .filter(|(_, v)| dep.version_matches(v.as_deref()))
             .map(|(p, _)| *p)
             .collect();
-        out.sort();
+        out.sort_by_key(|p| (priority_rank(self.candidates[p].stanza.get("Priority")), *p));
         out.dedup();
         out
     }
@@ -344,6 +355,18 @@ impl<'a> Universe<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// dpkg's priorities, most important first; unknown or missing last.
+fn priority_rank(priority: Option<&str>) -> u8 {
+    match priority {
+        Some("required") => 0,
+        Some("important") => 1,
+        Some("standard") => 2,
+        Some("optional") => 3,
+        Some("extra") => 4,
+        _ => 5,
     }
 }
 

@@ -31,7 +31,7 @@ fn resolve(
     roots: &[&str],
     excludes: &[(&str, &str)],
 ) -> Result<Resolution, ResolveError> {
-    let u = Universe::new("amd64", paragraphs(text).map(Result::unwrap))?;
+    let u = Universe::new("amd64", paragraphs(text).map(|p| (0, p.unwrap())))?;
     let roots: Vec<String> = roots.iter().map(|s| s.to_string()).collect();
     let ex: BTreeMap<String, String> = excludes
         .iter()
@@ -122,8 +122,18 @@ fn provides_real_beats_virtual_and_versions() {
          exim 4 amd64; Provides: mail-transport-agent
          postfix 3 amd64; Provides: mail-transport-agent",
     );
-    // Several providers: the first by name, deterministically.
+    // Several providers of equal priority: the first by name.
     assert_eq!(names(&resolve(&a, &["app"], &[]).unwrap()), ["app", "exim"]);
+    // A more important Priority wins over name order, as in apt.
+    let a = archive(
+        "base 1 all; Pre-Depends: awk
+         gawk 5 amd64; Provides: awk; Priority: optional
+         mawk 1.3 amd64; Provides: awk; Priority: required",
+    );
+    assert_eq!(
+        names(&resolve(&a, &["base"], &[]).unwrap()),
+        ["base", "mawk"]
+    );
 
     let a = archive(
         "app 1 amd64; Depends: foo

@@ -1,0 +1,78 @@
+//! `distill resolve PKG...`: resolve ad-hoc roots against a distro's
+//! verified indices and print the full set, one `name version` per line.
+//! The preview a maintainer wants before adding packages to an image; the
+//! same resolver `lock` uses.
+
+use std::collections::BTreeMap;
+
+use distill_resolve::Universe;
+
+use crate::Global;
+use crate::context::{Context, Failure, Result, emit, host_arch};
+use crate::load::{check_arch, load, parse_snapshot};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Root packages.
+    #[arg(required = true)]
+    packages: Vec<String>,
+    /// Distro from packages.toml, e.g. debian12.
+    #[arg(long)]
+    distro: String,
+    /// Debian architecture (default: this machine's).
+    #[arg(long)]
+    arch: Option<String>,
+    /// Never choose this package (repeatable).
+    #[arg(long)]
+    exclude: Vec<String>,
+    /// snapshot.debian.org timestamp (default: now).
+    #[arg(long)]
+    snapshot: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(global: &Global, args: Args) -> Result<u8> {
+    let ctx = Context::new(global)?;
+    let distro = ctx.distro(&args.distro)?;
+    let arch = args.arch.clone().unwrap_or_else(|| host_arch().to_owned());
+    check_arch(&args.distro, distro, &arch)?;
+    let snapshot = parse_snapshot(&ctx, args.snapshot.as_deref())?;
+    let loaded = load(&ctx, global, distro, std::slice::from_ref(&arch), snapshot)?;
+    let universe = Universe::new(
+        &arch,
+        loaded.for_arch(&arch).flat_map(|i| i.index.stanzas()),
+    )?;
+    let excludes: BTreeMap<String, String> = args
+        .exclude
+        .iter()
+        .map(|e| (e.clone(), "--exclude".to_owned()))
+        .collect();
+    let resolution = universe.resolve(&args.packages, &excludes)?;
+
+    if args.json {
+        let packages: Vec<serde_json::Value> = resolution
+            .packages
+            .values()
+            .map(|c| serde_json::json!({"name": c.name, "version": c.version, "architecture": c.arch}))
+            .collect();
+        let cuts: serde_json::Map<String, serde_json::Value> = resolution
+            .cuts
+            .iter()
+            .map(|(name, cut)| {
+                (name.clone(), serde_json::json!({"needed_by": cut.needed_by, "relation": cut.relation}))
+            })
+            .collect();
+        let out = serde_json::json!({"packages": packages, "excluded": cuts});
+        let text = serde_json::to_string_pretty(&out).map_err(|e| Failure(format!("cannot write JSON: {e}")))?;
+        emit(&(text + "\n"))
+    } else {
+        let mut text = String::new();
+        for c in resolution.packages.values() {
+            text += &format!("{} {}\n", c.name, c.version);
+        }
+        emit(&text)
+    }
+    .map(|()| 0)
+}

@@ -1,0 +1,254 @@
+//! Image definitions from packages.toml: roots and excludes per distro,
+//! with `extends` to build on another image.
+//!
+//! Inheritance: an image's roots and excludes are its parent's plus its
+//! own (common, then the distro's section). A package the image lists as
+//! a root lifts an inherited exclude of it: distroless's `cc` adds
+//! libgcc-s1, which `base` leaves out.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSpec {
+    #[serde(default)]
+    pub extends: Option<String>,
+    /// Distros this image is built for (default: every distro).
+    #[serde(default)]
+    pub distros: Option<Vec<String>>,
+    /// Architectures (default: every architecture of the distro).
+    #[serde(default)]
+    pub architectures: Option<Vec<String>>,
+    #[serde(default)]
+    pub packages: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<Exclude>,
+    /// Additions for one distro only.
+    #[serde(default)]
+    pub distro: BTreeMap<String, DistroPart>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistroPart {
+    #[serde(default)]
+    pub packages: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<Exclude>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exclude {
+    /// A package or virtual name.
+    pub package: String,
+    /// Why it is left out; kept in `why` answers.
+    pub reason: String,
+}
+
+/// What to resolve for one image on one distro.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImagePlan {
+    pub roots: Vec<String>,
+    pub excludes: BTreeMap<String, String>,
+    pub architectures: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ImageError {
+    #[error("image {0}: {1}")]
+    Invalid(String, String),
+}
+
+/// Parses the `[images]` table.
+pub fn parse_images(table: &toml::Table) -> Result<BTreeMap<String, ImageSpec>, ImageError> {
+    let mut out = BTreeMap::new();
+    for (name, value) in table {
+        let spec: ImageSpec = value.clone().try_into().map_err(|e: toml::de::Error| {
+            ImageError::Invalid(name.clone(), e.message().to_owned())
+        })?;
+        out.insert(name.clone(), spec);
+    }
+    for (name, spec) in &out {
+        if let Some(parent) = &spec.extends
+            && !out.contains_key(parent)
+        {
+            return Err(ImageError::Invalid(
+                name.clone(),
+                format!("extends unknown image {parent:?}"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The plan for `image` on `distro` (whose architectures are given), or
+/// `None` when the image is not built for that distro.
+pub fn plan(
+    images: &BTreeMap<String, ImageSpec>,
+    image: &str,
+    distro: &str,
+    distro_archs: &[String],
+) -> Result<Option<ImagePlan>, ImageError> {
+    let spec = images
+        .get(image)
+        .ok_or_else(|| ImageError::Invalid(image.to_owned(), "no such image".into()))?;
+    if spec
+        .distros
+        .as_ref()
+        .is_some_and(|d| !d.iter().any(|x| x == distro))
+    {
+        return Ok(None);
+    }
+    // Walk up the chain, root-most first.
+    let mut chain = vec![image];
+    let mut cur = spec;
+    while let Some(parent) = &cur.extends {
+        if chain.contains(&parent.as_str()) {
+            return Err(ImageError::Invalid(
+                image.to_owned(),
+                format!("extends itself through {parent}"),
+            ));
+        }
+        chain.push(parent);
+        cur = &images[parent];
+    }
+    chain.reverse();
+    let mut roots: Vec<String> = Vec::new();
+    let mut excludes: BTreeMap<String, String> = BTreeMap::new();
+    for name in chain {
+        let s = &images[name];
+        let part = s.distro.get(distro).cloned().unwrap_or_default();
+        let own: Vec<&String> = s.packages.iter().chain(&part.packages).collect();
+        for r in &own {
+            excludes.remove(r.as_str());
+        }
+        for e in s.exclude.iter().chain(&part.exclude) {
+            if own.iter().any(|r| **r == e.package) {
+                return Err(ImageError::Invalid(
+                    name.to_owned(),
+                    format!("{} is both a package and excluded", e.package),
+                ));
+            }
+            excludes.insert(e.package.clone(), e.reason.clone());
+        }
+        for r in own {
+            if !roots.contains(r) {
+                roots.push(r.clone());
+            }
+        }
+    }
+    let architectures = match &spec.architectures {
+        Some(a) => {
+            if let Some(bad) = a.iter().find(|x| !distro_archs.contains(x)) {
+                return Err(ImageError::Invalid(
+                    image.to_owned(),
+                    format!("architecture {bad} is not one of distro {distro}'s"),
+                ));
+            }
+            a.clone()
+        }
+        None => distro_archs.to_vec(),
+    };
+    Ok(Some(ImagePlan {
+        roots,
+        excludes,
+        architectures,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn images(text: &str) -> BTreeMap<String, ImageSpec> {
+        parse_images(&text.parse::<toml::Table>().unwrap()).unwrap()
+    }
+
+    const TOML: &str = r#"
+        [static]
+        packages = ["base-files", "tzdata"]
+        exclude = [{ package = "debconf", reason = "maintainer scripts only" }]
+        [static.distro.debian13]
+        packages = ["tzdata-legacy"]
+
+        [base]
+        extends = "static"
+        packages = ["libc6"]
+        exclude = [{ package = "libgcc-s1", reason = "only from cc up" }]
+
+        [cc]
+        extends = "base"
+        packages = ["libgcc-s1"]
+
+        [py]
+        extends = "cc"
+        distros = ["debian13"]
+        architectures = ["amd64"]
+        packages = ["python3.13-minimal"]
+    "#;
+
+    #[test]
+    fn inheritance_and_lifted_excludes() {
+        let imgs = images(TOML);
+        let archs = vec!["amd64".to_owned(), "arm64".to_owned()];
+        let base = plan(&imgs, "base", "debian12", &archs).unwrap().unwrap();
+        assert_eq!(base.roots, ["base-files", "tzdata", "libc6"]);
+        assert_eq!(
+            base.excludes.keys().collect::<Vec<_>>(),
+            ["debconf", "libgcc-s1"]
+        );
+        let cc = plan(&imgs, "cc", "debian13", &archs).unwrap().unwrap();
+        assert_eq!(
+            cc.roots,
+            [
+                "base-files",
+                "tzdata",
+                "tzdata-legacy",
+                "libc6",
+                "libgcc-s1"
+            ]
+        );
+        assert_eq!(cc.excludes.keys().collect::<Vec<_>>(), ["debconf"]);
+        assert_eq!(cc.architectures, archs);
+        assert!(plan(&imgs, "py", "debian12", &archs).unwrap().is_none());
+        assert_eq!(
+            plan(&imgs, "py", "debian13", &archs)
+                .unwrap()
+                .unwrap()
+                .architectures,
+            ["amd64"]
+        );
+    }
+
+    #[test]
+    fn errors() {
+        let t = |s: &str| parse_images(&s.parse::<toml::Table>().unwrap());
+        assert!(
+            t("[a]\nextends = \"nope\"")
+                .unwrap_err()
+                .to_string()
+                .contains("extends unknown image \"nope\"")
+        );
+        assert!(t("[a]\npackagez = []").is_err());
+        let imgs = images("[a]\nextends = \"b\"\n[b]\nextends = \"a\"");
+        assert!(
+            plan(&imgs, "a", "d", &[])
+                .unwrap_err()
+                .to_string()
+                .contains("extends itself")
+        );
+        let imgs =
+            images("[a]\npackages = [\"x\"]\nexclude = [{ package = \"x\", reason = \"r\" }]");
+        assert!(plan(&imgs, "a", "d", &[]).is_err());
+        let imgs = images("[a]\narchitectures = [\"mips\"]");
+        assert!(
+            plan(&imgs, "a", "d", &["amd64".into()])
+                .unwrap_err()
+                .to_string()
+                .contains("mips")
+        );
+    }
+}

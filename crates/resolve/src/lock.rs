@@ -1,0 +1,197 @@
+//! `snapshots/<distro>.lock`: the exact pins. Machine-written TOML,
+//! `version = 1`, every list sorted, so the same inputs give the same
+//! bytes and a bot's diff shows only real changes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub const LOCK_VERSION: i64 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lock {
+    pub version: i64,
+    pub distro: String,
+    /// Archive name → the snapshot timestamp it is pinned to (what
+    /// `distill update` moves).
+    pub archives: BTreeMap<String, String>,
+    /// Every Release used, sorted by (archive, suite).
+    pub suites: Vec<LockedSuite>,
+    /// Every package any image needs, sorted by (name, architecture).
+    pub packages: Vec<LockedPackage>,
+    /// Image → architecture → package names, sorted.
+    pub images: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedSuite {
+    pub archive: String,
+    pub suite: String,
+    /// `snapshot <capture>` (the capture actually served), or
+    /// `mirror <url>` when the snapshot was out of reach.
+    pub served: String,
+    /// sha256 of the InRelease (or Release) bytes verified.
+    pub inrelease_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedPackage {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    pub archive: String,
+    pub suite: String,
+    pub filename: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LockError {
+    #[error(
+        "unsupported lock version {found} (this distill reads version {LOCK_VERSION}); run `distill lock` to re-create it"
+    )]
+    Version { found: String },
+    #[error("{0}; run `distill lock` to re-create it")]
+    Parse(String),
+}
+
+impl Lock {
+    pub fn parse(text: &str) -> Result<Lock, LockError> {
+        // Look at the version before the schema, so a lock from another
+        // distill gets the fix-it message rather than a field error.
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| LockError::Parse(e.message().to_owned()))?;
+        match table.get("version") {
+            Some(toml::Value::Integer(LOCK_VERSION)) => {}
+            Some(v) => {
+                return Err(LockError::Version {
+                    found: v.to_string(),
+                });
+            }
+            None => {
+                return Err(LockError::Version {
+                    found: "(missing)".into(),
+                });
+            }
+        }
+        let lock: Lock = table
+            .try_into()
+            .map_err(|e: toml::de::Error| LockError::Parse(e.message().to_owned()))?;
+        Ok(lock)
+    }
+
+    /// The canonical text: sorted, trailing newline.
+    pub fn to_toml(&self) -> String {
+        let mut sorted = self.clone();
+        sorted
+            .suites
+            .sort_by(|a, b| (&a.archive, &a.suite).cmp(&(&b.archive, &b.suite)));
+        sorted
+            .packages
+            .sort_by(|a, b| (&a.name, &a.architecture).cmp(&(&b.name, &b.architecture)));
+        sorted.packages.dedup();
+        for archs in sorted.images.values_mut() {
+            for names in archs.values_mut() {
+                names.sort();
+                names.dedup();
+            }
+        }
+        let mut text = String::from("# Written by `distill lock`; do not edit by hand.\n");
+        text += &toml::to_string_pretty(&sorted).expect("lock model serializes");
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text
+    }
+
+    /// The locked package `name` for an image of architecture `arch`
+    /// (its own arch, or `all`).
+    pub fn package(&self, name: &str, arch: &str) -> Option<&LockedPackage> {
+        self.packages
+            .iter()
+            .find(|p| p.name == name && (p.architecture == arch || p.architecture == "all"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Lock {
+        let pkg = |name: &str, arch: &str| LockedPackage {
+            name: name.into(),
+            version: "1.0-1".into(),
+            architecture: arch.into(),
+            archive: "debian".into(),
+            suite: "bookworm".into(),
+            filename: format!("pool/main/x/{name}_1.0-1_{arch}.deb"),
+            size: 10,
+            sha256: "ab".repeat(32),
+        };
+        Lock {
+            version: 1,
+            distro: "debian12".into(),
+            archives: [("debian".to_owned(), "20250101T000000Z".to_owned())].into(),
+            suites: vec![LockedSuite {
+                archive: "debian".into(),
+                suite: "bookworm".into(),
+                served: "snapshot 20241231T205012Z".into(),
+                inrelease_sha256: "cd".repeat(32),
+            }],
+            packages: vec![
+                pkg("zlib1g", "amd64"),
+                pkg("base-files", "amd64"),
+                pkg("tzdata", "all"),
+            ],
+            images: [(
+                "static".to_owned(),
+                [(
+                    "amd64".to_owned(),
+                    vec!["tzdata".to_owned(), "base-files".to_owned()],
+                )]
+                .into(),
+            )]
+            .into(),
+        }
+    }
+
+    #[test]
+    fn round_trip_sorted_and_stable() {
+        let text = sample().to_toml();
+        assert!(text.ends_with('\n'));
+        let back = Lock::parse(&text).unwrap();
+        assert_eq!(back.to_toml(), text, "canonical form is a fixed point");
+        assert_eq!(back.packages[0].name, "base-files");
+        assert_eq!(back.images["static"]["amd64"], ["base-files", "tzdata"]);
+        assert_eq!(back.package("tzdata", "arm64").unwrap().architecture, "all");
+        assert!(back.package("zlib1g", "arm64").is_none());
+    }
+
+    #[test]
+    fn unknown_version_and_corruption_have_fix_its() {
+        let text = sample().to_toml().replace("version = 1", "version = 7");
+        assert_eq!(
+            Lock::parse(&text).unwrap_err().to_string(),
+            "unsupported lock version 7 (this distill reads version 1); run `distill lock` to re-create it"
+        );
+        assert!(
+            Lock::parse("distro = 1")
+                .unwrap_err()
+                .to_string()
+                .contains("(missing)")
+        );
+        let e = Lock::parse("version = 1\n[[packages]]\nname = ")
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("run `distill lock` to re-create it"), "{e}");
+        let e = Lock::parse("version = 1\ndistro = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing field"), "{e}");
+    }
+}
