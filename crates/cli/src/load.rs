@@ -2,8 +2,10 @@
 //! (suite, component, arch) index, all in parallel. Shared by every
 //! command that reads the archive.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use distill_archive::{DistroSpec, PackageIndex, Served, SuiteRelease};
-use distill_debian::SnapshotTime;
+use distill_debian::{Paragraph, SnapshotTime};
 use futures_util::future::try_join_all;
 
 use crate::Global;
@@ -27,6 +29,35 @@ impl Loaded {
     /// The indices of one architecture, in packages.toml's suite order.
     pub fn for_arch<'a>(&'a self, arch: &'a str) -> impl Iterator<Item = &'a Index> {
         self.indices.iter().filter(move |i| i.arch == arch)
+    }
+
+    /// Stanzas of one architecture, tagged with their release's position.
+    pub fn stanzas<'a>(&'a self, arch: &'a str) -> impl Iterator<Item = (usize, Paragraph<'a>)> {
+        self.for_arch(arch)
+            .flat_map(|i| i.index.stanzas().map(move |p| (i.release, p)))
+    }
+}
+
+/// Snapshot pins: one per archive name, and the timestamp for archives
+/// without one.
+pub struct Pins {
+    pub by_archive: BTreeMap<String, SnapshotTime>,
+    pub default: SnapshotTime,
+}
+
+impl Pins {
+    pub fn all(t: SnapshotTime) -> Pins {
+        Pins {
+            by_archive: BTreeMap::new(),
+            default: t,
+        }
+    }
+
+    pub fn of(&self, archive: &str) -> SnapshotTime {
+        self.by_archive
+            .get(archive)
+            .copied()
+            .unwrap_or(self.default)
     }
 }
 
@@ -54,14 +85,14 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().map_err(|e| Failure(format!("cannot start the runtime: {e}")))
 }
 
-/// Loads every suite of `distro` at `snapshot` and the indices of `archs`.
+/// Loads every suite of `distro` at its pin and the indices of `archs`.
 /// Says in one line when suites came from a mirror instead of the snapshot.
 pub fn load(
     ctx: &Context,
     global: &Global,
     distro: &DistroSpec,
     archs: &[String],
-    snapshot: SnapshotTime,
+    pins: &Pins,
 ) -> Result<Loaded> {
     let loader = ctx.loader(ctx.keyring(global, distro)?);
     runtime()?.block_on(async {
@@ -70,8 +101,12 @@ pub fn load(
             .iter()
             .flat_map(|a| a.suites.iter().map(move |s| (a, s)))
             .collect();
-        let releases: Vec<SuiteRelease> =
-            try_join_all(suites.iter().map(|(a, s)| loader.release(a, s, snapshot))).await?;
+        let releases: Vec<SuiteRelease> = try_join_all(
+            suites
+                .iter()
+                .map(|(a, s)| loader.release(a, s, pins.of(&a.name))),
+        )
+        .await?;
         let mirrored: Vec<(String, String)> = releases
             .iter()
             .filter_map(|r| match &r.served {
@@ -79,7 +114,15 @@ pub fn load(
                 Served::Snapshot { .. } => None,
             })
             .collect();
-        ctx.bars.note_mirrors(&mirrored, &snapshot.to_string());
+        let requested: BTreeSet<String> = distro
+            .archives
+            .iter()
+            .map(|a| pins.of(&a.name).to_string())
+            .collect();
+        ctx.bars.note_mirrors(
+            &mirrored,
+            &requested.into_iter().collect::<Vec<_>>().join(", "),
+        );
         let mut jobs = Vec::new();
         for arch in archs {
             for (i, (archive, _)) in suites.iter().enumerate() {

@@ -6,9 +6,11 @@
 
 mod context;
 mod load;
+mod lock;
 mod progress;
 mod resolve;
 mod show;
+mod why;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +53,10 @@ pub struct Global {
 enum Command {
     /// Print the verified index stanza(s) of a package, like apt-cache show.
     Show(show::Args),
+    /// Resolve every image and write snapshots/<distro>.lock.
+    Lock(lock::Args),
+    /// Show why a package is in an image (or which exclude removed it).
+    Why(why::Args),
     /// Resolve packages against a distro and print the full set.
     Resolve(resolve::Args),
 }
@@ -68,6 +74,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Show(args) => show::run(&cli.global, args),
         Command::Resolve(args) => resolve::run(&cli.global, args),
+        Command::Lock(args) => lock::run(&cli.global, args),
+        Command::Why(args) => why::run(&cli.global, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

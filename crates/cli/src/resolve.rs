@@ -9,7 +9,7 @@ use distill_resolve::Universe;
 
 use crate::Global;
 use crate::context::{Context, Failure, Result, emit, host_arch};
-use crate::load::{check_arch, load, parse_snapshot};
+use crate::load::{Pins, check_arch, load, parse_snapshot};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,11 +39,14 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
     let arch = args.arch.clone().unwrap_or_else(|| host_arch().to_owned());
     check_arch(&args.distro, distro, &arch)?;
     let snapshot = parse_snapshot(&ctx, args.snapshot.as_deref())?;
-    let loaded = load(&ctx, global, distro, std::slice::from_ref(&arch), snapshot)?;
-    let universe = Universe::new(
-        &arch,
-        loaded.for_arch(&arch).flat_map(|i| i.index.stanzas()),
+    let loaded = load(
+        &ctx,
+        global,
+        distro,
+        std::slice::from_ref(&arch),
+        &Pins::all(snapshot),
     )?;
+    let universe = Universe::new(&arch, loaded.stanzas(&arch))?;
     let excludes: BTreeMap<String, String> = args
         .exclude
         .iter()

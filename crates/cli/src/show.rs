@@ -8,7 +8,7 @@ use distill_debian::compare_versions;
 
 use crate::Global;
 use crate::context::{Context, Failure, Result, emit, host_arch};
-use crate::load::{check_arch, load, parse_snapshot};
+use crate::load::{Pins, check_arch, load, parse_snapshot};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -45,7 +45,13 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
     let arch = args.arch.clone().unwrap_or_else(|| host_arch().to_owned());
     check_arch(&args.distro, distro, &arch)?;
     let snapshot = parse_snapshot(&ctx, args.snapshot.as_deref())?;
-    let loaded = load(&ctx, global, distro, std::slice::from_ref(&arch), snapshot)?;
+    let loaded = load(
+        &ctx,
+        global,
+        distro,
+        std::slice::from_ref(&arch),
+        &Pins::all(snapshot),
+    )?;
     let mut found = Vec::new();
     for idx in loaded.for_arch(&arch) {
         let rel = &loaded.releases[idx.release];

@@ -1,0 +1,345 @@
+//! `distill lock`, `why` and `resolve` end to end, on a fake signed archive
+//! served from 127.0.0.1.
+
+use distill_tests::archive::stanza;
+use distill_tests::*;
+
+const TS1: &str = "20250110T000000Z";
+const DATE1: i64 = EPOCH_2025 + 8 * DAY;
+
+fn main_suite() -> Suite {
+    let mut s = Suite::new("testing", DATE1);
+    for arch in ["amd64", "arm64"] {
+        s = s
+            .with(arch, &stanza("base-files", "13", arch, "Pre-Depends: awk"))
+            .with(
+                arch,
+                &stanza(
+                    "mawk",
+                    "1.3",
+                    arch,
+                    "Provides: awk\nPriority: required\nDepends: libc6",
+                ),
+            )
+            .with(
+                arch,
+                &stanza("gawk", "5", arch, "Provides: awk\nPriority: optional"),
+            )
+            .with(arch, &stanza("libc6", "2.41-1", arch, "Depends: libgcc-s1"))
+            .with(
+                arch,
+                &stanza("libgcc-s1", "14-1", arch, "Depends: gcc-14-base, libc6"),
+            )
+            .with(arch, &stanza("gcc-14-base", "14-1", arch, ""))
+            .with(
+                arch,
+                &stanza(
+                    "libssl3t64",
+                    "3.5-1",
+                    arch,
+                    "Depends: libc6, openssl-provider-legacy",
+                ),
+            )
+            .with(arch, &stanza("openssl-provider-legacy", "3.5-1", arch, ""));
+    }
+    s.with(
+        "all",
+        &stanza(
+            "tzdata",
+            "2025a-1",
+            "all",
+            "Depends: debconf (>= 0.5) | debconf-2.0",
+        ),
+    )
+    .with(
+        "all",
+        &stanza("debconf", "1.5", "all", "Provides: debconf-2.0"),
+    )
+}
+
+fn security_suite() -> Suite {
+    Suite::new("testing-security", DATE1).with(
+        "amd64",
+        &stanza("libc6", "2.41-1+deb13u1", "amd64", "Depends: libgcc-s1"),
+    )
+}
+
+const IMAGES: &str = r#"
+[images.static]
+packages = ["base-files", "tzdata"]
+exclude = [
+  { package = "awk", reason = "maintainer scripts only" },
+  { package = "debconf", reason = "config dialog only" },
+  { package = "debconf-2.0", reason = "config dialog only" },
+]
+
+[images.base]
+extends = "static"
+packages = ["libc6", "libssl3t64"]
+exclude = [{ package = "libgcc-s1", reason = "only from cc up" }, { package = "openssl-provider-legacy", reason = "legacy" }]
+
+[images.cc]
+extends = "base"
+packages = ["libgcc-s1"]
+architectures = ["amd64"]
+"#;
+
+struct Setup {
+    server: Server,
+    ws: Workspace,
+}
+
+fn setup() -> Setup {
+    let server = Server::start();
+    let key = TestKey::generate("k");
+    server.put_capture("debian", TS1, &main_suite(), &key);
+    server.put_capture("debian-security", TS1, &security_suite(), &key);
+    let toml = packages_toml(
+        &["amd64", "arm64"],
+        &[
+            (
+                "debian",
+                format!("{}/archive/debian", server.url()),
+                vec![],
+                &["testing"],
+            ),
+            (
+                "debian-security",
+                format!("{}/archive/debian-security", server.url()),
+                vec![],
+                &["testing-security"],
+            ),
+        ],
+    ) + IMAGES;
+    let ws = Workspace::new(&toml, Some(&key));
+    Setup { server, ws }
+}
+
+fn lock_text(ws: &Workspace) -> String {
+    std::fs::read_to_string(ws.path().join("snapshots/test.lock")).unwrap()
+}
+
+fn image_set(lock: &str, image: &str, arch: &str) -> Vec<String> {
+    let v: toml::Table = lock.parse().unwrap();
+    v["images"][image][arch]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn lock_resolves_every_image_and_is_byte_identical_twice() {
+    let s = setup();
+    // 20250120T000000Z is not a capture: the service redirects to TS1.
+    let run = s.ws.run(&["lock", "--snapshot", "20250120T000000Z"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let first = lock_text(&s.ws);
+    assert!(first.ends_with('\n'));
+    assert_eq!(
+        image_set(&first, "static", "amd64"),
+        ["base-files", "tzdata"]
+    );
+    assert_eq!(
+        image_set(&first, "base", "arm64"),
+        ["base-files", "libc6", "libssl3t64", "tzdata"]
+    );
+    assert_eq!(
+        image_set(&first, "cc", "amd64"),
+        [
+            "base-files",
+            "gcc-14-base",
+            "libc6",
+            "libgcc-s1",
+            "libssl3t64",
+            "tzdata"
+        ]
+    );
+    let lock: toml::Table = first.parse().unwrap();
+    assert!(
+        lock["images"]["cc"].get("arm64").is_none(),
+        "cc is amd64 only"
+    );
+    // The pin is what was asked for; the capture actually served is recorded.
+    assert_eq!(
+        lock["archives"]["debian"].as_str(),
+        Some("20250120T000000Z")
+    );
+    let suites = lock["suites"].as_array().unwrap();
+    assert!(
+        suites
+            .iter()
+            .all(|s| s["served"].as_str() == Some(&format!("snapshot {TS1}"))),
+        "{suites:?}"
+    );
+    assert!(
+        suites
+            .iter()
+            .all(|s| s["inrelease_sha256"].as_str().unwrap().len() == 64)
+    );
+    // Newest version across suites: security's libc6 for amd64, main's for arm64.
+    let pkgs = lock["packages"].as_array().unwrap();
+    let libc = |arch: &str| {
+        pkgs.iter()
+            .find(|p| {
+                p["name"].as_str() == Some("libc6") && p["architecture"].as_str() == Some(arch)
+            })
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(libc("amd64")["version"].as_str(), Some("2.41-1+deb13u1"));
+    assert_eq!(libc("amd64")["suite"].as_str(), Some("testing-security"));
+    assert_eq!(libc("arm64")["version"].as_str(), Some("2.41-1"));
+    // tzdata is `all`: locked once.
+    assert_eq!(
+        pkgs.iter()
+            .filter(|p| p["name"].as_str() == Some("tzdata"))
+            .count(),
+        1
+    );
+
+    // Again, from the lock's own pins: byte-identical.
+    let run = s.ws.run(&["lock"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(lock_text(&s.ws), first);
+    assert!(run.stderr.contains("unchanged"), "{}", run.stderr);
+}
+
+#[test]
+fn why_shows_paths_roots_and_excludes() {
+    let s = setup();
+    assert_eq!(s.ws.run(&["lock", "--snapshot", TS1]).code, 0);
+    let why = |pkg: &str, image: &str| {
+        s.ws.run(&[
+            "why", pkg, "--image", image, "--distro", "test", "--arch", "amd64",
+        ])
+    };
+    let run = why("gcc-14-base", "cc");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "gcc-14-base 14-1 is in cc:\n  libgcc-s1 -> gcc-14-base\n"
+    );
+    // In base, where libgcc-s1 is no root, the path starts at libc6.
+    let run = why("libc6", "base");
+    assert!(
+        run.stdout.contains("(a root of the image)"),
+        "{}",
+        run.stdout
+    );
+    let run = why("tzdata", "static");
+    assert!(
+        run.stdout.contains("(a root of the image)"),
+        "{}",
+        run.stdout
+    );
+    let run = why("libgcc-s1", "base");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "libgcc-s1 is excluded from base: only from cc up\n  libc6 needs `libgcc-s1`\n"
+    );
+    let run = why("gawk", "base");
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .starts_with("error: cannot answer why: gawk is not in image base"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn resolve_previews_ad_hoc_roots() {
+    let s = setup();
+    let run = s.ws.run(&[
+        "resolve",
+        "base-files",
+        "--distro",
+        "test",
+        "--arch",
+        "amd64",
+        "--snapshot",
+        TS1,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // mawk (Priority: required) is apt's choice for awk, not gawk.
+    assert_eq!(
+        run.stdout,
+        "base-files 13\ngcc-14-base 14-1\nlibc6 2.41-1+deb13u1\nlibgcc-s1 14-1\nmawk 1.3\n"
+    );
+    let run = s.ws.run(&[
+        "resolve",
+        "base-files",
+        "--exclude",
+        "awk",
+        "--distro",
+        "test",
+        "--arch",
+        "amd64",
+        "--snapshot",
+        TS1,
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["packages"].as_array().unwrap().len(), 1);
+    assert_eq!(v["excluded"]["awk"]["needed_by"][0], "base-files");
+}
+
+#[test]
+fn a_missing_dependency_fails_and_leaves_the_old_lock() {
+    let s = setup();
+    assert_eq!(s.ws.run(&["lock", "--snapshot", TS1]).code, 0);
+    let before = lock_text(&s.ws);
+    let toml = std::fs::read_to_string(s.ws.path().join("packages.toml")).unwrap()
+        + "\n[images.broken]\npackages = [\"libc6\", \"nonexistent-lib\"]\n";
+    std::fs::write(s.ws.path().join("packages.toml"), toml).unwrap();
+    let run = s.ws.run(&["lock"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(
+            "error: cannot lock image broken for test amd64: cannot resolve nonexistent-lib"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(lock_text(&s.ws), before);
+    let leftovers: Vec<_> = std::fs::read_dir(s.ws.path().join("snapshots"))
+        .unwrap()
+        .collect();
+    assert_eq!(leftovers.len(), 1, "no temp files beside the lock");
+}
+
+#[test]
+fn corrupt_and_future_locks_have_fix_its() {
+    let s = setup();
+    std::fs::create_dir_all(s.ws.path().join("snapshots")).unwrap();
+    std::fs::write(s.ws.path().join("snapshots/test.lock"), "version = 2\n").unwrap();
+    let run = s.ws.run(&["lock"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr.trim_end(),
+        "error: cannot read snapshots/test.lock: unsupported lock version 2 (this distill reads version 1); run `distill lock` to re-create it"
+    );
+    std::fs::write(
+        s.ws.path().join("snapshots/test.lock"),
+        "version = 1\n[[packages]\n",
+    )
+    .unwrap();
+    let run = s.ws.run(&[
+        "why", "libc6", "--image", "base", "--distro", "test", "--arch", "amd64",
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .starts_with("error: cannot read snapshots/test.lock: "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        s.server.all_hits().is_empty(),
+        "a bad lock is refused before any download"
+    );
+}
