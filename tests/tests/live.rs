@@ -140,3 +140,249 @@ fn show_libc6_on_arm64_from_a_fresh_cache() {
         assert!(stderr.starts_with("note: snapshot "), "{stderr}");
     }
 }
+
+/// Roots for the apt parity check: the issue's list plus a spread of
+/// everyday packages with alternatives, virtual packages and cycles.
+const PARITY_ROOTS: &[&str] = &[
+    "python3",
+    "openssl",
+    "curl",
+    "perl",
+    "libstdc++6",
+    "ca-certificates",
+    "busybox-static",
+    "bash",
+    "coreutils",
+    "tar",
+    "gzip",
+    "zstd",
+    "xz-utils",
+    "git",
+    "wget",
+    "gnupg",
+    "sed",
+    "grep",
+    "findutils",
+    "procps",
+    "iproute2",
+    "less",
+    "file",
+    "nano",
+    "vim-tiny",
+    "dpkg",
+    "tzdata",
+    "netbase",
+    "libgomp1",
+    "make",
+    "diffutils",
+    "unzip",
+    "jq",
+    "sqlite3",
+    "openssh-client",
+    "libc6",
+];
+
+/// Loads every suite of `distro` for `arch` and returns the stanzas' text.
+fn packages_text(distro: &str, arch: &str, cache: &Path) -> String {
+    let config = repo_config();
+    let spec = config.distro(distro).unwrap().clone();
+    let fetcher = Fetcher::new(Cache::new(cache).unwrap(), Arc::new(Silent)).unwrap();
+    let loader = Loader::new(Arc::new(fetcher), Keyring::debian(), now());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let snapshot = SnapshotTime::from_unix(now());
+    let mut text = String::new();
+    for archive in &spec.archives {
+        for suite in &archive.suites {
+            let rel = rt
+                .block_on(loader.release(archive, suite, snapshot))
+                .unwrap();
+            for component in &archive.components {
+                let index = rt.block_on(loader.packages(&rel, component, arch)).unwrap();
+                for p in index.stanzas() {
+                    text += p.text();
+                    text += "\n\n";
+                }
+            }
+        }
+    }
+    text
+}
+
+/// What `apt-get install -s --no-install-recommends ROOT` would install
+/// into an empty system, with an isolated configuration over `packages`.
+struct Apt {
+    dir: tempfile::TempDir,
+}
+
+impl Apt {
+    fn new(packages: &str, arch: &str) -> Apt {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for d in [
+            "repo",
+            "etc/apt/sources.list.d",
+            "etc/apt/apt.conf.d",
+            "etc/apt/preferences.d",
+            "etc/apt/trusted.gpg.d",
+            "var/lib/apt/lists/partial",
+            "var/cache/apt/archives/partial",
+            "var/lib/dpkg",
+            "log",
+        ] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::write(root.join("repo/Packages"), packages).unwrap();
+        std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
+        std::fs::write(
+            root.join("etc/apt/sources.list"),
+            format!(
+                "deb [trusted=yes] file:{} ./\n",
+                root.join("repo").display()
+            ),
+        )
+        .unwrap();
+        let r = root.display();
+        std::fs::write(
+            root.join("apt.conf"),
+            format!(
+                "Dir \"{r}/\";\nDir::State::status \"{r}/var/lib/dpkg/status\";\nDir::Etc \"{r}/etc/apt/\";\n\
+                 Dir::Cache \"{r}/var/cache/apt/\";\nDir::State \"{r}/var/lib/apt/\";\nDir::Log \"{r}/log/\";\n\
+                 APT::Architecture \"{arch}\";\nAPT::Architectures {{ \"{arch}\"; }};\n\
+                 pkgCacheGen::Essential \"none\";\nAPT::Install-Recommends \"false\";\n\
+                 Acquire::Languages \"none\";\nDebug::NoLocking \"true\";\n"
+            ),
+        )
+        .unwrap();
+        let apt = Apt { dir };
+        let out = apt.cmd(&["update", "-qq"]);
+        assert!(
+            out.status.success(),
+            "apt-get update: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        apt
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("apt-get")
+            .args(args)
+            .env("APT_CONFIG", self.dir.path().join("apt.conf"))
+            .env("LC_ALL", "C")
+            .output()
+            .unwrap()
+    }
+
+    fn install_set(&self, root: &str) -> Result<Vec<String>, String> {
+        let out = self.cmd(&["install", "-s", "-q", "--no-install-recommends", root]);
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr));
+        }
+        let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("Inst "))
+            .map(|l| {
+                l.split_whitespace()
+                    .next()
+                    .unwrap()
+                    .split(':')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+}
+
+#[test]
+fn resolver_matches_apt() {
+    if !live() {
+        return;
+    }
+    if std::process::Command::new("apt-get")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("apt-get is needed for the parity check (.ci/run runs on Debian)");
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let mut mismatches = Vec::new();
+    let mut checked = 0;
+    let mut compared_packages = 0;
+    for (distro, arch) in [
+        ("debian12", "amd64"),
+        ("debian12", "arm64"),
+        ("debian13", "amd64"),
+        ("debian13", "arm64"),
+    ] {
+        let text = packages_text(distro, arch, cache.path());
+        let apt = Apt::new(&text, arch);
+        let universe = distill_resolve::Universe::new(
+            arch,
+            distill_debian::paragraphs(&text).map(|p| (0, p.unwrap())),
+        )
+        .unwrap();
+        // apt-get takes about 2 s a call on this index size: use both cores.
+        type Outcome = (
+            &'static str,
+            Result<Vec<String>, String>,
+            Result<Vec<String>, String>,
+        );
+        let results: Vec<Outcome> = std::thread::scope(|scope| {
+            let (universe, apt) = (&universe, &apt);
+            let workers: Vec<_> = PARITY_ROOTS
+                .chunks(PARITY_ROOTS.len().div_ceil(2))
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|root| {
+                                let ours = universe
+                                    .resolve(&[root.to_string()], &Default::default())
+                                    .map(|r| r.packages.keys().cloned().collect::<Vec<_>>())
+                                    .map_err(|e| e.to_string());
+                                (*root, ours, apt.install_set(root))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap())
+                .collect()
+        });
+        for (root, ours, theirs) in results {
+            checked += 1;
+            match (&ours, &theirs) {
+                (Ok(a), Ok(b)) if a == b => compared_packages += a.len(),
+                _ => {
+                    let diff = match (&ours, &theirs) {
+                        (Ok(a), Ok(b)) => format!(
+                            "only distill: {:?}; only apt: {:?}",
+                            a.iter().filter(|x| !b.contains(x)).collect::<Vec<_>>(),
+                            b.iter().filter(|x| !a.contains(x)).collect::<Vec<_>>()
+                        ),
+                        _ => format!("distill: {ours:?}\napt: {theirs:?}"),
+                    };
+                    mismatches.push(format!("{distro} {arch} {root}: {diff}"));
+                }
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {checked} differ from apt:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    // 36 roots x 4: the sets compared must be real closures, not empties.
+    assert_eq!(checked, PARITY_ROOTS.len() * 4);
+    assert!(
+        compared_packages > 1500,
+        "only {compared_packages} packages compared"
+    );
+}
