@@ -27,6 +27,12 @@ pub enum ArchiveError {
     Release { url: String, cause: String },
     #[error("cannot find {path} in the Release of {suite}: the archive does not publish it")]
     MissingIndex { suite: String, path: String },
+    /// A live mirror serves index bytes that its own verified Release
+    /// does not describe: it is half-way through a sync.
+    #[error(
+        "{0} (the mirror's Release and index disagree, a mirror sync is probably in progress: try again later)"
+    )]
+    MirrorSync(distill_fetch::FetchError),
     #[error("cannot decompress {url}: {cause}")]
     Decompress { url: String, cause: String },
     #[error("cannot parse {url}: {cause}")]

@@ -252,7 +252,17 @@ impl Loader {
             sha256: entry.sha256.clone(),
             size: Some(entry.size),
         };
-        let file = self.fetcher.fetch_pinned(&urls, &pin).await?;
+        let file = self.fetcher.fetch_pinned(&urls, &pin).await.map_err(|e| {
+            let integrity = matches!(
+                e,
+                FetchError::SizeMismatch { .. } | FetchError::HashMismatch { .. }
+            );
+            if integrity && matches!(rel.served, Served::Mirror { .. }) {
+                ArchiveError::MirrorSync(e)
+            } else {
+                e.into()
+            }
+        })?;
         let shown = urls[0].clone();
         let ext = ext.to_owned();
         tokio::task::spawn_blocking(move || decode_index(&file, &ext, &shown))
