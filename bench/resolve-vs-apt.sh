@@ -53,6 +53,7 @@ for pair in "bookworm:$cc12" "trixie:$py13"; do
   done
 done
 
+[ -n "${DISTILL_CACHE_DIR:-}" ] || exit 0  # lock timing needs a warm cache: DISTILL_CACHE_DIR=...
 echo "== distill lock, both distros, all architectures, warm cache (3 runs)"
 for _ in 1 2 3; do
   /usr/bin/time -f "%e s, peak RSS %M KB" ./target/release/distill -q lock 2>&1 | tail -1

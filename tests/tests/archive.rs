@@ -333,7 +333,11 @@ fn packages_with_wrong_size_is_rejected() {
     let run = show(&s.ws, &[]);
     assert_clean_error(&run, "size mismatch");
     // From a live mirror, say what apt says: it is probably mid-sync.
-    assert!(run.stderr.contains("a mirror sync is probably in progress"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("a mirror sync is probably in progress"),
+        "{}",
+        run.stderr
+    );
     assert_nothing_half_written(&s.ws);
 }
 

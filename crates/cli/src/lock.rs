@@ -124,8 +124,9 @@ fn build_lock(
                     .get(&chosen.name)
                     .expect("chosen from the universe");
                 let rel = &loaded.releases[pkg.origin];
+                let stanza = pkg.stanza();
                 let field = |f: &str| {
-                    pkg.stanza.get(f).ok_or_else(|| {
+                    stanza.get(f).ok_or_else(|| {
                         Failure(format!(
                             "cannot lock {} {}: its stanza in {} has no {f}",
                             pkg.name, pkg.version, rel.suite

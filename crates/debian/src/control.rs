@@ -29,6 +29,18 @@ impl<'a> Paragraph<'a> {
             .map(|(_, v)| v.trim())
     }
 
+    /// Several fields in one pass over the stanza (trimmed values, in the
+    /// order asked), for hot loops over whole indices.
+    pub fn get_many<const N: usize>(&self, names: [&str; N]) -> [Option<&'a str>; N] {
+        let mut out = [None; N];
+        for (k, v) in &self.fields {
+            if let Some(i) = names.iter().position(|n| k.eq_ignore_ascii_case(n)) {
+                out[i].get_or_insert_with(|| v.trim());
+            }
+        }
+        out
+    }
+
     /// The non-empty lines of a (multiline) field, each trimmed.
     pub fn lines(&self, name: &str) -> impl Iterator<Item = &'a str> {
         self.get(name)
@@ -101,7 +113,14 @@ impl<'a> Iterator for Paragraphs<'a> {
         let mut open: Option<(&'a str, usize, usize)> = None;
         while let Some((at, line)) = self.next_line() {
             let first = line.as_bytes().first().copied();
-            if line.trim().is_empty() {
+            // Blank (or whitespace-only) line: checked from the first byte
+            // so ordinary lines are not scanned twice.
+            let blank = match first {
+                None => true,
+                Some(b' ' | b'\t') => line.bytes().all(|b| b.is_ascii_whitespace()),
+                Some(_) => false,
+            };
+            if blank {
                 if start.is_some() {
                     break;
                 }
@@ -206,6 +225,15 @@ mod tests {
         let err = paragraphs(" cont\n").next().unwrap().unwrap_err();
         assert_eq!(err, ControlError::OrphanContinuation { line: 1 });
         assert!(paragraphs("\n\n").next().is_none());
+    }
+
+    #[test]
+    fn get_many_reads_several_fields_in_one_pass() {
+        let ps = all("Package: a\nVersion: 1\nversion: 2\nArchitecture: all\n");
+        assert_eq!(
+            ps[0].get_many(["architecture", "Version", "Provides"]),
+            [Some("all"), Some("1"), None]
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@ mod lock;
 pub use images::{DistroPart, Exclude, ImageError, ImagePlan, ImageSpec, parse_images, plan};
 pub use lock::{LOCK_VERSION, Lock, LockError, LockedPackage, LockedSuite};
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use distill_debian::{Dependency, Paragraph, Relation, compare_versions, parse_relations};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -63,15 +63,30 @@ pub struct Package<'a> {
     pub version: &'a str,
     pub arch: &'a str,
     pub multi_arch: &'a str,
-    pub stanza: Paragraph<'a>,
+    pub provides: Option<&'a str>,
+    /// The stanza's text; [`Package::stanza`] parses it on demand (the
+    /// resolver touches a few hundred of the tens of thousands).
+    pub text: &'a str,
     /// The caller's tag for the index this stanza came from.
     pub origin: usize,
+}
+
+impl<'a> Package<'a> {
+    /// The full stanza.
+    pub fn stanza(&self) -> Paragraph<'a> {
+        distill_debian::paragraphs(self.text)
+            .next()
+            .and_then(Result::ok)
+            .expect("a stanza that parsed once parses again")
+    }
 }
 
 /// All candidates for one architecture.
 pub struct Universe<'a> {
     arch: String,
-    candidates: BTreeMap<&'a str, Package<'a>>,
+    /// A hash map for speed (63k names): it is only ever looked up; the
+    /// one walk over it feeds provider lists that are sorted before use.
+    candidates: HashMap<&'a str, Package<'a>>,
     /// Virtual name → (provider, provided version).
     providers: BTreeMap<String, Vec<(&'a str, Option<String>)>>,
 }
@@ -84,11 +99,15 @@ impl<'a> Universe<'a> {
         arch: &str,
         stanzas: impl IntoIterator<Item = (usize, Paragraph<'a>)>,
     ) -> Result<Universe<'a>, ResolveError> {
-        let mut candidates: BTreeMap<&'a str, Package<'a>> = BTreeMap::new();
+        let mut candidates: HashMap<&'a str, Package<'a>> = HashMap::with_capacity(1 << 16);
         for (origin, p) in stanzas {
-            let (Some(name), Some(version), Some(parch)) =
-                (p.get("Package"), p.get("Version"), p.get("Architecture"))
-            else {
+            let [Some(name), Some(version), Some(parch), multi_arch, provides] = p.get_many([
+                "Package",
+                "Version",
+                "Architecture",
+                "Multi-Arch",
+                "Provides",
+            ]) else {
                 continue;
             };
             if parch != arch && parch != "all" {
@@ -98,15 +117,15 @@ impl<'a> Universe<'a> {
                 .get(name)
                 .is_none_or(|c| compare_versions(version, c.version).is_gt());
             if newer {
-                let multi_arch = p.get("Multi-Arch").unwrap_or("no");
                 candidates.insert(
                     name,
                     Package {
                         name,
                         version,
                         arch: parch,
-                        multi_arch,
-                        stanza: p,
+                        multi_arch: multi_arch.unwrap_or("no"),
+                        provides,
+                        text: p.text(),
                         origin,
                     },
                 );
@@ -114,7 +133,7 @@ impl<'a> Universe<'a> {
         }
         let mut providers: BTreeMap<String, Vec<(&'a str, Option<String>)>> = BTreeMap::new();
         for c in candidates.values() {
-            if let Some(field) = c.stanza.get("Provides") {
+            if let Some(field) = c.provides {
                 for rel in relations(c.name, field)? {
                     for d in rel.alternatives {
                         providers
@@ -178,7 +197,12 @@ impl<'a> Universe<'a> {
             .filter(|(_, v)| dep.version_matches(v.as_deref()))
             .map(|(p, _)| *p)
             .collect();
-        out.sort_by_key(|p| (priority_rank(self.candidates[p].stanza.get("Priority")), *p));
+        out.sort_by_key(|p| {
+            (
+                priority_rank(self.candidates[p].stanza().get("Priority")),
+                *p,
+            )
+        });
         out.dedup();
         out
     }
@@ -221,7 +245,7 @@ impl<'a> Universe<'a> {
             let pkg = &self.candidates[name];
             let mut rels = Vec::new();
             for field in ["Pre-Depends", "Depends"] {
-                if let Some(v) = pkg.stanza.get(field) {
+                if let Some(v) = pkg.stanza().get(field) {
                     rels.extend(relations(name, v)?);
                 }
             }
@@ -320,7 +344,7 @@ impl<'a> Universe<'a> {
         for &name in chosen {
             let pkg = &self.candidates[name];
             for (field, rule) in [("Conflicts", "conflicts with"), ("Breaks", "breaks")] {
-                let Some(v) = pkg.stanza.get(field) else {
+                let Some(v) = pkg.stanza().get(field) else {
                     continue;
                 };
                 for rel in relations(name, v)? {
