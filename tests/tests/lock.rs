@@ -137,6 +137,19 @@ fn lock_resolves_every_image_and_is_byte_identical_twice() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let first = lock_text(&s.ws);
     assert!(first.ends_with('\n'));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(s.ws.path().join("snapshots/test.lock"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o644,
+            "an ordinary file, whatever tempfile or the umask say"
+        );
+    }
     assert_eq!(
         image_set(&first, "static", "amd64"),
         ["base-files", "tzdata"]
@@ -341,5 +354,34 @@ fn corrupt_and_future_locks_have_fix_its() {
     assert!(
         s.server.all_hits().is_empty(),
         "a bad lock is refused before any download"
+    );
+}
+
+#[test]
+fn lock_can_be_restricted_to_architectures() {
+    let s = setup();
+    let run = s.ws.run(&["lock", "--snapshot", TS1, "--arch", "arm64"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lock: toml::Table = lock_text(&s.ws).parse().unwrap();
+    for (image, archs) in lock["images"].as_table().unwrap() {
+        let keys: Vec<&String> = archs.as_table().unwrap().keys().collect();
+        assert_eq!(keys, ["arm64"], "{image}");
+    }
+    // cc is amd64-only, so it has nothing to lock on arm64.
+    assert!(lock["images"].get("cc").is_none());
+    assert!(
+        lock["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["architecture"].as_str() != Some("amd64"))
+    );
+    let run = s.ws.run(&["lock", "--snapshot", TS1, "--arch", "mips"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("cannot use architecture mips: distro test has architectures amd64, arm64"),
+        "{}",
+        run.stderr
     );
 }

@@ -15,7 +15,7 @@ use distill_resolve::{
 
 use crate::Global;
 use crate::context::{Context, Failure, Result};
-use crate::load::{Loaded, Pins, load, parse_snapshot};
+use crate::load::{Loaded, Pins, check_arch, load, parse_snapshot};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -26,6 +26,10 @@ pub struct Args {
     /// (default: now).
     #[arg(long)]
     snapshot: Option<String>,
+    /// Lock only these architectures (repeatable; default: all of the
+    /// distro's). The lock then covers just these.
+    #[arg(long = "arch")]
+    archs: Vec<String>,
 }
 
 pub fn lock_path(ctx: &Context, distro: &str) -> PathBuf {
@@ -104,11 +108,12 @@ fn build_lock(
     loaded: &Loaded,
     pins: &Pins,
     distro: &DistroSpec,
+    archs: &[String],
     plans: &[(String, ImagePlan)],
 ) -> Result<Lock> {
     let mut packages: BTreeMap<(String, String), LockedPackage> = BTreeMap::new();
     let mut images: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
-    for arch in &distro.architectures {
+    for arch in archs {
         let wanted: Vec<&(String, ImagePlan)> = plans
             .iter()
             .filter(|(_, p)| p.architectures.contains(arch))
@@ -187,6 +192,15 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
     tmp.write_all(text.as_bytes()).map_err(|e| fail(&e))?;
+    // tempfile creates 0600; a lock is an ordinary, shared file. Set the
+    // mode explicitly rather than inherit the umask.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| fail(&e))?;
+    }
     tmp.as_file().sync_all().map_err(|e| fail(&e))?;
     tmp.persist(path).map_err(|e| fail(&e.error))?;
     Ok(())
@@ -209,8 +223,16 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
         let old = read_lock(&path)?;
         let pins = pins_from(old.as_ref(), fallback)?;
         let plans = plans(&ctx, &images, &name, distro)?;
-        let loaded = load(&ctx, global, distro, &distro.architectures, &pins)?;
-        let lock = build_lock(&name, &loaded, &pins, distro, &plans)?;
+        let archs = if args.archs.is_empty() {
+            distro.architectures.clone()
+        } else {
+            for a in &args.archs {
+                check_arch(&name, distro, a)?;
+            }
+            args.archs.clone()
+        };
+        let loaded = load(&ctx, global, distro, &archs, &pins)?;
+        let lock = build_lock(&name, &loaded, &pins, distro, &archs, &plans)?;
         let text = lock.to_toml();
         let changed = old.map(|o| o.to_toml()) != Some(text.clone());
         write_atomic(&path, &text)?;
