@@ -35,16 +35,20 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// Loads every suite of `distro` for amd64 with the built-in keyring and
-/// checks every stanza. Returns the stanza count per suite.
-fn load_distro(distro: &str, cache: &Path) -> BTreeMap<String, usize> {
+/// Loads every (suite, component) index of `distro` for `arch` with the
+/// built-in keyring, at "now", and hands each to `f` with its suite.
+fn each_index(
+    distro: &str,
+    arch: &str,
+    cache: &Path,
+    mut f: impl FnMut(&str, &distill_archive::PackageIndex),
+) {
     let config = repo_config();
     let spec = config.distro(distro).unwrap().clone();
     let fetcher = Fetcher::new(Cache::new(cache).unwrap(), Arc::new(Silent)).unwrap();
     let loader = Loader::new(Arc::new(fetcher), Keyring::debian(), now());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let snapshot = SnapshotTime::from_unix(now());
-    let mut counts = BTreeMap::new();
     for archive in &spec.archives {
         for suite in &archive.suites {
             let rel = rt
@@ -57,27 +61,35 @@ fn load_distro(distro: &str, cache: &Path) -> BTreeMap<String, usize> {
             assert_eq!(rel.inrelease_sha256.len(), 64);
             for component in &archive.components {
                 let index = rt
-                    .block_on(loader.packages(&rel, component, "amd64"))
+                    .block_on(loader.packages(&rel, component, arch))
                     .unwrap_or_else(|e| panic!("{suite}: {e}"));
-                for p in index.stanzas() {
-                    let name = p.get("Package").unwrap();
-                    Version::parse(p.get("Version").unwrap())
-                        .unwrap_or_else(|e| panic!("{name}: {e}"));
-                    assert!(
-                        p.get("Filename").is_some_and(|f| f.starts_with("pool/")),
-                        "{name}"
-                    );
-                    assert_eq!(p.get("SHA256").map(str::len), Some(64), "{name}");
-                    for field in ["Depends", "Pre-Depends", "Provides", "Breaks", "Conflicts"] {
-                        if let Some(v) = p.get(field) {
-                            parse_relations(v).unwrap_or_else(|e| panic!("{name} {field}: {e}"));
-                        }
-                    }
-                }
-                *counts.entry(suite.clone()).or_default() += index.len();
+                f(suite, &index);
             }
         }
     }
+}
+
+/// Every stanza of `distro`'s amd64 indices must be well-formed. Returns
+/// the stanza count per suite.
+fn load_distro(distro: &str, cache: &Path) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    each_index(distro, "amd64", cache, |suite, index| {
+        for p in index.stanzas() {
+            let name = p.get("Package").unwrap();
+            Version::parse(p.get("Version").unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(
+                p.get("Filename").is_some_and(|f| f.starts_with("pool/")),
+                "{name}"
+            );
+            assert_eq!(p.get("SHA256").map(str::len), Some(64), "{name}");
+            for field in ["Depends", "Pre-Depends", "Provides", "Breaks", "Conflicts"] {
+                if let Some(v) = p.get(field) {
+                    parse_relations(v).unwrap_or_else(|e| panic!("{name} {field}: {e}"));
+                }
+            }
+        }
+        *counts.entry(suite.to_owned()).or_default() += index.len();
+    });
     counts
 }
 
@@ -182,29 +194,15 @@ const PARITY_ROOTS: &[&str] = &[
     "libc6",
 ];
 
-/// Loads every suite of `distro` for `arch` and returns the stanzas' text.
+/// The stanzas of every suite of `distro` for `arch`, as one Packages text.
 fn packages_text(distro: &str, arch: &str, cache: &Path) -> String {
-    let config = repo_config();
-    let spec = config.distro(distro).unwrap().clone();
-    let fetcher = Fetcher::new(Cache::new(cache).unwrap(), Arc::new(Silent)).unwrap();
-    let loader = Loader::new(Arc::new(fetcher), Keyring::debian(), now());
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let snapshot = SnapshotTime::from_unix(now());
     let mut text = String::new();
-    for archive in &spec.archives {
-        for suite in &archive.suites {
-            let rel = rt
-                .block_on(loader.release(archive, suite, snapshot))
-                .unwrap();
-            for component in &archive.components {
-                let index = rt.block_on(loader.packages(&rel, component, arch)).unwrap();
-                for p in index.stanzas() {
-                    text += p.text();
-                    text += "\n\n";
-                }
-            }
+    each_index(distro, arch, cache, |_, index| {
+        for p in index.stanzas() {
+            text += p.text();
+            text += "\n\n";
         }
-    }
+    });
     text
 }
 

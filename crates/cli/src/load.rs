@@ -9,7 +9,7 @@ use distill_debian::{Paragraph, SnapshotTime};
 use futures_util::future::try_join_all;
 
 use crate::Global;
-use crate::context::{Context, Failure, Result};
+use crate::context::{Context, Failure, Result, host_arch};
 
 /// One loaded index and where it came from.
 pub struct Index {
@@ -148,4 +148,32 @@ pub fn load(
             .collect();
         Ok::<_, Failure>(Loaded { releases, indices })
     })
+}
+
+/// One architecture of one distro at an ad-hoc snapshot: what `show` and
+/// `resolve` read.
+pub struct OneArch {
+    pub arch: String,
+    pub loaded: Loaded,
+}
+
+pub fn load_one_arch(
+    global: &Global,
+    distro_name: &str,
+    arch: Option<&str>,
+    snapshot: Option<&str>,
+) -> Result<OneArch> {
+    let ctx = Context::new(global)?;
+    let distro = ctx.distro(distro_name)?;
+    let arch = arch.map_or_else(|| host_arch().to_owned(), str::to_owned);
+    check_arch(distro_name, distro, &arch)?;
+    let snapshot = parse_snapshot(&ctx, snapshot)?;
+    let loaded = load(
+        &ctx,
+        global,
+        distro,
+        std::slice::from_ref(&arch),
+        &Pins::all(snapshot),
+    )?;
+    Ok(OneArch { arch, loaded })
 }

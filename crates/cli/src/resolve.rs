@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use distill_resolve::Universe;
 
 use crate::Global;
-use crate::context::{Context, Failure, Result, emit, host_arch};
-use crate::load::{Pins, check_arch, load, parse_snapshot};
+use crate::context::{Failure, Result, emit};
+use crate::load::{OneArch, load_one_arch};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -34,17 +34,11 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> Result<u8> {
-    let ctx = Context::new(global)?;
-    let distro = ctx.distro(&args.distro)?;
-    let arch = args.arch.clone().unwrap_or_else(|| host_arch().to_owned());
-    check_arch(&args.distro, distro, &arch)?;
-    let snapshot = parse_snapshot(&ctx, args.snapshot.as_deref())?;
-    let loaded = load(
-        &ctx,
+    let OneArch { arch, loaded } = load_one_arch(
         global,
-        distro,
-        std::slice::from_ref(&arch),
-        &Pins::all(snapshot),
+        &args.distro,
+        args.arch.as_deref(),
+        args.snapshot.as_deref(),
     )?;
     let universe = Universe::new(&arch, loaded.stanzas(&arch))?;
     let excludes: BTreeMap<String, String> = args

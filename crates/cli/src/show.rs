@@ -1,14 +1,12 @@
 //! `distill show PKG`: the verified stanzas of a package across a distro's
 //! suites, highest version first, like `apt-cache show`.
 
-use std::cmp::Ordering;
-
 use distill_archive::Served;
 use distill_debian::compare_versions;
 
 use crate::Global;
-use crate::context::{Context, Failure, Result, emit, host_arch};
-use crate::load::{Pins, check_arch, load, parse_snapshot};
+use crate::context::{Failure, Result, emit};
+use crate::load::{OneArch, load_one_arch};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -40,17 +38,11 @@ struct Found {
 }
 
 pub fn run(global: &Global, args: Args) -> Result<u8> {
-    let ctx = Context::new(global)?;
-    let distro = ctx.distro(&args.distro)?;
-    let arch = args.arch.clone().unwrap_or_else(|| host_arch().to_owned());
-    check_arch(&args.distro, distro, &arch)?;
-    let snapshot = parse_snapshot(&ctx, args.snapshot.as_deref())?;
-    let loaded = load(
-        &ctx,
+    let OneArch { arch, loaded } = load_one_arch(
         global,
-        distro,
-        std::slice::from_ref(&arch),
-        &Pins::all(snapshot),
+        &args.distro,
+        args.arch.as_deref(),
+        args.snapshot.as_deref(),
     )?;
     let mut found = Vec::new();
     for idx in loaded.for_arch(&arch) {
@@ -72,11 +64,7 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
         }
     }
     if found.is_empty() {
-        let suites: Vec<&str> = distro
-            .archives
-            .iter()
-            .flat_map(|a| a.suites.iter().map(String::as_str))
-            .collect();
+        let suites: Vec<&str> = loaded.releases.iter().map(|r| r.suite.as_str()).collect();
         return Err(Failure(format!(
             "cannot find package {} for {arch} in {} ({})",
             args.package,
@@ -84,11 +72,9 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
             suites.join(", ")
         )));
     }
-    // Highest version first; the suite order of packages.toml breaks ties.
-    found.sort_by(|a, b| match compare_versions(&b.version, &a.version) {
-        Ordering::Equal => Ordering::Equal,
-        o => o,
-    });
+    // Highest version first; the sort is stable, so packages.toml's suite
+    // order breaks ties.
+    found.sort_by(|a, b| compare_versions(&b.version, &a.version));
 
     if args.json {
         let items: Vec<serde_json::Value> = found
