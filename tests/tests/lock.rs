@@ -253,11 +253,48 @@ fn why_shows_paths_roots_and_excludes() {
         run.stdout,
         "libgcc-s1 is excluded from base: only from cc up\n  libc6 needs `libgcc-s1`\n"
     );
+    // An image/arch the lock does not have is refused, not re-derived.
+    let run = s.ws.run(&[
+        "why", "libc6", "--image", "cc", "--distro", "test", "--arch", "arm64",
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("is not built for arm64"),
+        "{}",
+        run.stderr
+    );
     let run = why("gawk", "base");
     assert_eq!(run.code, 1);
     assert!(
         run.stderr
             .starts_with("error: cannot answer why: gawk is not in image base"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn why_refuses_to_explain_a_set_that_is_not_the_locked_one() {
+    let s = setup();
+    assert_eq!(s.ws.run(&["lock", "--snapshot", TS1]).code, 0);
+    // Tamper with the lock's image list: the archive no longer gives it.
+    let path = s.ws.path().join("snapshots/test.lock");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lock = distill_resolve::Lock::parse(&text).unwrap();
+    lock.images
+        .get_mut("base")
+        .unwrap()
+        .get_mut("amd64")
+        .unwrap()
+        .retain(|n| n != "tzdata");
+    std::fs::write(&path, lock.to_toml()).unwrap();
+    let run = s.ws.run(&[
+        "why", "libc6", "--image", "base", "--distro", "test", "--arch", "amd64",
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("no longer resolves base amd64 to the locked set"),
         "{}",
         run.stderr
     );

@@ -53,6 +53,25 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
     let loaded = load(&ctx, global, distro, std::slice::from_ref(&arch), &pins)?;
     let universe = Universe::new(&arch, loaded.stanzas(&arch))?;
     let resolution = resolve_image(&universe, &args.image, &args.distro, plan)?;
+    // The answer must explain the locked set. A lock made from a live
+    // mirror (not a snapshot) can drift as the mirror moves on.
+    let locked = lock
+        .images
+        .get(&args.image)
+        .and_then(|a| a.get(&arch))
+        .ok_or_else(|| {
+            Failure(format!(
+                "cannot answer why: {} has no {} {arch} image; run `distill lock`",
+                path.display(),
+                args.image
+            ))
+        })?;
+    if !resolution.packages.keys().eq(locked.iter()) {
+        return Err(Failure(format!(
+            "cannot answer why: the archive no longer resolves {} {arch} to the locked set (a mirror moved on since the lock was written); run `distill lock`",
+            args.image
+        )));
+    }
     if let Some(path) = resolution.why(&args.package) {
         let version = &resolution.packages[&args.package].version;
         let how = if path.len() == 1 {
