@@ -53,6 +53,32 @@ impl From<Output> for Run {
     }
 }
 
+impl Run {
+    /// The error contract: exit 1, nothing on stdout, and a last stderr
+    /// line `error: cannot ...` that contains `needle`; never a panic.
+    #[track_caller]
+    pub fn assert_error(&self, needle: &str) {
+        assert_eq!(
+            self.code, 1,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        assert!(self.stdout.is_empty(), "stdout: {}", self.stdout);
+        let last = self.stderr.lines().last().unwrap_or("");
+        assert!(
+            last.starts_with("error: cannot "),
+            "stderr: {}",
+            self.stderr
+        );
+        assert!(
+            self.stderr.contains(needle),
+            "expected {needle:?} in: {}",
+            self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+    }
+}
+
 /// A scratch workspace: a packages.toml, a keyring, a cache, and a pinned
 /// clock; runs the real binary in it.
 pub struct Workspace {

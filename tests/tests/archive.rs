@@ -83,25 +83,6 @@ fn show(ws: &Workspace, extra: &[&str]) -> Run {
     ws.run(&args)
 }
 
-/// The error contract: exit 1, nothing on stdout, one line on stderr
-/// starting `error: cannot`.
-fn assert_clean_error(run: &Run, needle: &str) {
-    assert_eq!(
-        run.code, 1,
-        "stdout: {}\nstderr: {}",
-        run.stdout, run.stderr
-    );
-    assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
-    let last = run.stderr.lines().last().unwrap_or("");
-    assert!(last.starts_with("error: cannot "), "stderr: {}", run.stderr);
-    assert!(
-        run.stderr.contains(needle),
-        "expected {needle:?} in: {}",
-        run.stderr
-    );
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-}
-
 fn assert_nothing_half_written(ws: &Workspace) {
     let (_, tmp) = ws.cache_files();
     assert!(tmp.is_empty(), "leftover temp files: {tmp:?}");
@@ -204,7 +185,7 @@ fn tampered_inrelease_is_rejected() {
         .replace("Origin: Test", "Origin: Evil");
     s.server.put(&ipath("InRelease"), bad.into_bytes());
     let run = show(&s.ws, &[]);
-    assert_clean_error(&run, "no good signature from a trusted key");
+    run.assert_error("no good signature from a trusted key");
     assert!(
         run.stderr.contains("bad signature by key"),
         "{}",
@@ -225,7 +206,7 @@ fn signature_by_an_untrusted_key_is_rejected_and_named() {
         stranger.clearsign(text.as_bytes(), DATE1),
     );
     let run = show(&s.ws, &[]);
-    assert_clean_error(&run, "which is not in the keyring");
+    run.assert_error("which is not in the keyring");
     let fpr = stranger
         .cert
         .keys()
@@ -251,7 +232,7 @@ fn release_dated_after_the_snapshot_is_rejected() {
         true,
     );
     let run = show(&s.ws, &[]);
-    assert_clean_error(&run, "no good signature from a trusted key");
+    run.assert_error("no good signature from a trusted key");
     assert!(run.stderr.contains("Not live until"), "{}", run.stderr);
 
     // Signed before the capture, but its Date claims later: our own check.
@@ -264,7 +245,7 @@ fn release_dated_after_the_snapshot_is_rejected() {
     s.server
         .put(&ipath("InRelease"), s.key.clearsign(text.as_bytes(), DATE1));
     let run = show(&s.ws, &[]);
-    assert_clean_error(&run, "is later than the snapshot time");
+    run.assert_error("is later than the snapshot time");
     assert!(run.stderr.contains(TS1), "{}", run.stderr);
 }
 
@@ -279,7 +260,7 @@ fn release_expired_at_the_snapshot_time_is_rejected() {
         true,
     );
     let run = show(&s.ws, &[]);
-    assert_clean_error(&run, "Release expired: Valid-Until");
+    run.assert_error("Release expired: Valid-Until");
 }
 
 #[test]
@@ -311,7 +292,7 @@ fn packages_with_wrong_hash_is_rejected_and_not_cached() {
         bytes,
     );
     let run = show(&s.ws, &[]);
-    assert_clean_error(&run, "sha256 mismatch");
+    run.assert_error("sha256 mismatch");
     let (blobs, _) = s.ws.cache_files();
     // Only the InRelease may be cached; nothing with the bad hash.
     assert_eq!(blobs.len(), 1, "{blobs:?}");
@@ -331,7 +312,7 @@ fn packages_with_wrong_size_is_rejected() {
         bytes,
     );
     let run = show(&s.ws, &[]);
-    assert_clean_error(&run, "size mismatch");
+    run.assert_error("size mismatch");
     // From a live mirror, say what apt says: it is probably mid-sync.
     assert!(
         run.stderr.contains("a mirror sync is probably in progress"),
@@ -362,7 +343,7 @@ fn truncated_every_time_is_an_error_with_nothing_cached() {
         s.server.fault(mirror, Fault::Truncate);
     }
     let run = show(&s.ws, &[]);
-    assert_clean_error(&run, "Packages.xz");
+    run.assert_error("Packages.xz");
     assert_eq!(s.server.hits(&path), 4, "retried up to the limit");
     let (blobs, _) = s.ws.cache_files();
     assert_eq!(blobs.len(), 1, "only the InRelease: {blobs:?}");
@@ -460,14 +441,14 @@ fn cache_serves_offline_runs() {
         TS1,
         "--offline",
     ]);
-    assert_clean_error(&run, "--offline");
+    run.assert_error("--offline");
 }
 
 #[test]
 fn offline_with_an_empty_cache_is_an_error() {
     let s = setup();
     let run = show(&s.ws, &["--offline"]);
-    assert_clean_error(&run, "not in the cache and --offline was given");
+    run.assert_error("not in the cache and --offline was given");
     assert!(
         s.server.all_hits().is_empty(),
         "offline must not touch the network"
@@ -493,7 +474,7 @@ fn release_and_detached_signature_when_there_is_no_inrelease() {
         Some(&s.key),
     );
     let run = show(&ws2, &[]);
-    assert_clean_error(&run, "not in the keyring");
+    run.assert_error("not in the keyring");
 }
 
 #[test]
@@ -514,7 +495,7 @@ fn a_signed_release_of_another_suite_is_rejected() {
     s.server
         .put(&ipath("InRelease"), s.key.clearsign(text.as_bytes(), DATE1));
     let run = show(&s.ws, &[]);
-    assert_clean_error(&run, "describes suite \"other\"");
+    run.assert_error("describes suite \"other\"");
 }
 
 #[test]
@@ -554,45 +535,35 @@ fn a_suite_without_the_architecture_is_empty_not_an_error() {
         "--snapshot",
         TS1,
     ]);
-    assert_clean_error(
-        &run,
-        "cannot find package hello for arm64 in test (testing)",
-    );
+    run.assert_error("cannot find package hello for arm64 in test (testing)");
 }
 
 #[test]
 fn user_errors_are_one_line_and_exit_1() {
     let s = setup();
-    assert_clean_error(
-        &s.ws.run(&["show", "hello", "--distro", "nope"]),
-        "unknown distro \"nope\" (known: test)",
-    );
-    assert_clean_error(
-        &s.ws
-            .run(&["show", "hello", "--distro", "test", "--arch", "mips"]),
-        "has architectures amd64, arm64",
-    );
-    assert_clean_error(
-        &s.ws.run(&[
-            "show",
-            "hello",
-            "--distro",
-            "test",
-            "--arch",
-            "amd64",
-            "--snapshot",
-            "yesterday",
-        ]),
-        "invalid time \"yesterday\"",
-    );
+    s.ws.run(&["show", "hello", "--distro", "nope"])
+        .assert_error("unknown distro \"nope\" (known: test)");
+    s.ws.run(&["show", "hello", "--distro", "test", "--arch", "mips"])
+        .assert_error("has architectures amd64, arm64");
+    s.ws.run(&[
+        "show",
+        "hello",
+        "--distro",
+        "test",
+        "--arch",
+        "amd64",
+        "--snapshot",
+        "yesterday",
+    ])
+    .assert_error("invalid time \"yesterday\"");
     std::fs::write(s.ws.path().join("packages.toml"), "[distros.test\n").unwrap();
-    assert_clean_error(&show(&s.ws, &[]), "cannot parse packages.toml");
+    show(&s.ws, &[]).assert_error("cannot parse packages.toml");
     std::fs::write(
         s.ws.path().join("packages.toml"),
         "[distros.test]\ncodename = 1\n",
     )
     .unwrap();
-    assert_clean_error(&show(&s.ws, &[]), "cannot parse packages.toml");
+    show(&s.ws, &[]).assert_error("cannot parse packages.toml");
     let run = s.ws.run(&[
         "--keyring",
         "/nonexistent/k.gpg",
@@ -610,5 +581,5 @@ fn user_errors_are_one_line_and_exit_1() {
 fn a_custom_keyring_file_with_garbage_is_an_error() {
     let s = setup();
     std::fs::write(s.ws.path().join("test-keyring.pgp"), b"garbage").unwrap();
-    assert_clean_error(&show(&s.ws, &[]), "cannot read keyring");
+    show(&s.ws, &[]).assert_error("cannot read keyring");
 }

@@ -257,20 +257,9 @@ fn why_shows_paths_roots_and_excludes() {
     let run = s.ws.run(&[
         "why", "libc6", "--image", "cc", "--distro", "test", "--arch", "arm64",
     ]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("is not built for arm64"),
-        "{}",
-        run.stderr
-    );
+    run.assert_error("is not built for arm64");
     let run = why("gawk", "base");
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr
-            .starts_with("error: cannot answer why: gawk is not in image base"),
-        "{}",
-        run.stderr
-    );
+    run.assert_error("answer why: gawk is not in image base");
 }
 
 #[test]
@@ -291,13 +280,7 @@ fn why_refuses_to_explain_a_set_that_is_not_the_locked_one() {
     let run = s.ws.run(&[
         "why", "libc6", "--image", "base", "--distro", "test", "--arch", "amd64",
     ]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr
-            .contains("no longer resolves base amd64 to the locked set"),
-        "{}",
-        run.stderr
-    );
+    run.assert_error("no longer resolves base amd64 to the locked set");
 }
 
 #[test]
@@ -346,13 +329,8 @@ fn a_missing_dependency_fails_and_leaves_the_old_lock() {
         + "\n[images.broken]\npackages = [\"libc6\", \"nonexistent-lib\"]\n";
     std::fs::write(s.ws.path().join("packages.toml"), toml).unwrap();
     let run = s.ws.run(&["lock"]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains(
-            "error: cannot lock image broken for test amd64: cannot resolve nonexistent-lib"
-        ),
-        "{}",
-        run.stderr
+    run.assert_error(
+        "error: cannot lock image broken for test amd64: cannot resolve nonexistent-lib",
     );
     assert_eq!(lock_text(&s.ws), before);
     let leftovers: Vec<_> = std::fs::read_dir(s.ws.path().join("snapshots"))
@@ -380,13 +358,7 @@ fn corrupt_and_future_locks_have_fix_its() {
     let run = s.ws.run(&[
         "why", "libc6", "--image", "base", "--distro", "test", "--arch", "amd64",
     ]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr
-            .starts_with("error: cannot read snapshots/test.lock: "),
-        "{}",
-        run.stderr
-    );
+    run.assert_error("read snapshots/test.lock: ");
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(
         s.server.all_hits().is_empty(),
@@ -414,11 +386,5 @@ fn lock_can_be_restricted_to_architectures() {
             .all(|p| p["architecture"].as_str() != Some("amd64"))
     );
     let run = s.ws.run(&["lock", "--snapshot", TS1, "--arch", "mips"]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr
-            .contains("cannot use architecture mips: distro test has architectures amd64, arm64"),
-        "{}",
-        run.stderr
-    );
+    run.assert_error("cannot use architecture mips: distro test has architectures amd64, arm64");
 }
