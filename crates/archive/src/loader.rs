@@ -84,7 +84,8 @@ impl Loader {
                 .collect()
         };
 
-        let (bytes, source, final_url, text, signers_url) =
+        // `at` is the moment the Release is judged at (see judge_time).
+        let (bytes, source, final_url, text, at) =
             match self.fetcher.fetch_unpinned(&urls("InRelease")).await {
                 Ok(f) => {
                     let at = self.judge_time(f.source, snapshot, &f.final_url);
@@ -95,13 +96,7 @@ impl Loader {
                                 cause,
                             }
                         })?;
-                    (
-                        f.bytes,
-                        f.source,
-                        f.final_url.clone(),
-                        verified.text,
-                        f.final_url,
-                    )
+                    (f.bytes, f.source, f.final_url, verified.text, at)
                 }
                 Err(first) => {
                     // Only worth trying when a server answered "not found": a
@@ -123,18 +118,12 @@ impl Loader {
                             url: rel.final_url.clone(),
                             cause,
                         })?;
-                    (
-                        rel.bytes,
-                        rel.source,
-                        rel.final_url.clone(),
-                        verified.text,
-                        rel.final_url,
-                    )
+                    (rel.bytes, rel.source, rel.final_url, verified.text, at)
                 }
             };
 
         let bad = |cause: String| ArchiveError::Release {
-            url: signers_url.clone(),
+            url: final_url.clone(),
             cause,
         };
         let release = Release::parse(&text).map_err(|e| bad(e.to_string()))?;
@@ -158,7 +147,6 @@ impl Loader {
                 base: bases[source].clone(),
             }
         };
-        let at = self.judge_time(source, snapshot, &final_url);
         release
             .check_time(at)
             .map_err(|cause| ArchiveError::Verify {

@@ -302,10 +302,11 @@ impl<'a> Universe<'a> {
                             .map(|d| d.name.as_str())
                             .filter(|n| excludes.contains_key(*n))
                             .collect();
+                        let needed_by = chain(&parent, name);
                         if blocked.is_empty() {
                             return Err(ResolveError::Missing {
-                                root: chain(&parent, name).first().cloned().unwrap_or_default(),
-                                chain: chain(&parent, name).join(" -> "),
+                                root: needed_by[0].clone(),
+                                chain: needed_by.join(" -> "),
                                 relation: label,
                                 arch: self.arch.clone(),
                             });
@@ -313,7 +314,7 @@ impl<'a> Universe<'a> {
                         for b in blocked {
                             cuts.entry(b.to_owned()).or_insert_with(|| Cut {
                                 reason: excludes[b].clone(),
-                                needed_by: chain(&parent, name),
+                                needed_by: needed_by.clone(),
                                 relation: label.clone(),
                             });
                         }
