@@ -45,6 +45,11 @@ impl PackageIndex {
         })
     }
 
+    /// The whole decompressed text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     pub fn len(&self) -> usize {
         self.spans.len()
     }

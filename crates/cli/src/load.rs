@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use distill_archive::{DistroSpec, PackageIndex, Served, SuiteRelease};
-use distill_debian::{Paragraph, SnapshotTime};
+use distill_debian::SnapshotTime;
 use futures_util::future::try_join_all;
 
 use crate::Global;
@@ -31,10 +31,10 @@ impl Loaded {
         self.indices.iter().filter(move |i| i.arch == arch)
     }
 
-    /// Stanzas of one architecture, tagged with their release's position.
-    pub fn stanzas<'a>(&'a self, arch: &'a str) -> impl Iterator<Item = (usize, Paragraph<'a>)> {
-        self.for_arch(arch)
-            .flat_map(|i| i.index.stanzas().map(move |p| (i.release, p)))
+    /// Index texts of one architecture, tagged with their release's
+    /// position.
+    pub fn texts<'a>(&'a self, arch: &'a str) -> impl Iterator<Item = (usize, &'a str)> {
+        self.for_arch(arch).map(|i| (i.release, i.index.text()))
     }
 }
 

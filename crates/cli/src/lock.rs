@@ -121,7 +121,7 @@ fn build_lock(
         if wanted.is_empty() {
             continue;
         }
-        let universe = Universe::new(arch, loaded.stanzas(arch))?;
+        let universe = Universe::new(arch, loaded.texts(arch))?;
         for (image, plan) in wanted {
             let resolution = resolve_image(&universe, image, distro_name, plan)?;
             for chosen in resolution.packages.values() {

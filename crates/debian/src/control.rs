@@ -7,8 +7,6 @@
 //! - field names compare case-insensitively;
 //! - CRLF line endings are tolerated.
 
-use memchr::memchr;
-
 /// One stanza: its fields in file order, each value borrowed from the input.
 ///
 /// A value is the raw text after the colon, continuation lines included
@@ -34,7 +32,11 @@ impl<'a> Paragraph<'a> {
     pub fn get_many<const N: usize>(&self, names: [&str; N]) -> [Option<&'a str>; N] {
         let mut out = [None; N];
         for (k, v) in &self.fields {
-            if let Some(i) = names.iter().position(|n| k.eq_ignore_ascii_case(n)) {
+            // Length first: most fields are ruled out without reading them.
+            let hit = names
+                .iter()
+                .position(|n| n.len() == k.len() && k.eq_ignore_ascii_case(n));
+            if let Some(i) = hit {
                 out[i].get_or_insert_with(|| v.trim());
             }
         }
@@ -75,6 +77,7 @@ pub enum ControlError {
 pub fn paragraphs(text: &str) -> Paragraphs<'_> {
     Paragraphs {
         text,
+        newlines: memchr::memchr_iter(b'\n', text.as_bytes()),
         pos: 0,
         line: 0,
     }
@@ -82,6 +85,9 @@ pub fn paragraphs(text: &str) -> Paragraphs<'_> {
 
 pub struct Paragraphs<'a> {
     text: &'a str,
+    /// Every line end, found by one SIMD scan over the whole text rather
+    /// than a fresh search per (short) line.
+    newlines: memchr::Memchr<'a>,
     pos: usize,
     line: usize,
 }
@@ -93,8 +99,7 @@ impl<'a> Paragraphs<'a> {
             return None;
         }
         let start = self.pos;
-        let rest = &self.text.as_bytes()[start..];
-        let end = memchr(b'\n', rest).map_or(self.text.len(), |i| start + i);
+        let end = self.newlines.next().unwrap_or(self.text.len());
         self.pos = end + 1;
         self.line += 1;
         let line = &self.text[start..end];
@@ -102,11 +107,13 @@ impl<'a> Paragraphs<'a> {
     }
 }
 
-impl<'a> Iterator for Paragraphs<'a> {
-    type Item = Result<Paragraph<'a>, ControlError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let mut fields: Vec<(&'a str, &'a str)> = Vec::with_capacity(24);
+impl<'a> Paragraphs<'a> {
+    /// Reads the next stanza, handing each field (name, raw value) to
+    /// `field` as it completes; returns the stanza's text.
+    fn next_with(
+        &mut self,
+        mut field: impl FnMut(&'a str, &'a str),
+    ) -> Option<Result<&'a str, ControlError>> {
         let mut start = None;
         let mut end = 0;
         // Value of the field being read: start offset, end offset.
@@ -139,7 +146,8 @@ impl<'a> Iterator for Paragraphs<'a> {
                 end = at + line.len();
                 continue;
             }
-            let Some(colon) = memchr(b':', line.as_bytes()) else {
+            // Field names are short: a plain scan beats a SIMD search here.
+            let Some(colon) = line.bytes().position(|b| b == b':') else {
                 return Some(Err(ControlError::NotAField {
                     line: self.line,
                     found: line.chars().take(60).collect(),
@@ -150,20 +158,47 @@ impl<'a> Iterator for Paragraphs<'a> {
                 return Some(Err(ControlError::EmptyName { line: self.line }));
             }
             if let Some((k, s, e)) = open.take() {
-                fields.push((k, &self.text[s..e]));
+                field(k, &self.text[s..e]);
             }
             start.get_or_insert(at);
             open = Some((name, at + colon + 1, at + line.len()));
             end = at + line.len();
         }
         if let Some((k, s, e)) = open.take() {
-            fields.push((k, &self.text[s..e]));
+            field(k, &self.text[s..e]);
         }
         let start = start?;
-        Some(Ok(Paragraph {
-            fields,
-            text: &self.text[start..end],
-        }))
+        Some(Ok(&self.text[start..end]))
+    }
+
+    /// The next stanza's text and the trimmed values of the fields named
+    /// (case-insensitive, first occurrence wins), without collecting the
+    /// rest: the fast path for hot loops over whole indices.
+    pub fn next_fields<const N: usize>(
+        &mut self,
+        names: [&str; N],
+    ) -> Option<Result<(&'a str, [Option<&'a str>; N]), ControlError>> {
+        let mut out = [None; N];
+        let text = self.next_with(|k, v| {
+            // Length first: most fields are ruled out without reading them.
+            let hit = names
+                .iter()
+                .position(|n| n.len() == k.len() && k.eq_ignore_ascii_case(n));
+            if let Some(i) = hit {
+                out[i].get_or_insert_with(|| v.trim());
+            }
+        });
+        Some(text?.map(|text| (text, out)))
+    }
+}
+
+impl<'a> Iterator for Paragraphs<'a> {
+    type Item = Result<Paragraph<'a>, ControlError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut fields: Vec<(&'a str, &'a str)> = Vec::with_capacity(24);
+        let text = self.next_with(|k, v| fields.push((k, v)));
+        Some(text?.map(|text| Paragraph { fields, text }))
     }
 }
 
@@ -233,6 +268,29 @@ mod tests {
         assert_eq!(
             ps[0].get_many(["architecture", "Version", "Provides"]),
             [Some("all"), Some("1"), None]
+        );
+    }
+
+    #[test]
+    fn next_fields_agrees_with_paragraphs() {
+        let text = "# c\nPackage: a\nVersion: 1\nDepends: x,\n y\nversion: 2\n\n \nPackage: b\r\n";
+        let mut it = paragraphs(text);
+        let (t, [p, v, d, m]) = it
+            .next_fields(["package", "Version", "Depends", "Multi-Arch"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(t, all(text)[0].text());
+        assert_eq!((p, v, d, m), (Some("a"), Some("1"), Some("x,\n y"), None));
+        let (t, [p]) = it.next_fields(["Package"]).unwrap().unwrap();
+        assert_eq!((t, p), ("Package: b", Some("b")));
+        assert!(it.next_fields(["Package"]).is_none());
+        let err = paragraphs("A: 1\nbad\n").next_fields(["A"]).unwrap();
+        assert_eq!(
+            err.unwrap_err(),
+            ControlError::NotAField {
+                line: 2,
+                found: "bad".into()
+            }
         );
     }
 

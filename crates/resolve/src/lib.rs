@@ -25,9 +25,12 @@ mod lock;
 pub use images::{DistroPart, Exclude, ImageError, ImagePlan, ImageSpec, parse_images, plan};
 pub use lock::{LOCK_VERSION, Lock, LockError, LockedPackage, LockedSuite};
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use distill_debian::{Dependency, Paragraph, Relation, compare_versions, parse_relations};
+use distill_debian::{
+    Dependency, Paragraph, Relation, compare_versions, paragraphs, parse_relations,
+};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -54,7 +57,22 @@ pub enum ResolveError {
     },
     #[error("cannot resolve: package {name}: {cause}")]
     BadStanza { name: String, cause: String },
+    #[error("cannot read a package index: {0}")]
+    BadIndex(String),
 }
+
+/// The universe's tables are only ever looked up (never iterated into
+/// output), so they use a fast fixed hash instead of SipHash: a quarter of
+/// the universe build went to hashing 60k names.
+type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
+const FIELDS: [&str; 5] = [
+    "Package",
+    "Version",
+    "Architecture",
+    "Multi-Arch",
+    "Provides",
+];
 
 /// A candidate package: the fields the resolver and the lock need.
 #[derive(Debug, Clone)]
@@ -86,61 +104,60 @@ pub struct Universe<'a> {
     arch: String,
     /// A hash map for speed (63k names): it is only ever looked up; the
     /// one walk over it feeds provider lists that are sorted before use.
-    candidates: HashMap<&'a str, Package<'a>>,
-    /// Virtual name → (provider, provided version).
-    providers: BTreeMap<String, Vec<(&'a str, Option<String>)>>,
+    candidates: Map<&'a str, Package<'a>>,
+    /// Virtual name → (provider, provided version); borrowed from the
+    /// index text unless the Provides field needed the full parser.
+    providers: Map<Cow<'a, str>, Vec<(&'a str, Option<Cow<'a, str>>)>>,
 }
 
 impl<'a> Universe<'a> {
-    /// Builds the candidate set from the stanzas of every suite of a
-    /// distro for `arch`, each tagged with where it came from (suite order
-    /// does not matter: highest version wins, as with equal apt pins).
+    /// Builds the candidate set from whole Packages texts of every suite
+    /// of a distro for `arch`, each tagged with where it came from (suite
+    /// order does not matter: highest version wins, as with equal apt
+    /// pins). Only the five fields a candidate needs are picked out of
+    /// each stanza; the rest is read on demand from its text.
     pub fn new(
         arch: &str,
-        stanzas: impl IntoIterator<Item = (usize, Paragraph<'a>)>,
+        indices: impl IntoIterator<Item = (usize, &'a str)>,
     ) -> Result<Universe<'a>, ResolveError> {
-        let mut candidates: HashMap<&'a str, Package<'a>> = HashMap::with_capacity(1 << 16);
-        for (origin, p) in stanzas {
-            let [Some(name), Some(version), Some(parch), multi_arch, provides] = p.get_many([
-                "Package",
-                "Version",
-                "Architecture",
-                "Multi-Arch",
-                "Provides",
-            ]) else {
-                continue;
-            };
-            if parch != arch && parch != "all" {
-                continue;
-            }
-            let newer = candidates
-                .get(name)
-                .is_none_or(|c| compare_versions(version, c.version).is_gt());
-            if newer {
-                candidates.insert(
-                    name,
-                    Package {
+        let mut candidates: Map<&'a str, Package<'a>> =
+            Map::with_capacity_and_hasher(1 << 16, Default::default());
+        for (origin, text) in indices {
+            let mut stanzas = paragraphs(text);
+            while let Some(next) = stanzas.next_fields(FIELDS) {
+                let (text, [name, version, parch, multi_arch, provides]) =
+                    next.map_err(|e| ResolveError::BadIndex(e.to_string()))?;
+                let (Some(name), Some(version), Some(parch)) = (name, version, parch) else {
+                    continue;
+                };
+                if parch != arch && parch != "all" {
+                    continue;
+                }
+                let newer = candidates
+                    .get(name)
+                    .is_none_or(|c| compare_versions(version, c.version).is_gt());
+                if newer {
+                    candidates.insert(
                         name,
-                        version,
-                        arch: parch,
-                        multi_arch: multi_arch.unwrap_or("no"),
-                        provides,
-                        text: p.text(),
-                        origin,
-                    },
-                );
+                        Package {
+                            name,
+                            version,
+                            arch: parch,
+                            multi_arch: multi_arch.unwrap_or("no"),
+                            provides,
+                            text,
+                            origin,
+                        },
+                    );
+                }
             }
         }
-        let mut providers: BTreeMap<String, Vec<(&'a str, Option<String>)>> = BTreeMap::new();
+        let mut providers: Map<Cow<'a, str>, Vec<(&'a str, Option<Cow<'a, str>>)>> =
+            Map::with_capacity_and_hasher(1 << 13, Default::default());
         for c in candidates.values() {
             if let Some(field) = c.provides {
-                for rel in relations(c.name, field)? {
-                    for d in rel.alternatives {
-                        providers
-                            .entry(d.name)
-                            .or_default()
-                            .push((c.name, d.version.map(|(_, v)| v)));
-                    }
+                for (virt, version) in provided(c.name, field)? {
+                    providers.entry(virt).or_default().push((c.name, version));
                 }
             }
         }
@@ -191,7 +208,7 @@ impl<'a> Universe<'a> {
     fn providers_of(&self, dep: &Dependency) -> Vec<&'a str> {
         let mut out: Vec<&'a str> = self
             .providers
-            .get(&dep.name)
+            .get(dep.name.as_str())
             .into_iter()
             .flatten()
             .filter(|(_, v)| dep.version_matches(v.as_deref()))
@@ -393,6 +410,49 @@ fn priority_rank(priority: Option<&str>) -> u8 {
         Some("extra") => 4,
         _ => 5,
     }
+}
+
+/// The (name, version) pairs of a `Provides` field. Nearly every field is
+/// plain `a, b (= 1)`, read here without allocating (this runs for every
+/// candidate of a 60k-package universe); anything else goes through the
+/// full relation parser.
+#[allow(clippy::type_complexity)]
+fn provided<'a>(
+    name: &str,
+    field: &'a str,
+) -> Result<Vec<(Cow<'a, str>, Option<Cow<'a, str>>)>, ResolveError> {
+    let simple = |item: &'a str| -> Option<(Cow<'a, str>, Option<Cow<'a, str>>)> {
+        let item = item.trim();
+        let (virt, rest) = item
+            .split_once(|c: char| c.is_whitespace() || c == '(')
+            .unwrap_or((item, ""));
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        };
+        if !plain(virt) {
+            return None;
+        }
+        let rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if rest.is_empty() {
+            return Some((Cow::Borrowed(virt), None));
+        }
+        let version = rest.strip_prefix('=')?.strip_suffix(')')?.trim();
+        let ok = !version.is_empty()
+            && version
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.~:".contains(&b));
+        ok.then_some((Cow::Borrowed(virt), Some(Cow::Borrowed(version))))
+    };
+    if let Some(all) = field.split(',').map(simple).collect::<Option<Vec<_>>>() {
+        return Ok(all);
+    }
+    Ok(relations(name, field)?
+        .into_iter()
+        .flat_map(|r| r.alternatives)
+        .map(|d| (Cow::Owned(d.name), d.version.map(|(_, v)| Cow::Owned(v))))
+        .collect())
 }
 
 fn relations(name: &str, field: &str) -> Result<Vec<Relation>, ResolveError> {

@@ -2,8 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use distill_debian::paragraphs;
-
 use super::*;
 
 /// Stanzas from `name version arch [Field: value]...` lines, one package
@@ -31,7 +29,7 @@ fn resolve(
     roots: &[&str],
     excludes: &[(&str, &str)],
 ) -> Result<Resolution, ResolveError> {
-    let u = Universe::new("amd64", paragraphs(text).map(|p| (0, p.unwrap())))?;
+    let u = Universe::new("amd64", [(0, text)])?;
     let roots: Vec<String> = roots.iter().map(|s| s.to_string()).collect();
     let ex: BTreeMap<String, String> = excludes
         .iter()
