@@ -107,6 +107,9 @@ impl<'a> Paragraphs<'a> {
     }
 }
 
+/// A stanza's text and the values of the fields asked for.
+pub type Fields<'a, const N: usize> = (&'a str, [Option<&'a str>; N]);
+
 impl<'a> Paragraphs<'a> {
     /// Reads the next stanza, handing each field (name, raw value) to
     /// `field` as it completes; returns the stanza's text.
@@ -177,7 +180,7 @@ impl<'a> Paragraphs<'a> {
     pub fn next_fields<const N: usize>(
         &mut self,
         names: [&str; N],
-    ) -> Option<Result<(&'a str, [Option<&'a str>; N]), ControlError>> {
+    ) -> Option<Result<Fields<'a, N>, ControlError>> {
         let mut out = [None; N];
         let text = self.next_with(|k, v| {
             // Length first: most fields are ruled out without reading them.

@@ -107,7 +107,7 @@ pub struct Universe<'a> {
     candidates: Map<&'a str, Package<'a>>,
     /// Virtual name → (provider, provided version); borrowed from the
     /// index text unless the Provides field needed the full parser.
-    providers: Map<Cow<'a, str>, Vec<(&'a str, Option<Cow<'a, str>>)>>,
+    providers: Providers<'a>,
 }
 
 impl<'a> Universe<'a> {
@@ -152,7 +152,7 @@ impl<'a> Universe<'a> {
                 }
             }
         }
-        let mut providers: Map<Cow<'a, str>, Vec<(&'a str, Option<Cow<'a, str>>)>> =
+        let mut providers: Providers<'a> =
             Map::with_capacity_and_hasher(1 << 13, Default::default());
         for c in candidates.values() {
             if let Some(field) = c.provides {
@@ -416,12 +416,8 @@ fn priority_rank(priority: Option<&str>) -> u8 {
 /// plain `a, b (= 1)`, read here without allocating (this runs for every
 /// candidate of a 60k-package universe); anything else goes through the
 /// full relation parser.
-#[allow(clippy::type_complexity)]
-fn provided<'a>(
-    name: &str,
-    field: &'a str,
-) -> Result<Vec<(Cow<'a, str>, Option<Cow<'a, str>>)>, ResolveError> {
-    let simple = |item: &'a str| -> Option<(Cow<'a, str>, Option<Cow<'a, str>>)> {
+fn provided<'a>(name: &str, field: &'a str) -> Result<Vec<Provided<'a>>, ResolveError> {
+    let simple = |item: &'a str| -> Option<Provided<'a>> {
         let item = item.trim();
         let (virt, rest) = item
             .split_once(|c: char| c.is_whitespace() || c == '(')
@@ -454,6 +450,12 @@ fn provided<'a>(
         .map(|d| (Cow::Owned(d.name), d.version.map(|(_, v)| Cow::Owned(v))))
         .collect())
 }
+
+/// Virtual name → (provider, provided version).
+type Providers<'a> = Map<Cow<'a, str>, Vec<(&'a str, Option<Cow<'a, str>>)>>;
+
+/// A virtual name and the version it is provided at, if any.
+type Provided<'a> = (Cow<'a, str>, Option<Cow<'a, str>>);
 
 fn relations(name: &str, field: &str) -> Result<Vec<Relation>, ResolveError> {
     parse_relations(field).map_err(|e| ResolveError::BadStanza {
