@@ -1,0 +1,155 @@
+//! An OCI image layout directory, written whole or not at all: everything
+//! goes into a temporary directory beside the destination, which replaces
+//! the old layout only once complete. Modes are set explicitly (0755 dirs,
+//! 0644 files) so the umask of the build does not show.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::ImageError;
+use crate::oci::{Descriptor, REF_NAME, index};
+
+pub struct Layout {
+    tmp: tempfile::TempDir,
+    dest: PathBuf,
+    entries: Vec<Descriptor>,
+}
+
+fn err(path: &Path, e: impl std::fmt::Display) -> ImageError {
+    ImageError::Write {
+        path: path.display().to_string(),
+        cause: e.to_string(),
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), ImageError> {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| err(path, e))
+}
+
+impl Layout {
+    /// Starts a layout that will end up at `dest`.
+    pub fn create(dest: &Path) -> Result<Layout, ImageError> {
+        let parent = dest.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).map_err(|e| err(parent, e))?;
+        let name = dest
+            .file_name()
+            .map_or("layout".into(), |n| n.to_string_lossy());
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}.tmp"))
+            .tempdir_in(parent)
+            .map_err(|e| err(parent, e))?;
+        let blobs = tmp.path().join("blobs/sha256");
+        fs::create_dir_all(&blobs).map_err(|e| err(&blobs, e))?;
+        Ok(Layout {
+            tmp,
+            dest: dest.to_owned(),
+            entries: Vec::new(),
+        })
+    }
+
+    fn blob_path(&self, digest: &str) -> PathBuf {
+        self.tmp
+            .path()
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    }
+
+    /// Stores `bytes` as a blob of `media_type`.
+    pub fn put(&self, media_type: &str, bytes: &[u8]) -> Result<Descriptor, ImageError> {
+        let d = Descriptor::of(media_type, bytes);
+        let p = self.blob_path(&d.digest);
+        if !p.exists() {
+            fs::write(&p, bytes).map_err(|e| err(&p, e))?;
+            set_mode(&p, 0o644)?;
+        }
+        Ok(d)
+    }
+
+    /// Stores an existing file (a cached layer) as the blob `digest`: a
+    /// hard link when the cache is on the same file system, else a copy.
+    pub fn put_file(&self, src: &Path, digest: &str) -> Result<(), ImageError> {
+        let p = self.blob_path(digest);
+        if p.exists() {
+            return Ok(());
+        }
+        if fs::hard_link(src, &p).is_err() {
+            fs::copy(src, &p).map_err(|e| err(&p, e))?;
+        }
+        set_mode(&p, 0o644)
+    }
+
+    /// Lists `desc` in index.json under the tag `name`.
+    pub fn tag(&mut self, name: &str, mut desc: Descriptor) {
+        desc.annotations
+            .insert(REF_NAME.to_owned(), name.to_owned());
+        self.entries.push(desc);
+    }
+
+    /// Writes oci-layout and index.json and moves the layout into place.
+    pub fn commit(self) -> Result<PathBuf, ImageError> {
+        let root = self.tmp.path();
+        let layout = root.join("oci-layout");
+        fs::write(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(|e| err(&layout, e))?;
+        set_mode(&layout, 0o644)?;
+        let index_path = root.join("index.json");
+        fs::write(&index_path, index(&self.entries, &BTreeMap::new()))
+            .map_err(|e| err(&index_path, e))?;
+        set_mode(&index_path, 0o644)?;
+        for d in [
+            root.to_owned(),
+            root.join("blobs"),
+            root.join("blobs/sha256"),
+        ] {
+            set_mode(&d, 0o755)?;
+        }
+        let root = self.tmp.keep();
+        // Swap: the old layout is moved aside first so that a failure in
+        // between leaves one complete layout, never a mix.
+        let old = self.dest.with_extension("old");
+        if self.dest.exists() {
+            let _ = fs::remove_dir_all(&old);
+            fs::rename(&self.dest, &old).map_err(|e| err(&self.dest, e))?;
+        }
+        fs::rename(&root, &self.dest).map_err(|e| err(&self.dest, e))?;
+        let _ = fs::remove_dir_all(&old);
+        Ok(self.dest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oci::MANIFEST;
+
+    #[test]
+    fn commit_replaces_whole_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("img");
+        fs::create_dir_all(dest.join("stale")).unwrap();
+        let mut l = Layout::create(&dest).unwrap();
+        let d = l.put(MANIFEST, b"{}").unwrap();
+        l.tag("latest", d.clone());
+        l.commit().unwrap();
+        assert!(!dest.join("stale").exists());
+        let index = fs::read_to_string(dest.join("index.json")).unwrap();
+        assert!(index.contains(r#""org.opencontainers.image.ref.name":"latest""#));
+        let blob = dest.join("blobs/sha256").join(&d.digest[7..]);
+        assert_eq!(fs::read(&blob).unwrap(), b"{}");
+        assert_eq!(
+            fs::metadata(&blob).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        assert_eq!(
+            fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        // Nothing left beside it.
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["img"]);
+    }
+}

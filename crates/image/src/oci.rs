@@ -1,0 +1,227 @@
+//! The OCI documents distill writes (image-spec v1.1).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::ImageError;
+
+pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// The annotation naming a tag in an image layout's index.json.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Platform {
+    pub architecture: String,
+    pub os: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+/// Debian's architecture names → OCI's (GOARCH) with the variants
+/// distroless publishes.
+pub fn platform_of(debian_arch: &str) -> Result<Platform, ImageError> {
+    let (architecture, variant) = match debian_arch {
+        "amd64" => ("amd64", None),
+        "arm64" => ("arm64", Some("v8")),
+        "armhf" => ("arm", Some("v7")),
+        "armel" => ("arm", Some("v5")),
+        "i386" => ("386", None),
+        "ppc64el" => ("ppc64le", None),
+        "s390x" => ("s390x", None),
+        "riscv64" => ("riscv64", None),
+        other => return Err(ImageError::Arch(other.to_owned())),
+    };
+    Ok(Platform {
+        architecture: architecture.to_owned(),
+        os: "linux".to_owned(),
+        variant: variant.map(str::to_owned),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Descriptor {
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+    #[serde(rename = "artifactType", skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Descriptor {
+    /// The descriptor of `bytes` as a blob of `media_type`.
+    pub fn of(media_type: &str, bytes: &[u8]) -> Descriptor {
+        Descriptor {
+            media_type: media_type.to_owned(),
+            digest: format!("sha256:{}", hex::encode(Sha256::digest(bytes))),
+            size: bytes.len() as u64,
+            platform: None,
+            artifact_type: None,
+            annotations: BTreeMap::new(),
+        }
+    }
+}
+
+/// The runtime part of an image config (Docker's capitalised names, as the
+/// spec keeps them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageConfig {
+    #[serde(rename = "User", skip_serializing_if = "String::is_empty", default)]
+    pub user: String,
+    #[serde(rename = "Env", skip_serializing_if = "Vec::is_empty", default)]
+    pub env: Vec<String>,
+    #[serde(rename = "Entrypoint", skip_serializing_if = "Vec::is_empty", default)]
+    pub entrypoint: Vec<String>,
+    #[serde(rename = "Cmd", skip_serializing_if = "Vec::is_empty", default)]
+    pub cmd: Vec<String>,
+    #[serde(
+        rename = "WorkingDir",
+        skip_serializing_if = "String::is_empty",
+        default
+    )]
+    pub working_dir: String,
+    #[serde(rename = "Labels", skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootFs {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub diff_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    pub created: String,
+    pub created_by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// The image config document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigDoc {
+    pub created: String,
+    pub architecture: String,
+    pub os: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    pub config: ImageConfig,
+    pub rootfs: RootFs,
+    pub history: Vec<History>,
+}
+
+impl ConfigDoc {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("config serialises")
+    }
+
+    pub fn descriptor(&self) -> (Descriptor, Vec<u8>) {
+        let bytes = self.to_bytes();
+        (Descriptor::of(CONFIG, &bytes), bytes)
+    }
+}
+
+#[derive(Serialize)]
+struct ManifestDoc<'a> {
+    #[serde(rename = "schemaVersion")]
+    schema_version: u32,
+    #[serde(rename = "mediaType")]
+    media_type: &'a str,
+    config: &'a Descriptor,
+    layers: &'a [Descriptor],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    annotations: &'a BTreeMap<String, String>,
+}
+
+/// An image manifest's bytes.
+pub fn manifest(
+    config: &Descriptor,
+    layers: &[Descriptor],
+    annotations: &BTreeMap<String, String>,
+) -> Vec<u8> {
+    serde_json::to_vec(&ManifestDoc {
+        schema_version: 2,
+        media_type: MANIFEST,
+        config,
+        layers,
+        annotations,
+    })
+    .expect("manifest serialises")
+}
+
+#[derive(Serialize)]
+struct IndexDoc<'a> {
+    #[serde(rename = "schemaVersion")]
+    schema_version: u32,
+    #[serde(rename = "mediaType")]
+    media_type: &'a str,
+    manifests: &'a [Descriptor],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    annotations: &'a BTreeMap<String, String>,
+}
+
+/// An image index's bytes.
+pub fn index(manifests: &[Descriptor], annotations: &BTreeMap<String, String>) -> Vec<u8> {
+    serde_json::to_vec(&IndexDoc {
+        schema_version: 2,
+        media_type: INDEX,
+        manifests,
+        annotations,
+    })
+    .expect("index serialises")
+}
+
+/// RFC 3339 UTC for a Unix time, as image configs and history carry it.
+pub fn rfc3339(epoch: u64) -> String {
+    let days = (epoch / 86_400) as i64;
+    let secs = epoch % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_and_times() {
+        assert_eq!(platform_of("armhf").unwrap().variant.as_deref(), Some("v7"));
+        assert_eq!(platform_of("ppc64el").unwrap().architecture, "ppc64le");
+        assert!(platform_of("hurd-i386").is_err());
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_763_856_000), "2025-11-23T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400 + 3_723), "2000-02-29T01:02:03Z");
+    }
+
+    #[test]
+    fn documents_are_compact_and_ordered() {
+        let d = Descriptor::of(CONFIG, b"{}");
+        let m = manifest(&d, &[], &BTreeMap::new());
+        let s = String::from_utf8(m).unwrap();
+        assert!(s.starts_with(r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}"#), "{s}");
+    }
+}

@@ -1,0 +1,275 @@
+//! A `.deb` into a layer, streamed: the control member is small and read
+//! whole; the data member goes entry by entry from the decompressor into
+//! the layer writer, so no package is ever held in memory.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+
+use crate::LayerError;
+use crate::path::{is_merged_top, normalize, usrmerge};
+use crate::writer::{Compression, Entry, Kind, Layer, LayerWriter, Owner};
+
+/// How to turn a package into a layer.
+#[derive(Debug, Clone)]
+pub struct DebOptions {
+    /// Clamp for every mtime, and the mtime of the dpkg metadata files.
+    pub epoch: u64,
+    /// Move `bin`, `sbin`, `lib*` under `usr/` (debian13).
+    pub usrmerge: bool,
+    pub compression: Compression,
+}
+
+/// The package's own description, from its control member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageMeta {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    /// The control stanza as shipped (no trailing newline).
+    pub control: String,
+    pub md5sums: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DebLayer {
+    pub meta: PackageMeta,
+    pub layer: Layer,
+}
+
+/// Where dpkg metadata goes in distroless images (scanners read it).
+pub const STATUS_DIR: &str = "var/lib/dpkg/status.d";
+
+/// Reads the `.deb` at `deb` (its hash already checked by the caller) and
+/// writes its layer into `out_dir`. `label` names the package in errors.
+pub fn layer_from_deb(
+    deb: &Path,
+    label: &str,
+    opts: &DebOptions,
+    out_dir: &Path,
+) -> Result<DebLayer, LayerError> {
+    let fail = |cause: String| LayerError::Deb {
+        package: label.to_owned(),
+        cause,
+    };
+    let file = File::open(deb).map_err(|e| fail(format!("{}: {e}", deb.display())))?;
+    let mut ar = ar::Archive::new(BufReader::new(file));
+    let mut seen_binary = false;
+    let mut meta = None;
+    let mut layer = None;
+    while let Some(member) = ar.next_entry() {
+        let mut member = member.map_err(|e| fail(format!("not an ar archive: {e}")))?;
+        let name = String::from_utf8_lossy(member.header().identifier())
+            .trim_end_matches('/')
+            .to_owned();
+        match name.as_str() {
+            "debian-binary" => {
+                let mut v = String::new();
+                member
+                    .read_to_string(&mut v)
+                    .map_err(|e| fail(format!("debian-binary: {e}")))?;
+                if !v.starts_with("2.") {
+                    return Err(fail(format!("unsupported .deb format {:?}", v.trim())));
+                }
+                seen_binary = true;
+            }
+            n if n.starts_with("control.tar") => {
+                let tar = decompressor(n, &mut member).map_err(fail)?;
+                meta = Some(read_control(tar).map_err(|e| fail(format!("{n}: {e}")))?);
+            }
+            n if n.starts_with("data.tar") => {
+                let (Some(meta), true) = (meta.as_ref(), seen_binary) else {
+                    return Err(fail(format!("{n} before debian-binary and control.tar")));
+                };
+                let tar = decompressor(n, &mut member).map_err(fail)?;
+                layer = Some(write_layer(tar, label, meta, opts, out_dir)?);
+            }
+            // dpkg ignores members starting with `_` (signatures and such).
+            n if n.starts_with('_') => {}
+            n => return Err(fail(format!("unexpected member {n:?}"))),
+        }
+    }
+    match (meta, layer) {
+        (Some(meta), Some(layer)) => Ok(DebLayer { meta, layer }),
+        _ => Err(fail("no control.tar or data.tar member".into())),
+    }
+}
+
+fn decompressor<'r>(member: &str, r: &'r mut dyn Read) -> Result<Box<dyn Read + 'r>, String> {
+    let ext = member.split_once(".tar").map_or("", |(_, e)| e);
+    Ok(match ext {
+        "" => Box::new(r),
+        ".xz" => Box::new(xz2::read::XzDecoder::new_multi_decoder(r)),
+        ".gz" => Box::new(flate2::read::GzDecoder::new(r)),
+        ".zst" => {
+            Box::new(zstd::stream::read::Decoder::new(r).map_err(|e| format!("{member}: {e}"))?)
+        }
+        other => return Err(format!("unsupported compression {other:?} of {member}")),
+    })
+}
+
+fn read_control(r: impl Read) -> io::Result<PackageMeta> {
+    let mut control = None;
+    let mut md5sums = None;
+    let mut tar = tar::Archive::new(r);
+    for entry in tar.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.display().to_string();
+        let slot = match path.trim_start_matches("./") {
+            "control" => &mut control,
+            "md5sums" => &mut md5sums,
+            _ => continue,
+        };
+        let mut s = String::new();
+        entry.read_to_string(&mut s)?;
+        *slot = Some(s);
+    }
+    let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_owned());
+    let control = control.ok_or_else(|| bad("no control file"))?;
+    let stanza = distill_debian::paragraphs(&control)
+        .next()
+        .ok_or_else(|| bad("empty control file"))?
+        .map_err(|e| bad(&format!("control: {e}")))?;
+    let field = |n: &str| {
+        stanza
+            .get(n)
+            .map(str::to_owned)
+            .ok_or_else(|| bad(&format!("control has no {n}")))
+    };
+    Ok(PackageMeta {
+        name: field("Package")?,
+        version: field("Version")?,
+        architecture: field("Architecture")?,
+        control: stanza.text().to_owned(),
+        md5sums,
+    })
+}
+
+fn write_layer(
+    r: impl Read,
+    label: &str,
+    meta: &PackageMeta,
+    opts: &DebOptions,
+    out_dir: &Path,
+) -> Result<Layer, LayerError> {
+    let mut w = LayerWriter::new(out_dir, opts.epoch, opts.compression)?;
+    let bad = |path: &str, cause: String| LayerError::Entry {
+        package: label.to_owned(),
+        path: path.to_owned(),
+        cause,
+    };
+    let fail = |cause: String| LayerError::Deb {
+        package: label.to_owned(),
+        cause,
+    };
+    let mut tar = tar::Archive::new(r);
+    for entry in tar.entries().map_err(|e| fail(format!("data.tar: {e}")))? {
+        let entry = entry.map_err(|e| fail(format!("data.tar: {e}")))?;
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let header = entry.header();
+        let mut path = normalize(&raw).map_err(|e| bad(&raw, e.to_string()))?;
+        if path.is_empty() {
+            // The root directory belongs to the image, not a package.
+            continue;
+        }
+        let link = || -> Result<String, LayerError> {
+            let l = entry
+                .link_name_bytes()
+                .ok_or_else(|| bad(&raw, "link without a target".into()))?;
+            Ok(String::from_utf8_lossy(&l).into_owned())
+        };
+        let kind = match header.entry_type() {
+            tar::EntryType::Directory => Kind::Dir,
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                Kind::File { size: entry.size() }
+            }
+            tar::EntryType::Symlink => Kind::Symlink(link()?),
+            tar::EntryType::Link => {
+                let target = normalize(&link()?).map_err(|e| bad(&raw, e.to_string()))?;
+                Kind::Hardlink(if opts.usrmerge {
+                    usrmerge(&target)
+                } else {
+                    target
+                })
+            }
+            tar::EntryType::Char | tar::EntryType::Block => {
+                return Err(bad(
+                    &raw,
+                    "device node (images get theirs from the runtime)".into(),
+                ));
+            }
+            other => return Err(bad(&raw, format!("unsupported tar entry type {other:?}"))),
+        };
+        if opts.usrmerge {
+            if is_merged_top(&path) {
+                match kind {
+                    // base-files' compatibility link (`lib -> usr/lib`).
+                    Kind::Symlink(_) => {}
+                    // The directory itself is the link on a merged system.
+                    Kind::Dir => continue,
+                    _ => return Err(bad(&raw, "a file where merged /usr has a symlink".into())),
+                }
+            } else {
+                path = usrmerge(&path);
+            }
+        }
+        let owner = Owner {
+            uid: header.uid().map_err(|e| bad(&raw, e.to_string()))?,
+            gid: header.gid().map_err(|e| bad(&raw, e.to_string()))?,
+            user: name_of(header.username_bytes()),
+            group: name_of(header.groupname_bytes()),
+        };
+        let e = Entry {
+            path: path.clone(),
+            kind,
+            mode: header.mode().map_err(|e| bad(&raw, e.to_string()))?,
+            owner,
+            mtime: header.mtime().map_err(|e| bad(&raw, e.to_string()))?,
+        };
+        w.add(e, entry).map_err(|c| bad(&path, c))?;
+    }
+    for (name, text) in status_files(meta, opts.usrmerge) {
+        let path = format!("{STATUS_DIR}/{name}");
+        let e = Entry {
+            path: path.clone(),
+            kind: Kind::File {
+                size: text.len() as u64,
+            },
+            mode: 0o644,
+            owner: Owner::root(),
+            mtime: opts.epoch,
+        };
+        w.add(e, text.as_bytes()).map_err(|c| bad(&path, c))?;
+    }
+    w.finish()
+}
+
+fn name_of(b: Option<&[u8]>) -> String {
+    String::from_utf8_lossy(b.unwrap_or_default()).into_owned()
+}
+
+/// `status.d/<name>`: the control stanza with dpkg's `Status` line after
+/// `Package`, as in /var/lib/dpkg/status; `status.d/<name>.md5sums`: the
+/// package's md5sums, paths moved as the files were.
+fn status_files(meta: &PackageMeta, usrmerge_paths: bool) -> Vec<(String, String)> {
+    let mut status = String::new();
+    for line in meta.control.lines() {
+        status.push_str(line);
+        status.push('\n');
+        if line.starts_with("Package:") {
+            status.push_str("Status: install ok installed\n");
+        }
+    }
+    let mut out = vec![(meta.name.clone(), status)];
+    if let Some(sums) = &meta.md5sums {
+        let text: String = sums
+            .lines()
+            .map(|l| match l.split_once("  ") {
+                Some((sum, p)) if usrmerge_paths => format!("{sum}  {}\n", usrmerge(p)),
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        out.push((format!("{}.md5sums", meta.name), text));
+    }
+    out
+}

@@ -1,0 +1,36 @@
+//! Debian packages into deterministic OCI layers.
+//!
+//! - [`deb`] streams a `.deb` (ar: `debian-binary`, `control.tar.*`,
+//!   `data.tar.*`) into a layer: the package's own entries in the package's
+//!   own order (a fixed function of its pinned bytes), paths normalised and,
+//!   for merged-/usr distros, moved under `usr/`, then its dpkg metadata
+//!   (`var/lib/dpkg/status.d/<name>` and `<name>.md5sums`).
+//! - [`writer`] is the one place tar bytes are produced: fixed headers,
+//!   mtimes clamped to the build epoch, gzip without name or time; it
+//!   hashes the tar (diff_id) and the compressed blob (digest) as it writes.
+//! - [`tree`] checks what layers do together: nothing under a symlinked
+//!   directory, no two packages shipping one path differently.
+
+pub mod deb;
+pub mod path;
+pub mod tree;
+pub mod writer;
+
+pub use deb::{DebLayer, DebOptions, PackageMeta, STATUS_DIR, layer_from_deb};
+pub use path::{PathError, normalize};
+pub use tree::{Tree, TreeError};
+pub use writer::{Compression, Entry, EntryInfo, Kind, Layer, LayerWriter, Owner};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    #[error("cannot read {package}: {cause}")]
+    Deb { package: String, cause: String },
+    #[error("cannot use {package}: {path}: {cause}")]
+    Entry {
+        package: String,
+        path: String,
+        cause: String,
+    },
+    #[error("cannot write layer {path}: {cause}")]
+    Write { path: String, cause: String },
+}

@@ -1,0 +1,466 @@
+//! The only producer of layer bytes.
+//!
+//! Every header is built from scratch (GNU format, long names through GNU
+//! extensions): path, type, mode with its setuid/setgid/sticky bits,
+//! numeric and named owner, size, link target and an mtime clamped to the
+//! build epoch. Nothing of the build machine (umask, clock, user) can get
+//! in. The tar stream is hashed on its way into the compressor (the
+//! diff_id) and the compressed stream on its way to disk (the digest).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::LayerError;
+
+/// How the blob is compressed. gzip through flate2 is byte-stable across
+/// versions; zstd output may change with the library, which is why the
+/// diff_id (of the uncompressed tar) is the reproducibility key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Compression::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
+            Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    File {
+        size: u64,
+    },
+    Symlink(String),
+    /// A hard link to an earlier entry of the same layer.
+    Hardlink(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    pub uid: u64,
+    pub gid: u64,
+    pub user: String,
+    pub group: String,
+}
+
+impl Owner {
+    pub fn root() -> Owner {
+        Owner::ids(0, 0, "root", "root")
+    }
+
+    pub fn ids(uid: u64, gid: u64, user: &str, group: &str) -> Owner {
+        Owner {
+            uid,
+            gid,
+            user: user.to_owned(),
+            group: group.to_owned(),
+        }
+    }
+}
+
+/// One entry to write; `path` is already normalised (see [`crate::normalize`]),
+/// the empty path being the root directory.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub path: String,
+    pub kind: Kind,
+    pub mode: u32,
+    pub owner: Owner,
+    pub mtime: u64,
+}
+
+/// What a layer holds, entry by entry: enough to check layers against each
+/// other and to compare images without reading their blobs again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryInfo {
+    pub path: String,
+    /// `dir`, `file`, `symlink` or `hardlink`.
+    pub kind: String,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A finished layer blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layer {
+    /// `sha256:<hex>` of the compressed blob.
+    pub digest: String,
+    /// `sha256:<hex>` of the uncompressed tar.
+    pub diff_id: String,
+    pub size: u64,
+    pub compression: Compression,
+    pub entries: Vec<EntryInfo>,
+}
+
+impl Layer {
+    /// The blob's hex hash (its file name in a blob store).
+    pub fn hex(&self) -> &str {
+        self.digest.trim_start_matches("sha256:")
+    }
+}
+
+struct Hashing<W> {
+    inner: W,
+    hash: Sha256,
+    len: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn hashing<W>(inner: W) -> Hashing<W> {
+    Hashing {
+        inner,
+        hash: Sha256::new(),
+        len: 0,
+    }
+}
+
+enum Encoder {
+    Gzip(flate2::write::GzEncoder<Hashing<File>>),
+    Zstd(zstd::stream::write::Encoder<'static, Hashing<File>>),
+}
+
+impl Write for Encoder {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Encoder::Gzip(e) => e.write(buf),
+            Encoder::Zstd(e) => e.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Encoder::Gzip(e) => e.flush(),
+            Encoder::Zstd(e) => e.flush(),
+        }
+    }
+}
+
+impl Encoder {
+    fn finish(self) -> io::Result<Hashing<File>> {
+        match self {
+            Encoder::Gzip(e) => e.finish(),
+            Encoder::Zstd(e) => e.finish(),
+        }
+    }
+}
+
+/// Writes one layer into `<dir>/<hex digest>`.
+pub struct LayerWriter {
+    tar: tar::Builder<Hashing<Encoder>>,
+    tmp: tempfile::TempPath,
+    dir: PathBuf,
+    epoch: u64,
+    compression: Compression,
+    seen: BTreeMap<String, usize>,
+    entries: Vec<EntryInfo>,
+}
+
+fn write_err(path: &Path, e: impl std::fmt::Display) -> LayerError {
+    LayerError::Write {
+        path: path.display().to_string(),
+        cause: e.to_string(),
+    }
+}
+
+impl LayerWriter {
+    /// A layer whose mtimes are clamped to `epoch` (seconds since 1970).
+    pub fn new(
+        dir: &Path,
+        epoch: u64,
+        compression: Compression,
+    ) -> Result<LayerWriter, LayerError> {
+        std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
+        let (file, tmp) = tempfile::NamedTempFile::new_in(dir)
+            .map_err(|e| write_err(dir, e))?
+            .into_parts();
+        let out = hashing(file);
+        let encoder = match compression {
+            // No file name, mtime 0, fixed level: the gzip header carries
+            // nothing of this machine.
+            Compression::Gzip => Encoder::Gzip(
+                flate2::GzBuilder::new()
+                    .operating_system(255)
+                    .write(out, flate2::Compression::new(6)),
+            ),
+            Compression::Zstd => Encoder::Zstd(
+                zstd::stream::write::Encoder::new(out, 3).map_err(|e| write_err(dir, e))?,
+            ),
+        };
+        let mut tar = tar::Builder::new(hashing(encoder));
+        tar.mode(tar::HeaderMode::Deterministic);
+        Ok(LayerWriter {
+            tar,
+            tmp,
+            dir: dir.to_owned(),
+            epoch,
+            compression,
+            seen: BTreeMap::new(),
+            entries: Vec::new(),
+        })
+    }
+
+    /// Has an entry at `path` been written?
+    pub fn contains(&self, path: &str) -> bool {
+        self.seen.contains_key(path)
+    }
+
+    /// Adds an entry; `data` is read for regular files only. A second
+    /// entry for a path is skipped when both are the same directory, and
+    /// refused otherwise.
+    pub fn add(&mut self, entry: Entry, data: impl Read) -> Result<(), String> {
+        let kind_name = match &entry.kind {
+            Kind::Dir => "dir",
+            Kind::File { .. } => "file",
+            Kind::Symlink(_) => "symlink",
+            Kind::Hardlink(_) => "hardlink",
+        };
+        if let Some(&i) = self.seen.get(&entry.path) {
+            let prev = &self.entries[i];
+            let same_dir = entry.kind == Kind::Dir
+                && prev.kind == "dir"
+                && prev.mode == entry.mode
+                && (prev.uid, prev.gid) == (entry.owner.uid, entry.owner.gid);
+            return if same_dir {
+                Ok(())
+            } else {
+                Err(format!(
+                    "duplicate entry (a {} and a {kind_name})",
+                    prev.kind
+                ))
+            };
+        }
+        let mut header = tar::Header::new_gnu();
+        let (entry_type, size, target) = match &entry.kind {
+            Kind::Dir => (tar::EntryType::Directory, 0, None),
+            Kind::File { size } => (tar::EntryType::Regular, *size, None),
+            Kind::Symlink(t) => (tar::EntryType::Symlink, 0, Some(t.clone())),
+            Kind::Hardlink(t) => {
+                match self.seen.get(t).map(|&i| self.entries[i].kind.as_str()) {
+                    Some("file") => {}
+                    _ => return Err(format!("hard link to {t}, which is not an earlier file")),
+                }
+                (tar::EntryType::Link, 0, Some(t.clone()))
+            }
+        };
+        header.set_entry_type(entry_type);
+        header.set_size(size);
+        header.set_mode(entry.mode & 0o7777);
+        header.set_uid(entry.owner.uid);
+        header.set_gid(entry.owner.gid);
+        header
+            .set_username(&entry.owner.user)
+            .map_err(|e| e.to_string())?;
+        header
+            .set_groupname(&entry.owner.group)
+            .map_err(|e| e.to_string())?;
+        header.set_mtime(entry.mtime.min(self.epoch));
+        // The tar path of the root is `./`; directories end in `/`, as
+        // dpkg-deb writes them.
+        let tar_path = match (&entry.kind, entry.path.as_str()) {
+            (Kind::Dir, "") => "./".to_owned(),
+            (Kind::Dir, p) => format!("{p}/"),
+            (_, p) => p.to_owned(),
+        };
+        let mut sha256 = None;
+        match &target {
+            Some(t) => self
+                .tar
+                .append_link(&mut header, &tar_path, t)
+                .map_err(|e| e.to_string())?,
+            None if size > 0 => {
+                let mut reader = HashRead {
+                    inner: data.take(size),
+                    hash: Sha256::new(),
+                    len: 0,
+                };
+                self.tar
+                    .append_data(&mut header, &tar_path, &mut reader)
+                    .map_err(|e| e.to_string())?;
+                if reader.len != size {
+                    return Err(format!(
+                        "content is {} bytes, header says {size}",
+                        reader.len
+                    ));
+                }
+                sha256 = Some(hex::encode(reader.hash.finalize()));
+            }
+            None => {
+                if matches!(entry.kind, Kind::File { .. }) {
+                    sha256 = Some(hex::encode(Sha256::digest(b"")));
+                }
+                self.tar
+                    .append_data(&mut header, &tar_path, io::empty())
+                    .map_err(|e| e.to_string())?
+            }
+        }
+        self.seen.insert(entry.path.clone(), self.entries.len());
+        self.entries.push(EntryInfo {
+            path: entry.path,
+            kind: kind_name.to_owned(),
+            mode: entry.mode & 0o7777,
+            uid: entry.owner.uid,
+            gid: entry.owner.gid,
+            size,
+            target,
+            sha256,
+        });
+        Ok(())
+    }
+
+    /// Finishes the tar and the compressed stream and moves the blob to
+    /// `<dir>/<hex digest>` (a blob already there is the same bytes).
+    pub fn finish(self) -> Result<Layer, LayerError> {
+        let dir = self.dir;
+        let tar_out = self.tar.into_inner().map_err(|e| write_err(&dir, e))?;
+        let diff_id = format!("sha256:{}", hex::encode(tar_out.hash.finalize()));
+        let mut blob = tar_out.inner.finish().map_err(|e| write_err(&dir, e))?;
+        blob.flush().map_err(|e| write_err(&dir, e))?;
+        blob.inner.sync_all().map_err(|e| write_err(&dir, e))?;
+        let hex = hex::encode(blob.hash.finalize());
+        let dest = dir.join(&hex);
+        if dest.exists() {
+            drop(self.tmp);
+        } else {
+            self.tmp.persist(&dest).map_err(|e| write_err(&dest, e))?;
+            set_blob_mode(&dest).map_err(|e| write_err(&dest, e))?;
+        }
+        Ok(Layer {
+            digest: format!("sha256:{hex}"),
+            diff_id,
+            size: blob.len,
+            compression: self.compression,
+            entries: self.entries,
+        })
+    }
+}
+
+/// Temp files are created 0600; a blob in an output directory is 0644
+/// whatever the umask.
+pub fn set_blob_mode(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+}
+
+struct HashRead<R> {
+    inner: R,
+    hash: Sha256,
+    len: u64,
+}
+
+impl<R: Read> Read for HashRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(dir: &Path, epoch: u64) -> Layer {
+        let mut w = LayerWriter::new(dir, epoch, Compression::Gzip).unwrap();
+        let e = |path: &str, kind: Kind, mode| Entry {
+            path: path.into(),
+            kind,
+            mode,
+            owner: Owner::root(),
+            mtime: 2_000_000_000,
+        };
+        w.add(e("", Kind::Dir, 0o755), io::empty()).unwrap();
+        w.add(e("tmp", Kind::Dir, 0o1777), io::empty()).unwrap();
+        w.add(e("etc/hello", Kind::File { size: 5 }, 0o644), &b"hello"[..])
+            .unwrap();
+        w.add(
+            e("etc/link", Kind::Symlink("hello".into()), 0o777),
+            io::empty(),
+        )
+        .unwrap();
+        w.add(
+            e("etc/hard", Kind::Hardlink("etc/hello".into()), 0o644),
+            io::empty(),
+        )
+        .unwrap();
+        w.add(e("tmp", Kind::Dir, 0o1777), io::empty()).unwrap();
+        let dup = w.add(e("etc/hello", Kind::Dir, 0o755), io::empty());
+        assert!(dup.unwrap_err().contains("duplicate entry"));
+        let bad = w.add(e("x", Kind::Hardlink("nope".into()), 0o644), io::empty());
+        assert!(bad.unwrap_err().contains("not an earlier file"));
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn same_entries_same_bytes_and_clamped_times() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let la = build(a.path(), 1_700_000_000);
+        let lb = build(b.path(), 1_700_000_000);
+        assert_eq!(la, lb);
+        assert_eq!(la.entries.len(), 5);
+        let blob = std::fs::read(a.path().join(la.hex())).unwrap();
+        assert_eq!(blob.len() as u64, la.size);
+        assert_eq!(
+            format!("sha256:{}", hex::encode(Sha256::digest(&blob))),
+            la.digest
+        );
+        // gzip header: no name flag, mtime 0.
+        assert_eq!(&blob[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&blob[..]));
+        let heads: Vec<(String, u64, u32)> = tar
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let h = e.header();
+                (
+                    e.path().unwrap().display().to_string(),
+                    h.mtime().unwrap(),
+                    h.mode().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(heads[0], ("./".into(), 1_700_000_000, 0o755));
+        assert_eq!(heads[1], ("tmp/".into(), 1_700_000_000, 0o1777));
+        assert_eq!(heads[2].0, "etc/hello");
+        // A different epoch changes the bytes.
+        let c = tempfile::tempdir().unwrap();
+        assert_ne!(build(c.path(), 1_600_000_000).diff_id, la.diff_id);
+    }
+}
