@@ -12,6 +12,9 @@ pub struct Config {
     /// Image definitions; their model belongs to the resolver and builder.
     #[serde(default)]
     pub images: toml::Table,
+    /// What every image gets besides packages; the builder's model.
+    #[serde(default)]
+    pub build: toml::Table,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -28,6 +31,10 @@ pub struct DistroSpec {
     #[serde(default)]
     pub keyring: Option<PathBuf>,
     pub archives: Vec<ArchiveSpec>,
+    /// Merged /usr (debian13): `bin`, `sbin`, `lib*` entries of packages
+    /// land under `usr/`, where base-files' symlinks point.
+    #[serde(default)]
+    pub merged_usr: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -102,7 +102,37 @@ fn served(s: &Served) -> String {
     }
 }
 
+/// The lock entry of a candidate.
+fn locked(pkg: &distill_resolve::Package<'_>, loaded: &Loaded) -> Result<LockedPackage> {
+    let rel = &loaded.releases[pkg.origin];
+    let stanza = pkg.stanza();
+    let field = |f: &str| {
+        stanza.get(f).ok_or_else(|| {
+            Failure(format!(
+                "cannot lock {} {}: its stanza in {} has no {f}",
+                pkg.name, pkg.version, rel.suite
+            ))
+        })
+    };
+    let size = field("Size")?
+        .parse()
+        .map_err(|_| Failure(format!("cannot lock {}: bad Size", pkg.name)))?;
+    Ok(LockedPackage {
+        name: pkg.name.to_owned(),
+        version: pkg.version.to_owned(),
+        architecture: pkg.arch.to_owned(),
+        archive: rel.archive.clone(),
+        suite: rel.suite.clone(),
+        filename: field("Filename")?.to_owned(),
+        size,
+        sha256: field("SHA256")?.to_ascii_lowercase(),
+    })
+}
+
 /// Resolves every plan on the loaded indices and assembles the lock.
+/// `build_packages` are locked as they are, without dependencies: the
+/// build takes files out of them and installs nothing they need.
+#[allow(clippy::too_many_arguments)]
 fn build_lock(
     distro_name: &str,
     loaded: &Loaded,
@@ -110,9 +140,11 @@ fn build_lock(
     distro: &DistroSpec,
     archs: &[String],
     plans: &[(String, ImagePlan)],
+    build_packages: &[String],
 ) -> Result<Lock> {
     let mut packages: BTreeMap<(String, String), LockedPackage> = BTreeMap::new();
     let mut images: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    let mut build: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for arch in archs {
         let wanted: Vec<&(String, ImagePlan)> = plans
             .iter()
@@ -122,38 +154,24 @@ fn build_lock(
             continue;
         }
         let universe = Universe::new(arch, loaded.texts(arch))?;
+        for name in build_packages {
+            let pkg = universe.get(name).ok_or_else(|| {
+                Failure(format!(
+                    "cannot lock build package {name} for {distro_name} {arch}: no package of that name"
+                ))
+            })?;
+            let locked = locked(pkg, loaded)?;
+            packages.insert((locked.name.clone(), locked.architecture.clone()), locked);
+            build.entry(arch.clone()).or_default().push(name.clone());
+        }
         for (image, plan) in wanted {
             let resolution = resolve_image(&universe, image, distro_name, plan)?;
             for chosen in resolution.packages.values() {
                 let pkg = universe
                     .get(&chosen.name)
                     .expect("chosen from the universe");
-                let rel = &loaded.releases[pkg.origin];
-                let stanza = pkg.stanza();
-                let field = |f: &str| {
-                    stanza.get(f).ok_or_else(|| {
-                        Failure(format!(
-                            "cannot lock {} {}: its stanza in {} has no {f}",
-                            pkg.name, pkg.version, rel.suite
-                        ))
-                    })
-                };
-                let size = field("Size")?
-                    .parse()
-                    .map_err(|_| Failure(format!("cannot lock {}: bad Size", pkg.name)))?;
-                packages.insert(
-                    (pkg.name.to_owned(), pkg.arch.to_owned()),
-                    LockedPackage {
-                        name: pkg.name.to_owned(),
-                        version: pkg.version.to_owned(),
-                        architecture: pkg.arch.to_owned(),
-                        archive: rel.archive.clone(),
-                        suite: rel.suite.clone(),
-                        filename: field("Filename")?.to_owned(),
-                        size,
-                        sha256: field("SHA256")?.to_ascii_lowercase(),
-                    },
-                );
+                let locked = locked(pkg, loaded)?;
+                packages.insert((locked.name.clone(), locked.architecture.clone()), locked);
             }
             images
                 .entry(image.clone())
@@ -181,6 +199,7 @@ fn build_lock(
             .collect(),
         packages: packages.into_values().collect(),
         images,
+        build,
     })
 }
 
@@ -217,6 +236,7 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
         None => ctx.config.distros.keys().cloned().collect(),
     };
     let fallback = parse_snapshot(&ctx, args.snapshot.as_deref())?;
+    let build_spec = crate::build::spec(&ctx)?;
     for name in names {
         let distro = ctx.distro(&name)?;
         let path = lock_path(&ctx, &name);
@@ -232,7 +252,15 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
             args.archs.clone()
         };
         let loaded = load(&ctx, global, distro, &archs, &pins)?;
-        let lock = build_lock(&name, &loaded, &pins, distro, &archs, &plans)?;
+        let lock = build_lock(
+            &name,
+            &loaded,
+            &pins,
+            distro,
+            &archs,
+            &plans,
+            &build_spec.packages(),
+        )?;
         let text = lock.to_toml();
         let changed = old.map(|o| o.to_toml()) != Some(text.clone());
         write_atomic(&path, &text)?;

@@ -4,6 +4,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod build;
 mod context;
 mod load;
 mod lock;
@@ -55,6 +56,8 @@ enum Command {
     Show(show::Args),
     /// Resolve every image and write snapshots/<distro>.lock.
     Lock(lock::Args),
+    /// Build the images from the lock as OCI image layouts.
+    Build(build::Args),
     /// Show why a package is in an image (or which exclude removed it).
     Why(why::Args),
     /// Resolve packages against a distro and print the full set.
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Show(args) => show::run(&cli.global, args),
         Command::Resolve(args) => resolve::run(&cli.global, args),
         Command::Lock(args) => lock::run(&cli.global, args),
+        Command::Build(args) => build::run(&cli.global, args),
         Command::Why(args) => why::run(&cli.global, args),
     };
     match result {

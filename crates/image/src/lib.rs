@@ -9,12 +9,14 @@
 
 pub mod layout;
 pub mod oci;
+pub mod spec;
 
 pub use layout::Layout;
 pub use oci::{
     CONFIG, ConfigDoc, Descriptor, History, INDEX, ImageConfig, MANIFEST, Platform, REF_NAME,
     RootFs, index, manifest, platform_of, rfc3339,
 };
+pub use spec::{BuildSpec, DirSpec, FileSpec, TagSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {

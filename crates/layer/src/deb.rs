@@ -48,6 +48,49 @@ pub fn layer_from_deb(
     opts: &DebOptions,
     out_dir: &Path,
 ) -> Result<DebLayer, LayerError> {
+    let (meta, layer) = walk(deb, label, |meta, data| {
+        write_layer(data, label, meta, opts, out_dir)
+    })?;
+    Ok(DebLayer { meta, layer })
+}
+
+/// The regular files of a package's data whose normalised path `want`s,
+/// with their contents (for the few files the build takes out of a
+/// package: the CA certificates, busybox).
+pub fn extract_files(
+    deb: &Path,
+    label: &str,
+    want: impl Fn(&str) -> bool,
+) -> Result<(PackageMeta, Vec<(String, Vec<u8>)>), LayerError> {
+    walk(deb, label, |_, data| {
+        let fail = |e: io::Error| LayerError::Deb {
+            package: label.to_owned(),
+            cause: format!("data.tar: {e}"),
+        };
+        let mut out = Vec::new();
+        let mut tar = tar::Archive::new(data);
+        for entry in tar.entries().map_err(fail)? {
+            let mut entry = entry.map_err(fail)?;
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let Ok(path) = normalize(&raw) else { continue };
+            if entry.header().entry_type().is_file() && want(&path) {
+                let mut bytes = Vec::new();
+                entry.read_to_end(&mut bytes).map_err(fail)?;
+                out.push((path, bytes));
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Walks the members of a `.deb`: checks the format, reads the control
+/// member, and hands the decompressed data member to `data`.
+fn walk<T>(
+    deb: &Path,
+    label: &str,
+    data: impl FnOnce(&PackageMeta, &mut dyn Read) -> Result<T, LayerError>,
+) -> Result<(PackageMeta, T), LayerError> {
+    let mut data = Some(data);
     let fail = |cause: String| LayerError::Deb {
         package: label.to_owned(),
         cause,
@@ -56,7 +99,7 @@ pub fn layer_from_deb(
     let mut ar = ar::Archive::new(BufReader::new(file));
     let mut seen_binary = false;
     let mut meta = None;
-    let mut layer = None;
+    let mut out = None;
     while let Some(member) = ar.next_entry() {
         let mut member = member.map_err(|e| fail(format!("not an ar archive: {e}")))?;
         let name = String::from_utf8_lossy(member.header().identifier())
@@ -81,16 +124,19 @@ pub fn layer_from_deb(
                 let (Some(meta), true) = (meta.as_ref(), seen_binary) else {
                     return Err(fail(format!("{n} before debian-binary and control.tar")));
                 };
-                let tar = decompressor(n, &mut member).map_err(fail)?;
-                layer = Some(write_layer(tar, label, meta, opts, out_dir)?);
+                let mut tar = decompressor(n, &mut member).map_err(fail)?;
+                let Some(data) = data.take() else {
+                    return Err(fail("two data members".into()));
+                };
+                out = Some(data(meta, &mut tar)?);
             }
             // dpkg ignores members starting with `_` (signatures and such).
             n if n.starts_with('_') => {}
             n => return Err(fail(format!("unexpected member {n:?}"))),
         }
     }
-    match (meta, layer) {
-        (Some(meta), Some(layer)) => Ok(DebLayer { meta, layer }),
+    match (meta, out) {
+        (Some(meta), Some(out)) => Ok((meta, out)),
         _ => Err(fail("no control.tar or data.tar member".into())),
     }
 }
@@ -251,7 +297,7 @@ fn name_of(b: Option<&[u8]>) -> String {
 /// `status.d/<name>`: the control stanza with dpkg's `Status` line after
 /// `Package`, as in /var/lib/dpkg/status; `status.d/<name>.md5sums`: the
 /// package's md5sums, paths moved as the files were.
-fn status_files(meta: &PackageMeta, usrmerge_paths: bool) -> Vec<(String, String)> {
+pub fn status_files(meta: &PackageMeta, usrmerge_paths: bool) -> Vec<(String, String)> {
     let mut status = String::new();
     for line in meta.control.lines() {
         status.push_str(line);

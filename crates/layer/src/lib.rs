@@ -12,11 +12,15 @@
 //!   directory, no two packages shipping one path differently.
 
 pub mod deb;
+pub mod generated;
 pub mod path;
 pub mod tree;
 pub mod writer;
 
-pub use deb::{DebLayer, DebOptions, PackageMeta, STATUS_DIR, layer_from_deb};
+pub use deb::{
+    DebLayer, DebOptions, PackageMeta, STATUS_DIR, extract_files, layer_from_deb, status_files,
+};
+pub use generated::{Generated, Node, busybox_applets, ca_bundle};
 pub use path::{PathError, normalize};
 pub use tree::{Tree, TreeError};
 pub use writer::{Compression, Entry, EntryInfo, Kind, Layer, LayerWriter, Owner};

@@ -28,6 +28,63 @@ pub struct ImageSpec {
     /// Additions for one distro only.
     #[serde(default)]
     pub distro: BTreeMap<String, DistroPart>,
+    /// Image config: added to (and overriding) the extended image's.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// Extra symlinks, path → target.
+    #[serde(default)]
+    pub symlinks: BTreeMap<String, String>,
+}
+
+/// An image's config after inheritance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Runtime {
+    pub env: BTreeMap<String, String>,
+    pub entrypoint: Vec<String>,
+    pub annotations: BTreeMap<String, String>,
+    pub symlinks: BTreeMap<String, String>,
+}
+
+/// The image's config: its ancestors' with its own laid over them.
+pub fn runtime(images: &BTreeMap<String, ImageSpec>, image: &str) -> Result<Runtime, ImageError> {
+    let mut out = Runtime::default();
+    for name in chain(images, image)? {
+        let s = &images[name];
+        out.env.extend(s.env.clone());
+        out.annotations.extend(s.annotations.clone());
+        out.symlinks.extend(s.symlinks.clone());
+        if let Some(e) = &s.entrypoint {
+            out.entrypoint = e.clone();
+        }
+    }
+    Ok(out)
+}
+
+/// `image` and its ancestors, root-most first.
+fn chain<'a>(
+    images: &'a BTreeMap<String, ImageSpec>,
+    image: &'a str,
+) -> Result<Vec<&'a str>, ImageError> {
+    let mut cur = images
+        .get(image)
+        .ok_or_else(|| ImageError::Invalid(image.to_owned(), "no such image".into()))?;
+    let mut chain = vec![image];
+    while let Some(parent) = &cur.extends {
+        if chain.contains(&parent.as_str()) {
+            return Err(ImageError::Invalid(
+                image.to_owned(),
+                format!("extends itself through {parent}"),
+            ));
+        }
+        chain.push(parent);
+        cur = &images[parent];
+    }
+    chain.reverse();
+    Ok(chain)
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -102,20 +159,7 @@ pub fn plan(
     {
         return Ok(None);
     }
-    // Walk up the chain, root-most first.
-    let mut chain = vec![image];
-    let mut cur = spec;
-    while let Some(parent) = &cur.extends {
-        if chain.contains(&parent.as_str()) {
-            return Err(ImageError::Invalid(
-                image.to_owned(),
-                format!("extends itself through {parent}"),
-            ));
-        }
-        chain.push(parent);
-        cur = &images[parent];
-    }
-    chain.reverse();
+    let chain = chain(images, image)?;
     let mut roots: Vec<String> = Vec::new();
     let mut excludes: BTreeMap<String, String> = BTreeMap::new();
     for name in chain {

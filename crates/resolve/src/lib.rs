@@ -22,7 +22,9 @@
 mod images;
 mod lock;
 
-pub use images::{DistroPart, Exclude, ImageError, ImagePlan, ImageSpec, parse_images, plan};
+pub use images::{
+    DistroPart, Exclude, ImageError, ImagePlan, ImageSpec, Runtime, parse_images, plan, runtime,
+};
 pub use lock::{LOCK_VERSION, Lock, LockError, LockedPackage, LockedSuite};
 
 use std::borrow::Cow;

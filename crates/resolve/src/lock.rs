@@ -22,6 +22,10 @@ pub struct Lock {
     pub packages: Vec<LockedPackage>,
     /// Image → architecture → package names, sorted.
     pub images: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// Architecture → packages the build takes files from without
+    /// installing them (the CA bundle's source, busybox for debug tags).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub build: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,11 +99,14 @@ impl Lock {
             .packages
             .sort_by(|a, b| (&a.name, &a.architecture).cmp(&(&b.name, &b.architecture)));
         sorted.packages.dedup();
-        for archs in sorted.images.values_mut() {
-            for names in archs.values_mut() {
-                names.sort();
-                names.dedup();
-            }
+        for names in sorted
+            .images
+            .values_mut()
+            .flat_map(|a| a.values_mut())
+            .chain(sorted.build.values_mut())
+        {
+            names.sort();
+            names.dedup();
         }
         let mut text = String::from("# Written by `distill lock`; do not edit by hand.\n");
         text += &toml::to_string_pretty(&sorted).expect("lock model serializes");
@@ -157,6 +164,7 @@ mod tests {
                 .into(),
             )]
             .into(),
+            build: BTreeMap::new(),
         }
     }
 

@@ -1,0 +1,746 @@
+//! `distill build`: the images from the lock alone (no index is fetched,
+//! nothing is resolved). Every .deb is fetched by its locked hash, turned
+//! into a layer once (cached under a key of the deb's hash and the layer
+//! options), and the layers are assembled into one OCI layout per image
+//! and distro, with an index per tag over the architectures.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use distill_archive::DistroSpec;
+use distill_image::{
+    BuildSpec, ConfigDoc, Descriptor, History, ImageConfig, Layout, MANIFEST, RootFs, TagSpec,
+    manifest, platform_of, rfc3339,
+};
+use distill_layer::{
+    Compression, DebOptions, Generated, Layer, Node, Owner, STATUS_DIR, Tree, busybox_applets,
+    ca_bundle, extract_files, layer_from_deb, status_files,
+};
+use distill_resolve::{Lock, LockedPackage, Runtime};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::Global;
+use crate::context::{Context, Failure, Result, emit};
+use crate::lock::{images, lock_path, read_lock};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Only these images (repeatable; default: every image in the lock).
+    #[arg(long = "image")]
+    images: Vec<String>,
+    /// Only these distros (repeatable; default: every distro).
+    #[arg(long = "distro")]
+    distros: Vec<String>,
+    /// Only these architectures (repeatable; default: all locked ones).
+    #[arg(long = "arch")]
+    archs: Vec<String>,
+    /// Where the image layouts go: <DIR>/<image>-<distro>/.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    /// Layer compression.
+    #[arg(long, value_enum, default_value = "gzip")]
+    compression: Comp,
+    /// One JSON object per line: image, distro, tag, digest, path.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Comp {
+    Gzip,
+    Zstd,
+}
+
+/// The `[build]` section (empty when packages.toml has none).
+pub fn spec(ctx: &Context) -> Result<BuildSpec> {
+    toml::Value::Table(ctx.config.build.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| {
+            Failure(format!(
+                "cannot use {}: [build]: {}",
+                ctx.config_path.display(),
+                e.message()
+            ))
+        })
+}
+
+/// Bump when the bytes a layer is made of change for the same inputs, so
+/// cached layers of older distills are not reused.
+const LAYER_FORMAT: &str = "distill-layer 1";
+
+/// One image of one distro being built.
+struct Target<'l> {
+    image: String,
+    runtime: Runtime,
+    /// Architecture → the locked packages, sorted by name.
+    archs: BTreeMap<String, Vec<&'l LockedPackage>>,
+}
+
+pub fn run(global: &Global, args: Args) -> Result<u8> {
+    let ctx = Context::new(global)?;
+    let specs = images(&ctx)?;
+    let build = spec(&ctx)?;
+    if build.tags.is_empty() {
+        return Err(Failure(format!(
+            "cannot build: {} has no [build.tags]",
+            ctx.config_path.display()
+        )));
+    }
+    for i in &args.images {
+        if !specs.contains_key(i) {
+            return Err(Failure(format!(
+                "cannot build image {i}: not in packages.toml"
+            )));
+        }
+    }
+    let distros: Vec<String> = if args.distros.is_empty() {
+        ctx.config.distros.keys().cloned().collect()
+    } else {
+        args.distros.clone()
+    };
+    let compression = match args.compression {
+        Comp::Gzip => Compression::Gzip,
+        Comp::Zstd => Compression::Zstd,
+    };
+    let mut built = Vec::new();
+    for name in &distros {
+        let distro = ctx.distro(name)?;
+        let path = lock_path(&ctx, name);
+        let lock = read_lock(&path)?.ok_or_else(|| {
+            Failure(format!(
+                "cannot build {name}: no lock at {}; run `distill lock` first",
+                path.display()
+            ))
+        })?;
+        let targets = targets(&lock, &specs, &args)?;
+        if targets.is_empty() {
+            continue;
+        }
+        let b = Builder {
+            ctx: &ctx,
+            build: &build,
+            distro_name: name,
+            distro,
+            lock: &lock,
+            epoch: epoch(&lock, distro)?,
+            compression,
+        };
+        built.extend(b.run(&targets, &args.out)?);
+    }
+    if built.is_empty() {
+        return Err(Failure(
+            "cannot build: no locked image matches the selection".into(),
+        ));
+    }
+    let mut text = String::new();
+    for b in &built {
+        if args.json {
+            text += &serde_json::json!({
+                "image": b.image, "distro": b.distro, "tag": b.tag,
+                "digest": b.digest, "path": b.path.display().to_string(),
+            })
+            .to_string();
+        } else {
+            text += &format!("{}-{}:{} {}", b.image, b.distro, b.tag, b.digest);
+        }
+        text.push('\n');
+    }
+    emit(&text)?;
+    Ok(0)
+}
+
+/// What the lock holds for the selected images and architectures.
+fn targets<'l>(
+    lock: &'l Lock,
+    specs: &BTreeMap<String, distill_resolve::ImageSpec>,
+    args: &Args,
+) -> Result<Vec<Target<'l>>> {
+    let mut out = Vec::new();
+    for (image, per_arch) in &lock.images {
+        if !args.images.is_empty() && !args.images.contains(image) {
+            continue;
+        }
+        if !specs.contains_key(image) {
+            return Err(Failure(format!(
+                "cannot build {image}: the {} lock has it but packages.toml does not; run `distill lock`",
+                lock.distro
+            )));
+        }
+        let runtime = distill_resolve::runtime(specs, image)
+            .map_err(|e| Failure(format!("cannot build {image}: {e}")))?;
+        let mut archs = BTreeMap::new();
+        for (arch, names) in per_arch {
+            if !args.archs.is_empty() && !args.archs.contains(arch) {
+                continue;
+            }
+            let pkgs = names
+                .iter()
+                .map(|n| locked(lock, n, arch))
+                .collect::<Result<Vec<_>>>()?;
+            archs.insert(arch.clone(), pkgs);
+        }
+        if !archs.is_empty() {
+            out.push(Target {
+                image: image.clone(),
+                runtime,
+                archs,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn locked<'l>(lock: &'l Lock, name: &str, arch: &str) -> Result<&'l LockedPackage> {
+    lock.package(name, arch).ok_or_else(|| {
+        Failure(format!(
+            "cannot build: the {} lock names {name} for {arch} but has no entry for it; run `distill lock`",
+            lock.distro
+        ))
+    })
+}
+
+/// Every mtime is clamped to this: `SOURCE_DATE_EPOCH`, else the pin of
+/// the distro's first archive. Package files are older than the snapshot
+/// they were captured in, so clamping leaves their times as they are and
+/// a package's layer does not change when only the pin moves.
+fn epoch(lock: &Lock, distro: &DistroSpec) -> Result<u64> {
+    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
+        return v.trim().parse().map_err(|_| {
+            Failure(format!(
+                "cannot use SOURCE_DATE_EPOCH={v:?}: not a number of seconds"
+            ))
+        });
+    }
+    let first = distro
+        .archives
+        .first()
+        .ok_or_else(|| Failure(format!("cannot build {}: no archives", lock.distro)))?;
+    let pin = lock.archives.get(&first.name).ok_or_else(|| {
+        Failure(format!(
+            "cannot build: the {} lock has no pin for {}; run `distill lock`",
+            lock.distro, first.name
+        ))
+    })?;
+    let t = distill_debian::SnapshotTime::parse(pin)
+        .map_err(|e| Failure(format!("cannot use the lock's pin {pin}: {e}")))?;
+    Ok(t.unix().max(0) as u64)
+}
+
+struct Built {
+    image: String,
+    distro: String,
+    tag: String,
+    digest: String,
+    path: PathBuf,
+}
+
+struct Builder<'a> {
+    ctx: &'a Context,
+    build: &'a BuildSpec,
+    distro_name: &'a str,
+    distro: &'a DistroSpec,
+    lock: &'a Lock,
+    epoch: u64,
+    compression: Compression,
+}
+
+/// A layer and where its blob is.
+struct Made {
+    label: String,
+    layer: Layer,
+    blob: PathBuf,
+    /// Generated layers may replace package files (os-release).
+    generated: bool,
+}
+
+impl Builder<'_> {
+    fn layer_dir(&self) -> PathBuf {
+        self.ctx.fetcher.cache().root().join("layers")
+    }
+
+    fn run(&self, targets: &[Target<'_>], out: &Path) -> Result<Vec<Built>> {
+        let debug = self.build.tags.values().any(|t| t.debug);
+        // Every package any target needs, plus the build's own packages.
+        let mut needed: BTreeMap<(String, String), &LockedPackage> = BTreeMap::new();
+        let mut archs: Vec<&String> = Vec::new();
+        for t in targets {
+            for (arch, pkgs) in &t.archs {
+                archs.push(arch);
+                for p in pkgs {
+                    needed.insert((p.name.clone(), p.architecture.clone()), p);
+                }
+            }
+        }
+        archs.sort();
+        archs.dedup();
+        // Packages the build takes files from (not installed as layers).
+        let mut tools: BTreeMap<&str, &LockedPackage> = BTreeMap::new();
+        let mut tool_debs: BTreeMap<(String, String), &LockedPackage> = BTreeMap::new();
+        for arch in &archs {
+            let wanted = [
+                self.build.ca_certificates.as_deref(),
+                self.build.busybox.as_deref().filter(|_| debug),
+            ];
+            for name in wanted.into_iter().flatten() {
+                let p = locked(self.lock, name, arch)?;
+                tools.insert(name, p);
+                tool_debs.insert((p.name.clone(), p.architecture.clone()), p);
+            }
+        }
+        let debs = self.fetch(needed.values().chain(tool_debs.values()).copied())?;
+
+        let made: BTreeMap<String, Made> = needed
+            .values()
+            .collect::<Vec<_>>()
+            .par_iter()
+            .map(|p| Ok((p.sha256.clone(), self.package_layer(p, &debs[&p.sha256])?)))
+            .collect::<Result<_>>()?;
+
+        let skeleton = self.skeleton(&tools, &debs)?;
+        let mut busybox: BTreeMap<String, Made> = BTreeMap::new();
+        if let (true, Some(bb)) = (debug, &self.build.busybox) {
+            for arch in &archs {
+                let p = locked(self.lock, bb, arch)?;
+                busybox.insert((*arch).clone(), self.busybox_layer(p, &debs[&p.sha256])?);
+            }
+        }
+
+        let mut built = Vec::new();
+        for t in targets {
+            let dest = out.join(format!("{}-{}", t.image, self.distro_name));
+            let extras = self.image_layer(&t.runtime)?;
+            let mut layout = Layout::create(&dest).map_err(|e| Failure(e.to_string()))?;
+            for (tag, tag_spec) in &self.build.tags {
+                let mut manifests = Vec::new();
+                for (arch, pkgs) in &t.archs {
+                    let mut layers: Vec<&Made> = pkgs.iter().map(|p| &made[&p.sha256]).collect();
+                    layers.push(&skeleton);
+                    layers.extend(&extras);
+                    if tag_spec.debug {
+                        layers.push(busybox.get(arch).ok_or_else(|| {
+                            Failure(format!(
+                                "cannot build tag {tag}: no busybox package configured"
+                            ))
+                        })?);
+                    }
+                    let desc = self.image(&mut layout, t, arch, tag_spec, &layers)?;
+                    let platform = desc.platform.clone().expect("image descriptors have one");
+                    layout.tag(&format!("{tag}-{}", platform.architecture), desc.clone());
+                    manifests.push(desc);
+                }
+                let annotations = self.annotations(t)?;
+                let index = distill_image::index(&manifests, &annotations);
+                let desc = layout
+                    .put(distill_image::INDEX, &index)
+                    .map_err(|e| Failure(e.to_string()))?;
+                built.push(Built {
+                    image: t.image.clone(),
+                    distro: self.distro_name.to_owned(),
+                    tag: tag.clone(),
+                    digest: desc.digest.clone(),
+                    path: dest.clone(),
+                });
+                layout.tag(tag, desc);
+            }
+            layout.commit().map_err(|e| Failure(e.to_string()))?;
+            self.ctx.bars.note(&format!("wrote {}", dest.display()));
+        }
+        Ok(built)
+    }
+
+    /// Fetches every .deb by its locked hash (snapshot first, then the
+    /// mirrors); returns sha256 → cached file.
+    fn fetch<'p>(
+        &self,
+        pkgs: impl Iterator<Item = &'p LockedPackage>,
+    ) -> Result<BTreeMap<String, PathBuf>> {
+        let mut jobs = Vec::new();
+        for p in pkgs {
+            let archive = self
+                .distro
+                .archives
+                .iter()
+                .find(|a| a.name == p.archive)
+                .ok_or_else(|| {
+                    Failure(format!(
+                        "cannot fetch {}: the lock names archive {}, which packages.toml lacks",
+                        p.name, p.archive
+                    ))
+                })?;
+            let pin = self
+                .lock
+                .archives
+                .get(&p.archive)
+                .cloned()
+                .unwrap_or_default();
+            let mut urls = vec![format!(
+                "{}/{pin}/{}",
+                archive.snapshot.trim_end_matches('/'),
+                p.filename
+            )];
+            urls.extend(
+                archive
+                    .mirrors
+                    .iter()
+                    .map(|m| format!("{}/{}", m.trim_end_matches('/'), p.filename)),
+            );
+            let pin = distill_fetch::Pinned {
+                sha256: p.sha256.clone(),
+                size: Some(p.size),
+            };
+            jobs.push((p, urls, pin));
+        }
+        let fetcher = self.ctx.fetcher.clone();
+        let got = crate::load::runtime()?.block_on(futures_util::future::try_join_all(
+            jobs.iter().map(|(p, urls, pin)| {
+                let fetcher = fetcher.clone();
+                async move {
+                    fetcher
+                        .fetch_pinned(urls, pin)
+                        .await
+                        .map(|path| (p.sha256.clone(), path))
+                        .map_err(|e| Failure(format!("cannot fetch {} {}: {e}", p.name, p.version)))
+                }
+            }),
+        ))?;
+        Ok(got.into_iter().collect())
+    }
+
+    /// A package's layer, from the layer cache or made now.
+    fn package_layer(&self, p: &LockedPackage, deb: &Path) -> Result<Made> {
+        let opts = DebOptions {
+            epoch: self.epoch,
+            usrmerge: self.distro.merged_usr,
+            compression: self.compression,
+        };
+        let key = hex::encode(Sha256::digest(format!(
+            "{LAYER_FORMAT}\n{}\n{}\n{}\n{:?}\n",
+            p.sha256, opts.usrmerge, opts.epoch, opts.compression
+        )));
+        let label = format!("{} {}", p.name, p.version);
+        let layer = self.cached(&key, || {
+            check_hash(deb, &p.sha256, &label)?;
+            let made = layer_from_deb(deb, &label, &opts, &self.blob_dir())
+                .map_err(|e| Failure(e.to_string()))?;
+            Ok(made.layer)
+        })?;
+        Ok(self.made(label, layer, false))
+    }
+
+    fn blob_dir(&self) -> PathBuf {
+        self.layer_dir().join("blobs")
+    }
+
+    fn made(&self, label: String, layer: Layer, generated: bool) -> Made {
+        let blob = self.blob_dir().join(layer.hex());
+        Made {
+            label,
+            layer,
+            blob,
+            generated,
+        }
+    }
+
+    /// The layer recorded under `key`, if its record and blob are both
+    /// there; else `make` it and record it (atomically).
+    fn cached(&self, key: &str, make: impl FnOnce() -> Result<Layer>) -> Result<Layer> {
+        let record = self.layer_dir().join(format!("{key}.json"));
+        if let Ok(bytes) = std::fs::read(&record)
+            && let Ok(layer) = serde_json::from_slice::<Layer>(&bytes)
+            && self.blob_dir().join(layer.hex()).is_file()
+        {
+            return Ok(layer);
+        }
+        let layer = make()?;
+        let json = serde_json::to_string(&layer).expect("layer record serialises");
+        crate::lock::write_atomic(&record, &json)?;
+        Ok(layer)
+    }
+
+    /// The skeleton every image of the distro shares: directories, the
+    /// configured files, the dpkg status directory and the CA bundle.
+    fn skeleton(
+        &self,
+        tools: &BTreeMap<&str, &LockedPackage>,
+        debs: &BTreeMap<String, PathBuf>,
+    ) -> Result<Made> {
+        let gen_err = |e: distill_layer::LayerError| Failure(e.to_string());
+        let mut g = Generated::new();
+        for (path, d) in &self.build.dirs {
+            g.add(
+                path,
+                Node::Dir {
+                    mode: d.mode,
+                    owner: owner(d.uid, d.gid),
+                },
+            )
+            .map_err(gen_err)?;
+        }
+        g.add(
+            STATUS_DIR,
+            Node::Dir {
+                mode: 0o755,
+                owner: Owner::root(),
+            },
+        )
+        .map_err(gen_err)?;
+        for (path, f) in &self.build.files {
+            let text = f.render(&self.distro.version_id, &self.distro.codename);
+            g.file(path, f.mode, text).map_err(gen_err)?;
+        }
+        if let Some(name) = &self.build.ca_certificates {
+            let p = tools[name.as_str()];
+            let label = format!("{} {}", p.name, p.version);
+            let deb = &debs[&p.sha256];
+            check_hash(deb, &p.sha256, &label)?;
+            let copyright = format!("usr/share/doc/{}/copyright", p.name);
+            let (meta, files) = extract_files(deb, &label, |path| {
+                path.starts_with("usr/share/ca-certificates/") || path == copyright
+            })
+            .map_err(gen_err)?;
+            // 0555, as distroless ships the bundle and its copyright.
+            g.file(
+                "/etc/ssl/certs/ca-certificates.crt",
+                0o555,
+                ca_bundle(&files),
+            )
+            .map_err(gen_err)?;
+            if let Some((_, text)) = files.iter().find(|(path, _)| *path == copyright) {
+                g.file(&copyright, 0o555, text.clone()).map_err(gen_err)?;
+            }
+            let (status_name, status) = status_files(&meta, false).swap_remove(0);
+            g.file(&format!("{STATUS_DIR}/{status_name}"), 0o644, status)
+                .map_err(gen_err)?;
+        }
+        let key = generated_key("skeleton", &g, self);
+        let layer = self.cached(&key, || {
+            g.write(&self.blob_dir(), self.epoch, self.compression)
+                .map_err(gen_err)
+        })?;
+        Ok(self.made("distroless skeleton".into(), layer, true))
+    }
+
+    /// The image's own symlinks, if it has any.
+    fn image_layer(&self, runtime: &Runtime) -> Result<Option<Made>> {
+        if runtime.symlinks.is_empty() {
+            return Ok(None);
+        }
+        let mut g = Generated::new();
+        for (path, target) in &runtime.symlinks {
+            g.add(path, Node::Symlink(target.clone()))
+                .map_err(|e| Failure(e.to_string()))?;
+        }
+        let key = generated_key("image", &g, self);
+        let layer = self.cached(&key, || {
+            g.write(&self.blob_dir(), self.epoch, self.compression)
+                .map_err(|e| Failure(e.to_string()))
+        })?;
+        Ok(Some(self.made("image symlinks".into(), layer, true)))
+    }
+
+    /// busybox at /busybox/busybox with a symlink per applet, and its
+    /// dpkg status so scanners see which busybox it is.
+    fn busybox_layer(&self, p: &LockedPackage, deb: &Path) -> Result<Made> {
+        let label = format!("{} {}", p.name, p.version);
+        check_hash(deb, &p.sha256, &label)?;
+        let gen_err = |e: distill_layer::LayerError| Failure(e.to_string());
+        let (meta, files) = extract_files(deb, &label, |path| {
+            path == "bin/busybox" || path == "usr/bin/busybox"
+        })
+        .map_err(gen_err)?;
+        let (_, binary) = files
+            .first()
+            .ok_or_else(|| Failure(format!("cannot use {label}: it has no bin/busybox")))?;
+        let applets =
+            busybox_applets(binary).map_err(|e| Failure(format!("cannot use {label}: {e}")))?;
+        let mut g = Generated::new();
+        g.file("/busybox/busybox", 0o755, binary.clone())
+            .map_err(gen_err)?;
+        for a in applets.iter().filter(|a| a.as_str() != "busybox") {
+            g.add(&format!("/busybox/{a}"), Node::Symlink("busybox".into()))
+                .map_err(gen_err)?;
+        }
+        let (status_name, status) = status_files(&meta, false).swap_remove(0);
+        g.file(&format!("{STATUS_DIR}/{status_name}"), 0o644, status)
+            .map_err(gen_err)?;
+        let key = generated_key(&format!("busybox {}", p.sha256), &g, self);
+        let layer = self.cached(&key, || {
+            g.write(&self.blob_dir(), self.epoch, self.compression)
+                .map_err(gen_err)
+        })?;
+        Ok(self.made(label, layer, true))
+    }
+
+    /// Annotations with `{upstream:PKG}` filled in from the lock.
+    fn annotations(&self, t: &Target<'_>) -> Result<BTreeMap<String, String>> {
+        let mut out = self.build.annotations.clone();
+        out.extend(t.runtime.annotations.clone());
+        for v in out.values_mut() {
+            while let Some(start) = v.find("{upstream:") {
+                let end = v[start..]
+                    .find('}')
+                    .map(|e| start + e)
+                    .ok_or_else(|| Failure(format!("cannot use annotation {v:?}: unclosed {{")))?;
+                let pkg = &v[start + "{upstream:".len()..end];
+                let version = t
+                    .archs
+                    .values()
+                    .flatten()
+                    .find(|p| p.name == pkg)
+                    .map(|p| upstream(&p.version))
+                    .ok_or_else(|| {
+                        Failure(format!(
+                            "cannot build {}: annotation names {pkg}, which the image does not contain",
+                            t.image
+                        ))
+                    })?;
+                v.replace_range(start..=end, &version);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One architecture's image for one tag; returns its manifest's
+    /// descriptor (with the platform).
+    fn image(
+        &self,
+        layout: &mut Layout,
+        t: &Target<'_>,
+        arch: &str,
+        tag: &TagSpec,
+        layers: &[&Made],
+    ) -> Result<Descriptor> {
+        let mut tree = Tree::new();
+        for m in layers {
+            tree.add(&m.label, &m.layer.entries, m.generated)
+                .map_err(|e| Failure(format!("{e} ({} {arch})", t.image)))?;
+        }
+        let platform = platform_of(arch).map_err(|e| Failure(e.to_string()))?;
+        let mut env: BTreeMap<String, String> = self.build.env.clone();
+        env.extend(t.runtime.env.clone());
+        let mut entrypoint = t.runtime.entrypoint.clone();
+        if tag.debug {
+            let path = env.entry("PATH".into()).or_default();
+            path.push_str(":/busybox");
+            entrypoint = vec!["/busybox/sh".into()];
+        }
+        let created = rfc3339(self.epoch);
+        let config = ConfigDoc {
+            created: created.clone(),
+            architecture: platform.architecture.clone(),
+            os: platform.os.clone(),
+            variant: platform.variant.clone(),
+            config: ImageConfig {
+                user: tag.user.clone(),
+                env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                entrypoint,
+                cmd: Vec::new(),
+                working_dir: tag.workdir.clone(),
+                labels: BTreeMap::new(),
+            },
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: layers.iter().map(|m| m.layer.diff_id.clone()).collect(),
+            },
+            history: layers
+                .iter()
+                .map(|m| History {
+                    created: created.clone(),
+                    created_by: format!("distill: {}", m.label),
+                    comment: None,
+                })
+                .collect(),
+        };
+        let write = |e: distill_image::ImageError| Failure(e.to_string());
+        let config_desc = layout
+            .put(distill_image::CONFIG, &config.to_bytes())
+            .map_err(write)?;
+        let mut layer_descs = Vec::new();
+        for m in layers {
+            layout.put_file(&m.blob, &m.layer.digest).map_err(write)?;
+            layer_descs.push(Descriptor {
+                media_type: m.layer.compression.media_type().to_owned(),
+                digest: m.layer.digest.clone(),
+                size: m.layer.size,
+                platform: None,
+                artifact_type: None,
+                annotations: BTreeMap::new(),
+            });
+        }
+        let annotations = self.annotations(t)?;
+        let bytes = manifest(&config_desc, &layer_descs, &annotations);
+        let mut desc = layout.put(MANIFEST, &bytes).map_err(write)?;
+        desc.platform = Some(platform);
+        Ok(desc)
+    }
+}
+
+fn owner(uid: u64, gid: u64) -> Owner {
+    let name = |id: u64| {
+        if id == 0 {
+            "root".to_owned()
+        } else {
+            String::new()
+        }
+    };
+    Owner {
+        uid,
+        gid,
+        user: name(uid),
+        group: name(gid),
+    }
+}
+
+/// A cache key for a generated layer: what it holds and how it is written.
+fn generated_key(what: &str, g: &Generated, b: &Builder<'_>) -> String {
+    hex::encode(Sha256::digest(format!(
+        "{LAYER_FORMAT}\n{what}\n{g:?}\n{}\n{:?}\n",
+        b.epoch, b.compression
+    )))
+}
+
+/// `1:3.13.5-2+b1` → `3.13.5`.
+fn upstream(version: &str) -> String {
+    let v = version.split_once(':').map_or(version, |(_, v)| v);
+    v.rsplit_once('-').map_or(v, |(u, _)| u).to_owned()
+}
+
+/// The cache's file is named by its hash and was checked when stored;
+/// it is checked again here, right before its bytes go into an image.
+fn check_hash(path: &Path, sha256: &str, label: &str) -> Result<()> {
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| Failure(format!("cannot read {label}: {}: {e}", path.display())))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| Failure(format!("cannot read {label}: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    let got = hex::encode(h.finalize());
+    if got != sha256 {
+        return Err(Failure(format!(
+            "cannot use {label}: {} has sha256 {got}, the lock says {sha256}",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_versions() {
+        assert_eq!(upstream("3.13.5-2"), "3.13.5");
+        assert_eq!(upstream("1:2.36-9+deb12u4"), "2.36");
+        assert_eq!(upstream("2025b"), "2025b");
+    }
+}
