@@ -7,6 +7,7 @@
 #![allow(clippy::print_stderr)]
 
 pub mod archive;
+pub mod deb;
 pub mod key;
 pub mod server;
 
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub use archive::{Suite, sha256_hex, stanza};
+pub use deb::{Body, Deb};
 pub use key::TestKey;
 pub use server::{Fault, Server, dead_url};
 
@@ -110,16 +112,20 @@ impl Workspace {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        Command::new(distill_bin())
-            .args(args)
+        self.command(args).output().expect("run distill").into()
+    }
+
+    /// The command `run` runs, to adjust (another cache, cwd, umask).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(distill_bin());
+        c.args(args)
             .current_dir(self.path())
             .env("DISTILL_CACHE_DIR", self.cache())
             .env("DISTILL_NOW", self.now.to_string())
             .env("DISTILL_RETRY_BASE_MS", "5")
             .env_remove("RUST_BACKTRACE")
-            .output()
-            .expect("run distill")
-            .into()
+            .env_remove("SOURCE_DATE_EPOCH");
+        c
     }
 
     /// Files in the cache's content store and temp dir (for "nothing

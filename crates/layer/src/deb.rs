@@ -54,6 +54,9 @@ pub fn layer_from_deb(
     Ok(DebLayer { meta, layer })
 }
 
+/// A file's normalised path and contents.
+pub type FileData = (String, Vec<u8>);
+
 /// The regular files of a package's data whose normalised path `want`s,
 /// with their contents (for the few files the build takes out of a
 /// package: the CA certificates, busybox).
@@ -61,7 +64,7 @@ pub fn extract_files(
     deb: &Path,
     label: &str,
     want: impl Fn(&str) -> bool,
-) -> Result<(PackageMeta, Vec<(String, Vec<u8>)>), LayerError> {
+) -> Result<(PackageMeta, Vec<FileData>), LayerError> {
     walk(deb, label, |_, data| {
         let fail = |e: io::Error| LayerError::Deb {
             package: label.to_owned(),

@@ -144,7 +144,10 @@ pub fn ca_bundle(files: &[(String, Vec<u8>)]) -> Vec<u8> {
 pub fn busybox_applets(binary: &[u8]) -> Result<Vec<String>, String> {
     let marker = b"[\0[[\0";
     let mut from = 0;
-    while let Some(i) = binary[from..].windows(marker.len()).position(|w| w == marker) {
+    while let Some(i) = binary[from..]
+        .windows(marker.len())
+        .position(|w| w == marker)
+    {
         let start = from + i;
         let names = names_at(&binary[start..]);
         if names.len() >= 10 && names.iter().any(|n| n == "sh") {

@@ -21,6 +21,15 @@ pub enum TreeError {
         link: String,
         link_package: String,
     },
+    #[error(
+        "cannot assemble the image: {package} ships {path} under {parent}, a file from {parent_package}"
+    )]
+    UnderFile {
+        package: String,
+        path: String,
+        parent: String,
+        parent_package: String,
+    },
     #[error("cannot assemble the image: {path} is shipped differently by {first} and {second}")]
     Conflict {
         path: String,
@@ -51,17 +60,13 @@ impl Tree {
     ) -> Result<(), TreeError> {
         for e in entries {
             self.check_ancestors(name, &e.path)?;
-            if e.kind == "symlink" {
+            if e.kind != "dir" {
+                // Something already under this path needs it a directory.
                 let prefix = format!("{}/", e.path);
                 if let Some((p, (owner, _))) = self.entries.range(prefix.clone()..).next()
                     && p.starts_with(&prefix)
                 {
-                    return Err(TreeError::UnderSymlink {
-                        package: owner.clone(),
-                        path: p.clone(),
-                        link: e.path.clone(),
-                        link_package: name.to_owned(),
-                    });
+                    return Err(under(owner, p, &e.path, name, &e.kind));
                 }
             }
             if let Some((first, prev)) = self.entries.get(&e.path) {
@@ -89,18 +94,39 @@ impl Tree {
         while let Some(i) = path[at..].find('/') {
             let ancestor = &path[..at + i];
             if let Some((owner, e)) = self.entries.get(ancestor)
-                && e.kind == "symlink"
+                && e.kind != "dir"
             {
-                return Err(TreeError::UnderSymlink {
-                    package: name.to_owned(),
-                    path: path.to_owned(),
-                    link: ancestor.to_owned(),
-                    link_package: owner.clone(),
-                });
+                return Err(under(name, path, ancestor, owner, &e.kind));
             }
             at += i + 1;
         }
         Ok(())
+    }
+}
+
+/// `package` ships `path` beneath `parent`, which `parent_package` made a
+/// symlink or a file.
+fn under(package: &str, path: &str, parent: &str, parent_package: &str, kind: &str) -> TreeError {
+    let (package, path, parent, parent_package) = (
+        package.to_owned(),
+        path.to_owned(),
+        parent.to_owned(),
+        parent_package.to_owned(),
+    );
+    if kind == "symlink" {
+        TreeError::UnderSymlink {
+            package,
+            path,
+            link: parent,
+            link_package: parent_package,
+        }
+    } else {
+        TreeError::UnderFile {
+            package,
+            path,
+            parent,
+            parent_package,
+        }
     }
 }
 
@@ -143,6 +169,13 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "cannot assemble the image: a ships lib/x/y under lib/x, a symlink from b"
+        );
+        let err = t
+            .add("c", &[e("lib/x/y/z", "file", None)], false)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot assemble the image: c ships lib/x/y/z under lib/x/y, a file from a"
         );
     }
 
