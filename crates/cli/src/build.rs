@@ -14,8 +14,8 @@ use distill_image::{
     manifest, platform_of, rfc3339,
 };
 use distill_layer::{
-    Compression, DebOptions, Generated, Layer, Node, Owner, STATUS_DIR, Tree, busybox_applets,
-    ca_bundle, extract_files, layer_from_deb, status_files,
+    Compression, DebOptions, Generated, Layer, Node, Owner, STATUS_DIR, Tree, arch_info,
+    busybox_applets, ca_bundle, extract_files, layer_from_deb, ld_so_cache, status_files,
 };
 use distill_resolve::{Lock, LockedPackage, Runtime};
 use rayon::prelude::*;
@@ -68,7 +68,7 @@ pub fn spec(ctx: &Context) -> Result<BuildSpec> {
 
 /// Bump when the bytes a layer is made of change for the same inputs, so
 /// cached layers of older distills are not reused.
-const LAYER_FORMAT: &str = "distill-layer 1";
+const LAYER_FORMAT: &str = "distill-layer 2";
 
 /// One image of one distro being built.
 struct Target<'l> {
@@ -316,8 +316,13 @@ impl Builder<'_> {
                 let mut manifests = Vec::new();
                 for (arch, pkgs) in &t.archs {
                     let mut layers: Vec<&Made> = pkgs.iter().map(|p| &made[&p.sha256]).collect();
+                    let ldcache = match t.runtime.ld_so_cache {
+                        true => Some(self.ldcache_layer(arch, &layers)?),
+                        false => None,
+                    };
                     layers.push(&skeleton);
                     layers.extend(&extras);
+                    layers.extend(&ldcache);
                     if tag_spec.debug {
                         layers.push(busybox.get(arch).ok_or_else(|| {
                             Failure(format!(
@@ -538,6 +543,73 @@ impl Builder<'_> {
                 .map_err(|e| Failure(e.to_string()))
         })?;
         Ok(Some(self.made("image symlinks".into(), layer, true)))
+    }
+
+    /// `/etc/ld.so.cache` for the libraries of the package layers, as
+    /// ldconfig would write it from Debian's ld.so.conf.d: the multiarch
+    /// directories first, then /lib and /usr/lib, a directory reached
+    /// twice (merged /usr) scanned once.
+    fn ldcache_layer(&self, arch: &str, layers: &[&Made]) -> Result<Made> {
+        let (triplet, flags, big_endian) = arch_info(arch)
+            .ok_or_else(|| Failure(format!("cannot write ld.so.cache for {arch}: unknown ABI")))?;
+        let mut tree = Tree::new();
+        for m in layers {
+            tree.add(&m.label, &m.layer.entries, m.generated)
+                .map_err(|e| Failure(e.to_string()))?;
+        }
+        // `lib/x` → `usr/lib/x` when `lib` is a symlink to `usr/lib`.
+        let canonical = |dir: &str| -> String {
+            let (top, rest) = dir.split_once('/').unwrap_or((dir, ""));
+            match tree.entries.get(top).and_then(|(_, e)| e.target.as_deref()) {
+                Some(t) if !t.starts_with('/') || t.len() > 1 => {
+                    let t = t.trim_start_matches('/');
+                    if rest.is_empty() {
+                        t.to_owned()
+                    } else {
+                        format!("{t}/{rest}")
+                    }
+                }
+                _ => dir.to_owned(),
+            }
+        };
+        let mut seen = Vec::new();
+        let mut entries = Vec::new();
+        for dir in [
+            format!("lib/{triplet}"),
+            format!("usr/lib/{triplet}"),
+            "lib".to_owned(),
+            "usr/lib".to_owned(),
+        ] {
+            let real = canonical(&dir);
+            if seen.contains(&real) {
+                continue;
+            }
+            let prefix = format!("{real}/");
+            for (path, (_, e)) in tree.entries.range(prefix.clone()..) {
+                let Some(name) = path.strip_prefix(&prefix) else {
+                    break;
+                };
+                let Some(soname) = &e.soname else { continue };
+                if name.contains('/') || !tree.entries.contains_key(&format!("{prefix}{soname}")) {
+                    continue;
+                }
+                entries.push((soname.clone(), format!("/{dir}/{soname}")));
+            }
+            seen.push(real);
+        }
+        let mut g = Generated::new();
+        g.file(
+            "/etc/ld.so.cache",
+            0o644,
+            ld_so_cache(&entries, flags, big_endian),
+        )
+        .map_err(|e| Failure(e.to_string()))?;
+        let key = generated_key("ld.so.cache", &g, self);
+        let layer = self.cached(&key, || {
+            g.write(&self.blob_dir(), self.epoch, self.compression)
+                .map_err(|e| Failure(e.to_string()))
+        })?;
+        Ok(self.made("ld.so.cache".into(), layer, true))
     }
 
     /// busybox at /busybox/busybox with a symlink per applet, and its

@@ -7,6 +7,7 @@ use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 use crate::LayerError;
+use crate::ldcache::elf_soname;
 use crate::path::{is_merged_top, normalize, usrmerge};
 use crate::writer::{Compression, Entry, Kind, Layer, LayerWriter, Owner};
 
@@ -268,14 +269,27 @@ fn write_layer(
             user: name_of(header.username_bytes()),
             group: name_of(header.groupname_bytes()),
         };
-        let e = Entry {
+        let mut e = Entry {
             path: path.clone(),
             kind,
             mode: header.mode().map_err(|e| bad(&raw, e.to_string()))?,
             owner,
             mtime: header.mtime().map_err(|e| bad(&raw, e.to_string()))?,
+            soname: None,
         };
-        w.add(e, entry).map_err(|c| bad(&path, c))?;
+        if looks_like_library(&e) {
+            // Read whole (libraries are at most tens of MB) to find the
+            // SONAME, then write from memory.
+            let mut bytes = Vec::new();
+            let mut entry = entry;
+            entry
+                .read_to_end(&mut bytes)
+                .map_err(|err| bad(&raw, err.to_string()))?;
+            e.soname = elf_soname(&bytes);
+            w.add(e, &bytes[..]).map_err(|c| bad(&path, c))?;
+        } else {
+            w.add(e, entry).map_err(|c| bad(&path, c))?;
+        }
     }
     for (name, text) in status_files(meta, opts.usrmerge) {
         let path = format!("{STATUS_DIR}/{name}");
@@ -287,10 +301,19 @@ fn write_layer(
             mode: 0o644,
             owner: Owner::root(),
             mtime: opts.epoch,
+            soname: None,
         };
         w.add(e, text.as_bytes()).map_err(|c| bad(&path, c))?;
     }
     w.finish()
+}
+
+/// `lib*.so*` and `ld-*.so*` regular files: what ldconfig would look at.
+fn looks_like_library(e: &Entry) -> bool {
+    let name = e.path.rsplit('/').next().unwrap_or("");
+    matches!(e.kind, Kind::File { size } if size >= 64)
+        && (name.starts_with("lib") || name.starts_with("ld"))
+        && name.contains(".so")
 }
 
 fn name_of(b: Option<&[u8]>) -> String {

@@ -106,6 +106,7 @@ impl Generated {
                 mode,
                 owner,
                 mtime: epoch,
+                soname: None,
             };
             w.add(entry, bytes).map_err(|cause| LayerError::Entry {
                 package: "(generated)".into(),

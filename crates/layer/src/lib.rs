@@ -13,6 +13,7 @@
 
 pub mod deb;
 pub mod generated;
+pub mod ldcache;
 pub mod path;
 pub mod tree;
 pub mod writer;
@@ -21,6 +22,7 @@ pub use deb::{
     DebLayer, DebOptions, PackageMeta, STATUS_DIR, extract_files, layer_from_deb, status_files,
 };
 pub use generated::{Generated, Node, busybox_applets, ca_bundle};
+pub use ldcache::{arch_info, elf_soname, ld_so_cache};
 pub use path::{PathError, normalize};
 pub use tree::{Tree, TreeError};
 pub use writer::{Compression, Entry, EntryInfo, Kind, Layer, LayerWriter, Owner};

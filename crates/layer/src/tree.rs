@@ -149,6 +149,7 @@ mod tests {
             size: 0,
             target: target.map(Into::into),
             sha256: (kind == "file").then(|| "00".into()),
+            soname: None,
         }
     }
 

@@ -79,6 +79,8 @@ pub struct Entry {
     pub mode: u32,
     pub owner: Owner,
     pub mtime: u64,
+    /// The SONAME, for a shared library (feeds ld.so.cache).
+    pub soname: Option<String>,
 }
 
 /// What a layer holds, entry by entry: enough to check layers against each
@@ -97,6 +99,8 @@ pub struct EntryInfo {
     pub target: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soname: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -338,6 +342,7 @@ impl LayerWriter {
             size,
             target,
             sha256,
+            soname: entry.soname,
         });
         Ok(())
     }
@@ -403,6 +408,7 @@ mod tests {
             mode,
             owner: Owner::root(),
             mtime: 2_000_000_000,
+            soname: None,
         };
         w.add(e("", Kind::Dir, 0o755), io::empty()).unwrap();
         w.add(e("tmp", Kind::Dir, 0o1777), io::empty()).unwrap();

@@ -38,6 +38,9 @@ pub struct ImageSpec {
     /// Extra symlinks, path → target.
     #[serde(default)]
     pub symlinks: BTreeMap<String, String>,
+    /// Write /etc/ld.so.cache for the image's libraries.
+    #[serde(default)]
+    pub ld_so_cache: Option<bool>,
 }
 
 /// An image's config after inheritance.
@@ -47,6 +50,7 @@ pub struct Runtime {
     pub entrypoint: Vec<String>,
     pub annotations: BTreeMap<String, String>,
     pub symlinks: BTreeMap<String, String>,
+    pub ld_so_cache: bool,
 }
 
 /// The image's config: its ancestors' with its own laid over them.
@@ -59,6 +63,9 @@ pub fn runtime(images: &BTreeMap<String, ImageSpec>, image: &str) -> Result<Runt
         out.symlinks.extend(s.symlinks.clone());
         if let Some(e) = &s.entrypoint {
             out.entrypoint = e.clone();
+        }
+        if let Some(c) = s.ld_so_cache {
+            out.ld_so_cache = c;
         }
     }
     Ok(out)
