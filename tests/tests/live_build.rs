@@ -1,0 +1,288 @@
+//! The real images, built from the real archive (`DISTILL_LIVE=1`, as root
+//! for chroot; `.ci/run` provides both). The repository's packages.toml is
+//! locked afresh for amd64 (mirrors drop superseded versions within days,
+//! so the committed lock's .debs may be gone) and built; then the images
+//! run real programs and their trees are compared with `dpkg-deb -c`.
+
+#![allow(clippy::print_stderr)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use distill_tests::{Run, distill_bin};
+
+fn live() -> bool {
+    if std::env::var("DISTILL_LIVE").as_deref() == Ok("1") {
+        return true;
+    }
+    eprintln!("skipped: set DISTILL_LIVE=1 to build the real images");
+    false
+}
+
+struct Live {
+    dir: tempfile::TempDir,
+}
+
+impl Live {
+    fn new() -> Live {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        std::fs::copy(repo.join("packages.toml"), dir.path().join("packages.toml")).unwrap();
+        Live { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn distill(&self, args: &[&str]) -> Run {
+        let run: Run = Command::new(distill_bin())
+            .args(args)
+            .current_dir(self.path())
+            .env("DISTILL_CACHE_DIR", self.path().join("cache"))
+            .env_remove("SOURCE_DATE_EPOCH")
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(run.code, 0, "distill {args:?}: {}", run.stderr);
+        run
+    }
+
+    /// `umoci unpack` of image:tag into a fresh bundle; returns rootfs.
+    fn unpack(&self, image: &str, tag: &str) -> PathBuf {
+        let bundle = self.path().join(format!("bundle-{image}-{tag}"));
+        if bundle.exists() {
+            return bundle.join("rootfs");
+        }
+        sh(Command::new("umoci")
+            .args(["unpack", "--image", &format!("out/{image}:{tag}")])
+            .arg(&bundle)
+            .current_dir(self.path()));
+        bundle.join("rootfs")
+    }
+}
+
+fn sh(cmd: &mut Command) -> String {
+    let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        o.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn tools_present() -> bool {
+    let have = |t: &str| Command::new(t).arg("--version").output().is_ok();
+    let ok = have("umoci") && have("g++") && have("dpkg-deb") && have("chroot");
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have umoci, g++, dpkg-deb and chroot"
+        );
+        eprintln!("skipped: umoci, g++, dpkg-deb or chroot missing");
+    }
+    ok
+}
+
+#[test]
+fn real_images_build_reproducibly_and_run() {
+    if !live() || !tools_present() {
+        return;
+    }
+    let l = Live::new();
+    l.distill(&["lock", "--arch", "amd64"]);
+    let first = l.distill(&["build", "--arch", "amd64"]);
+    assert_eq!(first.stdout.lines().count(), 9 * 4, "{}", first.stdout);
+
+    // Again, with every layer made anew, into another directory, under
+    // another umask: the same digests.
+    std::fs::remove_dir_all(l.path().join("cache/layers")).unwrap();
+    let second: Run = Command::new("sh")
+        .args(["-c", "umask 027; exec \"$0\" build --arch amd64 --out out2"])
+        .arg(distill_bin())
+        .current_dir(l.path())
+        .env("DISTILL_CACHE_DIR", l.path().join("cache"))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(first.stdout, second.stdout);
+
+    // cc-debian12: a dynamically linked C++ program runs.
+    let rootfs = l.unpack("cc-debian12", "latest-amd64");
+    let src = l.path().join("hello.cc");
+    std::fs::write(
+        &src,
+        "#include <iostream>\n#include <thread>\nint main(){std::thread t([]{std::cout<<\"c++ ok\"<<std::endl;});t.join();}\n",
+    )
+    .unwrap();
+    sh(Command::new("g++")
+        .arg("-O1")
+        .arg("-pthread")
+        .arg(&src)
+        .arg("-o")
+        .arg(rootfs.join("hello")));
+    assert_eq!(
+        sh(Command::new("chroot").arg(&rootfs).arg("/hello")),
+        "c++ ok\n"
+    );
+
+    // base-debian13: dlopen libssl.so.3 and print its version.
+    let rootfs = l.unpack("base-debian13", "latest-amd64");
+    let src = l.path().join("ssl.c");
+    std::fs::write(
+        &src,
+        "#include <dlfcn.h>\n#include <stdio.h>\nint main(){void*h=dlopen(\"libssl.so.3\",RTLD_NOW);if(!h){puts(dlerror());return 1;}\nconst char*(*v)(int)=(const char*(*)(int))dlsym(h,\"OpenSSL_version\");puts(v(0));return 0;}\n",
+    )
+    .unwrap();
+    sh(Command::new("gcc")
+        .arg(&src)
+        .arg("-o")
+        .arg(rootfs.join("ssl"))
+        .arg("-ldl"));
+    let version = sh(Command::new("chroot").arg(&rootfs).arg("/ssl"));
+    assert!(version.starts_with("OpenSSL 3."), "{version}");
+
+    // A debug image has a working busybox shell.
+    let rootfs = l.unpack("static-debian13", "debug-amd64");
+    let out = sh(Command::new("chroot")
+        .arg(&rootfs)
+        .args(["/busybox/sh", "-c", "echo ok"]));
+    assert_eq!(out, "ok\n");
+
+    // python3-debian13 runs with the image's own environment, and its
+    // ld.so.cache (written by distill) reads back with ldconfig.
+    let rootfs = l.unpack("python3-debian13", "latest-amd64");
+    let config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(rootfs.parent().unwrap().join("config.json")).unwrap(),
+    )
+    .unwrap();
+    let env: Vec<&str> = config["process"]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(env.contains(&"LANG=C.UTF-8"));
+    let mut cmd = Command::new("/usr/sbin/chroot");
+    cmd.env_clear()
+        .envs(env.iter().filter_map(|kv| kv.split_once('=')));
+    let out = sh(cmd.arg(&rootfs).args([
+        "/usr/bin/python3",
+        "-c",
+        "import ssl, sqlite3, json; print('ok')",
+    ]));
+    assert_eq!(out, "ok\n");
+    let cache = sh(Command::new("ldconfig")
+        .args(["-p", "-C"])
+        .arg(rootfs.join("etc/ld.so.cache")));
+    assert!(
+        cache.contains("libc.so.6 (libc6,x86-64) => /lib/x86_64-linux-gnu/libc.so.6"),
+        "{cache}"
+    );
+    assert!(cache.contains("libsqlite3.so.0 (libc6,x86-64)"), "{cache}");
+    assert!(cache.lines().count() > 30, "{cache}");
+
+    // Trees: exactly the packages' files (dpkg-deb's listing, merged /usr
+    // applied on debian13), their dpkg metadata and the generated files.
+    for (image, merged) in [("cc-debian12", false), ("python3-debian13", true)] {
+        // nonroot: the same layers as latest, unpacked fresh (the program
+        // copied in above is not part of the image).
+        let rootfs = l.unpack(image, "nonroot-amd64");
+        let distro = image.rsplit('-').next().unwrap();
+        let lock: toml::Table =
+            std::fs::read_to_string(l.path().join(format!("snapshots/{distro}.lock")))
+                .unwrap()
+                .parse()
+                .unwrap();
+        let image_name = image.rsplit_once('-').unwrap().0;
+        let names: Vec<&str> = lock["images"][image_name]["amd64"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let mut want: BTreeSet<String> = BTreeSet::new();
+        for name in &names {
+            let pkg = lock["packages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| {
+                    p["name"].as_str() == Some(name)
+                        && matches!(p["architecture"].as_str(), Some("amd64" | "all"))
+                })
+                .unwrap();
+            let sha = pkg["sha256"].as_str().unwrap();
+            let deb = l.path().join("cache/sha256").join(&sha[..2]).join(sha);
+            for line in sh(Command::new("dpkg-deb").arg("-c").arg(&deb)).lines() {
+                // perms owner size date time path [-> target]
+                let path = line.split_whitespace().nth(5).unwrap();
+                let path = path.trim_start_matches("./").trim_end_matches('/');
+                if path.is_empty() {
+                    continue;
+                }
+                let top = path.split('/').next().unwrap();
+                let is_merged_top =
+                    ["bin", "sbin", "lib", "lib32", "lib64", "libx32"].contains(&top);
+                let path = match (merged, is_merged_top, path == top) {
+                    (true, true, true) if line.starts_with('d') => continue,
+                    (true, true, false) => format!("usr/{path}"),
+                    _ => path.to_owned(),
+                };
+                want.insert(path);
+            }
+            want.insert(format!("var/lib/dpkg/status.d/{name}"));
+            want.insert(format!("var/lib/dpkg/status.d/{name}.md5sums"));
+        }
+        for generated in [
+            "etc/group",
+            "etc/nsswitch.conf",
+            "etc/passwd",
+            "etc/ssl",
+            "etc/ssl/certs",
+            "etc/ssl/certs/ca-certificates.crt",
+            "home",
+            "home/nonroot",
+            "root",
+            "tmp",
+            "usr/lib/os-release",
+            "usr/share/doc/ca-certificates",
+            "usr/share/doc/ca-certificates/copyright",
+            "var/lib/dpkg",
+            "var/lib/dpkg/status.d",
+            "var/lib/dpkg/status.d/ca-certificates",
+        ] {
+            want.insert(generated.to_owned());
+        }
+        if image.starts_with("python3") {
+            want.extend(["etc/ld.so.cache", "usr/bin/python", "usr/bin/python3"].map(String::from));
+        }
+        let have = walk(&rootfs);
+        let missing: Vec<&String> = want.difference(&have).collect();
+        let extra: Vec<&String> = have.difference(&want).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{image}: missing {missing:?}, extra {extra:?}"
+        );
+    }
+}
+
+/// Every path under `root` (not following symlinks), relative.
+fn walk(root: &Path) -> BTreeSet<String> {
+    fn go(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            out.insert(p.strip_prefix(root).unwrap().display().to_string());
+            if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+                go(root, &p, out);
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    go(root, root, &mut out);
+    out
+}
