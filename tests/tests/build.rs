@@ -531,6 +531,48 @@ fn image_tree_is_the_packages_plus_the_generated_files_and_nothing_else() {
     assert_eq!(config["architecture"], "arm64");
     assert_eq!(config["variant"], "v8");
 
+    // Every manifest has its SBOM: in the layout as an artifact whose
+    // subject is the manifest, and as a file.
+    let sbom = read_json(&layout.join("sbom/debug-arm64.spdx.json"));
+    assert_eq!(sbom["spdxVersion"], "SPDX-2.3");
+    let purls: Vec<&str> = sbom["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["externalRefs"][0]["referenceLocator"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        purls,
+        [
+            "pkg:deb/debian/base-files@13?arch=arm64&distro=debian-99",
+            "pkg:deb/debian/busybox-static@1%3A1.37.0-1?arch=arm64&distro=debian-99",
+            "pkg:deb/debian/ca-certificates@20250419?arch=all&distro=debian-99",
+            "pkg:deb/debian/libc6@2.41-1?arch=arm64&distro=debian-99",
+            "pkg:deb/debian/libgcc-s1@14-1?arch=arm64&distro=debian-99",
+            "pkg:deb/debian/tzdata@2025a-1?arch=all&distro=debian-99",
+        ]
+    );
+    let index = read_json(&layout.join("index.json"));
+    let debug_digest = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "debug-arm64")
+        .unwrap()["digest"]
+        .clone();
+    let artifact = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["artifactType"] == "application/spdx+json")
+        .map(|m| blob_json(&layout, m["digest"].as_str().unwrap()))
+        .find(|a| a["subject"]["digest"] == debug_digest)
+        .expect("an SBOM artifact for debug-arm64");
+    assert_eq!(
+        blob(&layout, artifact["layers"][0]["digest"].as_str().unwrap()),
+        std::fs::read(layout.join("sbom/debug-arm64.spdx.json")).unwrap()
+    );
+
     // Layers shared between images are the same blobs.
     let static_m = manifest(&s.ws.path().join("out/static-test"), "latest", "amd64");
     let cc_layers: Vec<&serde_json::Value> = latest["layers"].as_array().unwrap().iter().collect();
@@ -596,11 +638,7 @@ fn selection_and_json_output() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| {
-            m["annotations"]["org.opencontainers.image.ref.name"]
-                .as_str()
-                .unwrap()
-        })
+        .filter_map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str())
         .collect();
     assert_eq!(
         tags,
@@ -616,6 +654,8 @@ fn selection_and_json_output() {
     assert!(!s.ws.path().join("out/cc-test").exists());
     s.ws.run(&["build", "--image", "nope"])
         .assert_error("image nope: not in packages.toml");
+    s.ws.run(&["build", "--format", "docker-archive", "--image", "cc"])
+        .assert_error("name one --image and one --arch");
 }
 
 #[test]
@@ -805,4 +845,48 @@ fn skopeo_and_umoci_accept_the_layouts() {
         config["process"]["args"],
         serde_json::json!(["/usr/bin/ldd"])
     );
+
+    // A docker archive of one image and architecture, every tag in it,
+    // with the same configs as the layout.
+    let run = s.ws.run(&[
+        "build",
+        "--format",
+        "docker-archive",
+        "--image",
+        "cc",
+        "--arch",
+        "arm64",
+        "--out",
+        "dk",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "dk/cc-test-arm64.tar\n");
+    let names: Vec<String> = std::fs::read_dir(s.ws.path().join("dk"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["cc-test-arm64.tar"],
+        "no scratch layout left behind"
+    );
+    for tag in ["latest", "nonroot", "debug"] {
+        let from_tar = tool(
+            "skopeo",
+            &[
+                "inspect",
+                "--config",
+                &format!("docker-archive:dk/cc-test-arm64.tar:cc-test:{tag}"),
+            ],
+        );
+        let from_layout = tool(
+            "skopeo",
+            &[
+                "inspect",
+                "--config",
+                &format!("oci:out/cc-test:{tag}-arm64"),
+            ],
+        );
+        assert_eq!(from_tar, from_layout, "{tag}");
+    }
 }

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use distill_archive::DistroSpec;
 use distill_image::{
-    BuildSpec, ConfigDoc, Descriptor, History, ImageConfig, Layout, MANIFEST, RootFs, TagSpec,
-    manifest, platform_of, rfc3339,
+    BuildSpec, ConfigDoc, Descriptor, History, ImageConfig, Layout, MANIFEST, RootFs,
+    SPDX_MEDIA_TYPE, SbomPackage, TagSpec, manifest, platform_of, rfc3339, spdx,
 };
 use distill_layer::{
     Compression, DebOptions, Generated, Layer, Node, Owner, STATUS_DIR, Tree, arch_info,
@@ -42,9 +42,20 @@ pub struct Args {
     /// Layer compression.
     #[arg(long, value_enum, default_value = "gzip")]
     compression: Comp,
+    /// `oci`: an image layout per image; `docker-archive`: a tar that
+    /// `docker load` reads, <DIR>/<image>-<distro>-<arch>.tar, for one
+    /// --image and one --arch (all tags).
+    #[arg(long, value_enum, default_value = "oci")]
+    format: Format,
     /// One JSON object per line: image, distro, tag, digest, path.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Oci,
+    DockerArchive,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -100,6 +111,26 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
     } else {
         args.distros.clone()
     };
+    let docker = args.format == Format::DockerArchive;
+    if docker && (args.images.len() != 1 || args.archs.len() != 1) {
+        return Err(Failure(
+            "cannot build a docker archive: name one --image and one --arch".into(),
+        ));
+    }
+    // A docker archive is made from a layout built in a scratch directory.
+    let scratch = match docker {
+        true => Some(
+            std::fs::create_dir_all(&args.out)
+                .and_then(|_| {
+                    tempfile::Builder::new()
+                        .prefix(".distill-build")
+                        .tempdir_in(&args.out)
+                })
+                .map_err(|e| Failure(format!("cannot write {}: {e}", args.out.display())))?,
+        ),
+        false => None,
+    };
+    let layouts = scratch.as_ref().map_or(args.out.as_path(), |s| s.path());
     let compression = match args.compression {
         Comp::Gzip => Compression::Gzip,
         Comp::Zstd => Compression::Zstd,
@@ -126,13 +157,17 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
             lock: &lock,
             epoch: epoch(&lock, distro)?,
             compression,
+            announce: !docker,
         };
-        built.extend(b.run(&targets, &args.out)?);
+        built.extend(b.run(&targets, layouts)?);
     }
     if built.is_empty() {
         return Err(Failure(
             "cannot build: no locked image matches the selection".into(),
         ));
+    }
+    if docker {
+        return docker_archives(&built, &args);
     }
     let mut text = String::new();
     for b in &built {
@@ -145,6 +180,33 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
         } else {
             text += &format!("{}-{}:{} {}", b.image, b.distro, b.tag, b.digest);
         }
+        text.push('\n');
+    }
+    emit(&text)?;
+    Ok(0)
+}
+
+/// Converts the scratch layouts into `<out>/<image>-<distro>-<arch>.tar`.
+fn docker_archives(built: &[Built], args: &Args) -> Result<u8> {
+    let arch = &args.archs[0];
+    let oci_arch = platform_of(arch)
+        .map_err(|e| Failure(e.to_string()))?
+        .architecture;
+    let mut text = String::new();
+    let mut done = std::collections::BTreeSet::new();
+    for b in built {
+        if !done.insert(&b.path) {
+            continue;
+        }
+        let repo = format!("{}-{}", b.image, b.distro);
+        let dest = args.out.join(format!("{repo}-{arch}.tar"));
+        distill_image::docker_archive(&b.path, &oci_arch, &repo, &dest)
+            .map_err(|e| Failure(e.to_string()))?;
+        text += &if args.json {
+            serde_json::json!({"image": b.image, "distro": b.distro, "arch": arch, "path": dest.display().to_string()}).to_string()
+        } else {
+            dest.display().to_string()
+        };
         text.push('\n');
     }
     emit(&text)?;
@@ -244,6 +306,8 @@ struct Builder<'a> {
     lock: &'a Lock,
     epoch: u64,
     compression: Compression,
+    /// Say where each layout went (not for scratch layouts).
+    announce: bool,
 }
 
 /// A layer and where its blob is.
@@ -331,6 +395,19 @@ impl Builder<'_> {
                         })?);
                     }
                     let desc = self.image(&mut layout, t, arch, tag_spec, &layers)?;
+                    // The SBOM: the image's packages and the ones the build
+                    // took files from (CA bundle, busybox).
+                    let mut listed: Vec<&LockedPackage> = pkgs.clone();
+                    listed.extend(
+                        self.build
+                            .ca_certificates
+                            .as_ref()
+                            .map(|n| tools[n.as_str()]),
+                    );
+                    if tag_spec.debug {
+                        listed.extend(self.build.busybox.as_ref().map(|n| tools[n.as_str()]));
+                    }
+                    self.sbom(&mut layout, t, tag, arch, &desc, &listed)?;
                     let platform = desc.platform.clone().expect("image descriptors have one");
                     layout.tag(&format!("{tag}-{}", platform.architecture), desc.clone());
                     manifests.push(desc);
@@ -350,7 +427,9 @@ impl Builder<'_> {
                 layout.tag(tag, desc);
             }
             layout.commit().map_err(|e| Failure(e.to_string()))?;
-            self.ctx.bars.note(&format!("wrote {}", dest.display()));
+            if self.announce {
+                self.ctx.bars.note(&format!("wrote {}", dest.display()));
+            }
         }
         Ok(built)
     }
@@ -672,6 +751,43 @@ impl Builder<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// The SPDX document of one image manifest, attached to it in the
+    /// layout and written as `sbom/<tag>-<arch>.spdx.json` inside it.
+    fn sbom(
+        &self,
+        layout: &mut Layout,
+        t: &Target<'_>,
+        tag: &str,
+        arch: &str,
+        manifest: &Descriptor,
+        pkgs: &[&LockedPackage],
+    ) -> Result<()> {
+        let mut listed: Vec<SbomPackage> = pkgs
+            .iter()
+            .map(|p| SbomPackage {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                architecture: p.architecture.clone(),
+                sha256: p.sha256.clone(),
+            })
+            .collect();
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        let name = format!("{}-{}:{tag}-{arch}", t.image, self.distro_name);
+        let doc = spdx(
+            &name,
+            &self.distro.version_id,
+            &rfc3339(self.epoch),
+            &listed,
+        );
+        let write = |e: distill_image::ImageError| Failure(e.to_string());
+        layout
+            .attach(manifest, SPDX_MEDIA_TYPE, &doc)
+            .map_err(write)?;
+        layout
+            .write_file(&format!("sbom/{tag}-{arch}.spdx.json"), &doc)
+            .map_err(write)
     }
 
     /// One architecture's image for one tag; returns its manifest's

@@ -9,7 +9,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::ImageError;
-use crate::oci::{Descriptor, REF_NAME, index};
+use crate::oci::{Descriptor, MANIFEST, REF_NAME, index};
+
+/// The empty JSON config of artifact manifests.
+const EMPTY: &str = "application/vnd.oci.empty.v1+json";
 
 pub struct Layout {
     tmp: tempfile::TempDir,
@@ -87,6 +90,52 @@ impl Layout {
         self.entries.push(desc);
     }
 
+    /// Lists `desc` in index.json without a tag (SBOM artifacts).
+    pub fn add(&mut self, desc: Descriptor) {
+        self.entries.push(desc);
+    }
+
+    /// Writes a plain file into the layout directory (`sbom/x.spdx.json`),
+    /// beside the OCI structure, committed with it.
+    pub fn write_file(&self, rel: &str, bytes: &[u8]) -> Result<(), ImageError> {
+        let p = self.tmp.path().join(rel);
+        if let Some(dir) = p.parent() {
+            fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
+            set_mode(dir, 0o755)?;
+        }
+        fs::write(&p, bytes).map_err(|e| err(&p, e))?;
+        set_mode(&p, 0o644)
+    }
+
+    /// Attaches `bytes` (of `artifact_type`) to the manifest `subject` as
+    /// an OCI 1.1 artifact manifest, listed untagged in index.json, so
+    /// registries' referrers API and `oras discover` find it.
+    pub fn attach(
+        &mut self,
+        subject: &Descriptor,
+        artifact_type: &str,
+        bytes: &[u8],
+    ) -> Result<Descriptor, ImageError> {
+        let config = self.put(EMPTY, b"{}")?;
+        let layer = self.put(artifact_type, bytes)?;
+        let mut subject = subject.clone();
+        subject.platform = None;
+        subject.annotations.clear();
+        let doc = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": MANIFEST,
+            "artifactType": artifact_type,
+            "config": config,
+            "layers": [layer],
+            "subject": subject,
+        });
+        let bytes = serde_json::to_vec(&doc).expect("artifact manifest serialises");
+        let mut desc = self.put(MANIFEST, &bytes)?;
+        desc.artifact_type = Some(artifact_type.to_owned());
+        self.add(desc.clone());
+        Ok(desc)
+    }
+
     /// Writes oci-layout and index.json and moves the layout into place.
     pub fn commit(self) -> Result<PathBuf, ImageError> {
         let root = self.tmp.path();
@@ -116,6 +165,14 @@ impl Layout {
         let _ = fs::remove_dir_all(&old);
         Ok(self.dest)
     }
+}
+
+/// Moves a finished temporary file to `dest`, mode 0644.
+pub fn publish_file(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<(), ImageError> {
+    tmp.as_file().sync_all().map_err(|e| err(dest, e))?;
+    set_mode(tmp.path(), 0o644)?;
+    tmp.persist(dest).map_err(|e| err(dest, e.error))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,15 +7,19 @@
 //! - [`layout`]: an image layout directory (oci-layout, blobs, index.json)
 //!   built in a temporary directory and renamed into place when complete.
 
+pub mod docker;
 pub mod layout;
 pub mod oci;
+pub mod sbom;
 pub mod spec;
 
+pub use docker::docker_archive;
 pub use layout::Layout;
 pub use oci::{
     CONFIG, ConfigDoc, Descriptor, History, INDEX, ImageConfig, MANIFEST, Platform, REF_NAME,
     RootFs, index, manifest, platform_of, rfc3339,
 };
+pub use sbom::{SPDX_MEDIA_TYPE, SbomPackage, purl, spdx};
 pub use spec::{BuildSpec, DirSpec, FileSpec, TagSpec};
 
 #[derive(Debug, thiserror::Error)]
