@@ -355,12 +355,21 @@ impl Builder<'_> {
         }
         let debs = self.fetch(needed.values().chain(tool_debs.values()).copied())?;
 
+        let steps = self
+            .ctx
+            .bars
+            .steps(needed.len() as u64, &format!("{} layers", self.distro_name));
         let made: BTreeMap<String, Made> = needed
             .values()
             .collect::<Vec<_>>()
             .par_iter()
-            .map(|p| Ok((p.sha256.clone(), self.package_layer(p, &debs[&p.sha256])?)))
+            .map(|p| {
+                let layer = self.package_layer(p, &debs[&p.sha256])?;
+                steps.inc();
+                Ok((p.sha256.clone(), layer))
+            })
             .collect::<Result<_>>()?;
+        drop(steps);
 
         let skeleton = self.skeleton(&tools, &debs)?;
         let mut busybox: BTreeMap<String, Made> = BTreeMap::new();
@@ -574,36 +583,48 @@ impl Builder<'_> {
             let text = f.render(&self.distro.version_id, &self.distro.codename);
             g.file(path, f.mode, text).map_err(gen_err)?;
         }
-        if let Some(name) = &self.build.ca_certificates {
-            let p = tools[name.as_str()];
-            let label = format!("{} {}", p.name, p.version);
-            let deb = &debs[&p.sha256];
-            check_hash(deb, &p.sha256, &label)?;
-            let copyright = format!("usr/share/doc/{}/copyright", p.name);
-            let (meta, files) = extract_files(deb, &label, |path| {
-                path.starts_with("usr/share/ca-certificates/") || path == copyright
-            })
-            .map_err(gen_err)?;
-            // 0555, as distroless ships the bundle and its copyright.
-            g.file(
-                "/etc/ssl/certs/ca-certificates.crt",
-                0o555,
-                ca_bundle(&files),
-            )
-            .map_err(gen_err)?;
-            if let Some((_, text)) = files.iter().find(|(path, _)| *path == copyright) {
-                g.file(&copyright, 0o555, text.clone()).map_err(gen_err)?;
-            }
-            let (status_name, status) = status_files(&meta, false).swap_remove(0);
-            g.file(&format!("{STATUS_DIR}/{status_name}"), 0o644, status)
-                .map_err(gen_err)?;
-        }
-        let key = generated_key("skeleton", &g, self);
+        // The key names the CA package by hash, so a cached skeleton is
+        // found without unpacking it.
+        let ca = self
+            .build
+            .ca_certificates
+            .as_ref()
+            .map(|n| tools[n.as_str()]);
+        let key = generated_key(&format!("skeleton {g:?} {:?}", ca.map(|p| &p.sha256)), self);
         let layer = self.cached(&key, || {
+            if let Some(p) = ca {
+                self.add_ca_bundle(&mut g, p, &debs[&p.sha256])?;
+            }
             g.write(&self.blob_dir(), self.epoch, self.compression)
                 .map_err(gen_err)
         })?;
         Ok(self.made("distroless skeleton".into(), layer, true))
+    }
+
+    /// The CA bundle made from the ca-certificates package, its copyright
+    /// and its dpkg status (the rest of the package is not installed).
+    fn add_ca_bundle(&self, g: &mut Generated, p: &LockedPackage, deb: &Path) -> Result<()> {
+        let gen_err = |e: distill_layer::LayerError| Failure(e.to_string());
+        let label = format!("{} {}", p.name, p.version);
+        check_hash(deb, &p.sha256, &label)?;
+        let copyright = format!("usr/share/doc/{}/copyright", p.name);
+        let (meta, files) = extract_files(deb, &label, |path| {
+            path.starts_with("usr/share/ca-certificates/") || path == copyright
+        })
+        .map_err(gen_err)?;
+        // 0555, as distroless ships the bundle and its copyright.
+        g.file(
+            "/etc/ssl/certs/ca-certificates.crt",
+            0o555,
+            ca_bundle(&files),
+        )
+        .map_err(gen_err)?;
+        if let Some((_, text)) = files.iter().find(|(path, _)| *path == copyright) {
+            g.file(&copyright, 0o555, text.clone()).map_err(gen_err)?;
+        }
+        let (status_name, status) = status_files(&meta, false).swap_remove(0);
+        g.file(&format!("{STATUS_DIR}/{status_name}"), 0o644, status)
+            .map_err(gen_err)
     }
 
     /// The image's own symlinks, if it has any.
@@ -616,7 +637,7 @@ impl Builder<'_> {
             g.add(path, Node::Symlink(target.clone()))
                 .map_err(|e| Failure(e.to_string()))?;
         }
-        let key = generated_key("image", &g, self);
+        let key = generated_key(&format!("image {g:?}"), self);
         let layer = self.cached(&key, || {
             g.write(&self.blob_dir(), self.epoch, self.compression)
                 .map_err(|e| Failure(e.to_string()))
@@ -683,7 +704,7 @@ impl Builder<'_> {
             ld_so_cache(&entries, flags, big_endian),
         )
         .map_err(|e| Failure(e.to_string()))?;
-        let key = generated_key("ld.so.cache", &g, self);
+        let key = generated_key(&format!("ld.so.cache {g:?}"), self);
         let layer = self.cached(&key, || {
             g.write(&self.blob_dir(), self.epoch, self.compression)
                 .map_err(|e| Failure(e.to_string()))
@@ -695,29 +716,29 @@ impl Builder<'_> {
     /// dpkg status so scanners see which busybox it is.
     fn busybox_layer(&self, p: &LockedPackage, deb: &Path) -> Result<Made> {
         let label = format!("{} {}", p.name, p.version);
-        check_hash(deb, &p.sha256, &label)?;
-        let gen_err = |e: distill_layer::LayerError| Failure(e.to_string());
-        let (meta, files) = extract_files(deb, &label, |path| {
-            path == "bin/busybox" || path == "usr/bin/busybox"
-        })
-        .map_err(gen_err)?;
-        let (_, binary) = files
-            .first()
-            .ok_or_else(|| Failure(format!("cannot use {label}: it has no bin/busybox")))?;
-        let applets =
-            busybox_applets(binary).map_err(|e| Failure(format!("cannot use {label}: {e}")))?;
-        let mut g = Generated::new();
-        g.file("/busybox/busybox", 0o755, binary.clone())
-            .map_err(gen_err)?;
-        for a in applets.iter().filter(|a| a.as_str() != "busybox") {
-            g.add(&format!("/busybox/{a}"), Node::Symlink("busybox".into()))
-                .map_err(gen_err)?;
-        }
-        let (status_name, status) = status_files(&meta, false).swap_remove(0);
-        g.file(&format!("{STATUS_DIR}/{status_name}"), 0o644, status)
-            .map_err(gen_err)?;
-        let key = generated_key(&format!("busybox {}", p.sha256), &g, self);
+        let key = generated_key(&format!("busybox {}", p.sha256), self);
         let layer = self.cached(&key, || {
+            check_hash(deb, &p.sha256, &label)?;
+            let gen_err = |e: distill_layer::LayerError| Failure(e.to_string());
+            let (meta, files) = extract_files(deb, &label, |path| {
+                path == "bin/busybox" || path == "usr/bin/busybox"
+            })
+            .map_err(gen_err)?;
+            let (_, binary) = files
+                .first()
+                .ok_or_else(|| Failure(format!("cannot use {label}: it has no bin/busybox")))?;
+            let applets =
+                busybox_applets(binary).map_err(|e| Failure(format!("cannot use {label}: {e}")))?;
+            let mut g = Generated::new();
+            g.file("/busybox/busybox", 0o755, binary.clone())
+                .map_err(gen_err)?;
+            for a in applets.iter().filter(|a| a.as_str() != "busybox") {
+                g.add(&format!("/busybox/{a}"), Node::Symlink("busybox".into()))
+                    .map_err(gen_err)?;
+            }
+            let (status_name, status) = status_files(&meta, false).swap_remove(0);
+            g.file(&format!("{STATUS_DIR}/{status_name}"), 0o644, status)
+                .map_err(gen_err)?;
             g.write(&self.blob_dir(), self.epoch, self.compression)
                 .map_err(gen_err)
         })?;
@@ -881,10 +902,11 @@ fn owner(uid: u64, gid: u64) -> Owner {
     }
 }
 
-/// A cache key for a generated layer: what it holds and how it is written.
-fn generated_key(what: &str, g: &Generated, b: &Builder<'_>) -> String {
+/// A cache key for a generated layer: what determines its content, and
+/// how it is written.
+fn generated_key(what: &str, b: &Builder<'_>) -> String {
     hex::encode(Sha256::digest(format!(
-        "{LAYER_FORMAT}\n{what}\n{g:?}\n{}\n{:?}\n",
+        "{LAYER_FORMAT}\n{what}\n{}\n{:?}\n",
         b.epoch, b.compression
     )))
 }

@@ -28,6 +28,18 @@ impl Bars {
         }
     }
 
+    /// A counting bar (`layers 12/40`) for work that is not a download;
+    /// cleared when dropped.
+    pub fn steps(&self, len: u64, what: &str) -> Steps {
+        let bar = self.multi.add(ProgressBar::new(len));
+        bar.set_style(
+            ProgressStyle::with_template("{msg:40!} {bar:30} {pos:>5}/{len:5}")
+                .expect("static template"),
+        );
+        bar.set_message(what.to_owned());
+        Steps(bar)
+    }
+
     /// A one-line notice on stderr that does not tear the bars.
     pub fn note(&self, line: &str) {
         if self.quiet {
@@ -65,6 +77,20 @@ impl Bars {
             names.join(", "),
             mirrors.join(", ")
         ));
+    }
+}
+
+pub struct Steps(ProgressBar);
+
+impl Steps {
+    pub fn inc(&self) {
+        self.0.inc(1);
+    }
+}
+
+impl Drop for Steps {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
     }
 }
 
