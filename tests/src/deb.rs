@@ -68,15 +68,7 @@ impl Deb {
     }
 
     pub fn entry(mut self, path: &str, body: Body, mode: u32) -> Deb {
-        self.entries.push(DebEntry {
-            path: path.into(),
-            body,
-            mode,
-            uid: 0,
-            gid: 0,
-            user: "root".into(),
-            group: "root".into(),
-        });
+        self.entries.push(entry(path, body, mode));
         self
     }
 

@@ -134,6 +134,12 @@ fn civil_to_unix(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> Option<i64
     Some(days * 86400 + h * 3600 + mi * 60 + s)
 }
 
+/// `2025-01-10T00:00:00Z`: RFC 3339 in UTC.
+pub fn format_rfc3339(t: i64) -> String {
+    let (y, mo, d, h, mi, s) = unix_to_civil(t);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
 fn unix_to_civil(t: i64) -> (i64, i64, i64, i64, i64, i64) {
     let days = t.div_euclid(86400);
     let secs = t.rem_euclid(86400);
