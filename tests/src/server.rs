@@ -105,6 +105,35 @@ impl Server {
             .insert(ts.to_owned());
     }
 
+    /// Publishes what snapshot.debian.org says about its captures: the
+    /// machine-readable `/mr/timestamp/` and, per archive and month, the
+    /// HTML listing `/archive/<name>/?year=Y&month=M`.
+    pub fn publish_timestamps(&self) {
+        let captures = self.state.lock().unwrap().captures.clone();
+        let result: serde_json::Map<String, serde_json::Value> = captures
+            .iter()
+            .map(|(a, ts)| (a.clone(), ts.iter().cloned().collect()))
+            .collect();
+        let json = serde_json::json!({"_api": "0.3", "_comment": "fake", "result": result});
+        self.put("/mr/timestamp/", json.to_string().into_bytes());
+        for (archive, ts) in &captures {
+            let mut months: std::collections::BTreeMap<(u32, u32), String> = Default::default();
+            for t in ts {
+                let (y, m) = (t[..4].parse().unwrap(), t[4..6].parse().unwrap());
+                months
+                    .entry((y, m))
+                    .or_insert_with(|| "<html><body><a href=\"../\">../</a>\n".into())
+                    .push_str(&format!("<a href=\"{t}/\">{t}</a><br>\n"));
+            }
+            for ((y, m), html) in months {
+                self.put(
+                    &format!("/archive/{archive}/?year={y}&month={m}"),
+                    (html + "</body></html>\n").into_bytes(),
+                );
+            }
+        }
+    }
+
     pub fn remove(&self, path: &str) {
         self.state.lock().unwrap().files.remove(path);
     }

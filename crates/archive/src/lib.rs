@@ -7,10 +7,12 @@
 //! as the snapshot for any file the verified Release pins.
 
 pub mod config;
+mod discover;
 mod index;
 mod loader;
 
 pub use config::{ArchiveSpec, Config, ConfigError, DistroSpec};
+pub use discover::{DiscoverError, Target, newest_capture};
 pub use index::PackageIndex;
 pub use loader::{Loader, Served, SuiteRelease};
 

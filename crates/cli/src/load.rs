@@ -40,6 +40,7 @@ impl Loaded {
 
 /// Snapshot pins: one per archive name, and the timestamp for archives
 /// without one.
+#[derive(Clone)]
 pub struct Pins {
     pub by_archive: BTreeMap<String, SnapshotTime>,
     pub default: SnapshotTime,

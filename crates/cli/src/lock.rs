@@ -203,6 +203,29 @@ fn build_lock(
     })
 }
 
+/// Loads `name`'s indices at `pins` and resolves every plan into a lock.
+pub fn resolve_lock(
+    ctx: &Context,
+    global: &Global,
+    name: &str,
+    archs: &[String],
+    pins: &Pins,
+    plans: &[(String, ImagePlan)],
+    build_spec: &distill_image::BuildSpec,
+) -> Result<Lock> {
+    let distro = ctx.distro(name)?;
+    let loaded = load(ctx, global, distro, archs, pins)?;
+    build_lock(
+        name,
+        &loaded,
+        pins,
+        distro,
+        archs,
+        plans,
+        &build_spec.packages(),
+    )
+}
+
 /// Writes `text` to `path` through a temporary file in the same directory
 /// and a rename: readers see the old lock or the new one, never half.
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
@@ -251,16 +274,7 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
             }
             args.archs.clone()
         };
-        let loaded = load(&ctx, global, distro, &archs, &pins)?;
-        let lock = build_lock(
-            &name,
-            &loaded,
-            &pins,
-            distro,
-            &archs,
-            &plans,
-            &build_spec.packages(),
-        )?;
+        let lock = resolve_lock(&ctx, global, &name, &archs, &pins, &plans, &build_spec)?;
         let text = lock.to_toml();
         let changed = old.map(|o| o.to_toml()) != Some(text.clone());
         write_atomic(&path, &text)?;

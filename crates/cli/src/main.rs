@@ -9,8 +9,10 @@ mod context;
 mod load;
 mod lock;
 mod progress;
+mod report;
 mod resolve;
 mod show;
+mod update;
 mod why;
 
 use std::path::PathBuf;
@@ -58,6 +60,9 @@ enum Command {
     Lock(lock::Args),
     /// Build the images from the lock as OCI image layouts.
     Build(build::Args),
+    /// Move the snapshot pins forward, re-lock, and summarise the changes
+    /// (exit 0: nothing changed, 2: a lock changed).
+    Update(update::Args),
     /// Show why a package is in an image (or which exclude removed it).
     Why(why::Args),
     /// Resolve packages against a distro and print the full set.
@@ -79,6 +84,7 @@ fn main() -> ExitCode {
         Command::Resolve(args) => resolve::run(&cli.global, args),
         Command::Lock(args) => lock::run(&cli.global, args),
         Command::Build(args) => build::run(&cli.global, args),
+        Command::Update(args) => update::run(&cli.global, args),
         Command::Why(args) => why::run(&cli.global, args),
     };
     match result {

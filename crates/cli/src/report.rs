@@ -1,0 +1,93 @@
+//! Lock changes as a pull-request body (Markdown) or JSON: shared by
+//! `distill update` and `distill diff`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use distill_image::BuildSpec;
+use distill_resolve::{BUILD_PACKAGES, LockDiff, PackageChange};
+
+fn version(v: &Option<String>) -> String {
+    v.as_deref()
+        .map_or_else(|| "—".to_owned(), |v| format!("`{v}`"))
+}
+
+/// Where a change lands: `base, cc (amd64, arm64)`.
+fn places(c: &PackageChange, build: &BuildSpec) -> String {
+    let mut by_image: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (image, arch) in &c.images {
+        by_image.entry(image).or_default().insert(arch);
+    }
+    let archs: BTreeSet<&str> = by_image.values().flatten().copied().collect();
+    let names: Vec<String> = by_image
+        .keys()
+        .map(|i| match *i {
+            BUILD_PACKAGES if build.busybox.as_deref() == Some(c.name.as_str()) => {
+                "every image (debug tags)".to_owned()
+            }
+            BUILD_PACKAGES => "every image".to_owned(),
+            other => other.to_owned(),
+        })
+        .collect();
+    format!(
+        "{} ({})",
+        names.join(", "),
+        archs.into_iter().collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// One distro's section of the Markdown summary.
+pub fn markdown(
+    diff: &LockDiff,
+    images: &BTreeMap<String, BTreeSet<String>>,
+    build: &BuildSpec,
+) -> String {
+    let mut out = format!("### {}\n\n", diff.distro);
+    for (archive, (old, new)) in &diff.pins {
+        out += &format!(
+            "- `{archive}` pinned to {} (was {})\n",
+            version(new),
+            version(old)
+        );
+    }
+    if diff.is_empty() {
+        out += "\nNo package changed.\n";
+        return out;
+    }
+    out += "\n| package | from | to | in |\n|---|---|---|---|\n";
+    for c in &diff.changes {
+        out += &format!(
+            "| {} | {} | {} | {} |\n",
+            c.name,
+            version(&c.old),
+            version(&c.new),
+            places(c, build)
+        );
+    }
+    let tags: Vec<&str> = build.tags.keys().map(String::as_str).collect();
+    out += "\nImages to rebuild (tags ";
+    out += &tags.join(", ");
+    out += "):\n\n";
+    for (image, archs) in diff.affected(images) {
+        out += &format!(
+            "- `{image}-{}` ({})\n",
+            diff.distro,
+            archs.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    out
+}
+
+/// The same as JSON.
+pub fn json(diff: &LockDiff, images: &BTreeMap<String, BTreeSet<String>>) -> serde_json::Value {
+    serde_json::json!({
+        "distro": diff.distro,
+        "pins": diff.pins.iter().map(|(a, (o, n))| (a.clone(), serde_json::json!({"from": o, "to": n}))).collect::<serde_json::Map<_, _>>(),
+        "changes": diff.changes.iter().map(|c| serde_json::json!({
+            "package": c.name,
+            "from": c.old,
+            "to": c.new,
+            "images": c.images.iter().map(|(i, a)| serde_json::json!({"image": i, "arch": a})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "rebuild": diff.affected(images),
+    })
+}

@@ -1,0 +1,240 @@
+//! What changed between two locks of one distro: moved pins, and per
+//! package the old and new versions with the images and architectures
+//! that contain it. The bot's pull request and `distill build
+//! --changed-since` read it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::Lock;
+
+/// The image name under which a lock's build packages (the CA bundle's
+/// source, busybox) are reported: every image contains what they make.
+pub const BUILD_PACKAGES: &str = "(build)";
+
+/// (package, old version, new version).
+type Change = (String, Option<String>, Option<String>);
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LockDiff {
+    pub distro: String,
+    /// Archive → (old pin, new pin), for pins that moved.
+    pub pins: BTreeMap<String, (Option<String>, Option<String>)>,
+    /// One entry per package change.
+    pub changes: Vec<PackageChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct PackageChange {
+    pub name: String,
+    /// None: the package is new.
+    pub old: Option<String>,
+    /// None: the package is gone.
+    pub new: Option<String>,
+    /// (image, architecture) pairs whose set changed this way; the image
+    /// is [`BUILD_PACKAGES`] for the build's own packages.
+    pub images: BTreeSet<(String, String)>,
+}
+
+impl LockDiff {
+    /// No package changed (pins may have moved).
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Images whose content changed, with the architectures: a change to
+    /// a build package changes every image of that architecture.
+    pub fn affected(
+        &self,
+        all_images: &BTreeMap<String, BTreeSet<String>>,
+    ) -> BTreeMap<String, BTreeSet<String>> {
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for c in &self.changes {
+            for (image, arch) in &c.images {
+                if image == BUILD_PACKAGES {
+                    for (i, archs) in all_images {
+                        if archs.contains(arch) {
+                            out.entry(i.clone()).or_default().insert(arch.clone());
+                        }
+                    }
+                } else {
+                    out.entry(image.clone()).or_default().insert(arch.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Lock {
+    /// Image → its architectures.
+    pub fn image_archs(&self) -> BTreeMap<String, BTreeSet<String>> {
+        self.images
+            .iter()
+            .map(|(i, a)| (i.clone(), a.keys().cloned().collect()))
+            .collect()
+    }
+
+    /// (image or [`BUILD_PACKAGES`], arch) → name → version.
+    fn sets(&self) -> BTreeMap<(String, String), BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        let version = |name: &str, arch: &str| {
+            self.package(name, arch)
+                .map_or_else(|| "?".to_owned(), |p| p.version.clone())
+        };
+        for (image, archs) in &self.images {
+            for (arch, names) in archs {
+                let set = names
+                    .iter()
+                    .map(|n| (n.clone(), version(n, arch)))
+                    .collect();
+                out.insert((image.clone(), arch.clone()), set);
+            }
+        }
+        for (arch, names) in &self.build {
+            let set = names
+                .iter()
+                .map(|n| (n.clone(), version(n, arch)))
+                .collect();
+            out.insert((BUILD_PACKAGES.to_owned(), arch.clone()), set);
+        }
+        out
+    }
+
+    /// What changed from `self` to `new`.
+    pub fn diff(&self, new: &Lock) -> LockDiff {
+        let mut pins = BTreeMap::new();
+        let archives: BTreeSet<&String> = self.archives.keys().chain(new.archives.keys()).collect();
+        for a in archives {
+            let (o, n) = (self.archives.get(a), new.archives.get(a));
+            if o != n {
+                pins.insert(a.clone(), (o.cloned(), n.cloned()));
+            }
+        }
+        let (old_sets, new_sets) = (self.sets(), new.sets());
+        let keys: BTreeSet<&(String, String)> = old_sets.keys().chain(new_sets.keys()).collect();
+        let empty = BTreeMap::new();
+        let mut changes: BTreeMap<Change, BTreeSet<(String, String)>> = BTreeMap::new();
+        for key in keys {
+            let o = old_sets.get(key).unwrap_or(&empty);
+            let n = new_sets.get(key).unwrap_or(&empty);
+            let names: BTreeSet<&String> = o.keys().chain(n.keys()).collect();
+            for name in names {
+                let (ov, nv) = (o.get(name), n.get(name));
+                if ov != nv {
+                    changes
+                        .entry((name.clone(), ov.cloned(), nv.cloned()))
+                        .or_default()
+                        .insert(key.clone());
+                }
+            }
+        }
+        LockDiff {
+            distro: new.distro.clone(),
+            pins,
+            changes: changes
+                .into_iter()
+                .map(|((name, old, new), images)| PackageChange {
+                    name,
+                    old,
+                    new,
+                    images,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LockedPackage;
+
+    fn lock(pins: &str, pkgs: &[(&str, &str)], images: &[(&str, &[&str])]) -> Lock {
+        Lock {
+            version: 1,
+            distro: "d".into(),
+            archives: [("debian-security".to_owned(), pins.to_owned())].into(),
+            suites: vec![],
+            packages: pkgs
+                .iter()
+                .map(|(n, v)| LockedPackage {
+                    name: (*n).into(),
+                    version: (*v).into(),
+                    architecture: "amd64".into(),
+                    archive: "debian".into(),
+                    suite: "s".into(),
+                    filename: format!("pool/{n}.deb"),
+                    size: 1,
+                    sha256: "00".repeat(32),
+                })
+                .collect(),
+            images: images
+                .iter()
+                .map(|(i, names)| {
+                    let names = names.iter().map(|n| (*n).to_owned()).collect();
+                    ((*i).to_owned(), [("amd64".to_owned(), names)].into())
+                })
+                .collect(),
+            build: [("amd64".to_owned(), vec!["ca".to_owned()])].into(),
+        }
+    }
+
+    #[test]
+    fn upgrades_additions_removals_and_affected_images() {
+        let old = lock(
+            "T1",
+            &[
+                ("libc6", "1"),
+                ("libssl3", "3.0"),
+                ("old", "1"),
+                ("ca", "1"),
+            ],
+            &[("static", &[]), ("base", &["libc6", "libssl3", "old"])],
+        );
+        let new = lock(
+            "T2",
+            &[
+                ("libc6", "1"),
+                ("libssl3", "3.1"),
+                ("zlib", "1"),
+                ("ca", "1"),
+            ],
+            &[("static", &[]), ("base", &["libc6", "libssl3", "zlib"])],
+        );
+        let d = old.diff(&new);
+        assert_eq!(
+            d.pins["debian-security"],
+            (Some("T1".into()), Some("T2".into()))
+        );
+        let summary: Vec<(&str, Option<&str>, Option<&str>)> = d
+            .changes
+            .iter()
+            .map(|c| (c.name.as_str(), c.old.as_deref(), c.new.as_deref()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("libssl3", Some("3.0"), Some("3.1")),
+                ("old", Some("1"), None),
+                ("zlib", None, Some("1")),
+            ]
+        );
+        let affected = d.affected(&new.image_archs());
+        assert_eq!(affected.keys().collect::<Vec<_>>(), ["base"]);
+        assert!(old.diff(&old).is_empty());
+
+        // A build package change touches every image of its architecture.
+        let mut newer = new.clone();
+        newer
+            .packages
+            .iter_mut()
+            .find(|p| p.name == "ca")
+            .unwrap()
+            .version = "2".into();
+        let d = new.diff(&newer);
+        assert_eq!(d.changes[0].images.iter().next().unwrap().0, BUILD_PACKAGES);
+        assert_eq!(d.affected(&newer.image_archs()).len(), 2);
+    }
+}
