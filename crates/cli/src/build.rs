@@ -50,6 +50,11 @@ pub struct Args {
     /// One JSON object per line: image, distro, tag, digest, path.
     #[arg(long)]
     json: bool,
+    /// Build only the images whose packages differ from this older lock
+    /// (repeatable, one per distro; distros without one are skipped).
+    /// The others keep their layouts, and their digests.
+    #[arg(long = "changed-since", value_name = "OLD_LOCK")]
+    changed_since: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -135,6 +140,12 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
         Comp::Gzip => Compression::Gzip,
         Comp::Zstd => Compression::Zstd,
     };
+    let mut since: BTreeMap<String, Lock> = BTreeMap::new();
+    for path in &args.changed_since {
+        let old = read_lock(path)?
+            .ok_or_else(|| Failure(format!("cannot read {}: no such file", path.display())))?;
+        since.insert(old.distro.clone(), old);
+    }
     let mut built = Vec::new();
     for name in &distros {
         let distro = ctx.distro(name)?;
@@ -145,7 +156,14 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
                 path.display()
             ))
         })?;
-        let targets = targets(&lock, &specs, &args)?;
+        let mut targets = targets(&lock, &specs, &args)?;
+        if !args.changed_since.is_empty() {
+            let Some(old) = since.get(name) else {
+                continue;
+            };
+            let changed = old.diff(&lock).affected(&lock.image_archs());
+            targets.retain(|t| changed.contains_key(&t.image));
+        }
         if targets.is_empty() {
             continue;
         }
@@ -160,6 +178,10 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
             announce: !docker,
         };
         built.extend(b.run(&targets, layouts)?);
+    }
+    if built.is_empty() && !args.changed_since.is_empty() {
+        ctx.bars.note("nothing to build: no image changed");
+        return Ok(0);
     }
     if built.is_empty() {
         return Err(Failure(

@@ -6,6 +6,7 @@
 
 mod build;
 mod context;
+mod diff;
 mod load;
 mod lock;
 mod progress;
@@ -63,6 +64,8 @@ enum Command {
     /// Move the snapshot pins forward, re-lock, and summarise the changes
     /// (exit 0: nothing changed, 2: a lock changed).
     Update(update::Args),
+    /// Compare two locks or two image layouts (exit 0: same, 2: differ).
+    Diff(diff::Args),
     /// Show why a package is in an image (or which exclude removed it).
     Why(why::Args),
     /// Resolve packages against a distro and print the full set.
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
         Command::Lock(args) => lock::run(&cli.global, args),
         Command::Build(args) => build::run(&cli.global, args),
         Command::Update(args) => update::run(&cli.global, args),
+        Command::Diff(args) => diff::run(&cli.global, args),
         Command::Why(args) => why::run(&cli.global, args),
     };
     match result {

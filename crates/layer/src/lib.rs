@@ -15,6 +15,7 @@ pub mod deb;
 pub mod generated;
 pub mod ldcache;
 pub mod path;
+pub mod reader;
 pub mod tree;
 pub mod writer;
 
@@ -24,6 +25,7 @@ pub use deb::{
 pub use generated::{Generated, Node, busybox_applets, ca_bundle};
 pub use ldcache::{arch_info, elf_soname, ld_so_cache};
 pub use path::{PathError, normalize};
+pub use reader::{overlay, read_layer};
 pub use tree::{Tree, TreeError};
 pub use writer::{Compression, Entry, EntryInfo, Kind, Layer, LayerWriter, Owner};
 
