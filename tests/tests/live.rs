@@ -318,7 +318,7 @@ fn resolver_matches_apt() {
     ] {
         let text = packages_text(distro, arch, cache.path());
         let apt = Apt::new(&text, arch);
-        let universe = distill_resolve::Universe::new(arch, [(0, text.as_str())]).unwrap();
+        let universe = distill_resolve::Universe::from_texts(arch, [(0, text.as_str())]).unwrap();
         // apt-get takes about 2 s a call on this index size: use both cores.
         type Outcome = (
             &'static str,

@@ -45,9 +45,11 @@ impl PackageIndex {
         })
     }
 
-    /// The whole decompressed text.
-    pub fn text(&self) -> &str {
-        &self.text
+    /// Every stanza as (package name, stanza text), in file order: split
+    /// once when the index was loaded, so nothing is parsed again.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        let at = |(s, e): (u32, u32)| &self.text[s as usize..e as usize];
+        (0..self.spans.len()).map(move |i| (at(self.names[i]), at(self.spans[i])))
     }
 
     pub fn len(&self) -> usize {

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use distill_archive::{DistroSpec, PackageIndex, Served, SuiteRelease};
 use distill_debian::SnapshotTime;
+use distill_resolve::Stanza;
 use futures_util::future::try_join_all;
 
 use crate::Global;
@@ -31,10 +32,16 @@ impl Loaded {
         self.indices.iter().filter(move |i| i.arch == arch)
     }
 
-    /// Index texts of one architecture, tagged with their release's
-    /// position.
-    pub fn texts<'a>(&'a self, arch: &'a str) -> impl Iterator<Item = (usize, &'a str)> {
-        self.for_arch(arch).map(|i| (i.release, i.index.text()))
+    /// The stanzas of one architecture's indices, tagged with their
+    /// release's position.
+    pub fn stanzas<'a>(&'a self, arch: &'a str) -> impl Iterator<Item = Stanza<'a>> {
+        self.for_arch(arch).flat_map(|i| {
+            i.index.entries().map(move |(name, text)| Stanza {
+                origin: i.release,
+                name,
+                text,
+            })
+        })
     }
 }
 

@@ -153,7 +153,7 @@ fn build_lock(
         if wanted.is_empty() {
             continue;
         }
-        let universe = Universe::new(arch, loaded.texts(arch))?;
+        let universe = Universe::new(arch, loaded.stanzas(arch))?;
         for name in build_packages {
             let pkg = universe.get(name).ok_or_else(|| {
                 Failure(format!(

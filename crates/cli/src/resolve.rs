@@ -40,7 +40,7 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
         args.arch.as_deref(),
         args.snapshot.as_deref(),
     )?;
-    let universe = Universe::new(&arch, loaded.texts(&arch))?;
+    let universe = Universe::new(&arch, loaded.stanzas(&arch))?;
     let excludes: BTreeMap<String, String> = args
         .exclude
         .iter()

@@ -51,7 +51,7 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
     }
     let pins = pins_from(Some(&lock), ctx.default_snapshot())?;
     let loaded = load(&ctx, global, distro, std::slice::from_ref(&arch), &pins)?;
-    let universe = Universe::new(&arch, loaded.texts(&arch))?;
+    let universe = Universe::new(&arch, loaded.stanzas(&arch))?;
     let resolution = resolve_image(&universe, &args.image, &args.distro, plan)?;
     // The answer must explain the locked set. A lock made from a live
     // mirror (not a snapshot) can drift as the mirror moves on.

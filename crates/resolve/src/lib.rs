@@ -31,6 +31,7 @@ pub use lock::{LOCK_VERSION, Lock, LockError, LockedPackage, LockedSuite};
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::OnceLock;
 
 use distill_debian::{
     Dependency, Paragraph, Relation, compare_versions, paragraphs, parse_relations,
@@ -103,95 +104,164 @@ impl<'a> Package<'a> {
     }
 }
 
+/// One stanza of an index, as the universe takes it: its text (borrowed
+/// from the index), its `Package` name, and the caller's tag for the index.
+#[derive(Debug, Clone, Copy)]
+pub struct Stanza<'a> {
+    pub origin: usize,
+    pub name: &'a str,
+    pub text: &'a str,
+}
+
+/// Every stanza of one name, and the candidate among them, chosen on the
+/// first lookup (a resolution touches a few hundred of 60k names).
+struct Entry<'a> {
+    /// Most names have one stanza: kept inline, no allocation.
+    first: (usize, &'a str),
+    more: Vec<(usize, &'a str)>,
+    /// Boxed: 60k entries stay small (the map's memory is most of the
+    /// universe's build time), and only a few hundred are ever chosen.
+    chosen: OnceLock<Option<Box<Package<'a>>>>,
+}
+
 /// All candidates for one architecture.
 pub struct Universe<'a> {
     arch: String,
-    /// A hash map for speed (63k names): it is only ever looked up; the
-    /// one walk over it feeds provider lists that are sorted before use.
-    candidates: Map<&'a str, Package<'a>>,
-    /// Virtual name → (provider, provided version); borrowed from the
-    /// index text unless the Provides field needed the full parser.
+    /// A hash map for speed (60k names): it is only ever looked up.
+    names: Map<&'a str, Entry<'a>>,
+    /// Virtual name → (provider, provided version, the providing stanza);
+    /// a provide counts only while that stanza is its name's candidate.
     providers: Providers<'a>,
 }
 
 impl<'a> Universe<'a> {
-    /// Builds the candidate set from whole Packages texts of every suite
-    /// of a distro for `arch`, each tagged with where it came from (suite
-    /// order does not matter: highest version wins, as with equal apt
-    /// pins). Only the five fields a candidate needs are picked out of
-    /// each stanza; the rest is read on demand from its text.
+    /// Builds the universe from the stanzas of every suite of a distro
+    /// for `arch` (suite order does not matter: highest version wins, as
+    /// with equal apt pins). Nothing is parsed here but `Provides` lines:
+    /// an index loaded once (like apt's package cache) gives a universe in
+    /// a few tens of milliseconds.
     pub fn new(
         arch: &str,
-        indices: impl IntoIterator<Item = (usize, &'a str)>,
+        stanzas: impl IntoIterator<Item = Stanza<'a>>,
     ) -> Result<Universe<'a>, ResolveError> {
-        let mut candidates: Map<&'a str, Package<'a>> =
+        let mut names: Map<&'a str, Entry<'a>> =
             Map::with_capacity_and_hasher(1 << 16, Default::default());
-        for (origin, text) in indices {
-            let mut stanzas = paragraphs(text);
-            while let Some(next) = stanzas.next_fields(FIELDS) {
-                let (text, [name, version, parch, multi_arch, provides]) =
-                    next.map_err(|e| ResolveError::BadIndex(e.to_string()))?;
-                let (Some(name), Some(version), Some(parch)) = (name, version, parch) else {
-                    continue;
-                };
-                if parch != arch && parch != "all" {
-                    continue;
-                }
-                let newer = candidates
-                    .get(name)
-                    .is_none_or(|c| compare_versions(version, c.version).is_gt());
-                if newer {
-                    candidates.insert(
-                        name,
-                        Package {
-                            name,
-                            version,
-                            arch: parch,
-                            multi_arch: multi_arch.unwrap_or("no"),
-                            provides,
-                            text,
-                            origin,
-                        },
-                    );
-                }
-            }
-        }
         let mut providers: Providers<'a> =
             Map::with_capacity_and_hasher(1 << 13, Default::default());
-        for c in candidates.values() {
-            if let Some(field) = c.provides {
-                for (virt, version) in provided(c.name, field)? {
-                    providers.entry(virt).or_default().push((c.name, version));
+        let finder = memchr::memmem::Finder::new("rovides:");
+        for s in stanzas {
+            match names.entry(s.name) {
+                std::collections::hash_map::Entry::Occupied(mut e) => {
+                    e.get_mut().more.push((s.origin, s.text))
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(Entry {
+                        first: (s.origin, s.text),
+                        more: Vec::new(),
+                        chosen: OnceLock::new(),
+                    });
+                }
+            }
+            if let Some(field) = provides_field(s.text, &finder) {
+                for (virt, version) in provided(s.name, field)? {
+                    providers
+                        .entry(virt)
+                        .or_default()
+                        .push((s.name, version, s.text));
                 }
             }
         }
         Ok(Universe {
             arch: arch.to_owned(),
-            candidates,
+            names,
             providers,
         })
+    }
+
+    /// The universe of whole Packages texts, each tagged with its origin
+    /// (tests and benchmarks; the CLI hands over its parsed indices).
+    pub fn from_texts(
+        arch: &str,
+        texts: impl IntoIterator<Item = (usize, &'a str)>,
+    ) -> Result<Universe<'a>, ResolveError> {
+        let mut stanzas = Vec::new();
+        for (origin, text) in texts {
+            let mut it = paragraphs(text);
+            while let Some(next) = it.next_fields(["Package"]) {
+                let (text, [name]) = next.map_err(|e| ResolveError::BadIndex(e.to_string()))?;
+                if let Some(name) = name {
+                    stanzas.push(Stanza { origin, name, text });
+                }
+            }
+        }
+        Universe::new(arch, stanzas)
     }
 
     pub fn arch(&self) -> &str {
         &self.arch
     }
 
+    /// The candidate of `name`: the highest version among its stanzas of
+    /// the universe's architecture or `all`.
     pub fn get(&self, name: &str) -> Option<&Package<'a>> {
-        self.candidates.get(name)
+        let entry = self.names.get(name)?;
+        entry
+            .chosen
+            .get_or_init(|| {
+                let all = std::iter::once(&entry.first).chain(&entry.more);
+                self.choose(name, all).map(Box::new)
+            })
+            .as_deref()
     }
 
-    pub fn len(&self) -> usize {
-        self.candidates.len()
+    fn choose<'s>(
+        &self,
+        name: &str,
+        stanzas: impl Iterator<Item = &'s (usize, &'a str)>,
+    ) -> Option<Package<'a>>
+    where
+        'a: 's,
+    {
+        let mut best: Option<Package<'a>> = None;
+        for &(origin, text) in stanzas {
+            let Some(Ok((text, [n, version, parch, multi_arch, provides]))) =
+                paragraphs(text).next_fields(FIELDS)
+            else {
+                continue;
+            };
+            let (Some(n), Some(version), Some(parch)) = (n, version, parch) else {
+                continue;
+            };
+            if n != name || (parch != self.arch && parch != "all") {
+                continue;
+            }
+            if best
+                .as_ref()
+                .is_none_or(|b| compare_versions(version, b.version).is_gt())
+            {
+                best = Some(Package {
+                    name: n,
+                    version,
+                    arch: parch,
+                    multi_arch: multi_arch.unwrap_or("no"),
+                    provides,
+                    text,
+                    origin,
+                });
+            }
+        }
+        best
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.candidates.is_empty()
+    /// A name the resolution already found a candidate for.
+    fn must(&self, name: &str) -> &Package<'a> {
+        self.get(name).expect("resolved names have candidates")
     }
 
     /// Does the candidate `name` itself satisfy `dep` (name, version,
     /// architecture qualifier)?
     fn real_satisfies(&self, name: &str, dep: &Dependency) -> bool {
-        let Some(c) = self.candidates.get(name) else {
+        let Some(c) = self.get(name) else {
             return false;
         };
         if c.name != dep.name || !dep.version_matches(Some(c.version)) {
@@ -215,15 +285,15 @@ impl<'a> Universe<'a> {
             .get(dep.name.as_str())
             .into_iter()
             .flatten()
-            .filter(|(_, v)| dep.version_matches(v.as_deref()))
-            .map(|(p, _)| *p)
+            .filter(|(p, v, text)| {
+                dep.version_matches(v.as_deref())
+                    && self
+                        .get(p)
+                        .is_some_and(|c| std::ptr::eq(c.text.as_ptr(), text.as_ptr()))
+            })
+            .map(|(p, _, _)| *p)
             .collect();
-        out.sort_by_key(|p| {
-            (
-                priority_rank(self.candidates[p].stanza().get("Priority")),
-                *p,
-            )
-        });
+        out.sort_by_key(|p| (priority_rank(self.must(p).stanza().get("Priority")), *p));
         out.dedup();
         out
     }
@@ -248,7 +318,7 @@ impl<'a> Universe<'a> {
                     reason: reason.clone(),
                 });
             }
-            let Some(c) = self.candidates.get(root.as_str()) else {
+            let Some(c) = self.get(root.as_str()) else {
                 return Err(ResolveError::UnknownRoot {
                     name: root.clone(),
                     arch: self.arch.clone(),
@@ -263,7 +333,7 @@ impl<'a> Universe<'a> {
         }
 
         while let Some(name) = queue.pop_front() {
-            let pkg = &self.candidates[name];
+            let pkg = &self.must(name);
             let mut rels = Vec::new();
             for field in ["Pre-Depends", "Depends"] {
                 if let Some(v) = pkg.stanza().get(field) {
@@ -283,7 +353,7 @@ impl<'a> Universe<'a> {
                 // 1. Already satisfied by something chosen?
                 let chosen = alts.iter().find_map(|d| {
                     if nodes.contains_key(d.name.as_str()) && self.real_satisfies(&d.name, d) {
-                        return Some(self.candidates[d.name.as_str()].name);
+                        return Some(self.must(d.name.as_str()).name);
                     }
                     self.providers_of(d)
                         .into_iter()
@@ -298,7 +368,7 @@ impl<'a> Universe<'a> {
                                 return None;
                             }
                             if self.real_satisfies(&d.name, d) {
-                                return Some(self.candidates[d.name.as_str()].name);
+                                return Some(self.must(d.name.as_str()).name);
                             }
                             self.providers_of(d)
                                 .into_iter()
@@ -346,14 +416,11 @@ impl<'a> Universe<'a> {
 
         let chosen: BTreeSet<&str> = nodes.keys().copied().collect();
         self.check_conflicts(&chosen)?;
-        let packages = nodes
-            .keys()
-            .map(|n| self.candidates[n].clone())
-            .map(|p| Chosen {
-                name: p.name.to_owned(),
-                version: p.version.to_owned(),
-                arch: p.arch.to_owned(),
-            });
+        let packages = nodes.keys().map(|n| self.must(n).clone()).map(|p| Chosen {
+            name: p.name.to_owned(),
+            version: p.version.to_owned(),
+            arch: p.arch.to_owned(),
+        });
         Ok(Resolution {
             packages: packages.map(|c| (c.name.clone(), c)).collect(),
             graph,
@@ -364,7 +431,7 @@ impl<'a> Universe<'a> {
 
     fn check_conflicts(&self, chosen: &BTreeSet<&str>) -> Result<(), ResolveError> {
         for &name in chosen {
-            let pkg = &self.candidates[name];
+            let pkg = &self.must(name);
             for (field, rule) in [("Conflicts", "conflicts with"), ("Breaks", "breaks")] {
                 let Some(v) = pkg.stanza().get(field) else {
                     continue;
@@ -375,7 +442,7 @@ impl<'a> Universe<'a> {
                             continue;
                         }
                         let real_hit = d.name != name && chosen.contains(d.name.as_str()) && {
-                            let other = &self.candidates[d.name.as_str()];
+                            let other = &self.must(d.name.as_str());
                             d.version_matches(Some(other.version))
                         };
                         // A virtual conflict hits every other provider, but
@@ -455,8 +522,41 @@ fn provided<'a>(name: &str, field: &'a str) -> Result<Vec<Provided<'a>>, Resolve
         .collect())
 }
 
-/// Virtual name → (provider, provided version).
-type Providers<'a> = Map<Cow<'a, str>, Vec<(&'a str, Option<Cow<'a, str>>)>>;
+/// Virtual name → (provider, provided version, providing stanza).
+type Providers<'a> = Map<Cow<'a, str>, Vec<(&'a str, Option<Cow<'a, str>>, &'a str)>>;
+
+/// The value of a stanza's `Provides` field (continuation lines
+/// included), found without parsing the stanza: a `Provides:` (any case
+/// of its first letter) at the start of a line.
+fn provides_field<'a>(text: &'a str, finder: &memchr::memmem::Finder<'_>) -> Option<&'a str> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = finder.find(&bytes[from..]) {
+        let at = from + i;
+        from = at + 1;
+        let line_start =
+            at >= 1 && matches!(bytes[at - 1], b'P' | b'p') && (at == 1 || bytes[at - 2] == b'\n');
+        if !line_start {
+            continue;
+        }
+        let start = at + "rovides:".len();
+        let mut end = start;
+        loop {
+            end += bytes[end..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .unwrap_or(bytes.len() - end);
+            // A continuation line starts with a space or a tab.
+            if end + 1 < bytes.len() && matches!(bytes[end + 1], b' ' | b'\t') {
+                end += 1;
+                continue;
+            }
+            break;
+        }
+        return Some(text[start..end].trim());
+    }
+    None
+}
 
 /// A virtual name and the version it is provided at, if any.
 type Provided<'a> = (Cow<'a, str>, Option<Cow<'a, str>>);

@@ -29,7 +29,7 @@ fn resolve(
     roots: &[&str],
     excludes: &[(&str, &str)],
 ) -> Result<Resolution, ResolveError> {
-    let u = Universe::new("amd64", [(0, text)])?;
+    let u = Universe::from_texts("amd64", [(0, text)])?;
     let roots: Vec<String> = roots.iter().map(|s| s.to_string()).collect();
     let ex: BTreeMap<String, String> = excludes
         .iter()
