@@ -59,10 +59,9 @@ impl Bars {
         let names: Vec<&str> = suites.iter().map(|(s, _)| s.as_str()).collect();
         let mut mirrors: Vec<String> = suites.iter().map(|(_, m)| host(m)).collect();
         mirrors.dedup();
-        let why = self
-            .fallbacks
-            .lock()
-            .expect("lock")
+        // Taken, not read: a second distro's note gives its own reasons
+        // (a host already found dead says so), not the first distro's.
+        let why = std::mem::take(&mut *self.fallbacks.lock().expect("lock"))
             .iter()
             .map(|(h, cause)| format!("{h}: {cause}"))
             .collect::<Vec<_>>()
