@@ -51,6 +51,25 @@ pub struct ArchiveSpec {
     pub components: Vec<String>,
 }
 
+impl ArchiveSpec {
+    /// The archive as it was at capture `ts`: `<snapshot>/<ts>`.
+    pub fn snapshot_at(&self, ts: impl std::fmt::Display) -> String {
+        format!("{}/{ts}", self.snapshot.trim_end_matches('/'))
+    }
+
+    /// Where the archive's files are, best first: the snapshot at `ts`,
+    /// then the mirrors. `dists/...` and `pool/...` go below each.
+    pub fn bases(&self, ts: impl std::fmt::Display) -> Vec<String> {
+        let mut out = vec![self.snapshot_at(ts)];
+        out.extend(
+            self.mirrors
+                .iter()
+                .map(|m| m.trim_end_matches('/').to_owned()),
+        );
+        out
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {cause}")]

@@ -70,13 +70,7 @@ impl Loader {
         suite: &str,
         snapshot: SnapshotTime,
     ) -> Result<SuiteRelease, ArchiveError> {
-        let snapshot_base = format!("{}/{snapshot}", spec.snapshot.trim_end_matches('/'));
-        let mut bases = vec![snapshot_base];
-        bases.extend(
-            spec.mirrors
-                .iter()
-                .map(|m| m.trim_end_matches('/').to_owned()),
-        );
+        let bases = spec.bases(snapshot);
         let urls = |file: &str| -> Vec<String> {
             bases
                 .iter()
@@ -158,9 +152,7 @@ impl Loader {
         // capture is addressed directly rather than through the redirect.
         let mut ordered = Vec::with_capacity(bases.len());
         ordered.push(match &served {
-            Served::Snapshot { capture } => {
-                format!("{}/{capture}", spec.snapshot.trim_end_matches('/'))
-            }
+            Served::Snapshot { capture } => spec.snapshot_at(capture),
             Served::Mirror { base } => base.clone(),
         });
         ordered.extend(

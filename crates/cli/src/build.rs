@@ -490,17 +490,11 @@ impl Builder<'_> {
                 .get(&p.archive)
                 .cloned()
                 .unwrap_or_default();
-            let mut urls = vec![format!(
-                "{}/{pin}/{}",
-                archive.snapshot.trim_end_matches('/'),
-                p.filename
-            )];
-            urls.extend(
-                archive
-                    .mirrors
-                    .iter()
-                    .map(|m| format!("{}/{}", m.trim_end_matches('/'), p.filename)),
-            );
+            let urls: Vec<String> = archive
+                .bases(pin)
+                .into_iter()
+                .map(|b| format!("{b}/{}", p.filename))
+                .collect();
             let pin = distill_fetch::Pinned {
                 sha256: p.sha256.clone(),
                 size: Some(p.size),
