@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::Global;
 use crate::context::{Context, Failure, Result, emit};
-use crate::lock::{images, lock_path, read_lock};
+use crate::lock::{images, read_lock_file, require_lock};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -142,20 +142,13 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
     };
     let mut since: BTreeMap<String, Lock> = BTreeMap::new();
     for path in &args.changed_since {
-        let old = read_lock(path)?
-            .ok_or_else(|| Failure(format!("cannot read {}: no such file", path.display())))?;
+        let old = read_lock_file(path)?;
         since.insert(old.distro.clone(), old);
     }
     let mut built = Vec::new();
     for name in &distros {
         let distro = ctx.distro(name)?;
-        let path = lock_path(&ctx, name);
-        let lock = read_lock(&path)?.ok_or_else(|| {
-            Failure(format!(
-                "cannot build {name}: no lock at {}; run `distill lock` first",
-                path.display()
-            ))
-        })?;
+        let lock = require_lock(&ctx, name, &format!("build {name}"))?;
         let mut targets = targets(&lock, &specs, &args)?;
         if !args.changed_since.is_empty() {
             let Some(old) = since.get(name) else {

@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use distill_layer::{EntryInfo, overlay, read_layer};
-use distill_resolve::Lock;
 use serde_json::{Value, json};
 
 use crate::Global;
 use crate::context::{Failure, Result, emit};
+use crate::lock::read_lock_file;
 use crate::report;
 
 #[derive(clap::Args)]
@@ -42,14 +42,8 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
     Ok(if differ { 2 } else { 0 })
 }
 
-fn read_lock(path: &Path) -> Result<Lock> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?;
-    Lock::parse(&text).map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))
-}
-
 fn locks(global: &Global, old: &Path, new: &Path, json: bool) -> Result<(String, bool)> {
-    let (o, n) = (read_lock(old)?, read_lock(new)?);
+    let (o, n) = (read_lock_file(old)?, read_lock_file(new)?);
     let diff = o.diff(&n);
     // The tag names come from packages.toml when there is one.
     let build = distill_archive::Config::load(&global.config)

@@ -47,6 +47,22 @@ pub fn read_lock(path: &Path) -> Result<Option<Lock>> {
     }
 }
 
+/// The distro's lock, which `what` ("build debian12") cannot do without.
+pub fn require_lock(ctx: &Context, distro: &str, what: &str) -> Result<Lock> {
+    let path = lock_path(ctx, distro);
+    read_lock(&path)?.ok_or_else(|| {
+        Failure(format!(
+            "cannot {what}: no lock at {}; run `distill lock` first",
+            path.display()
+        ))
+    })
+}
+
+/// A lock file named on the command line.
+pub fn read_lock_file(path: &Path) -> Result<Lock> {
+    read_lock(path)?.ok_or_else(|| Failure(format!("cannot read {}: no such file", path.display())))
+}
+
 /// The lock's pins, or `fallback` for archives it does not pin.
 pub fn pins_from(lock: Option<&Lock>, fallback: SnapshotTime) -> Result<Pins> {
     let mut pins = Pins::all(fallback);

@@ -9,7 +9,7 @@ use distill_debian::SnapshotTime;
 use crate::Global;
 use crate::context::{Context, Failure, Result, emit};
 use crate::load::runtime;
-use crate::lock::{images, lock_path, pins_from, plans, read_lock, resolve_lock, write_atomic};
+use crate::lock::{images, lock_path, pins_from, plans, require_lock, resolve_lock, write_atomic};
 use crate::report;
 
 #[derive(clap::Args)]
@@ -71,12 +71,7 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
     for name in &names {
         let distro = ctx.distro(name)?;
         let path = lock_path(&ctx, name);
-        let old = read_lock(&path)?.ok_or_else(|| {
-            Failure(format!(
-                "cannot update {name}: no lock at {}; run `distill lock` first",
-                path.display()
-            ))
-        })?;
+        let old = require_lock(&ctx, name, &format!("update {name}"))?;
         let pins = pins_from(Some(&old), now)?;
         let mut moved = pins.clone();
         for archive in &distro.archives {

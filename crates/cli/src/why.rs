@@ -7,7 +7,7 @@ use distill_resolve::Universe;
 use crate::Global;
 use crate::context::{Context, Failure, Result, emit, host_arch};
 use crate::load::{check_arch, load};
-use crate::lock::{images, lock_path, pins_from, plans, read_lock, resolve_image};
+use crate::lock::{images, lock_path, pins_from, plans, require_lock, resolve_image};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -28,13 +28,8 @@ pub fn run(global: &Global, args: Args) -> Result<u8> {
     let distro = ctx.distro(&args.distro)?;
     let arch = args.arch.clone().unwrap_or_else(|| host_arch().to_owned());
     check_arch(&args.distro, distro, &arch)?;
+    let lock = require_lock(&ctx, &args.distro, "answer why")?;
     let path = lock_path(&ctx, &args.distro);
-    let lock = read_lock(&path)?.ok_or_else(|| {
-        Failure(format!(
-            "cannot answer why: no lock at {}; run `distill lock` first",
-            path.display()
-        ))
-    })?;
     let images = images(&ctx)?;
     let plans = plans(&ctx, &images, &args.distro, distro)?;
     let Some((_, plan)) = plans.iter().find(|(n, _)| *n == args.image) else {
