@@ -579,6 +579,18 @@ fn image_tree_is_the_packages_plus_the_generated_files_and_nothing_else() {
             "pkg:deb/debian/tzdata@2025a-1?arch=all&distro=debian-99",
         ]
     );
+    // Each architecture's SBOM names that architecture's busybox.
+    let sbom = read_json(&layout.join("sbom/debug-amd64.spdx.json"));
+    let busybox = sbom["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "busybox-static")
+        .unwrap();
+    assert_eq!(
+        busybox["externalRefs"][0]["referenceLocator"],
+        "pkg:deb/debian/busybox-static@1%3A1.37.0-1?arch=amd64&distro=debian-99"
+    );
     let index = read_json(&layout.join("index.json"));
     let debug_digest = index["manifests"]
         .as_array()

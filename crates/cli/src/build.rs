@@ -325,6 +325,12 @@ struct Builder<'a> {
     announce: bool,
 }
 
+/// The packages the build takes files from, for one architecture.
+struct Tools<'l> {
+    ca: Option<&'l LockedPackage>,
+    busybox: Option<&'l LockedPackage>,
+}
+
 /// A layer and where its blob is.
 struct Made {
     label: String,
@@ -354,21 +360,32 @@ impl Builder<'_> {
         }
         archs.sort();
         archs.dedup();
-        // Packages the build takes files from (not installed as layers).
-        let mut tools: BTreeMap<&str, &LockedPackage> = BTreeMap::new();
-        let mut tool_debs: BTreeMap<(String, String), &LockedPackage> = BTreeMap::new();
+        // Per architecture, the packages the build takes files from (not
+        // installed as layers): the CA bundle's source, and busybox.
+        let mut tools: BTreeMap<&String, Tools> = BTreeMap::new();
         for arch in &archs {
-            let wanted = [
-                self.build.ca_certificates.as_deref(),
-                self.build.busybox.as_deref().filter(|_| debug),
-            ];
-            for name in wanted.into_iter().flatten() {
-                let p = locked(self.lock, name, arch)?;
-                tools.insert(name, p);
-                tool_debs.insert((p.name.clone(), p.architecture.clone()), p);
-            }
+            let tool = |name: &Option<String>| -> Result<Option<&LockedPackage>> {
+                name.as_deref()
+                    .map(|n| locked(self.lock, n, arch))
+                    .transpose()
+            };
+            let busybox = if debug {
+                tool(&self.build.busybox)?
+            } else {
+                None
+            };
+            tools.insert(
+                arch,
+                Tools {
+                    ca: tool(&self.build.ca_certificates)?,
+                    busybox,
+                },
+            );
         }
-        let debs = self.fetch(needed.values().chain(tool_debs.values()).copied())?;
+        let tool_debs = tools
+            .values()
+            .flat_map(|t| t.ca.into_iter().chain(t.busybox));
+        let debs = self.fetch(needed.values().copied().chain(tool_debs))?;
 
         let steps = self
             .ctx
@@ -386,12 +403,14 @@ impl Builder<'_> {
             .collect::<Result<_>>()?;
         drop(steps);
 
-        let skeleton = self.skeleton(&tools, &debs)?;
-        let mut busybox: BTreeMap<String, Made> = BTreeMap::new();
-        if let (true, Some(bb)) = (debug, &self.build.busybox) {
-            for arch in &archs {
-                let p = locked(self.lock, bb, arch)?;
-                busybox.insert((*arch).clone(), self.busybox_layer(p, &debs[&p.sha256])?);
+        // The skeleton has the architecture's CA package in it (the same
+        // layer for every architecture when, as in Debian, it is `all`).
+        let mut skeletons: BTreeMap<&String, Made> = BTreeMap::new();
+        let mut busybox: BTreeMap<&String, Made> = BTreeMap::new();
+        for (arch, t) in &tools {
+            skeletons.insert(arch, self.skeleton(t.ca, &debs)?);
+            if let Some(p) = t.busybox {
+                busybox.insert(arch, self.busybox_layer(p, &debs[&p.sha256])?);
             }
         }
 
@@ -399,18 +418,22 @@ impl Builder<'_> {
         for t in targets {
             let dest = out.join(format!("{}-{}", t.image, self.distro_name));
             let extras = self.image_layer(&t.runtime)?;
+            // One ld.so.cache per architecture, shared by the tags.
+            let mut ldcaches: BTreeMap<&String, Made> = BTreeMap::new();
+            if t.runtime.ld_so_cache {
+                for (arch, pkgs) in &t.archs {
+                    let layers: Vec<&Made> = pkgs.iter().map(|p| &made[&p.sha256]).collect();
+                    ldcaches.insert(arch, self.ldcache_layer(arch, &layers)?);
+                }
+            }
             let mut layout = Layout::create(&dest).map_err(|e| Failure(e.to_string()))?;
             for (tag, tag_spec) in &self.build.tags {
                 let mut manifests = Vec::new();
                 for (arch, pkgs) in &t.archs {
                     let mut layers: Vec<&Made> = pkgs.iter().map(|p| &made[&p.sha256]).collect();
-                    let ldcache = match t.runtime.ld_so_cache {
-                        true => Some(self.ldcache_layer(arch, &layers)?),
-                        false => None,
-                    };
-                    layers.push(&skeleton);
+                    layers.push(&skeletons[arch]);
                     layers.extend(&extras);
-                    layers.extend(&ldcache);
+                    layers.extend(ldcaches.get(arch));
                     if tag_spec.debug {
                         layers.push(busybox.get(arch).ok_or_else(|| {
                             Failure(format!(
@@ -422,14 +445,9 @@ impl Builder<'_> {
                     // The SBOM: the image's packages and the ones the build
                     // took files from (CA bundle, busybox).
                     let mut listed: Vec<&LockedPackage> = pkgs.clone();
-                    listed.extend(
-                        self.build
-                            .ca_certificates
-                            .as_ref()
-                            .map(|n| tools[n.as_str()]),
-                    );
+                    listed.extend(tools[arch].ca);
                     if tag_spec.debug {
-                        listed.extend(self.build.busybox.as_ref().map(|n| tools[n.as_str()]));
+                        listed.extend(tools[arch].busybox);
                     }
                     self.sbom(&mut layout, t, tag, arch, &desc, &listed)?;
                     let platform = desc.platform.clone().expect("image descriptors have one");
@@ -517,10 +535,10 @@ impl Builder<'_> {
             usrmerge: self.distro.merged_usr,
             compression: self.compression,
         };
-        let key = hex::encode(Sha256::digest(format!(
-            "{LAYER_FORMAT}\n{}\n{}\n{}\n{:?}\n",
-            p.sha256, opts.usrmerge, opts.epoch, opts.compression
-        )));
+        let key = layer_key(
+            &format!("deb {} usrmerge={}", p.sha256, opts.usrmerge),
+            self,
+        );
         let label = format!("{} {}", p.name, p.version);
         let layer = self.cached(&key, || {
             check_hash(deb, &p.sha256, &label)?;
@@ -545,6 +563,22 @@ impl Builder<'_> {
         }
     }
 
+    /// A generated layer: the one cached for `what` (everything its
+    /// content depends on), else the one `make` puts together, written now.
+    fn generated(
+        &self,
+        what: &str,
+        label: String,
+        make: impl FnOnce() -> Result<Generated>,
+    ) -> Result<Made> {
+        let layer = self.cached(&layer_key(what, self), || {
+            make()?
+                .write(&self.blob_dir(), self.epoch, self.compression)
+                .map_err(|e| Failure(e.to_string()))
+        })?;
+        Ok(self.made(label, layer, true))
+    }
+
     /// The layer recorded under `key`, if its record and blob are both
     /// there; else `make` it and record it (atomically).
     fn cached(&self, key: &str, make: impl FnOnce() -> Result<Layer>) -> Result<Layer> {
@@ -565,7 +599,7 @@ impl Builder<'_> {
     /// configured files, the dpkg status directory and the CA bundle.
     fn skeleton(
         &self,
-        tools: &BTreeMap<&str, &LockedPackage>,
+        ca: Option<&LockedPackage>,
         debs: &BTreeMap<String, PathBuf>,
     ) -> Result<Made> {
         let gen_err = |e: distill_layer::LayerError| Failure(e.to_string());
@@ -594,20 +628,13 @@ impl Builder<'_> {
         }
         // The key names the CA package by hash, so a cached skeleton is
         // found without unpacking it.
-        let ca = self
-            .build
-            .ca_certificates
-            .as_ref()
-            .map(|n| tools[n.as_str()]);
-        let key = generated_key(&format!("skeleton {g:?} {:?}", ca.map(|p| &p.sha256)), self);
-        let layer = self.cached(&key, || {
+        let what = format!("skeleton {g:?} {:?}", ca.map(|p| &p.sha256));
+        self.generated(&what, "distroless skeleton".into(), || {
             if let Some(p) = ca {
                 self.add_ca_bundle(&mut g, p, &debs[&p.sha256])?;
             }
-            g.write(&self.blob_dir(), self.epoch, self.compression)
-                .map_err(gen_err)
-        })?;
-        Ok(self.made("distroless skeleton".into(), layer, true))
+            Ok(g)
+        })
     }
 
     /// The CA bundle made from the ca-certificates package, its copyright
@@ -646,12 +673,9 @@ impl Builder<'_> {
             g.add(path, Node::Symlink(target.clone()))
                 .map_err(|e| Failure(e.to_string()))?;
         }
-        let key = generated_key(&format!("image {g:?}"), self);
-        let layer = self.cached(&key, || {
-            g.write(&self.blob_dir(), self.epoch, self.compression)
-                .map_err(|e| Failure(e.to_string()))
-        })?;
-        Ok(Some(self.made("image symlinks".into(), layer, true)))
+        let what = format!("image {g:?}");
+        self.generated(&what, "image symlinks".into(), || Ok(g))
+            .map(Some)
     }
 
     /// `/etc/ld.so.cache` for the libraries of the package layers, as
@@ -669,15 +693,10 @@ impl Builder<'_> {
         // `lib/x` → `usr/lib/x` when `lib` is a symlink to `usr/lib`.
         let canonical = |dir: &str| -> String {
             let (top, rest) = dir.split_once('/').unwrap_or((dir, ""));
-            match tree.entries.get(top).and_then(|(_, e)| e.target.as_deref()) {
-                Some(t) if !t.starts_with('/') || t.len() > 1 => {
-                    let t = t.trim_start_matches('/');
-                    if rest.is_empty() {
-                        t.to_owned()
-                    } else {
-                        format!("{t}/{rest}")
-                    }
-                }
+            let target = tree.entries.get(top).and_then(|(_, e)| e.target.as_deref());
+            match target.map(|t| t.trim_start_matches('/')) {
+                Some(t) if !t.is_empty() && rest.is_empty() => t.to_owned(),
+                Some(t) if !t.is_empty() => format!("{t}/{rest}"),
                 _ => dir.to_owned(),
             }
         };
@@ -713,20 +732,15 @@ impl Builder<'_> {
             ld_so_cache(&entries, flags, big_endian),
         )
         .map_err(|e| Failure(e.to_string()))?;
-        let key = generated_key(&format!("ld.so.cache {g:?}"), self);
-        let layer = self.cached(&key, || {
-            g.write(&self.blob_dir(), self.epoch, self.compression)
-                .map_err(|e| Failure(e.to_string()))
-        })?;
-        Ok(self.made("ld.so.cache".into(), layer, true))
+        let what = format!("ld.so.cache {g:?}");
+        self.generated(&what, "ld.so.cache".into(), || Ok(g))
     }
 
     /// busybox at /busybox/busybox with a symlink per applet, and its
     /// dpkg status so scanners see which busybox it is.
     fn busybox_layer(&self, p: &LockedPackage, deb: &Path) -> Result<Made> {
         let label = format!("{} {}", p.name, p.version);
-        let key = generated_key(&format!("busybox {}", p.sha256), self);
-        let layer = self.cached(&key, || {
+        self.generated(&format!("busybox {}", p.sha256), label.clone(), || {
             check_hash(deb, &p.sha256, &label)?;
             let gen_err = |e: distill_layer::LayerError| Failure(e.to_string());
             let (meta, files) = extract_files(deb, &label, |path| {
@@ -748,10 +762,8 @@ impl Builder<'_> {
             let (status_name, status) = status_files(&meta, false).swap_remove(0);
             g.file(&format!("{STATUS_DIR}/{status_name}"), 0o644, status)
                 .map_err(gen_err)?;
-            g.write(&self.blob_dir(), self.epoch, self.compression)
-                .map_err(gen_err)
-        })?;
-        Ok(self.made(label, layer, true))
+            Ok(g)
+        })
     }
 
     /// Annotations with `{upstream:PKG}` filled in from the lock.
@@ -911,9 +923,9 @@ fn owner(uid: u64, gid: u64) -> Owner {
     }
 }
 
-/// A cache key for a generated layer: what determines its content, and
-/// how it is written.
-fn generated_key(what: &str, b: &Builder<'_>) -> String {
+/// A layer's cache key: what determines its content, and how it is
+/// written (format version, epoch, compression).
+fn layer_key(what: &str, b: &Builder<'_>) -> String {
     hex::encode(Sha256::digest(format!(
         "{LAYER_FORMAT}\n{what}\n{}\n{:?}\n",
         b.epoch, b.compression
