@@ -150,9 +150,25 @@ impl Workspace {
     }
 }
 
-/// A packages.toml with one distro `test` over the given archives
-/// (name, snapshot base, mirrors, suites).
-pub fn packages_toml(archs: &[&str], archives: &[(&str, String, Vec<String>, &[&str])]) -> String {
+/// An archive of `packages_toml`: name, snapshot base, mirrors, suites.
+pub type ArchiveEntry<'a> = (&'a str, String, Vec<String>, &'a [&'a str]);
+
+/// An archive served only by `server`, in the snapshot URL layout.
+pub fn snapshot_archive<'a>(
+    server: &Server,
+    name: &'a str,
+    suites: &'a [&'a str],
+) -> ArchiveEntry<'a> {
+    (
+        name,
+        format!("{}/archive/{name}", server.url()),
+        vec![],
+        suites,
+    )
+}
+
+/// A packages.toml with one distro `test` over the given archives.
+pub fn packages_toml(archs: &[&str], archives: &[ArchiveEntry<'_>]) -> String {
     let q = |v: &[String]| {
         v.iter()
             .map(|s| format!("{s:?}"))

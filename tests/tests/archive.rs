@@ -151,18 +151,8 @@ fn highest_version_first_across_suites() {
     let toml = packages_toml(
         &["amd64"],
         &[
-            (
-                "debian",
-                format!("{}/archive/debian", server.url()),
-                vec![],
-                &["testing", "testing-updates"],
-            ),
-            (
-                "debian-security",
-                format!("{}/archive/debian-security", server.url()),
-                vec![],
-                &["testing-security"],
-            ),
+            snapshot_archive(&server, "debian", &["testing", "testing-updates"]),
+            snapshot_archive(&server, "debian-security", &["testing-security"]),
         ],
     );
     let ws = Workspace::new(&toml, Some(&key));

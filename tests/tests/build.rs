@@ -180,12 +180,7 @@ fn setup_full(extra: &[Deb], images: &str, security: &Captures) -> Setup {
         publish(deb, "amd64");
     }
     server.put_capture("debian", TS1, &suite, &key);
-    let mut archives = vec![(
-        "debian",
-        format!("{}/archive/debian", server.url()),
-        vec![],
-        &["testing"][..],
-    )];
+    let mut archives = vec![snapshot_archive(&server, "debian", &["testing"])];
     for (ts, date, debs) in security {
         let mut suite = Suite::new("testing-security", *date);
         for deb in debs {
@@ -200,11 +195,10 @@ fn setup_full(extra: &[Deb], images: &str, security: &Captures) -> Setup {
     }
     if !security.is_empty() {
         server.publish_timestamps();
-        archives.push((
+        archives.push(snapshot_archive(
+            &server,
             "debian-security",
-            format!("{}/archive/debian-security", server.url()),
-            vec![],
-            &["testing-security"][..],
+            &["testing-security"],
         ));
     }
     let toml = packages_toml(&ARCHS, &archives).replace(

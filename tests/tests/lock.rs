@@ -97,18 +97,8 @@ fn setup() -> Setup {
     let toml = packages_toml(
         &["amd64", "arm64"],
         &[
-            (
-                "debian",
-                format!("{}/archive/debian", server.url()),
-                vec![],
-                &["testing"],
-            ),
-            (
-                "debian-security",
-                format!("{}/archive/debian-security", server.url()),
-                vec![],
-                &["testing-security"],
-            ),
+            snapshot_archive(&server, "debian", &["testing"]),
+            snapshot_archive(&server, "debian-security", &["testing-security"]),
         ],
     ) + IMAGES;
     let ws = Workspace::new(&toml, Some(&key));
