@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use distill_image::blob_path;
 use distill_layer::{EntryInfo, overlay, read_layer};
 use serde_json::{Value, json};
 
@@ -75,12 +76,6 @@ fn read_json(path: &Path) -> Result<Value> {
         .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))
 }
 
-fn blob(layout: &Path, digest: &str) -> PathBuf {
-    layout
-        .join("blobs/sha256")
-        .join(digest.trim_start_matches("sha256:"))
-}
-
 /// (tag, os/arch[/variant]) → image, for every tag that names an index
 /// (or a single manifest).
 fn images(layout: &Path) -> Result<BTreeMap<(String, String), Image>> {
@@ -92,7 +87,7 @@ fn images(layout: &Path) -> Result<BTreeMap<(String, String), Image>> {
         let Some(tag) = entry["annotations"]["org.opencontainers.image.ref.name"].as_str() else {
             continue;
         };
-        let doc = read_json(&blob(layout, entry["digest"].as_str().unwrap_or("")))?;
+        let doc = read_json(&blob_path(layout, entry["digest"].as_str().unwrap_or("")))?;
         match doc["manifests"].as_array() {
             Some(list) => tagged.push((tag.to_owned(), list.clone(), true)),
             None => tagged.push((tag.to_owned(), vec![entry.clone()], false)),
@@ -108,8 +103,8 @@ fn images(layout: &Path) -> Result<BTreeMap<(String, String), Image>> {
                 continue;
             }
             covered.insert(digest.clone());
-            let manifest = read_json(&blob(layout, &digest))?;
-            let config = read_json(&blob(
+            let manifest = read_json(&blob_path(layout, &digest))?;
+            let config = read_json(&blob_path(
                 layout,
                 manifest["config"]["digest"].as_str().unwrap_or(""),
             ))?;
@@ -153,7 +148,7 @@ impl Layers<'_> {
     fn tree(&mut self, image: &Image) -> Result<BTreeMap<String, EntryInfo>> {
         for (digest, media, _) in &image.layers {
             if !self.read.contains_key(digest) {
-                let entries = read_layer(&blob(self.layout, digest), media)
+                let entries = read_layer(&blob_path(self.layout, digest), media)
                     .map_err(|e| Failure(e.to_string()))?;
                 self.read.insert(digest.clone(), entries);
             }

@@ -11,6 +11,7 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::ImageError;
+use crate::layout::{blob_name, blob_path};
 use crate::oci::REF_NAME;
 
 fn err(path: &Path, e: impl std::fmt::Display) -> ImageError {
@@ -34,8 +35,7 @@ pub fn docker_archive(
     repo: &str,
     dest: &Path,
 ) -> Result<(), ImageError> {
-    let blobs = layout.join("blobs/sha256");
-    let blob_path = |digest: &str| blobs.join(digest.trim_start_matches("sha256:"));
+    let blob_path = |digest: &str| blob_path(layout, digest);
     let index = read_json(&layout.join("index.json"))?;
     let suffix = format!("-{oci_arch}");
     let mut entries = Vec::new();
@@ -50,12 +50,12 @@ pub fn docker_archive(
         let digest = m["digest"].as_str().unwrap_or_default();
         let manifest = read_json(&blob_path(digest))?;
         let config = manifest["config"]["digest"].as_str().unwrap_or_default();
-        let config_name = format!("blobs/sha256/{}", config.trim_start_matches("sha256:"));
+        let config_name = blob_name(config);
         files.insert(config_name.clone(), blob_path(config));
         let mut layers = Vec::new();
         for l in manifest["layers"].as_array().into_iter().flatten() {
             let d = l["digest"].as_str().unwrap_or_default();
-            let name = format!("blobs/sha256/{}", d.trim_start_matches("sha256:"));
+            let name = blob_name(d);
             files.insert(name.clone(), blob_path(d));
             layers.push(name);
         }

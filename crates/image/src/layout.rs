@@ -53,10 +53,7 @@ impl Layout {
     }
 
     fn blob_path(&self, digest: &str) -> PathBuf {
-        self.tmp
-            .path()
-            .join("blobs/sha256")
-            .join(digest.trim_start_matches("sha256:"))
+        blob_path(self.tmp.path(), digest)
     }
 
     /// Stores `bytes` as a blob of `media_type`.
@@ -165,6 +162,17 @@ impl Layout {
         let _ = fs::remove_dir_all(&old);
         Ok(self.dest)
     }
+}
+
+/// Where blob `sha256:<hex>` is stored in a layout, relative to its
+/// root: `blobs/sha256/<hex>`.
+pub fn blob_name(digest: &str) -> String {
+    format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"))
+}
+
+/// The file of blob `digest` in the layout at `root`.
+pub fn blob_path(root: &Path, digest: &str) -> PathBuf {
+    root.join(blob_name(digest))
 }
 
 /// Moves a finished temporary file to `dest`, mode 0644.

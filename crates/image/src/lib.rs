@@ -14,7 +14,7 @@ pub mod sbom;
 pub mod spec;
 
 pub use docker::docker_archive;
-pub use layout::Layout;
+pub use layout::{Layout, blob_path};
 pub use oci::{
     CONFIG, ConfigDoc, Descriptor, History, INDEX, ImageConfig, MANIFEST, Platform, REF_NAME,
     RootFs, index, manifest, platform_of, rfc3339,
