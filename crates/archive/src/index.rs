@@ -20,14 +20,16 @@ impl PackageIndex {
         let mut names = Vec::new();
         let base = text.as_ptr() as usize;
         let offset = |s: &str| (s.as_ptr() as usize - base) as u32;
-        for p in paragraphs(&text) {
-            let p = p?;
-            let Some(name) = p.get("Package") else {
+        // Only the name is read here (the universe and `get` read the
+        // rest of a stanza when they need it).
+        let mut stanzas = paragraphs(&text);
+        while let Some(next) = stanzas.next_fields(["Package"]) {
+            let (t, [name]) = next?;
+            let Some(name) = name else {
                 // A stanza without a name cannot be asked for; dpkg skips
                 // such entries too.
                 continue;
             };
-            let t = p.text();
             spans.push((offset(t), offset(t) + t.len() as u32));
             names.push((offset(name), offset(name) + name.len() as u32));
         }
