@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use distill_resolve::Lock;
+use distill_lock::Lock;
 
 const STATIC_12: &[&str] = &["base-files", "netbase", "tzdata", "media-types"];
 const STATIC_13: &[&str] = &[
@@ -100,7 +100,7 @@ fn check(lock: &Lock, image: &str, archs: &[&str], want: BTreeSet<String>) {
             let p = lock
                 .package(name, arch)
                 .unwrap_or_else(|| panic!("{name} {arch} is not locked"));
-            assert_eq!(p.sha256.len(), 64);
+            assert_eq!(p.sha256.as_str().len(), 64);
             assert!(p.filename.starts_with("pool/"), "{}", p.filename);
         }
     }

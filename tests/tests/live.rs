@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use distill_archive::{Config, Loader, Served};
-use distill_debian::{SnapshotTime, Version, parse_relations};
-use distill_fetch::{Cache, Fetcher, Silent};
+use distill_archive::Pins;
+use distill_debian::{Served, SnapshotTime, Version, parse_relations};
+use distill_fetch::Silent;
+use distill_project::{EnvOptions, Project};
 use distill_tests::distill_bin;
-use distill_trust::Keyring;
 
 fn live() -> bool {
     if std::env::var("DISTILL_LIVE").as_deref() == Ok("1") {
@@ -23,11 +23,6 @@ fn live() -> bool {
     false
 }
 
-fn repo_config() -> Config {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packages.toml");
-    Config::load(&path).expect("the repository's packages.toml loads")
-}
-
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -35,37 +30,41 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// Loads every (suite, component) index of `distro` for `arch` with the
-/// built-in keyring, at "now", and hands each to `f` with its suite.
+/// The repository's own project (its packages.toml, the built-in
+/// keyring) with a cache at `cache`.
+fn repo_project(cache: &Path) -> Project {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packages.toml");
+    let env = EnvOptions {
+        cache_dir: cache.to_owned(),
+        offline: false,
+        keyring: None,
+        now: now(),
+        retry_base: None,
+    };
+    Project::open(&path, env, Arc::new(Silent)).expect("the repository's packages.toml loads")
+}
+
+/// Loads every (suite, component) index of `distro` for `arch` through
+/// the library's loader, at "now", and hands each to `f` with its suite.
 fn each_index(
     distro: &str,
     arch: &str,
     cache: &Path,
     mut f: impl FnMut(&str, &distill_archive::PackageIndex),
 ) {
-    let config = repo_config();
-    let spec = config.distro(distro).unwrap().clone();
-    let fetcher = Fetcher::new(Cache::new(cache).unwrap(), Arc::new(Silent)).unwrap();
-    let loader = Loader::new(Arc::new(fetcher), Keyring::debian(), now());
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let snapshot = SnapshotTime::from_unix(now());
-    for archive in &spec.archives {
-        for suite in &archive.suites {
-            let rel = rt
-                .block_on(loader.release(archive, suite, snapshot))
-                .unwrap_or_else(|e| panic!("{suite}: {e}"));
-            assert!(matches!(
-                rel.served,
-                Served::Snapshot { .. } | Served::Mirror { .. }
-            ));
-            assert_eq!(rel.inrelease_sha256.len(), 64);
-            for component in &archive.components {
-                let index = rt
-                    .block_on(loader.packages(&rel, component, arch))
-                    .unwrap_or_else(|e| panic!("{suite}: {e}"));
-                f(suite, &index);
-            }
-        }
+    let project = repo_project(cache);
+    let pins = Pins::all(SnapshotTime::from_unix(now()));
+    let loaded = project
+        .load(distro, &[arch.to_owned()], &pins)
+        .unwrap_or_else(|e| panic!("{distro}: {}", distill_project::chain(&e).join(": ")));
+    for rel in &loaded.releases {
+        assert!(matches!(
+            rel.served,
+            Served::Snapshot { .. } | Served::Mirror { .. }
+        ));
+    }
+    for idx in &loaded.indices {
+        f(&loaded.releases[idx.release].suite, &idx.index);
     }
 }
 

@@ -259,7 +259,7 @@ fn why_refuses_to_explain_a_set_that_is_not_the_locked_one() {
     // Tamper with the lock's image list: the archive no longer gives it.
     let path = s.ws.path().join("snapshots/test.lock");
     let text = std::fs::read_to_string(&path).unwrap();
-    let mut lock = distill_resolve::Lock::parse(&text).unwrap();
+    let mut lock = distill_lock::Lock::parse(&text).unwrap();
     lock.images
         .get_mut("base")
         .unwrap()

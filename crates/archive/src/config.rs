@@ -1,21 +1,9 @@
-//! The distros section of `packages.toml`: which archives, suites,
-//! components and architectures make up a distro, and where to get them.
+//! A distro of `packages.toml`: which archives, suites, components and
+//! architectures make it up, and where to get them.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Config {
-    pub distros: BTreeMap<String, DistroSpec>,
-    /// Image definitions; their model belongs to the resolver and builder.
-    #[serde(default)]
-    pub images: toml::Table,
-    /// What every image gets besides packages; the builder's model.
-    #[serde(default)]
-    pub build: toml::Table,
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,70 +58,48 @@ impl ArchiveSpec {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read {path}: {cause}")]
-    Read { path: String, cause: String },
-    #[error("cannot parse {path}: {cause}")]
-    Parse { path: String, cause: String },
-    #[error("cannot use {path}: {cause}")]
-    Invalid { path: String, cause: String },
-}
-
-impl Config {
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-            path: path.display().to_string(),
-            cause: e.to_string(),
-        })?;
-        Config::parse(&text, path)
-    }
-
-    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.display().to_string(),
-            // toml's message is multi-line with a source excerpt; keep the
-            // first line, which says what and where.
-            cause: e.message().to_owned()
-                + &e.span()
-                    .map(|s| format!(" (at line {})", text[..s.start].lines().count().max(1)))
-                    .unwrap_or_default(),
-        })?;
-        let invalid = |cause: String| ConfigError::Invalid {
-            path: path.display().to_string(),
-            cause,
-        };
-        for (name, d) in &config.distros {
-            if d.architectures.is_empty() {
-                return Err(invalid(format!("distro {name} lists no architectures")));
+impl DistroSpec {
+    /// What serde cannot check: lists that must not be empty, and URLs
+    /// that must be http(s). The message names the distro and archive.
+    pub fn validate(&self, name: &str) -> Result<(), String> {
+        if self.architectures.is_empty() {
+            return Err(format!("distro {name} lists no architectures"));
+        }
+        if self.archives.is_empty() {
+            return Err(format!("distro {name} lists no archives"));
+        }
+        for a in &self.archives {
+            if a.suites.is_empty() || a.components.is_empty() {
+                return Err(format!(
+                    "archive {} of distro {name} needs suites and components",
+                    a.name
+                ));
             }
-            if d.archives.is_empty() {
-                return Err(invalid(format!("distro {name} lists no archives")));
-            }
-            for a in &d.archives {
-                if a.suites.is_empty() || a.components.is_empty() {
-                    return Err(invalid(format!(
-                        "archive {} of distro {name} needs suites and components",
+            for url in std::iter::once(&a.snapshot).chain(&a.mirrors) {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(format!(
+                        "archive {} of distro {name}: {url:?} is not an http(s) URL",
                         a.name
-                    )));
-                }
-                for url in std::iter::once(&a.snapshot).chain(&a.mirrors) {
-                    if !(url.starts_with("http://") || url.starts_with("https://")) {
-                        return Err(invalid(format!(
-                            "archive {} of distro {name}: {url:?} is not an http(s) URL",
-                            a.name
-                        )));
-                    }
+                    ));
                 }
             }
         }
-        Ok(config)
+        Ok(())
     }
 
-    pub fn distro(&self, name: &str) -> Result<&DistroSpec, String> {
-        self.distros.get(name).ok_or_else(|| {
-            let known: Vec<&str> = self.distros.keys().map(String::as_str).collect();
-            format!("unknown distro {name:?} (known: {})", known.join(", "))
-        })
+    /// Checks that `arch` is one of the distro's.
+    pub fn check_arch(&self, name: &str, arch: &str) -> Result<(), String> {
+        if self.architectures.iter().any(|a| a == arch) {
+            return Ok(());
+        }
+        Err(format!(
+            "distro {name} has architectures {}",
+            self.architectures.join(", ")
+        ))
+    }
+
+    /// The archive called `name`.
+    pub fn archive(&self, name: &str) -> Option<&ArchiveSpec> {
+        self.archives.iter().find(|a| a.name == name)
     }
 }

@@ -2,19 +2,25 @@
 //! InRelease (signature, suite, snapshot-time validity) → Packages(.xz)
 //! (size and SHA-256 from the verified Release) → stanzas.
 //!
+//! [`load`] brings a whole distro (every suite, component and
+//! architecture) in concurrently; [`newest_capture`] finds the captures
+//! `distill update` moves pins to.
+//!
 //! Sources, in order: snapshot.debian.org at the pinned timestamp, then the
 //! configured mirrors. Every byte is hash-checked, so a mirror is as good
 //! as the snapshot for any file the verified Release pins.
 
-pub mod config;
+mod config;
 mod discover;
 mod index;
+mod load;
 mod loader;
 
-pub use config::{ArchiveSpec, Config, ConfigError, DistroSpec};
+pub use config::{ArchiveSpec, DistroSpec};
 pub use discover::{DiscoverError, Target, newest_capture};
 pub use index::PackageIndex;
-pub use loader::{Loader, Served, SuiteRelease};
+pub use load::{Index, Loaded, Pins, load};
+pub use loader::{Loader, SuiteRelease};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {

@@ -1,21 +1,11 @@
 use std::io::Read;
 use std::sync::Arc;
 
-use distill_debian::SnapshotTime;
+use distill_debian::{Served, Sha256, SnapshotTime};
 use distill_fetch::{FetchError, Fetcher, Pinned};
 use distill_trust::{Keyring, Release, verify_detached, verify_inrelease};
 
 use crate::{ArchiveError, ArchiveSpec, PackageIndex};
-
-/// Who served a suite's Release.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Served {
-    /// snapshot.debian.org, at this capture (the newest at or before the
-    /// requested timestamp; the service redirects to it).
-    Snapshot { capture: SnapshotTime },
-    /// A live mirror: its current state, not the requested snapshot.
-    Mirror { base: String },
-}
 
 /// A verified Release and where it came from.
 #[derive(Debug, Clone)]
@@ -24,7 +14,7 @@ pub struct SuiteRelease {
     pub suite: String,
     pub release: Release,
     /// sha256 of the InRelease (or Release) bytes as served.
-    pub inrelease_sha256: String,
+    pub inrelease_sha256: Sha256,
     pub served: Served,
     /// Bases to fetch this suite's files from, best first: the one that
     /// served the Release, then the others.
@@ -163,10 +153,7 @@ impl Loader {
                 .map(|(_, b)| b.clone()),
         );
 
-        let inrelease_sha256 = {
-            use sha2::Digest;
-            hex::encode(sha2::Sha256::digest(&bytes))
-        };
+        let inrelease_sha256 = Sha256::of(&bytes);
         Ok(SuiteRelease {
             archive: spec.name.clone(),
             suite: suite.to_owned(),

@@ -1,25 +1,26 @@
-//! The `distill` command line. Thin on purpose: parse arguments, load the
-//! configuration, call the library crates, print. It is the only crate
-//! that prints.
+//! The `distill` command line: a shell over `distill-project`. Each
+//! command turns its arguments into options, makes one call, and renders
+//! the result (text, Markdown or JSON). It is the only crate that prints.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod build;
-mod context;
 mod diff;
-mod load;
 mod lock;
+mod output;
 mod progress;
+mod query;
 mod report;
-mod resolve;
-mod show;
 mod update;
 mod why;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
+use distill_project::{EnvOptions, Error, Project, Result, chain};
 
 #[derive(Parser)]
 #[command(
@@ -35,7 +36,7 @@ struct Cli {
 }
 
 #[derive(clap::Args)]
-pub struct Global {
+struct Global {
     /// The image and distro definitions.
     #[arg(long, global = true, default_value = "packages.toml")]
     config: PathBuf,
@@ -51,12 +52,15 @@ pub struct Global {
     /// No progress bars or notices.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// On error, print every cause on a line of its own.
+    #[arg(long, short, global = true)]
+    verbose: bool,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Print the verified index stanza(s) of a package, like apt-cache show.
-    Show(show::Args),
+    Show(query::ShowArgs),
     /// Resolve every image and write snapshots/<distro>.lock.
     Lock(lock::Args),
     /// Build the images from the lock as OCI image layouts.
@@ -69,7 +73,7 @@ enum Command {
     /// Show why a package is in an image (or which exclude removed it).
     Why(why::Args),
     /// Resolve packages against a distro and print the full set.
-    Resolve(resolve::Args),
+    Resolve(query::ResolveArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,20 +86,72 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let g = &cli.global;
     let result = match cli.command {
-        Command::Show(args) => show::run(&cli.global, args),
-        Command::Resolve(args) => resolve::run(&cli.global, args),
-        Command::Lock(args) => lock::run(&cli.global, args),
-        Command::Build(args) => build::run(&cli.global, args),
-        Command::Update(args) => update::run(&cli.global, args),
-        Command::Diff(args) => diff::run(&cli.global, args),
-        Command::Why(args) => why::run(&cli.global, args),
+        Command::Diff(args) => diff::run(g, args),
+        Command::Show(args) => open(g).and_then(|p| query::show(&p, args)),
+        Command::Resolve(args) => open(g).and_then(|p| query::resolve(&p, args)),
+        Command::Lock(args) => open(g).and_then(|p| lock::run(&p, g, args)),
+        Command::Build(args) => open(g).and_then(|p| build::run(&p, args)),
+        Command::Update(args) => open(g).and_then(|p| update::run(&p, args)),
+        Command::Why(args) => open(g).and_then(|p| why::run(&p, args)),
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            let causes = chain(&e);
+            if g.verbose {
+                eprintln!("error: {}", causes[0]);
+                for c in &causes[1..] {
+                    eprintln!("  caused by: {c}");
+                }
+            } else {
+                eprintln!("error: {}", causes.join(": "));
+            }
             ExitCode::from(1)
         }
+    }
+}
+
+/// The project of `--config`, in the environment the flags describe.
+fn open(g: &Global) -> Result<Project> {
+    let cache_dir = match &g.cache_dir {
+        Some(d) => d.clone(),
+        None => directories::ProjectDirs::from("", "", "distill")
+            .map(|d| d.cache_dir().to_path_buf())
+            .ok_or_else(|| {
+                Error::Message(
+                    "cannot find a cache directory: no home directory; pass --cache-dir".into(),
+                )
+            })?,
+    };
+    let now = match env_number("DISTILL_NOW")? {
+        Some(t) => t,
+        None => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_err(|e| Error::Message(format!("cannot read the clock: {e}")))?
+            .as_secs() as i64,
+    };
+    let env = EnvOptions {
+        cache_dir,
+        offline: g.offline,
+        keyring: g.keyring.clone(),
+        now,
+        retry_base: env_number("DISTILL_RETRY_BASE_MS")?
+            .map(|ms| Duration::from_millis(ms.max(0) as u64)),
+    };
+    Project::open(&g.config, env, Arc::new(progress::Bars::new(g.quiet)))
+}
+
+/// A whole number from the environment (`DISTILL_NOW`,
+/// `SOURCE_DATE_EPOCH`), if set.
+fn env_number(name: &str) -> Result<Option<i64>> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| Error::Message(format!("cannot use {name}={v:?}: not a whole number"))),
+        Err(_) => Ok(None),
     }
 }

@@ -2,13 +2,14 @@
 //! `distill update` and `distill diff`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Display;
 
-use distill_image::BuildSpec;
-use distill_resolve::{BUILD_PACKAGES, LockDiff, PackageChange};
+use distill_lock::{BUILD_PACKAGES, LockDiff, PackageChange};
+use distill_project::BuildSpec;
 
-fn version(v: &Option<String>) -> String {
-    v.as_deref()
-        .map_or_else(|| "—".to_owned(), |v| format!("`{v}`"))
+/// `` `1.0-1` ``, or a dash for nothing.
+fn version(v: Option<impl Display>) -> String {
+    v.map_or_else(|| "—".to_owned(), |v| format!("`{v}`"))
 }
 
 /// Where a change lands: `base, cc (amd64, arm64)`.
@@ -45,8 +46,8 @@ pub fn markdown(
     for (archive, (old, new)) in &diff.pins {
         out += &format!(
             "- `{archive}` pinned to {} (was {})\n",
-            version(new),
-            version(old)
+            version(new.as_ref()),
+            version(old.as_ref())
         );
     }
     if diff.is_empty() {
@@ -58,8 +59,8 @@ pub fn markdown(
         out += &format!(
             "| {} | {} | {} | {} |\n",
             c.name,
-            version(&c.old),
-            version(&c.new),
+            version(c.old.as_ref()),
+            version(c.new.as_ref()),
             places(c, build)
         );
     }

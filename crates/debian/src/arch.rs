@@ -34,6 +34,20 @@ pub fn arch_matches(pattern: &str, arch: &str) -> bool {
     }
 }
 
+/// The Debian name of the machine's architecture: the default `--arch`.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "arm" => "armhf",
+        "s390x" => "s390x",
+        "powerpc64" => "ppc64el",
+        "riscv64" => "riscv64",
+        "x86" => "i386",
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::arch_matches;

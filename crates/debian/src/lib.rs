@@ -1,6 +1,7 @@
 //! Debian's formats, as pure code with no I/O: deb822 control stanzas,
 //! version ordering exactly as dpkg does it, relation fields and
-//! architecture wildcards.
+//! architecture wildcards, and the identities a lock records (SHA-256,
+//! snapshot times, where a suite was served from).
 //!
 //! Parsing borrows from the caller's buffer: a decompressed `Packages` file
 //! is tens of megabytes, and a `String` per field would dominate load time.
@@ -8,11 +9,13 @@
 pub mod arch;
 pub mod control;
 pub mod relation;
+mod source;
 pub mod time;
 pub mod version;
 
-pub use arch::arch_matches;
+pub use arch::{arch_matches, host_arch};
 pub use control::{ControlError, Paragraph, paragraphs};
 pub use relation::{Dependency, Op, Relation, RelationError, parse_relations};
+pub use source::{IdentityError, Served, Sha256};
 pub use time::{SnapshotTime, TimeError};
 pub use version::{Version, VersionError, compare_versions};

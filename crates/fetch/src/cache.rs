@@ -19,10 +19,10 @@ pub struct Cache {
     root: PathBuf,
 }
 
-fn cache_err(path: &Path, e: impl std::fmt::Display) -> FetchError {
+fn cache_err(path: &Path, e: std::io::Error) -> FetchError {
     FetchError::Cache {
         path: path.display().to_string(),
-        cause: e.to_string(),
+        source: e,
     }
 }
 

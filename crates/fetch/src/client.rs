@@ -10,17 +10,28 @@ use tokio::sync::Semaphore;
 
 use crate::{Cache, FetchError};
 
-/// Where progress and notices go. The library never prints; the CLI
-/// draws progress bars, tests record or ignore.
+/// Where everything the user should see goes: downloads, counted steps
+/// and one-line notes. The libraries never print; the CLI draws progress
+/// bars and prints notes, tests record or ignore them. Every method has a
+/// silent default, so an observer implements only what it shows.
 pub trait Observer: Send + Sync {
     /// A download begins; `total` is the expected size if known.
-    fn start(&self, url: &str, total: Option<u64>) -> Box<dyn Transfer>;
-    /// A source failed and the next one is tried.
-    fn fallback(&self, failed: &str, cause: &str, next: &str);
+    fn start(&self, _url: &str, _total: Option<u64>) -> Box<dyn Transfer> {
+        Box::new(NoTransfer)
+    }
+    /// Counted work that is not a download (`debian12 layers 12/40`);
+    /// finished when the returned handle is dropped.
+    fn steps(&self, _total: u64, _what: &str) -> Box<dyn Transfer> {
+        Box::new(NoTransfer)
+    }
+    /// A one-line notice: a mirror used instead of the snapshot, a layout
+    /// written, a lock left unchanged.
+    fn note(&self, _line: &str) {}
 }
 
-pub trait Transfer: Send {
-    fn advance(&self, bytes: u64);
+/// Progress of one download (bytes) or one counted task (steps).
+pub trait Transfer: Send + Sync {
+    fn advance(&self, amount: u64);
 }
 
 /// Ignores everything (tests, `--quiet`).
@@ -29,12 +40,7 @@ struct NoTransfer;
 impl Transfer for NoTransfer {
     fn advance(&self, _: u64) {}
 }
-impl Observer for Silent {
-    fn start(&self, _: &str, _: Option<u64>) -> Box<dyn Transfer> {
-        Box::new(NoTransfer)
-    }
-    fn fallback(&self, _: &str, _: &str, _: &str) {}
-}
+impl Observer for Silent {}
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -87,6 +93,9 @@ pub struct Fetcher {
     /// Hosts that failed at the connection level this run: later files skip
     /// them instead of paying the retries again.
     dead_hosts: Mutex<BTreeSet<String>>,
+    /// (host, why) of each source given up for the next one since the
+    /// last [`Fetcher::take_fallbacks`], first failure per host.
+    fallbacks: Mutex<Vec<(String, String)>>,
 }
 
 static CRYPTO: Once = Once::new();
@@ -115,6 +124,7 @@ impl Fetcher {
             limit: Arc::new(Semaphore::new(8)),
             observer,
             dead_hosts: Mutex::new(BTreeSet::new()),
+            fallbacks: Mutex::new(Vec::new()),
         })
     }
 
@@ -131,6 +141,18 @@ impl Fetcher {
     pub fn with_parallelism(mut self, n: usize) -> Self {
         self.limit = Arc::new(Semaphore::new(n.max(1)));
         self
+    }
+
+    /// Where notes and progress go.
+    pub fn observer(&self) -> &Arc<dyn Observer> {
+        &self.observer
+    }
+
+    /// The sources given up since the last call: (host, why), first
+    /// failure per host. Taken, not read, so a second distro's note gives
+    /// its own reasons.
+    pub fn take_fallbacks(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.fallbacks.lock().expect("lock"))
     }
 
     pub fn cache(&self) -> &Cache {
@@ -164,7 +186,7 @@ impl Fetcher {
                     let bytes = std::fs::read(self.cache.blob_path(&sha)).map_err(|e| {
                         FetchError::Cache {
                             path: self.cache.blob_path(&sha).display().to_string(),
-                            cause: e.to_string(),
+                            source: e,
                         }
                     })?;
                     return Ok(Fetched {
@@ -181,7 +203,7 @@ impl Fetcher {
                 let (tmp, final_url) = self.download(&url, None).await?;
                 let bytes = std::fs::read(tmp.path()).map_err(|e| FetchError::Cache {
                     path: tmp.path().display().to_string(),
-                    cause: e.to_string(),
+                    source: e,
                 })?;
                 let sha = hex::encode(Sha256::digest(&bytes));
                 if self.cache.get(&sha).is_none() {
@@ -228,10 +250,14 @@ impl Fetcher {
                     let unreachable =
                         matches!(e, FetchError::Http { .. } | FetchError::Unresolvable { .. });
                     if !dead && unreachable {
-                        self.dead_hosts.lock().expect("lock").insert(host);
+                        self.dead_hosts.lock().expect("lock").insert(host.clone());
                     }
-                    if let Some(next) = urls.get(i + 1) {
-                        self.observer.fallback(url, &e.to_string(), next);
+                    if urls.get(i + 1).is_some() {
+                        let mut seen = self.fallbacks.lock().expect("lock");
+                        let shown = authority(url);
+                        if !seen.iter().any(|(h, _)| *h == shown) {
+                            seen.push((shown.to_owned(), e.to_string()));
+                        }
                     }
                     // Report the most telling failure: bytes that were
                     // served but wrong matter more than a host that is down.
@@ -343,7 +369,7 @@ impl Fetcher {
             hasher.update(&chunk);
             tmp.write_all(&chunk).map_err(|e| FetchError::Cache {
                 path: tmp.path().display().to_string(),
-                cause: e.to_string(),
+                source: e,
             })?;
             progress.advance(chunk.len() as u64);
         }
@@ -368,6 +394,14 @@ impl Fetcher {
         }
         Ok((tmp, final_url))
     }
+}
+
+/// `host[:port]` as the URL spells it, for notes.
+fn authority(url: &str) -> &str {
+    url.split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or(url)
 }
 
 fn host_of(url: &str) -> String {

@@ -1,6 +1,8 @@
 //! Getting bytes from the network without trusting them: an HTTP client
 //! with retries and an ordered list of sources, and a content-addressed
-//! cache that only ever holds bytes whose SHA-256 was checked.
+//! cache that only ever holds bytes whose SHA-256 was checked. Also the one
+//! atomic file write every other crate uses ([`write_atomic`]), and the
+//! [`Observer`] through which all progress and notes reach the user.
 //!
 //! Two kinds of download:
 //! - [`Fetcher::fetch_pinned`]: the caller knows the SHA-256 (and usually
@@ -11,9 +13,11 @@
 //!   whose hash nobody knows yet. The caller must verify it before use; it
 //!   is cached by URL so `--offline` can replay it (and verify it again).
 
+mod atomic;
 mod cache;
 mod client;
 
+pub use atomic::{AtomicFile, write_atomic};
 pub use cache::Cache;
 pub use client::{Fetched, Fetcher, Observer, Pinned, RetryPolicy, Silent, Transfer};
 
@@ -42,8 +46,12 @@ pub enum FetchError {
     },
     #[error("cannot fetch {what}: not in the cache and --offline was given")]
     Offline { what: String },
-    #[error("cannot use cache {path}: {cause}")]
-    Cache { path: String, cause: String },
+    #[error("cannot use cache {path}")]
+    Cache {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// The host name does not resolve: not worth a retry, the next source
     /// is tried at once.
     #[error("cannot fetch {url}: {cause}")]

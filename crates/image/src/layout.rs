@@ -20,10 +20,10 @@ pub struct Layout {
     entries: Vec<Descriptor>,
 }
 
-fn err(path: &Path, e: impl std::fmt::Display) -> ImageError {
+fn err(path: &Path, e: std::io::Error) -> ImageError {
     ImageError::Write {
         path: path.display().to_string(),
-        cause: e.to_string(),
+        source: e,
     }
 }
 
@@ -173,14 +173,6 @@ pub fn blob_name(digest: &str) -> String {
 /// The file of blob `digest` in the layout at `root`.
 pub fn blob_path(root: &Path, digest: &str) -> PathBuf {
     root.join(blob_name(digest))
-}
-
-/// Moves a finished temporary file to `dest`, mode 0644.
-pub fn publish_file(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<(), ImageError> {
-    tmp.as_file().sync_all().map_err(|e| err(dest, e))?;
-    set_mode(tmp.path(), 0o644)?;
-    tmp.persist(dest).map_err(|e| err(dest, e.error))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,28 +4,44 @@
 //!
 //! - [`oci`]: the documents (descriptor, platform, image config, manifest,
 //!   index) and how Debian architectures map to OCI platforms;
-//! - [`layout`]: an image layout directory (oci-layout, blobs, index.json)
-//!   built in a temporary directory and renamed into place when complete.
+//! - [`Layout`]: an image layout directory (oci-layout, blobs, index.json)
+//!   built in a temporary directory and renamed into place when complete;
+//! - [`LayoutReader`]: the same read back, typed, every document checked
+//!   against its digest;
+//! - [`spdx`]: the SBOM of an image manifest;
+//! - [`docker_archive`]: a `docker load` tar made from a layout.
 
-pub mod docker;
-pub mod layout;
-pub mod oci;
-pub mod sbom;
-pub mod spec;
+mod docker;
+mod layout;
+mod oci;
+mod reader;
+mod sbom;
 
 pub use docker::docker_archive;
-pub use layout::{Layout, blob_path};
+pub use layout::{Layout, blob_name, blob_path};
 pub use oci::{
     CONFIG, ConfigDoc, Descriptor, History, INDEX, ImageConfig, MANIFEST, Platform, REF_NAME,
     RootFs, index, manifest, platform_of, rfc3339,
 };
+pub use reader::{IndexDoc, LayoutReader, ManifestDoc};
 pub use sbom::{SPDX_MEDIA_TYPE, SbomPackage, purl, spdx};
-pub use spec::{BuildSpec, DirSpec, FileSpec, TagSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
-    #[error("cannot write {path}: {cause}")]
-    Write { path: String, cause: String },
+    #[error("cannot write {path}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read {path}: {reason}")]
+    Invalid { path: String, reason: String },
     #[error("cannot map architecture {0} to an OCI platform")]
     Arch(String),
 }

@@ -3,17 +3,20 @@
 //! SONAMEs are read from the libraries' dynamic sections, and the cache is
 //! glibc's `glibc-ld.so.cache1.1` format in the target's byte order.
 
-/// The SONAME of an ELF shared object, if `bytes` is one.
+/// The SONAME of an ELF shared object, if `bytes` is one. Every read is
+/// bounds-checked and every offset sum is checked arithmetic: the bytes
+/// come from a package, and a crafted `.so` must give `None`, not a panic.
 pub fn elf_soname(bytes: &[u8]) -> Option<String> {
-    if bytes.get(..4)? != b"\x7fELF" {
+    let ident: [u8; 6] = bytes.get(..6)?.try_into().ok()?;
+    if ident[..4] != *b"\x7fELF" {
         return None;
     }
-    let wide = match bytes[4] {
+    let wide = match ident[4] {
         1 => false,
         2 => true,
         _ => return None,
     };
-    let big = match bytes[5] {
+    let big = match ident[5] {
         1 => false,
         2 => true,
         _ => return None,
@@ -35,19 +38,20 @@ pub fn elf_soname(bytes: &[u8]) -> Option<String> {
     // (type, offset, size, link) of section `i`.
     let section = |i: u64| -> Option<(u32, u64, u64, u32)> {
         let at = usize::try_from(shoff.checked_add(i.checked_mul(shentsize)?)?).ok()?;
+        let field = |off: usize| at.checked_add(off);
         if wide {
             Some((
-                r.u32(at + 4)?,
-                r.u64(at + 0x18)?,
-                r.u64(at + 0x20)?,
-                r.u32(at + 0x28)?,
+                r.u32(field(4)?)?,
+                r.u64(field(0x18)?)?,
+                r.u64(field(0x20)?)?,
+                r.u32(field(0x28)?)?,
             ))
         } else {
             Some((
-                r.u32(at + 4)?,
-                r.u32(at + 0x10)? as u64,
-                r.u32(at + 0x14)? as u64,
-                r.u32(at + 0x18)?,
+                r.u32(field(4)?)?,
+                r.u32(field(0x10)?)? as u64,
+                r.u32(field(0x14)?)? as u64,
+                r.u32(field(0x18)?)?,
             ))
         }
     };
@@ -59,22 +63,24 @@ pub fn elf_soname(bytes: &[u8]) -> Option<String> {
             continue;
         }
         let (_, str_off, str_size, _) = section(link as u64)?;
-        let step = if wide { 16 } else { 8 };
+        let step: u64 = if wide { 16 } else { 8 };
+        let end = off.checked_add(size)?;
         let mut at = off;
-        while at + step <= off + size {
+        while at.checked_add(step)? <= end {
             let a = usize::try_from(at).ok()?;
             let (tag, val) = if wide {
-                (r.u64(a)?, r.u64(a + 8)?)
+                (r.u64(a)?, r.u64(a.checked_add(8)?)?)
             } else {
-                (r.u32(a)? as u64, r.u32(a + 4)? as u64)
+                (r.u32(a)? as u64, r.u32(a.checked_add(4)?)? as u64)
             };
             if tag == 0 {
                 break;
             }
             if tag == DT_SONAME && val < str_size {
-                let start = usize::try_from(str_off + val).ok()?;
-                let end = start + bytes.get(start..)?.iter().position(|&b| b == 0)?;
-                return String::from_utf8(bytes[start..end].to_vec()).ok();
+                let start = usize::try_from(str_off.checked_add(val)?).ok()?;
+                let name = bytes.get(start..)?;
+                let len = name.iter().position(|&b| b == 0)?;
+                return String::from_utf8(name[..len].to_vec()).ok();
             }
             at += step;
         }
@@ -237,6 +243,58 @@ mod tests {
         assert_eq!(libcmp("libc.so", "libc.so.6"), Less);
         assert_eq!(libcmp("liba", "libb"), Less);
         assert_eq!(libcmp("lib2", "liba"), Greater);
+    }
+
+    /// A minimal 64-bit little-endian shared object whose SONAME is
+    /// `libx.so.1`: header, string table, dynamic section, 3 sections.
+    fn tiny_so() -> Vec<u8> {
+        let mut b = vec![0u8; 304];
+        b[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        b[0x10..0x12].copy_from_slice(&3u16.to_le_bytes());
+        b[0x28..0x30].copy_from_slice(&112u64.to_le_bytes());
+        b[0x3A..0x3C].copy_from_slice(&64u16.to_le_bytes());
+        b[0x3C..0x3E].copy_from_slice(&3u16.to_le_bytes());
+        b[64..75].copy_from_slice(b"\0libx.so.1\0");
+        b[80..88].copy_from_slice(&14u64.to_le_bytes());
+        b[88..96].copy_from_slice(&1u64.to_le_bytes());
+        let mut section = |i: usize, kind: u32, off: u64, size: u64, link: u32| {
+            let at = 112 + i * 64;
+            b[at + 4..at + 8].copy_from_slice(&kind.to_le_bytes());
+            b[at + 0x18..at + 0x20].copy_from_slice(&off.to_le_bytes());
+            b[at + 0x20..at + 0x28].copy_from_slice(&size.to_le_bytes());
+            b[at + 0x28..at + 0x2C].copy_from_slice(&link.to_le_bytes());
+        };
+        section(1, 6, 80, 32, 2);
+        section(2, 3, 64, 11, 0);
+        b
+    }
+
+    #[test]
+    fn soname_of_a_real_layout_and_no_panic_on_crafted_ones() {
+        let so = tiny_so();
+        assert_eq!(elf_soname(&so).as_deref(), Some("libx.so.1"));
+        // Every truncation: None or the right answer, never a panic.
+        for n in 0..so.len() {
+            assert_ne!(elf_soname(&so[..n]).as_deref(), Some("other"));
+        }
+        // Offsets and sizes at the edge of u64 (sums that would overflow).
+        let put = |at: usize, v: u64| {
+            let mut b = so.clone();
+            b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+            b
+        };
+        for v in [u64::MAX, u64::MAX - 7, u64::MAX - 64, 1 << 63] {
+            assert_eq!(elf_soname(&put(0x28, v)), None, "shoff {v}");
+            // The dynamic section's offset and size, the string table's.
+            for at in [112 + 64 + 0x18, 112 + 64 + 0x20, 112 + 128 + 0x18] {
+                let _ = elf_soname(&put(at, v));
+            }
+            // The SONAME's string offset.
+            let _ = elf_soname(&put(88, v));
+        }
+        // A 32-bit header with a short file.
+        assert_eq!(elf_soname(b"\x7fELF\x01\x01"), None);
+        assert_eq!(elf_soname(b"\x7fELF"), None);
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub enum LayerError {
         path: String,
         cause: String,
     },
-    #[error("cannot write layer {path}: {cause}")]
-    Write { path: String, cause: String },
+    #[error("cannot write layer {path}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }

@@ -194,10 +194,10 @@ pub struct LayerWriter {
     entries: Vec<EntryInfo>,
 }
 
-fn write_err(path: &Path, e: impl std::fmt::Display) -> LayerError {
+fn write_err(path: &Path, e: std::io::Error) -> LayerError {
     LayerError::Write {
         path: path.display().to_string(),
-        cause: e.to_string(),
+        source: e,
     }
 }
 
@@ -361,7 +361,9 @@ impl LayerWriter {
         if dest.exists() {
             drop(self.tmp);
         } else {
-            self.tmp.persist(&dest).map_err(|e| write_err(&dest, e))?;
+            self.tmp
+                .persist(&dest)
+                .map_err(|e| write_err(&dest, e.error))?;
             set_blob_mode(&dest).map_err(|e| write_err(&dest, e))?;
         }
         Ok(Layer {

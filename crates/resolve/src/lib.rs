@@ -19,16 +19,6 @@
 //! The result keeps the dependency graph (petgraph) so `why` can show the
 //! paths from the roots to any package.
 
-mod diff;
-mod images;
-mod lock;
-
-pub use diff::{BUILD_PACKAGES, LockDiff, PackageChange};
-pub use images::{
-    DistroPart, Exclude, ImageError, ImagePlan, ImageSpec, Runtime, parse_images, plan, runtime,
-};
-pub use lock::{LOCK_VERSION, Lock, LockError, LockedPackage, LockedSuite};
-
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::OnceLock;

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use distill_debian::SnapshotTime;
 use serde::Serialize;
 
 use crate::Lock;
@@ -20,7 +21,7 @@ type Change = (String, Option<String>, Option<String>);
 pub struct LockDiff {
     pub distro: String,
     /// Archive → (old pin, new pin), for pins that moved.
-    pub pins: BTreeMap<String, (Option<String>, Option<String>)>,
+    pub pins: BTreeMap<String, (Option<SnapshotTime>, Option<SnapshotTime>)>,
     /// One entry per package change.
     pub changes: Vec<PackageChange>,
 }
@@ -68,14 +69,6 @@ impl LockDiff {
 }
 
 impl Lock {
-    /// Image → its architectures.
-    pub fn image_archs(&self) -> BTreeMap<String, BTreeSet<String>> {
-        self.images
-            .iter()
-            .map(|(i, a)| (i.clone(), a.keys().cloned().collect()))
-            .collect()
-    }
-
     /// (image or [`BUILD_PACKAGES`], arch) → name → version.
     fn sets(&self) -> BTreeMap<(String, String), BTreeMap<String, String>> {
         let mut out = BTreeMap::new();
@@ -150,12 +143,17 @@ impl Lock {
 mod tests {
     use super::*;
     use crate::LockedPackage;
+    use distill_debian::Sha256;
+
+    fn t(s: &str) -> SnapshotTime {
+        SnapshotTime::parse(s).unwrap()
+    }
 
     fn lock(pins: &str, pkgs: &[(&str, &str)], images: &[(&str, &[&str])]) -> Lock {
         Lock {
             version: 1,
             distro: "d".into(),
-            archives: [("debian-security".to_owned(), pins.to_owned())].into(),
+            archives: [("debian-security".to_owned(), t(pins))].into(),
             suites: vec![],
             packages: pkgs
                 .iter()
@@ -167,7 +165,7 @@ mod tests {
                     suite: "s".into(),
                     filename: format!("pool/{n}.deb"),
                     size: 1,
-                    sha256: "00".repeat(32),
+                    sha256: Sha256::parse(&"00".repeat(32)).unwrap(),
                 })
                 .collect(),
             images: images
@@ -184,7 +182,7 @@ mod tests {
     #[test]
     fn upgrades_additions_removals_and_affected_images() {
         let old = lock(
-            "T1",
+            "20250101T000000Z",
             &[
                 ("libc6", "1"),
                 ("libssl3", "3.0"),
@@ -194,7 +192,7 @@ mod tests {
             &[("static", &[]), ("base", &["libc6", "libssl3", "old"])],
         );
         let new = lock(
-            "T2",
+            "20250102T000000Z",
             &[
                 ("libc6", "1"),
                 ("libssl3", "3.1"),
@@ -206,7 +204,7 @@ mod tests {
         let d = old.diff(&new);
         assert_eq!(
             d.pins["debian-security"],
-            (Some("T1".into()), Some("T2".into()))
+            (Some(t("20250101T000000Z")), Some(t("20250102T000000Z")))
         );
         let summary: Vec<(&str, Option<&str>, Option<&str>)> = d
             .changes

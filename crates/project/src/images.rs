@@ -1,4 +1,4 @@
-//! Image definitions from packages.toml: roots and excludes per distro,
+//! The `[images]` of packages.toml: roots and excludes per distro,
 //! with `extends` to build on another image.
 //!
 //! Inheritance: an image's roots and excludes are its parent's plus its
@@ -43,9 +43,10 @@ pub struct ImageSpec {
     pub ld_so_cache: Option<bool>,
 }
 
-/// An image's config after inheritance.
+/// An image's settings after inheritance: what it adds to the image
+/// config and the generated layers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Runtime {
+pub struct ImageSettings {
     pub env: BTreeMap<String, String>,
     pub entrypoint: Vec<String>,
     pub annotations: BTreeMap<String, String>,
@@ -53,9 +54,12 @@ pub struct Runtime {
     pub ld_so_cache: bool,
 }
 
-/// The image's config: its ancestors' with its own laid over them.
-pub fn runtime(images: &BTreeMap<String, ImageSpec>, image: &str) -> Result<Runtime, ImageError> {
-    let mut out = Runtime::default();
+/// The image's settings: its ancestors' with its own laid over them.
+pub fn settings(
+    images: &BTreeMap<String, ImageSpec>,
+    image: &str,
+) -> Result<ImageSettings, DefinitionError> {
+    let mut out = ImageSettings::default();
     for name in chain(images, image)? {
         let s = &images[name];
         out.env.extend(s.env.clone());
@@ -75,14 +79,14 @@ pub fn runtime(images: &BTreeMap<String, ImageSpec>, image: &str) -> Result<Runt
 fn chain<'a>(
     images: &'a BTreeMap<String, ImageSpec>,
     image: &'a str,
-) -> Result<Vec<&'a str>, ImageError> {
+) -> Result<Vec<&'a str>, DefinitionError> {
     let mut cur = images
         .get(image)
-        .ok_or_else(|| ImageError::Invalid(image.to_owned(), "no such image".into()))?;
+        .ok_or_else(|| DefinitionError::Invalid(image.to_owned(), "no such image".into()))?;
     let mut chain = vec![image];
     while let Some(parent) = &cur.extends {
         if chain.contains(&parent.as_str()) {
-            return Err(ImageError::Invalid(
+            return Err(DefinitionError::Invalid(
                 image.to_owned(),
                 format!("extends itself through {parent}"),
             ));
@@ -120,32 +124,26 @@ pub struct ImagePlan {
     pub architectures: Vec<String>,
 }
 
+/// An image definition that cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ImageError {
+pub enum DefinitionError {
     #[error("image {0}: {1}")]
     Invalid(String, String),
 }
 
-/// Parses the `[images]` table.
-pub fn parse_images(table: &toml::Table) -> Result<BTreeMap<String, ImageSpec>, ImageError> {
-    let mut out = BTreeMap::new();
-    for (name, value) in table {
-        let spec: ImageSpec = value.clone().try_into().map_err(|e: toml::de::Error| {
-            ImageError::Invalid(name.clone(), e.message().to_owned())
-        })?;
-        out.insert(name.clone(), spec);
-    }
-    for (name, spec) in &out {
+/// Checks what serde cannot: every `extends` names an image.
+pub fn check_images(out: &BTreeMap<String, ImageSpec>) -> Result<(), DefinitionError> {
+    for (name, spec) in out {
         if let Some(parent) = &spec.extends
             && !out.contains_key(parent)
         {
-            return Err(ImageError::Invalid(
+            return Err(DefinitionError::Invalid(
                 name.clone(),
                 format!("extends unknown image {parent:?}"),
             ));
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The plan for `image` on `distro` (whose architectures are given), or
@@ -155,10 +153,10 @@ pub fn plan(
     image: &str,
     distro: &str,
     distro_archs: &[String],
-) -> Result<Option<ImagePlan>, ImageError> {
+) -> Result<Option<ImagePlan>, DefinitionError> {
     let spec = images
         .get(image)
-        .ok_or_else(|| ImageError::Invalid(image.to_owned(), "no such image".into()))?;
+        .ok_or_else(|| DefinitionError::Invalid(image.to_owned(), "no such image".into()))?;
     if spec
         .distros
         .as_ref()
@@ -178,7 +176,7 @@ pub fn plan(
         }
         for e in s.exclude.iter().chain(&part.exclude) {
             if own.iter().any(|r| **r == e.package) {
-                return Err(ImageError::Invalid(
+                return Err(DefinitionError::Invalid(
                     name.to_owned(),
                     format!("{} is both a package and excluded", e.package),
                 ));
@@ -194,7 +192,7 @@ pub fn plan(
     let architectures = match &spec.architectures {
         Some(a) => {
             if let Some(bad) = a.iter().find(|x| !distro_archs.contains(x)) {
-                return Err(ImageError::Invalid(
+                return Err(DefinitionError::Invalid(
                     image.to_owned(),
                     format!("architecture {bad} is not one of distro {distro}'s"),
                 ));
@@ -214,8 +212,15 @@ pub fn plan(
 mod tests {
     use super::*;
 
+    fn parse_images(text: &str) -> Result<BTreeMap<String, ImageSpec>, DefinitionError> {
+        let images: BTreeMap<String, ImageSpec> = toml::from_str(text)
+            .map_err(|e| DefinitionError::Invalid("?".into(), e.message().to_owned()))?;
+        check_images(&images)?;
+        Ok(images)
+    }
+
     fn images(text: &str) -> BTreeMap<String, ImageSpec> {
-        parse_images(&text.parse::<toml::Table>().unwrap()).unwrap()
+        parse_images(text).unwrap()
     }
 
     const TOML: &str = r#"
@@ -276,7 +281,7 @@ mod tests {
 
     #[test]
     fn errors() {
-        let t = |s: &str| parse_images(&s.parse::<toml::Table>().unwrap());
+        let t = parse_images;
         assert!(
             t("[a]\nextends = \"nope\"")
                 .unwrap_err()

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use distill_debian::{Served, Sha256, SnapshotTime};
 use serde::{Deserialize, Serialize};
 
 pub const LOCK_VERSION: i64 = 1;
@@ -15,7 +16,7 @@ pub struct Lock {
     pub distro: String,
     /// Archive name → the snapshot timestamp it is pinned to (what
     /// `distill update` moves).
-    pub archives: BTreeMap<String, String>,
+    pub archives: BTreeMap<String, SnapshotTime>,
     /// Every Release used, sorted by (archive, suite).
     pub suites: Vec<LockedSuite>,
     /// Every package any image needs, sorted by (name, architecture).
@@ -35,9 +36,9 @@ pub struct LockedSuite {
     pub suite: String,
     /// `snapshot <capture>` (the capture actually served), or
     /// `mirror <url>` when the snapshot was out of reach.
-    pub served: String,
+    pub served: Served,
     /// sha256 of the InRelease (or Release) bytes verified.
-    pub inrelease_sha256: String,
+    pub inrelease_sha256: Sha256,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,7 +51,7 @@ pub struct LockedPackage {
     pub suite: String,
     pub filename: String,
     pub size: u64,
-    pub sha256: String,
+    pub sha256: Sha256,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -116,6 +117,28 @@ impl Lock {
         text
     }
 
+    /// Image → its architectures.
+    pub fn image_archs(&self) -> BTreeMap<String, std::collections::BTreeSet<String>> {
+        self.images
+            .iter()
+            .map(|(i, a)| (i.clone(), a.keys().cloned().collect()))
+            .collect()
+    }
+
+    /// Every architecture the lock covers (its images' and its build
+    /// packages').
+    pub fn architectures(&self) -> Vec<String> {
+        let mut archs: Vec<String> = self
+            .images
+            .values()
+            .flat_map(|a| a.keys().cloned())
+            .chain(self.build.keys().cloned())
+            .collect();
+        archs.sort();
+        archs.dedup();
+        archs
+    }
+
     /// The locked package `name` for an image of architecture `arch`
     /// (its own arch, or `all`).
     pub fn package(&self, name: &str, arch: &str) -> Option<&LockedPackage> {
@@ -138,17 +161,21 @@ mod tests {
             suite: "bookworm".into(),
             filename: format!("pool/main/x/{name}_1.0-1_{arch}.deb"),
             size: 10,
-            sha256: "ab".repeat(32),
+            sha256: Sha256::parse(&"ab".repeat(32)).unwrap(),
         };
         Lock {
             version: 1,
             distro: "debian12".into(),
-            archives: [("debian".to_owned(), "20250101T000000Z".to_owned())].into(),
+            archives: [(
+                "debian".to_owned(),
+                SnapshotTime::parse("20250101T000000Z").unwrap(),
+            )]
+            .into(),
             suites: vec![LockedSuite {
                 archive: "debian".into(),
                 suite: "bookworm".into(),
-                served: "snapshot 20241231T205012Z".into(),
-                inrelease_sha256: "cd".repeat(32),
+                served: "snapshot 20241231T205012Z".parse().unwrap(),
+                inrelease_sha256: Sha256::parse(&"cd".repeat(32)).unwrap(),
             }],
             packages: vec![
                 pkg("zlib1g", "amd64"),

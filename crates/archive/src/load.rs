@@ -1,0 +1,162 @@
+//! A distro's verified indices, loaded together: every suite's Release,
+//! then every (suite, component, architecture) index, all concurrently.
+//! Every command that reads the archive goes through [`load`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use distill_debian::{Served, SnapshotTime};
+use futures_util::future::try_join_all;
+
+use crate::{ArchiveError, DistroSpec, Loader, PackageIndex, SuiteRelease};
+
+/// Snapshot pins: one per archive name, and the time for archives
+/// without one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pins {
+    pub by_archive: BTreeMap<String, SnapshotTime>,
+    pub default: SnapshotTime,
+}
+
+impl Pins {
+    /// Every archive at `t`.
+    pub fn all(t: SnapshotTime) -> Pins {
+        Pins {
+            by_archive: BTreeMap::new(),
+            default: t,
+        }
+    }
+
+    pub fn of(&self, archive: &str) -> SnapshotTime {
+        self.by_archive
+            .get(archive)
+            .copied()
+            .unwrap_or(self.default)
+    }
+}
+
+/// One loaded index and where it came from.
+pub struct Index {
+    /// Position in [`Loaded::releases`].
+    pub release: usize,
+    pub component: String,
+    pub arch: String,
+    pub index: PackageIndex,
+}
+
+/// A distro's verified Releases and indices.
+pub struct Loaded {
+    /// In packages.toml's order of archives and suites.
+    pub releases: Vec<SuiteRelease>,
+    pub indices: Vec<Index>,
+}
+
+impl Loaded {
+    /// The indices of one architecture, in packages.toml's suite order.
+    pub fn for_arch<'a>(&'a self, arch: &'a str) -> impl Iterator<Item = &'a Index> {
+        self.indices.iter().filter(move |i| i.arch == arch)
+    }
+
+    /// Every stanza of one architecture's indices as (position of its
+    /// suite's Release, package name, stanza text): what a resolver
+    /// universe is built from.
+    pub fn stanzas<'a>(&'a self, arch: &'a str) -> impl Iterator<Item = (usize, &'a str, &'a str)> {
+        self.for_arch(arch).flat_map(|i| {
+            i.index
+                .entries()
+                .map(move |(name, text)| (i.release, name, text))
+        })
+    }
+}
+
+/// Loads every suite of `distro` at its pin and the indices of `archs`.
+/// When suites came from a mirror instead of the snapshot, says so in one
+/// note (through the fetcher's observer) with the reasons.
+pub async fn load(
+    loader: &Loader,
+    distro: &DistroSpec,
+    archs: &[String],
+    pins: &Pins,
+) -> Result<Loaded, ArchiveError> {
+    let suites: Vec<_> = distro
+        .archives
+        .iter()
+        .flat_map(|a| a.suites.iter().map(move |s| (a, s)))
+        .collect();
+    let releases: Vec<SuiteRelease> = try_join_all(
+        suites
+            .iter()
+            .map(|(a, s)| loader.release(a, s, pins.of(&a.name))),
+    )
+    .await?;
+    note_mirrors(loader, distro, &releases, pins);
+    let mut jobs = Vec::new();
+    for arch in archs {
+        for (i, (archive, _)) in suites.iter().enumerate() {
+            for component in &archive.components {
+                jobs.push((i, component.clone(), arch.clone()));
+            }
+        }
+    }
+    let loaded = try_join_all(
+        jobs.iter()
+            .map(|(i, c, a)| loader.packages(&releases[*i], c, a)),
+    )
+    .await?;
+    let indices = jobs
+        .into_iter()
+        .zip(loaded)
+        .map(|((release, component, arch), index)| Index {
+            release,
+            component,
+            arch,
+            index,
+        })
+        .collect();
+    Ok(Loaded { releases, indices })
+}
+
+/// One line for the suites that came from a live mirror instead of the
+/// requested snapshot, with the reason each snapshot host failed.
+fn note_mirrors(loader: &Loader, distro: &DistroSpec, releases: &[SuiteRelease], pins: &Pins) {
+    let fallbacks = loader.fetcher().take_fallbacks();
+    let mirrored: Vec<(&str, &str)> = releases
+        .iter()
+        .filter_map(|r| match &r.served {
+            Served::Mirror { base } => Some((r.suite.as_str(), base.as_str())),
+            Served::Snapshot { .. } => None,
+        })
+        .collect();
+    if mirrored.is_empty() {
+        return;
+    }
+    let requested: BTreeSet<String> = distro
+        .archives
+        .iter()
+        .map(|a| pins.of(&a.name).to_string())
+        .collect();
+    let names: Vec<&str> = mirrored.iter().map(|(s, _)| *s).collect();
+    let mut mirrors: Vec<&str> = mirrored.iter().map(|(_, m)| authority(m)).collect();
+    mirrors.dedup();
+    let why = if fallbacks.is_empty() {
+        "not in the cache".to_owned()
+    } else {
+        fallbacks
+            .iter()
+            .map(|(h, cause)| format!("{h}: {cause}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    loader.fetcher().observer().note(&format!(
+        "note: snapshot {} unavailable ({why}); {} from {} as it is now",
+        requested.into_iter().collect::<Vec<_>>().join(", "),
+        names.join(", "),
+        mirrors.join(", ")
+    ));
+}
+
+fn authority(url: &str) -> &str {
+    url.split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or(url)
+}

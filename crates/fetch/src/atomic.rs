@@ -1,0 +1,82 @@
+//! The one way distill replaces a file: write a temporary file beside the
+//! destination, set its mode explicitly (never the umask's), flush it to
+//! disk, rename it over the destination. Readers see the old file or the
+//! new one, never half; a failure leaves the old one.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// A file being written that appears at `dest` only on [`commit`].
+///
+/// [`commit`]: AtomicFile::commit
+pub struct AtomicFile {
+    tmp: tempfile::NamedTempFile,
+    dest: PathBuf,
+}
+
+impl AtomicFile {
+    /// Starts a file that will replace `dest` (its directory is created).
+    pub fn create(dest: &Path) -> io::Result<AtomicFile> {
+        let dir = match dest.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        fs::create_dir_all(dir)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".distill-")
+            .tempfile_in(dir)?;
+        Ok(AtomicFile {
+            tmp,
+            dest: dest.to_owned(),
+        })
+    }
+
+    pub fn file(&mut self) -> &mut File {
+        self.tmp.as_file_mut()
+    }
+
+    /// Sets `mode`, syncs and renames into place.
+    pub fn commit(self, mode: u32) -> io::Result<()> {
+        let f = self.tmp.as_file();
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        f.sync_all()?;
+        self.tmp.persist(&self.dest).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+/// Replaces `dest` with `bytes`, mode 0644 (locks, records: ordinary
+/// shared files).
+pub fn write_atomic(dest: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut f = AtomicFile::create(dest)?;
+    f.file().write_all(bytes)?;
+    f.commit(0o644)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_whole_with_a_fixed_mode_and_leaves_nothing_beside() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("sub/x.lock");
+        write_atomic(&dest, b"one").unwrap();
+        write_atomic(&dest, b"two").unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"two");
+        let mode = fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        let names: Vec<_> = fs::read_dir(dest.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["x.lock"]);
+        // An uncommitted file never appears.
+        let mut f = AtomicFile::create(&dest).unwrap();
+        f.file().write_all(b"three").unwrap();
+        drop(f);
+        assert_eq!(fs::read(&dest).unwrap(), b"two");
+    }
+}

@@ -1,0 +1,181 @@
+//! The layer cache: a package's layer is made once from its .deb and kept
+//! under a key of everything its bytes depend on (the deb's hash, merged
+//! /usr, the epoch, compression, the layer format), so images that share
+//! packages share blobs and a warm build unpacks nothing. Generated layers
+//! are keyed by their inputs the same way.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use distill_debian::Sha256;
+use distill_fetch::{Fetcher, Pinned, write_atomic};
+use distill_layer::{Compression, DebOptions, Generated, Layer, layer_from_deb};
+use distill_lock::{Lock, LockedPackage};
+use sha2::Digest;
+
+use crate::error::{Context, Result, fail};
+
+/// Bump when the bytes a layer is made of change for the same inputs, so
+/// cached layers of older distills are not reused.
+const LAYER_FORMAT: &str = "distill-layer 2";
+
+/// A layer and where its blob is.
+pub(super) struct Made {
+    pub label: String,
+    pub layer: Layer,
+    pub blob: PathBuf,
+    /// Generated layers may replace package files (os-release).
+    pub generated: bool,
+}
+
+/// Layers of one distro's build: where they are cached and how they are
+/// written.
+pub(super) struct Layers {
+    pub dir: PathBuf,
+    pub epoch: u64,
+    pub compression: Compression,
+    pub usrmerge: bool,
+}
+
+impl Layers {
+    fn blob_dir(&self) -> PathBuf {
+        self.dir.join("blobs")
+    }
+
+    fn made(&self, label: String, layer: Layer, generated: bool) -> Made {
+        let blob = self.blob_dir().join(layer.hex());
+        Made {
+            label,
+            layer,
+            blob,
+            generated,
+        }
+    }
+
+    /// A layer's cache key: what determines its content, and how it is
+    /// written (format version, epoch, compression).
+    fn key(&self, what: &str) -> String {
+        hex::encode(sha2::Sha256::digest(format!(
+            "{LAYER_FORMAT}\n{what}\n{}\n{:?}\n",
+            self.epoch, self.compression
+        )))
+    }
+
+    /// A package's layer, from the cache or made now from its .deb.
+    pub fn package(&self, p: &LockedPackage, deb: &Path) -> Result<Made> {
+        let opts = DebOptions {
+            epoch: self.epoch,
+            usrmerge: self.usrmerge,
+            compression: self.compression,
+        };
+        let key = self.key(&format!("deb {} usrmerge={}", p.sha256, opts.usrmerge));
+        let label = format!("{} {}", p.name, p.version);
+        let layer = self.cached(&key, || {
+            check_hash(deb, &p.sha256, &label)?;
+            Ok(layer_from_deb(deb, &label, &opts, &self.blob_dir())?.layer)
+        })?;
+        Ok(self.made(label, layer, false))
+    }
+
+    /// A generated layer: the one cached for `what` (everything its
+    /// content depends on), else the one `make` puts together, written now.
+    pub fn generated(
+        &self,
+        what: &str,
+        label: String,
+        make: impl FnOnce() -> Result<Generated>,
+    ) -> Result<Made> {
+        let layer = self.cached(&self.key(what), || {
+            Ok(make()?.write(&self.blob_dir(), self.epoch, self.compression)?)
+        })?;
+        Ok(self.made(label, layer, true))
+    }
+
+    /// The layer recorded under `key`, if its record and blob are both
+    /// there; else `make` it and record it (atomically).
+    fn cached(&self, key: &str, make: impl FnOnce() -> Result<Layer>) -> Result<Layer> {
+        let record = self.dir.join(format!("{key}.json"));
+        if let Ok(bytes) = std::fs::read(&record)
+            && let Ok(layer) = serde_json::from_slice::<Layer>(&bytes)
+            && self.blob_dir().join(layer.hex()).is_file()
+        {
+            return Ok(layer);
+        }
+        let layer = make()?;
+        let json = serde_json::to_vec(&layer).expect("layer record serialises");
+        write_atomic(&record, &json).context(|| format!("cannot write {}", record.display()))?;
+        Ok(layer)
+    }
+}
+
+/// Fetches every .deb by its locked hash (the snapshot at the lock's pin
+/// first, then the mirrors); returns sha256 → cached file.
+pub(super) async fn fetch_debs<'p>(
+    fetcher: &Fetcher,
+    distro: &distill_archive::DistroSpec,
+    lock: &Lock,
+    pkgs: impl Iterator<Item = &'p LockedPackage>,
+) -> Result<BTreeMap<Sha256, PathBuf>> {
+    let mut jobs = Vec::new();
+    for p in pkgs {
+        let archive = distro.archive(&p.archive).ok_or_else(|| {
+            fail!(
+                "cannot fetch {}: the lock names archive {}, which packages.toml lacks",
+                p.name,
+                p.archive
+            )
+        })?;
+        let pin = lock.archives.get(&p.archive).ok_or_else(|| {
+            fail!(
+                "cannot fetch {}: the {} lock has no pin for {}; run `distill lock`",
+                p.name,
+                lock.distro,
+                p.archive
+            )
+        })?;
+        let urls: Vec<String> = archive
+            .bases(pin)
+            .into_iter()
+            .map(|b| format!("{b}/{}", p.filename))
+            .collect();
+        let pin = Pinned {
+            sha256: p.sha256.to_string(),
+            size: Some(p.size),
+        };
+        jobs.push((p, urls, pin));
+    }
+    let got = futures_util::future::try_join_all(jobs.iter().map(|(p, urls, pin)| async move {
+        fetcher
+            .fetch_pinned(urls, pin)
+            .await
+            .map(|path| (p.sha256.clone(), path))
+            .context(|| format!("cannot fetch {} {}", p.name, p.version))
+    }))
+    .await?;
+    Ok(got.into_iter().collect())
+}
+
+/// The cache's file is named by its hash and was checked when stored; it
+/// is checked again here, right before its bytes go into an image.
+pub(super) fn check_hash(path: &Path, sha256: &Sha256, label: &str) -> Result<()> {
+    let read = || format!("cannot read {label}: {}", path.display());
+    let mut f = std::fs::File::open(path).context(read)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).context(read)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    let got = hex::encode(h.finalize());
+    if got != sha256.as_str() {
+        return Err(fail!(
+            "cannot use {label}: {} has sha256 {got}, the lock says {sha256}",
+            path.display()
+        ));
+    }
+    Ok(())
+}

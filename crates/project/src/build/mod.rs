@@ -1,0 +1,394 @@
+//! `build`: the images from the lock alone (no index is fetched, nothing
+//! is resolved). Every .deb is fetched by its locked hash and turned into
+//! a layer once ([`layers`]); the distroless layers are made from
+//! `[build]` ([`recipes`]); each image, tag and architecture is assembled
+//! ([`assemble`]) into one OCI layout per image and distro, with an index
+//! per tag over the architectures.
+
+mod assemble;
+mod layers;
+mod recipes;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use distill_image::{Layout, platform_of};
+use distill_layer::Compression;
+use distill_lock::{Lock, LockedPackage};
+use rayon::prelude::*;
+
+use self::assemble::Assembly;
+use self::layers::{Layers, Made, fetch_debs};
+use crate::error::{Context, Result, fail};
+use crate::images::{ImageSettings, settings};
+use crate::project::{Project, read_lock_file};
+
+/// What to build, and how.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Only these images (default: every image in the lock).
+    pub images: Vec<String>,
+    /// Only these distros (default: all).
+    pub distros: Vec<String>,
+    /// Only these architectures (default: all locked ones).
+    pub archs: Vec<String>,
+    /// Layouts go to `<out>/<image>-<distro>/`.
+    pub out: PathBuf,
+    pub compression: Compression,
+    pub format: Format,
+    /// Build only the images whose packages differ from these older
+    /// locks (one per distro; distros without one are skipped).
+    pub changed_since: Vec<PathBuf>,
+    /// Every mtime is clamped to this (`SOURCE_DATE_EPOCH`); default: the
+    /// pin of the distro's first archive.
+    pub epoch: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// An OCI image layout per image and distro.
+    Oci,
+    /// `<out>/<image>-<distro>-<arch>.tar` for `docker load`, every tag,
+    /// for one image and one architecture.
+    DockerArchive,
+}
+
+/// One tag built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    pub image: String,
+    pub distro: String,
+    pub tag: String,
+    /// The digest of the tag's image index.
+    pub digest: String,
+    /// The layout (for a docker archive: the archive).
+    pub path: PathBuf,
+}
+
+/// What a build wrote.
+#[derive(Debug, Clone, Default)]
+pub struct BuildReport {
+    /// Every tag of every layout built.
+    pub tags: Vec<Built>,
+    /// Docker archives written: (image, distro, arch, path).
+    pub archives: Vec<(String, String, String, PathBuf)>,
+}
+
+/// One image of one distro being built.
+pub(crate) struct ImageBuild<'l> {
+    image: String,
+    settings: ImageSettings,
+    /// Architecture → the locked packages, sorted by name.
+    archs: BTreeMap<String, Vec<&'l LockedPackage>>,
+}
+
+impl Project {
+    pub fn build(&self, opts: &BuildOptions) -> Result<BuildReport> {
+        let build = &self.config.build;
+        if build.tags.is_empty() {
+            return Err(fail!(
+                "cannot build: {} has no [build.tags]",
+                self.config_path().display()
+            ));
+        }
+        for i in &opts.images {
+            if !self.config.images.contains_key(i) {
+                return Err(fail!("cannot build image {i}: not in packages.toml"));
+            }
+        }
+        let docker = opts.format == Format::DockerArchive;
+        if docker && (opts.images.len() != 1 || opts.archs.len() != 1) {
+            return Err(fail!(
+                "cannot build a docker archive: name one --image and one --arch"
+            ));
+        }
+        // A docker archive is made from a layout built in a scratch
+        // directory.
+        let scratch = match docker {
+            true => Some(
+                std::fs::create_dir_all(&opts.out)
+                    .and_then(|_| {
+                        tempfile::Builder::new()
+                            .prefix(".distill-build")
+                            .tempdir_in(&opts.out)
+                    })
+                    .context(|| format!("cannot write {}", opts.out.display()))?,
+            ),
+            false => None,
+        };
+        let layouts = scratch.as_ref().map_or(opts.out.as_path(), |s| s.path());
+        let mut since: BTreeMap<String, Lock> = BTreeMap::new();
+        for path in &opts.changed_since {
+            let old = read_lock_file(path)?;
+            since.insert(old.distro.clone(), old);
+        }
+        let mut report = BuildReport::default();
+        for name in self.distros(&opts.distros)? {
+            let lock = self.require_lock(&name, &format!("build {name}"))?;
+            let mut images = self.image_builds(&lock, opts)?;
+            if !opts.changed_since.is_empty() {
+                let Some(old) = since.get(&name) else {
+                    continue;
+                };
+                let changed = old.diff(&lock).affected(&lock.image_archs());
+                images.retain(|t| changed.contains_key(&t.image));
+            }
+            if images.is_empty() {
+                continue;
+            }
+            let built = self.build_distro(&name, &lock, &images, opts, layouts, !docker)?;
+            report.tags.extend(built);
+        }
+        if report.tags.is_empty() && !opts.changed_since.is_empty() {
+            self.observer().note("nothing to build: no image changed");
+            return Ok(report);
+        }
+        if report.tags.is_empty() {
+            return Err(fail!("cannot build: no locked image matches the selection"));
+        }
+        if docker {
+            report.archives = docker_archives(&report.tags, &opts.archs[0], &opts.out)?;
+            report.tags.clear();
+        }
+        Ok(report)
+    }
+
+    /// What the lock holds for the selected images and architectures.
+    fn image_builds<'l>(&self, lock: &'l Lock, opts: &BuildOptions) -> Result<Vec<ImageBuild<'l>>> {
+        let mut out = Vec::new();
+        for (image, per_arch) in &lock.images {
+            if !opts.images.is_empty() && !opts.images.contains(image) {
+                continue;
+            }
+            if !self.config.images.contains_key(image) {
+                return Err(fail!(
+                    "cannot build {image}: the {} lock has it but packages.toml does not; run `distill lock`",
+                    lock.distro
+                ));
+            }
+            let settings = settings(&self.config.images, image)
+                .map_err(|e| fail!("cannot build {image}: {e}"))?;
+            let mut archs = BTreeMap::new();
+            for (arch, names) in per_arch {
+                if !opts.archs.is_empty() && !opts.archs.contains(arch) {
+                    continue;
+                }
+                let pkgs = names
+                    .iter()
+                    .map(|n| locked(lock, n, arch))
+                    .collect::<Result<Vec<_>>>()?;
+                archs.insert(arch.clone(), pkgs);
+            }
+            if !archs.is_empty() {
+                out.push(ImageBuild {
+                    image: image.clone(),
+                    settings,
+                    archs,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Builds `images` of one distro into layouts under `out`.
+    fn build_distro(
+        &self,
+        name: &str,
+        lock: &Lock,
+        images: &[ImageBuild<'_>],
+        opts: &BuildOptions,
+        out: &Path,
+        announce: bool,
+    ) -> Result<Vec<Built>> {
+        let distro = self.distro(name)?;
+        let build = &self.config.build;
+        let epoch = match opts.epoch {
+            Some(e) => e,
+            None => first_pin(lock, distro)?,
+        };
+        let layers = Layers {
+            dir: self.fetcher.cache().root().join("layers"),
+            epoch,
+            compression: opts.compression,
+            usrmerge: distro.merged_usr,
+        };
+        let debug = build.tags.values().any(|t| t.debug);
+        // Every package any image needs, and per architecture the packages
+        // the build takes files from without installing them: the CA
+        // bundle's source, and busybox for debug tags.
+        let mut needed: BTreeMap<(&str, &str), &LockedPackage> = BTreeMap::new();
+        let mut tools: BTreeMap<&str, Tools> = BTreeMap::new();
+        for t in images {
+            for (arch, pkgs) in &t.archs {
+                for p in pkgs {
+                    needed.insert((&p.name, &p.architecture), p);
+                }
+                if !tools.contains_key(arch.as_str()) {
+                    let tool = |n: &Option<String>| n.as_deref().map(|n| locked(lock, n, arch));
+                    let busybox = if debug { tool(&build.busybox) } else { None };
+                    tools.insert(
+                        arch,
+                        Tools {
+                            ca: tool(&build.ca_certificates).transpose()?,
+                            busybox: busybox.transpose()?,
+                        },
+                    );
+                }
+            }
+        }
+        let tool_debs = tools
+            .values()
+            .flat_map(|t| t.ca.into_iter().chain(t.busybox));
+        let debs = self.block_on(fetch_debs(
+            &self.fetcher,
+            distro,
+            lock,
+            needed.values().copied().chain(tool_debs),
+        ))?;
+
+        let steps = self
+            .observer()
+            .steps(needed.len() as u64, &format!("{name} layers"));
+        let made: BTreeMap<&str, Made> = needed
+            .values()
+            .collect::<Vec<_>>()
+            .par_iter()
+            .map(|p| {
+                let layer = layers.package(p, &debs[&p.sha256])?;
+                steps.advance(1);
+                Ok((p.sha256.as_str(), layer))
+            })
+            .collect::<Result<_>>()?;
+        drop(steps);
+
+        let mut skeletons: BTreeMap<&str, Made> = BTreeMap::new();
+        let mut busybox: BTreeMap<&str, Made> = BTreeMap::new();
+        for (arch, t) in &tools {
+            let ca = t.ca.map(|p| (p, debs[&p.sha256].as_path()));
+            skeletons.insert(arch, recipes::skeleton(&layers, build, distro, ca)?);
+            if let Some(p) = t.busybox {
+                busybox.insert(arch, recipes::busybox(&layers, p, &debs[&p.sha256])?);
+            }
+        }
+
+        let assembly = Assembly {
+            build,
+            distro: name,
+            version_id: &distro.version_id,
+            epoch,
+        };
+        let mut built = Vec::new();
+        for t in images {
+            let dest = out.join(format!("{}-{name}", t.image));
+            let extras = recipes::symlinks(&layers, &t.settings.symlinks)?;
+            // One ld.so.cache per architecture, shared by the tags.
+            let mut ldcaches: BTreeMap<&str, Made> = BTreeMap::new();
+            if t.settings.ld_so_cache {
+                for (arch, pkgs) in &t.archs {
+                    let below: Vec<&Made> = pkgs.iter().map(|p| &made[p.sha256.as_str()]).collect();
+                    ldcaches.insert(arch, recipes::ld_cache(&layers, arch, &below)?);
+                }
+            }
+            let mut layout = Layout::create(&dest)?;
+            for (tag, tag_spec) in &build.tags {
+                let mut manifests = Vec::new();
+                for (arch, pkgs) in &t.archs {
+                    let arch = arch.as_str();
+                    let mut stack: Vec<&Made> =
+                        pkgs.iter().map(|p| &made[p.sha256.as_str()]).collect();
+                    stack.push(&skeletons[arch]);
+                    stack.extend(&extras);
+                    stack.extend(ldcaches.get(arch));
+                    if tag_spec.debug {
+                        stack.push(busybox.get(arch).ok_or_else(|| {
+                            fail!("cannot build tag {tag}: no busybox package configured")
+                        })?);
+                    }
+                    let desc = assembly.image(&mut layout, t, arch, tag_spec, &stack)?;
+                    // The SBOM: the image's packages and the ones the build
+                    // took files from (CA bundle, busybox).
+                    let mut listed: Vec<&LockedPackage> = pkgs.clone();
+                    listed.extend(tools[arch].ca);
+                    if tag_spec.debug {
+                        listed.extend(tools[arch].busybox);
+                    }
+                    assembly.sbom(&mut layout, &t.image, tag, arch, &desc, &listed)?;
+                    let platform = desc.platform.clone().expect("image descriptors have one");
+                    layout.tag(&format!("{tag}-{}", platform.architecture), desc.clone());
+                    manifests.push(desc);
+                }
+                let annotations = assembly.annotations(t)?;
+                let index = distill_image::index(&manifests, &annotations);
+                let desc = layout.put(distill_image::INDEX, &index)?;
+                built.push(Built {
+                    image: t.image.clone(),
+                    distro: name.to_owned(),
+                    tag: tag.clone(),
+                    digest: desc.digest.clone(),
+                    path: dest.clone(),
+                });
+                layout.tag(tag, desc);
+            }
+            layout.commit()?;
+            if announce {
+                self.observer().note(&format!("wrote {}", dest.display()));
+            }
+        }
+        Ok(built)
+    }
+}
+
+/// The packages the build takes files from, for one architecture.
+struct Tools<'l> {
+    ca: Option<&'l LockedPackage>,
+    busybox: Option<&'l LockedPackage>,
+}
+
+fn locked<'l>(lock: &'l Lock, name: &str, arch: &str) -> Result<&'l LockedPackage> {
+    lock.package(name, arch).ok_or_else(|| {
+        fail!(
+            "cannot build: the {} lock names {name} for {arch} but has no entry for it; run `distill lock`",
+            lock.distro
+        )
+    })
+}
+
+/// The pin of the distro's first archive. Package files are older than the
+/// snapshot they were captured in, so clamping mtimes to it leaves their
+/// times as they are, and a package's layer does not change when only a
+/// pin moves (a security bump does not move the main archive's pin).
+fn first_pin(lock: &Lock, distro: &distill_archive::DistroSpec) -> Result<u64> {
+    let first = distro
+        .archives
+        .first()
+        .ok_or_else(|| fail!("cannot build {}: no archives", lock.distro))?;
+    let pin = lock.archives.get(&first.name).ok_or_else(|| {
+        fail!(
+            "cannot build: the {} lock has no pin for {}; run `distill lock`",
+            lock.distro,
+            first.name
+        )
+    })?;
+    Ok(pin.unix().max(0) as u64)
+}
+
+/// Converts the scratch layouts into `<out>/<image>-<distro>-<arch>.tar`.
+fn docker_archives(
+    built: &[Built],
+    arch: &str,
+    out: &Path,
+) -> Result<Vec<(String, String, String, PathBuf)>> {
+    let oci_arch = platform_of(arch)?.architecture;
+    let mut done = BTreeSet::new();
+    let mut written = Vec::new();
+    for b in built {
+        if !done.insert(&b.path) {
+            continue;
+        }
+        let repo = format!("{}-{}", b.image, b.distro);
+        let dest = out.join(format!("{repo}-{arch}.tar"));
+        distill_image::docker_archive(&b.path, &oci_arch, &repo, &dest)?;
+        written.push((b.image.clone(), b.distro.clone(), arch.to_owned(), dest));
+    }
+    Ok(written)
+}

@@ -1,0 +1,76 @@
+//! `packages.toml`, read once into one typed, validated model: the
+//! distros (archives, suites, architectures), the images (packages,
+//! excludes, `extends`, settings) and `[build]` (what every image gets,
+//! and the tags).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use distill_archive::DistroSpec;
+use serde::Deserialize;
+
+use crate::error::{Context, Result, fail};
+use crate::images::{ImagePlan, ImageSpec, check_images, plan};
+use crate::spec::BuildSpec;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub distros: BTreeMap<String, DistroSpec>,
+    #[serde(default)]
+    pub images: BTreeMap<String, ImageSpec>,
+    #[serde(default)]
+    pub build: BuildSpec,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config> {
+        let text =
+            std::fs::read_to_string(path).context(|| format!("cannot read {}", path.display()))?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates; `path` only names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            // toml's message is multi-line with a source excerpt; keep the
+            // first line, which says what and where.
+            let line = e
+                .span()
+                .map(|s| format!(" (at line {})", text[..s.start].lines().count().max(1)))
+                .unwrap_or_default();
+            fail!("cannot parse {}: {}{line}", path.display(), e.message())
+        })?;
+        let invalid = |cause: String| fail!("cannot use {}: {cause}", path.display());
+        for (name, d) in &config.distros {
+            d.validate(name).map_err(invalid)?;
+        }
+        check_images(&config.images).map_err(|e| invalid(e.to_string()))?;
+        // Every plan is made once here, so a bad definition is reported
+        // when the file is read, whatever the command.
+        for distro in config.distros.keys() {
+            config.plans(distro).map_err(invalid)?;
+        }
+        Ok(config)
+    }
+
+    pub fn distro(&self, name: &str) -> Result<&DistroSpec, String> {
+        self.distros.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.distros.keys().map(String::as_str).collect();
+            format!("unknown distro {name:?} (known: {})", known.join(", "))
+        })
+    }
+
+    /// Every image built for `distro`, with what to resolve for it.
+    pub fn plans(&self, distro: &str) -> Result<Vec<(String, ImagePlan)>, String> {
+        let archs = &self.distro(distro)?.architectures;
+        let mut out = Vec::new();
+        for name in self.images.keys() {
+            let p = plan(&self.images, name, distro, archs).map_err(|e| e.to_string())?;
+            if let Some(p) = p {
+                out.push((name.clone(), p));
+            }
+        }
+        Ok(out)
+    }
+}

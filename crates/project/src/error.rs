@@ -1,0 +1,98 @@
+//! The project's error: a message with the error that caused it kept as
+//! its source, so the CLI can print `error: cannot …: cause` on one line
+//! or, with `-v`, the whole chain. Errors of the pipeline crates pass
+//! through unchanged.
+
+use distill_archive::{ArchiveError, DiscoverError};
+use distill_fetch::FetchError;
+use distill_image::ImageError;
+use distill_layer::{LayerError, TreeError};
+use distill_resolve::ResolveError;
+use distill_trust::TrustError;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A failure that says it all (bad input, something missing).
+    #[error("{0}")]
+    Message(String),
+    /// `context` (`cannot build cc-debian12`) because of `source`.
+    #[error("{context}")]
+    Context {
+        context: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error(transparent)]
+    Discover(#[from] DiscoverError),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `Error::Message`, formatted.
+macro_rules! fail {
+    ($($arg:tt)*) => {
+        $crate::error::Error::Message(format!($($arg)*))
+    };
+}
+pub(crate) use fail;
+
+/// Adds what was being done to an error, keeping it as the source.
+pub(crate) trait Context<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T, E: Into<BoxError>> Context<T> for std::result::Result<T, E> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::Context {
+            context: what(),
+            source: e.into(),
+        })
+    }
+}
+
+/// The messages of `e` and its sources, outermost first; a message that
+/// an outer one already ends with is not repeated.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut out: Vec<String> = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let msg = s.to_string();
+        if !out.last().is_some_and(|last| last.ends_with(&msg)) {
+            out.push(msg);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chains_keep_causes_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e: Result<()> = Err(io).context(|| "cannot read x.lock".into());
+        let e = e.unwrap_err();
+        assert_eq!(e.to_string(), "cannot read x.lock");
+        assert_eq!(chain(&e), ["cannot read x.lock", "no such file"]);
+        let m = fail!("cannot build {}: no tags", "x");
+        assert_eq!(chain(&m), ["cannot build x: no tags"]);
+    }
+}

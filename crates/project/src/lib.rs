@@ -1,0 +1,47 @@
+//! A distill project: `packages.toml` and the locks beside it, and every
+//! command as an API taking typed options. The CLI is a shell over this
+//! crate; tests call it in-process.
+//!
+//! - [`Config`]: packages.toml, typed and validated once: distros,
+//!   [`ImageSpec`]s (with `extends`), and [`BuildSpec`] (`[build]`);
+//! - [`Project`]: a config opened with an environment ([`EnvOptions`]:
+//!   cache, offline, keyring, clock) and an observer for progress and
+//!   notes. Its commands:
+//!   - [`Project::lock_distros`] resolves every image and writes the locks;
+//!   - [`Project::build`] turns a lock into OCI layouts;
+//!   - [`Project::update`] moves snapshot pins and re-locks;
+//!   - [`Project::why`], [`Project::show`], [`Project::resolve`] answer
+//!     questions about the lock and the archive;
+//! - [`diff_layouts`], [`diff_lock_files`]: what changed between two
+//!   builds or two locks;
+//! - [`Error`]: every failure, its causes kept as sources ([`chain`]).
+//!
+//! Nothing here prints: progress and notes go to the
+//! [`distill_fetch::Observer`] given to [`Project::open`].
+
+mod build;
+mod config;
+mod diff;
+mod error;
+mod images;
+mod lock;
+mod project;
+mod query;
+mod spec;
+mod update;
+mod why;
+
+pub use build::{BuildOptions, BuildReport, Built, Format};
+pub use config::Config;
+pub use diff::{
+    ConfigChange, FileChange, ImageDiff, LayerChanges, LayerRef, LayoutDiff, Status, diff_layouts,
+    diff_lock_files,
+};
+pub use error::{Error, Result, chain};
+pub use images::{DefinitionError, DistroPart, Exclude, ImagePlan, ImageSettings, ImageSpec};
+pub use lock::{LockOptions, Locked};
+pub use project::{EnvOptions, Project, read_lock_file};
+pub use query::Found;
+pub use spec::{BuildSpec, DirSpec, FileSpec, TagSpec};
+pub use update::{DistroUpdate, UpdateOptions, UpdateReport, UpdateTo};
+pub use why::Why;

@@ -1,0 +1,196 @@
+//! `lock`: resolve every image of a distro against its pinned snapshots
+//! and write `snapshots/<distro>.lock`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use distill_archive::{Loaded, Pins};
+use distill_debian::{Sha256, SnapshotTime};
+use distill_lock::{LOCK_VERSION, Lock, LockedPackage, LockedSuite};
+use distill_resolve::{Package, Resolution, Universe};
+
+use crate::error::{Context, Result, fail};
+use crate::images::ImagePlan;
+use crate::project::{Project, universe};
+
+/// What `lock` does.
+#[derive(Debug, Clone, Default)]
+pub struct LockOptions {
+    /// These distros (default: all).
+    pub distros: Vec<String>,
+    /// Pin for archives the lock does not pin yet (default: now).
+    pub snapshot: Option<SnapshotTime>,
+    /// Only these architectures (default: all of each distro's).
+    pub archs: Vec<String>,
+}
+
+/// One lock written.
+#[derive(Debug, Clone)]
+pub struct Locked {
+    pub path: PathBuf,
+    /// False when the file was already exactly this.
+    pub changed: bool,
+    pub packages: usize,
+    pub images: usize,
+}
+
+impl Project {
+    /// Resolves and writes the lock of every selected distro. A second
+    /// run reuses the pins, so nothing moves unless the config changed.
+    pub fn lock_distros(&self, opts: &LockOptions) -> Result<Vec<Locked>> {
+        let fallback = opts.snapshot.unwrap_or_else(|| self.default_snapshot());
+        let mut out = Vec::new();
+        for name in self.distros(&opts.distros)? {
+            let distro = self.distro(&name)?;
+            let old = self.lock(&name)?;
+            let pins = pins_of(old.as_ref(), fallback);
+            let archs = if opts.archs.is_empty() {
+                distro.architectures.clone()
+            } else {
+                for a in &opts.archs {
+                    self.check_arch(&name, a)?;
+                }
+                opts.archs.clone()
+            };
+            let lock = self.resolve_lock(&name, &archs, &pins)?;
+            let changed = old.map(|o| o.to_toml()) != Some(lock.to_toml());
+            self.write_lock(&lock)?;
+            out.push(Locked {
+                path: self.lock_path(&name),
+                changed,
+                packages: lock.packages.len(),
+                images: lock.images.len(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Loads `distro`'s indices at `pins` and resolves every image into a
+    /// lock (not written).
+    pub(crate) fn resolve_lock(&self, distro: &str, archs: &[String], pins: &Pins) -> Result<Lock> {
+        let plans = self.plans(distro)?;
+        let loaded = self.load(distro, archs, pins)?;
+        let spec = self.distro(distro)?;
+        let mut packages: BTreeMap<(String, String), LockedPackage> = BTreeMap::new();
+        let mut images: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+        let mut build: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut add = |p: LockedPackage| {
+            packages.insert((p.name.clone(), p.architecture.clone()), p);
+        };
+        for arch in archs {
+            let wanted: Vec<&(String, ImagePlan)> = plans
+                .iter()
+                .filter(|(_, p)| p.architectures.contains(arch))
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let universe = universe(&loaded, arch)?;
+            // The build's own packages are locked as they are, without
+            // dependencies: the build takes files out of them and installs
+            // nothing they need.
+            for name in self.config.build.packages() {
+                let pkg = universe.get(&name).ok_or_else(|| {
+                    fail!(
+                        "cannot lock build package {name} for {distro} {arch}: no package of that name"
+                    )
+                })?;
+                add(locked(pkg, &loaded)?);
+                build.entry(arch.clone()).or_default().push(name.clone());
+            }
+            for (image, plan) in wanted {
+                let resolution = resolve_image(&universe, image, distro, plan)?;
+                for chosen in resolution.packages.values() {
+                    let pkg = universe
+                        .get(&chosen.name)
+                        .expect("chosen from the universe");
+                    add(locked(pkg, &loaded)?);
+                }
+                images
+                    .entry(image.clone())
+                    .or_default()
+                    .insert(arch.clone(), resolution.packages.keys().cloned().collect());
+            }
+        }
+        Ok(Lock {
+            version: LOCK_VERSION,
+            distro: distro.to_owned(),
+            archives: spec
+                .archives
+                .iter()
+                .map(|a| (a.name.clone(), pins.of(&a.name)))
+                .collect(),
+            suites: loaded
+                .releases
+                .iter()
+                .map(|r| LockedSuite {
+                    archive: r.archive.clone(),
+                    suite: r.suite.clone(),
+                    served: r.served.clone(),
+                    inrelease_sha256: r.inrelease_sha256.clone(),
+                })
+                .collect(),
+            packages: packages.into_values().collect(),
+            images,
+            build,
+        })
+    }
+
+    /// Every image built for `distro`, with what to resolve for it.
+    pub(crate) fn plans(&self, distro: &str) -> Result<Vec<(String, ImagePlan)>> {
+        self.config
+            .plans(distro)
+            .map_err(|e| fail!("cannot use {}: {e}", self.config_path().display()))
+    }
+}
+
+/// The lock's pins, or `fallback` for archives it does not pin.
+pub(crate) fn pins_of(lock: Option<&Lock>, fallback: SnapshotTime) -> Pins {
+    let mut pins = Pins::all(fallback);
+    if let Some(lock) = lock {
+        pins.by_archive = lock.archives.clone();
+    }
+    pins
+}
+
+pub(crate) fn resolve_image(
+    universe: &Universe<'_>,
+    image: &str,
+    distro: &str,
+    plan: &ImagePlan,
+) -> Result<Resolution> {
+    universe
+        .resolve(&plan.roots, &plan.excludes)
+        .context(|| format!("cannot lock image {image} for {distro} {}", universe.arch()))
+}
+
+/// The lock entry of a candidate.
+fn locked(pkg: &Package<'_>, loaded: &Loaded) -> Result<LockedPackage> {
+    let rel = &loaded.releases[pkg.origin];
+    let stanza = pkg.stanza();
+    let field = |f: &str| {
+        stanza.get(f).ok_or_else(|| {
+            fail!(
+                "cannot lock {} {}: its stanza in {} has no {f}",
+                pkg.name,
+                pkg.version,
+                rel.suite
+            )
+        })
+    };
+    let size = field("Size")?
+        .parse()
+        .map_err(|_| fail!("cannot lock {}: bad Size", pkg.name))?;
+    let sha256 = Sha256::parse(field("SHA256")?)
+        .context(|| format!("cannot lock {} {}", pkg.name, pkg.version))?;
+    Ok(LockedPackage {
+        name: pkg.name.to_owned(),
+        version: pkg.version.to_owned(),
+        architecture: pkg.arch.to_owned(),
+        archive: rel.archive.clone(),
+        suite: rel.suite.clone(),
+        filename: field("Filename")?.to_owned(),
+        size,
+        sha256,
+    })
+}

@@ -1,0 +1,197 @@
+//! A project: `packages.toml`, the locks beside it, and the environment
+//! commands run in (cache, network, clock, keyring). Every command is a
+//! method of [`Project`] taking typed options.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use distill_archive::{DistroSpec, Loaded, Loader, Pins};
+use distill_debian::SnapshotTime;
+use distill_fetch::{Cache, Fetcher, Observer, RetryPolicy, write_atomic};
+use distill_lock::Lock;
+use distill_resolve::{Stanza, Universe};
+use distill_trust::Keyring;
+
+use crate::config::Config;
+use crate::error::{Context, Result, fail};
+
+/// Where and how a project's commands run.
+#[derive(Debug, Clone)]
+pub struct EnvOptions {
+    /// The download and layer cache.
+    pub cache_dir: PathBuf,
+    /// Use only the cache; fail instead of downloading.
+    pub offline: bool,
+    /// Trust this keyring file instead of the distros' own or Debian's.
+    pub keyring: Option<PathBuf>,
+    /// Seconds since the epoch taken as "now" (the wall clock unless a
+    /// replay or a test pins it).
+    pub now: i64,
+    /// First retry backoff; doubled per retry.
+    pub retry_base: Option<Duration>,
+}
+
+/// `packages.toml`, its locks, and what commands need to reach the
+/// archive: one fetcher (with its cache and observer) and one async
+/// runtime for the whole process, so the API stays synchronous.
+pub struct Project {
+    pub(crate) config: Config,
+    config_path: PathBuf,
+    pub(crate) fetcher: Arc<Fetcher>,
+    runtime: tokio::runtime::Runtime,
+    keyring: Option<PathBuf>,
+    pub(crate) now: i64,
+}
+
+impl Project {
+    /// Reads and validates `config_path` and sets up the environment.
+    pub fn open(
+        config_path: &Path,
+        env: EnvOptions,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Project> {
+        let config = Config::load(config_path)?;
+        let cache = Cache::new(&env.cache_dir)?;
+        let mut retry = RetryPolicy::default();
+        if let Some(d) = env.retry_base {
+            retry.base_delay = d;
+        }
+        let fetcher = Fetcher::new(cache, observer)?
+            .with_offline(env.offline)
+            .with_retry(retry);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context(|| "cannot start the async runtime".into())?;
+        Ok(Project {
+            config,
+            config_path: config_path.to_owned(),
+            fetcher: Arc::new(fetcher),
+            runtime,
+            keyring: env.keyring,
+            now: env.now,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// The distro named `name`.
+    pub fn distro(&self, name: &str) -> Result<&DistroSpec> {
+        self.config
+            .distro(name)
+            .map_err(|e| fail!("cannot use {}: {e}", self.config_path.display()))
+    }
+
+    /// The distros a selection names (all of them when it names none),
+    /// each checked.
+    pub(crate) fn distros(&self, names: &[String]) -> Result<Vec<String>> {
+        if names.is_empty() {
+            return Ok(self.config.distros.keys().cloned().collect());
+        }
+        for n in names {
+            self.distro(n)?;
+        }
+        Ok(names.to_vec())
+    }
+
+    /// `arch` if the distro has it.
+    pub(crate) fn check_arch(&self, distro: &str, arch: &str) -> Result<()> {
+        self.distro(distro)?
+            .check_arch(distro, arch)
+            .map_err(|e| fail!("cannot use architecture {arch}: {e}"))
+    }
+
+    /// `snapshots/<distro>.lock` beside packages.toml.
+    pub fn lock_path(&self, distro: &str) -> PathBuf {
+        let base = self.config_path.parent().unwrap_or(Path::new(""));
+        base.join("snapshots").join(format!("{distro}.lock"))
+    }
+
+    /// The distro's lock, if there is one.
+    pub fn lock(&self, distro: &str) -> Result<Option<Lock>> {
+        read_lock(&self.lock_path(distro))
+    }
+
+    /// The distro's lock, which `what` ("build debian12") cannot do
+    /// without.
+    pub(crate) fn require_lock(&self, distro: &str, what: &str) -> Result<Lock> {
+        let path = self.lock_path(distro);
+        read_lock(&path)?.ok_or_else(|| {
+            fail!(
+                "cannot {what}: no lock at {}; run `distill lock` first",
+                path.display()
+            )
+        })
+    }
+
+    pub(crate) fn write_lock(&self, lock: &Lock) -> Result<()> {
+        let path = self.lock_path(&lock.distro);
+        write_atomic(&path, lock.to_toml().as_bytes())
+            .context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// The keyring for a distro: `--keyring`, else the distro's own
+    /// (relative to packages.toml), else Debian's built-in one.
+    fn keyring(&self, distro: &DistroSpec) -> Result<Keyring> {
+        if let Some(path) = &self.keyring {
+            return Ok(Keyring::load(path)?);
+        }
+        if let Some(path) = &distro.keyring {
+            let base = self.config_path.parent().unwrap_or(Path::new("."));
+            return Ok(Keyring::load(&base.join(path))?);
+        }
+        Ok(Keyring::debian())
+    }
+
+    /// The snapshot to use when none is pinned: now, which
+    /// snapshot.debian.org answers with its newest capture.
+    pub(crate) fn default_snapshot(&self) -> SnapshotTime {
+        SnapshotTime::from_unix(self.now)
+    }
+
+    pub(crate) fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+
+    /// Loads every suite of `distro` at `pins` and the indices of `archs`.
+    pub fn load(&self, distro: &str, archs: &[String], pins: &Pins) -> Result<Loaded> {
+        let spec = self.distro(distro)?;
+        let loader = Loader::new(self.fetcher.clone(), self.keyring(spec)?, self.now);
+        Ok(self.block_on(distill_archive::load(&loader, spec, archs, pins))?)
+    }
+
+    pub(crate) fn observer(&self) -> &dyn Observer {
+        self.fetcher.observer().as_ref()
+    }
+}
+
+/// The resolver's universe of one architecture of a loaded distro.
+pub(crate) fn universe<'a>(loaded: &'a Loaded, arch: &'a str) -> Result<Universe<'a>> {
+    let stanzas = loaded
+        .stanzas(arch)
+        .map(|(origin, name, text)| Stanza { origin, name, text });
+    Ok(Universe::new(arch, stanzas)?)
+}
+
+/// The lock at `path`, or `None` when there is no file.
+fn read_lock(path: &Path) -> Result<Option<Lock>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Lock::parse(&text)
+            .map(Some)
+            .context(|| format!("cannot read {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// A lock file named on the command line.
+pub fn read_lock_file(path: &Path) -> Result<Lock> {
+    read_lock(path)?.ok_or_else(|| fail!("cannot read {}: no such file", path.display()))
+}
