@@ -13,6 +13,8 @@ pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
 
 pub use archive::{Suite, sha256_hex, stanza};
 pub use deb::{Body, Deb};
@@ -187,4 +189,68 @@ pub fn packages_toml(archs: &[&str], archives: &[ArchiveEntry<'_>]) -> String {
         );
     }
     s
+}
+
+/// What every end-to-end test starts from: a loopback server publishing a
+/// signed archive, the key that signed it, and a workspace whose
+/// packages.toml trusts that key.
+pub struct Setup {
+    pub server: Server,
+    pub key: TestKey,
+    pub ws: Workspace,
+}
+
+impl Setup {
+    /// A server and key; `publish` puts the captures on the server and
+    /// returns the archives (name, suites) packages.toml names, each
+    /// served only by the server's snapshot layout. `extra` is appended
+    /// to packages.toml (images, `[build]`).
+    pub fn snapshots(
+        archs: &[&str],
+        extra: &str,
+        publish: impl FnOnce(&Server, &TestKey) -> Vec<(&'static str, &'static [&'static str])>,
+    ) -> Setup {
+        let server = Server::start();
+        let key = TestKey::generate("test archive");
+        let archives = publish(&server, &key);
+        let entries: Vec<ArchiveEntry<'_>> = archives
+            .iter()
+            .map(|(name, suites)| snapshot_archive(&server, name, suites))
+            .collect();
+        let toml = packages_toml(archs, &entries) + extra;
+        Setup::from_toml(server, key, &toml)
+    }
+
+    /// A workspace with this packages.toml over `server`'s archive.
+    pub fn from_toml(server: Server, key: TestKey, toml: &str) -> Setup {
+        let ws = Workspace::new(toml, Some(&key));
+        Setup { server, key, ws }
+    }
+
+    /// The workspace's project, opened in-process the way the binary
+    /// opens it (same cache, same pinned clock), observed by `observer`.
+    pub fn project_with(
+        &self,
+        observer: Arc<dyn distill_fetch::Observer>,
+    ) -> distill_project::Project {
+        let env = distill_project::EnvOptions {
+            cache_dir: self.ws.cache(),
+            offline: false,
+            keyring: None,
+            now: self.ws.now,
+            retry_base: Some(Duration::from_millis(5)),
+        };
+        distill_project::Project::open(&self.ws.path().join("packages.toml"), env, observer)
+            .unwrap_or_else(|e| panic!("{}", distill_project::chain(&e).join(": ")))
+    }
+
+    /// [`Setup::project_with`] a silent observer.
+    pub fn project(&self) -> distill_project::Project {
+        self.project_with(Arc::new(distill_fetch::Silent))
+    }
+
+    /// The workspace's lock of distro `test`, as text.
+    pub fn lock_text(&self) -> String {
+        std::fs::read_to_string(self.ws.path().join("snapshots/test.lock")).expect("the lock")
+    }
 }

@@ -8,12 +8,6 @@ const TS1: &str = "20250110T000000Z";
 /// Dated one day before the capture TS1.
 const DATE1: i64 = EPOCH_2025 + 8 * DAY;
 
-struct Setup {
-    server: Server,
-    key: TestKey,
-    ws: Workspace,
-}
-
 fn suite() -> Suite {
     Suite::new("testing", DATE1)
         .with(
@@ -51,8 +45,7 @@ fn setup_with(suite: Suite, snapshot_up: bool) -> Setup {
             &["testing"],
         )],
     );
-    let ws = Workspace::new(&toml, Some(&key));
-    Setup { server, key, ws }
+    Setup::from_toml(server, key, &toml)
 }
 
 /// The suite without `Acquire-By-Hash`, so faults can target the one

@@ -84,29 +84,15 @@ packages = ["libgcc-s1"]
 architectures = ["amd64"]
 "#;
 
-struct Setup {
-    server: Server,
-    ws: Workspace,
-}
-
 fn setup() -> Setup {
-    let server = Server::start();
-    let key = TestKey::generate("k");
-    server.put_capture("debian", TS1, &main_suite(), &key);
-    server.put_capture("debian-security", TS1, &security_suite(), &key);
-    let toml = packages_toml(
-        &["amd64", "arm64"],
-        &[
-            snapshot_archive(&server, "debian", &["testing"]),
-            snapshot_archive(&server, "debian-security", &["testing-security"]),
-        ],
-    ) + IMAGES;
-    let ws = Workspace::new(&toml, Some(&key));
-    Setup { server, ws }
-}
-
-fn lock_text(ws: &Workspace) -> String {
-    std::fs::read_to_string(ws.path().join("snapshots/test.lock")).unwrap()
+    Setup::snapshots(&["amd64", "arm64"], IMAGES, |server, key| {
+        server.put_capture("debian", TS1, &main_suite(), key);
+        server.put_capture("debian-security", TS1, &security_suite(), key);
+        vec![
+            ("debian", &["testing"]),
+            ("debian-security", &["testing-security"]),
+        ]
+    })
 }
 
 fn image_set(lock: &str, image: &str, arch: &str) -> Vec<String> {
@@ -125,7 +111,7 @@ fn lock_resolves_every_image_and_is_byte_identical_twice() {
     // 20250120T000000Z is not a capture: the service redirects to TS1.
     let run = s.ws.run(&["lock", "--snapshot", "20250120T000000Z"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let first = lock_text(&s.ws);
+    let first = s.lock_text();
     assert!(first.ends_with('\n'));
     #[cfg(unix)]
     {
@@ -205,7 +191,7 @@ fn lock_resolves_every_image_and_is_byte_identical_twice() {
     // Again, from the lock's own pins: byte-identical.
     let run = s.ws.run(&["lock"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(lock_text(&s.ws), first);
+    assert_eq!(s.lock_text(), first);
     assert!(run.stderr.contains("unchanged"), "{}", run.stderr);
 }
 
@@ -314,7 +300,7 @@ fn resolve_previews_ad_hoc_roots() {
 fn a_missing_dependency_fails_and_leaves_the_old_lock() {
     let s = setup();
     assert_eq!(s.ws.run(&["lock", "--snapshot", TS1]).code, 0);
-    let before = lock_text(&s.ws);
+    let before = s.lock_text();
     let toml = std::fs::read_to_string(s.ws.path().join("packages.toml")).unwrap()
         + "\n[images.broken]\npackages = [\"libc6\", \"nonexistent-lib\"]\n";
     std::fs::write(s.ws.path().join("packages.toml"), toml).unwrap();
@@ -322,7 +308,7 @@ fn a_missing_dependency_fails_and_leaves_the_old_lock() {
     run.assert_error(
         "error: cannot lock image broken for test amd64: cannot resolve nonexistent-lib",
     );
-    assert_eq!(lock_text(&s.ws), before);
+    assert_eq!(s.lock_text(), before);
     let leftovers: Vec<_> = std::fs::read_dir(s.ws.path().join("snapshots"))
         .unwrap()
         .collect();
@@ -361,7 +347,7 @@ fn lock_can_be_restricted_to_architectures() {
     let s = setup();
     let run = s.ws.run(&["lock", "--snapshot", TS1, "--arch", "arm64"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let lock: toml::Table = lock_text(&s.ws).parse().unwrap();
+    let lock: toml::Table = s.lock_text().parse().unwrap();
     for (image, archs) in lock["images"].as_table().unwrap() {
         let keys: Vec<&String> = archs.as_table().unwrap().keys().collect();
         assert_eq!(keys, ["arm64"], "{image}");
@@ -377,4 +363,73 @@ fn lock_can_be_restricted_to_architectures() {
     );
     let run = s.ws.run(&["lock", "--snapshot", TS1, "--arch", "mips"]);
     run.assert_error("cannot use architecture mips: distro test has architectures amd64, arm64");
+}
+
+/// The same through the library, in-process: lock, a second lock that
+/// changes nothing, and why answers as values.
+#[test]
+fn lock_and_why_through_the_project_api() {
+    use distill_debian::SnapshotTime;
+    use distill_project::{LockOptions, Why};
+
+    let s = setup();
+    let project = s.project();
+    let opts = LockOptions {
+        snapshot: Some(SnapshotTime::parse(TS1).unwrap()),
+        ..LockOptions::default()
+    };
+    let locked = project.lock_distros(&opts).unwrap();
+    assert_eq!(locked.len(), 1);
+    assert!(locked[0].changed);
+    assert_eq!((locked[0].packages, locked[0].images), (9, 3));
+    let first = s.lock_text();
+    let again = project.lock_distros(&LockOptions::default()).unwrap();
+    assert!(!again[0].changed, "the pins are reused");
+    assert_eq!(s.lock_text(), first);
+
+    let lock = project.lock("test").unwrap().expect("written");
+    assert_eq!(lock.images["cc"].keys().collect::<Vec<_>>(), ["amd64"]);
+
+    match project.why("gcc-14-base", "cc", "test", "amd64").unwrap() {
+        Why::Included { version, path } => {
+            assert_eq!(version, "14-1");
+            assert_eq!(path, ["libgcc-s1", "gcc-14-base"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    match project.why("libgcc-s1", "base", "test", "amd64").unwrap() {
+        Why::Excluded(cut) => {
+            assert_eq!(cut.reason, "only from cc up");
+            assert_eq!(cut.needed_by, ["libc6"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = project.why("libc6", "cc", "test", "arm64").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "cannot answer why: image cc is not built for arm64"
+    );
+}
+
+/// Error lines are part of the contract: reviewed as snapshots.
+#[test]
+fn error_lines() {
+    let s = setup();
+    let lines: Vec<String> = [
+        &["lock", "--arch", "mips"][..],
+        &[
+            "why", "libc6", "--image", "base", "--distro", "test", "--arch", "amd64",
+        ],
+        &["lock", "--distro", "nope"],
+        &["lock", "--snapshot", "yesterday"],
+        &["build"],
+    ]
+    .iter()
+    .map(|args| {
+        let run = s.ws.run(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        format!("distill {}\n  {}", args.join(" "), run.stderr.trim_end())
+    })
+    .collect();
+    insta::assert_snapshot!(lines.join("\n"));
 }

@@ -48,37 +48,24 @@ extends = "static"
 packages = ["libc6", "libssl3t64"]
 "#;
 
-struct Setup {
-    server: Server,
-    ws: Workspace,
-}
-
 fn setup() -> Setup {
-    let server = Server::start();
-    let key = TestKey::generate("k");
-    server.put_capture("debian", T1, &main_suite(DATE1, "2025a-1"), &key);
-    server.put_capture("debian", T2, &main_suite(DATE2, "2025b-1"), &key);
-    server.put_capture("debian-security", T1, &security_suite(DATE1, None), &key);
-    server.put_capture(
-        "debian-security",
-        T2,
-        &security_suite(DATE2, Some("3.5-1+deb13u1")),
-        &key,
-    );
-    server.publish_timestamps();
-    let toml = packages_toml(
-        &["amd64", "arm64"],
-        &[
-            snapshot_archive(&server, "debian", &["testing"]),
-            snapshot_archive(&server, "debian-security", &["testing-security"]),
-        ],
-    ) + IMAGES;
-    let mut ws = Workspace::new(&toml, Some(&key));
+    let mut s = Setup::snapshots(&["amd64", "arm64"], IMAGES, |server, key| {
+        server.put_capture("debian", T1, &main_suite(DATE1, "2025a-1"), key);
+        server.put_capture("debian", T2, &main_suite(DATE2, "2025b-1"), key);
+        server.put_capture("debian-security", T1, &security_suite(DATE1, None), key);
+        let bumped = security_suite(DATE2, Some("3.5-1+deb13u1"));
+        server.put_capture("debian-security", T2, &bumped, key);
+        server.publish_timestamps();
+        vec![
+            ("debian", &["testing"]),
+            ("debian-security", &["testing-security"]),
+        ]
+    });
     // Two days after T2: both captures are complete.
-    ws.now = DATE2 + 2 * DAY;
-    let lock = ws.run(&["lock", "--snapshot", T1]);
+    s.ws.now = DATE2 + 2 * DAY;
+    let lock = s.ws.run(&["lock", "--snapshot", T1]);
     assert_eq!(lock.code, 0, "{}", lock.stderr);
-    Setup { server, ws }
+    s
 }
 
 fn lock_text(ws: &Workspace) -> String {
@@ -102,6 +89,7 @@ fn security_update_moves_only_its_pin_and_names_what_changed() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     let md = &run.stdout;
     assert!(md.starts_with("## distill update\n"), "{md}");
+    insta::assert_snapshot!("security_update_markdown", md);
     assert!(
         md.contains("| libssl3t64 | `3.5-1` | `3.5-1+deb13u1` | base (amd64, arm64) |"),
         "{md}"
@@ -136,6 +124,10 @@ fn security_update_moves_only_its_pin_and_names_what_changed() {
     let daily = s.ws.run(&["update", "--json"]);
     assert_eq!(daily.code, 2, "{}", daily.stderr);
     let v: serde_json::Value = serde_json::from_str(&daily.stdout).unwrap();
+    insta::assert_snapshot!(
+        "daily_update_json",
+        serde_json::to_string_pretty(&v).unwrap()
+    );
     assert_eq!(v["changed"], true);
     let changes = &v["distros"][0]["changes"];
     assert_eq!(changes[0]["package"], "tzdata");
@@ -238,4 +230,50 @@ fn update_without_a_lock_or_with_an_unknown_archive() {
     std::fs::remove_file(s.ws.path().join("snapshots/test.lock")).unwrap();
     s.ws.run(&["update"])
         .assert_error("no lock at snapshots/test.lock; run `distill lock` first");
+}
+
+/// The bot's update through the library: the report as values, the locks
+/// written only when a package changed.
+#[test]
+fn update_through_the_project_api() {
+    use distill_debian::SnapshotTime;
+    use distill_project::{UpdateOptions, UpdateTo};
+
+    let s = setup();
+    let project = s.project();
+    let before = lock_text(&s.ws);
+    // Pinned to T1: nothing moves, nothing is written.
+    let at_t1 = UpdateOptions {
+        to: UpdateTo::AtOrBefore(SnapshotTime::parse(T1).unwrap()),
+        ..UpdateOptions::default()
+    };
+    let report = project.update(&at_t1).unwrap();
+    assert!(!report.changed);
+    assert!(report.distros[0].diff.is_empty());
+    assert!(report.distros[0].diff.pins.is_empty());
+    assert_eq!(lock_text(&s.ws), before);
+
+    let security = UpdateOptions {
+        archive: Some("debian-security".into()),
+        to: UpdateTo::Latest,
+        ..UpdateOptions::default()
+    };
+    let report = project.update(&security).unwrap();
+    assert!(report.changed);
+    let d = &report.distros[0];
+    let changed: Vec<(&str, Option<&str>, Option<&str>)> = d
+        .diff
+        .changes
+        .iter()
+        .map(|c| (c.name.as_str(), c.old.as_deref(), c.new.as_deref()))
+        .collect();
+    assert_eq!(
+        changed,
+        [("libssl3t64", Some("3.5-1"), Some("3.5-1+deb13u1"))]
+    );
+    assert_eq!(
+        d.diff.affected(&d.images).keys().collect::<Vec<_>>(),
+        ["base"]
+    );
+    assert_eq!(pins(&s.ws), (T1.to_owned(), T2.to_owned()));
 }

@@ -1,0 +1,159 @@
+//! Selection, JSON output and the error contract of `distill build`.
+
+use std::path::PathBuf;
+
+use distill_tests::*;
+
+use crate::common::*;
+
+#[test]
+fn selection_and_json_output() {
+    let s = setup(&[], "");
+    let run =
+        s.ws.run(&["build", "--image", "static", "--arch", "arm64", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["image"] == "static" && l["distro"] == "test")
+    );
+    let layout = s.ws.path().join("out/static-test");
+    let index = read_json(&layout.join("index.json"));
+    let tags: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str())
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            "debug-arm64",
+            "debug",
+            "latest-arm64",
+            "latest",
+            "nonroot-arm64",
+            "nonroot"
+        ]
+    );
+    assert!(!s.ws.path().join("out/cc-test").exists());
+    s.ws.run(&["build", "--image", "nope"])
+        .assert_error("image nope: not in packages.toml");
+    s.ws.run(&["build", "--format", "docker-archive", "--image", "cc"])
+        .assert_error("name one --image and one --arch");
+}
+
+#[test]
+fn hostile_packages_are_refused_naming_package_and_path() {
+    let evil = |name: &str, deb: Deb| (name.to_owned(), deb);
+    let cases = [
+        (
+            evil(
+                "escape",
+                Deb::new("escape", "1", "amd64").file("./../etc/shadow", b"x"),
+            ),
+            "escape 1: ./../etc/shadow: path escapes the root",
+        ),
+        (
+            evil(
+                "absolute",
+                Deb::new("absolute", "1", "amd64").file("/etc/shadow", b"x"),
+            ),
+            "absolute 1: /etc/shadow: absolute path",
+        ),
+        (
+            evil(
+                "device",
+                Deb::new("device", "1", "amd64").entry("./dev/sda", Body::CharDevice, 0o660),
+            ),
+            "device 1: ./dev/sda: device node",
+        ),
+        (
+            evil(
+                "dup",
+                Deb::new("dup", "1", "amd64")
+                    .file("./etc/x", b"1")
+                    .symlink("./etc/x", "y"),
+            ),
+            "dup 1: etc/x: duplicate entry",
+        ),
+        (
+            evil(
+                "clash",
+                Deb::new("clash", "1", "amd64").file("./etc/debian_version", b"sid\n"),
+            ),
+            "etc/debian_version is shipped differently by base-files 13 and clash 1",
+        ),
+        (
+            evil(
+                "under-link",
+                Deb::new("under-link", "1", "amd64").file("./etc/os-release/x", b"x"),
+            ),
+            "under-link 1 ships etc/os-release/x under etc/os-release, a symlink from base-files 13",
+        ),
+        (
+            evil(
+                "under-file",
+                Deb::new("under-file", "1", "amd64").file("./usr/lib/os-release/x", b"x"),
+            ),
+            "under-file 1 ships usr/lib/os-release/x under usr/lib/os-release, a file from base-files 13",
+        ),
+        (
+            evil(
+                "fake-link",
+                Deb::new("fake-link", "1", "amd64").file("./lib", b"not a dir"),
+            ),
+            "fake-link 1: ./lib: a file where merged /usr has a symlink",
+        ),
+    ];
+    for ((name, deb), needle) in cases {
+        let image = format!(
+            "\n[images.evil-{name}]\npackages = [\"base-files\", \"{name}\"]\narchitectures = [\"amd64\"]\n"
+        );
+        let s = setup(&[deb], &image);
+        let run = s.ws.run(&["build", "--image", &format!("evil-{name}")]);
+        run.assert_error(needle);
+        assert!(
+            !s.ws.path().join(format!("out/evil-{name}-test")).exists(),
+            "no layout for a refused image"
+        );
+    }
+}
+
+#[test]
+fn missing_lock_and_tampered_cache_are_clear_errors() {
+    let s = setup(&[], "");
+    let run = build(&s.ws, "out");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Replace a cached .deb with other bytes under the same name, and drop
+    // the layer records so the package is read again.
+    let lock: toml::Table = std::fs::read_to_string(s.ws.path().join("snapshots/test.lock"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let libc = lock["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"].as_str() == Some("libc6"))
+        .unwrap();
+    let sha = libc["sha256"].as_str().unwrap();
+    let cached: PathBuf = s.ws.cache().join("sha256").join(&sha[..2]).join(sha);
+    std::fs::write(&cached, b"tampered").unwrap();
+    std::fs::remove_dir_all(s.ws.cache().join("layers")).unwrap();
+    s.ws.run(&["build", "--out", "out2"]).assert_error(&format!(
+        "cannot use libc6 2.41-1: {} has sha256",
+        cached.display()
+    ));
+    assert!(!s.ws.path().join("out2").join("cc-test").exists());
+
+    std::fs::remove_file(s.ws.path().join("snapshots/test.lock")).unwrap();
+    s.ws.run(&["build"])
+        .assert_error("no lock at snapshots/test.lock; run `distill lock` first");
+}

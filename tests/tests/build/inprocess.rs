@@ -1,0 +1,90 @@
+//! `build` through the library, in-process: the same digests as the
+//! binary, progress and notes through the observer, typed reports.
+
+use std::sync::{Arc, Mutex};
+
+use distill_fetch::{Observer, Transfer};
+use distill_layer::Compression;
+use distill_project::{BuildOptions, Format};
+
+use crate::common::*;
+
+/// Records notes and counted steps.
+#[derive(Default)]
+struct Recorder {
+    notes: Mutex<Vec<String>>,
+    steps: Arc<Mutex<Vec<(String, u64, u64)>>>,
+}
+
+struct Counting(Arc<Mutex<Vec<(String, u64, u64)>>>, usize);
+
+impl Transfer for Counting {
+    fn advance(&self, amount: u64) {
+        self.0.lock().unwrap()[self.1].2 += amount;
+    }
+}
+
+impl Observer for Recorder {
+    fn steps(&self, total: u64, what: &str) -> Box<dyn Transfer> {
+        let mut steps = self.steps.lock().unwrap();
+        steps.push((what.to_owned(), total, 0));
+        Box::new(Counting(self.steps.clone(), steps.len() - 1))
+    }
+    fn note(&self, line: &str) {
+        self.notes.lock().unwrap().push(line.to_owned());
+    }
+}
+
+fn options(out: std::path::PathBuf) -> BuildOptions {
+    BuildOptions {
+        images: vec![],
+        distros: vec![],
+        archs: vec![],
+        out,
+        compression: Compression::Gzip,
+        format: Format::Oci,
+        changed_since: vec![],
+        epoch: None,
+    }
+}
+
+#[test]
+fn the_api_builds_what_the_binary_builds() {
+    let s = setup(&[], "");
+    let recorder = Arc::new(Recorder::default());
+    let project = s.project_with(recorder.clone());
+    let report = project
+        .build(&options(s.ws.path().join("api")))
+        .unwrap_or_else(|e| panic!("{}", distill_project::chain(&e).join(": ")));
+    let lines: Vec<String> = report
+        .tags
+        .iter()
+        .map(|b| format!("{}-{}:{} {}", b.image, b.distro, b.tag, b.digest))
+        .collect();
+    let binary = build(&s.ws, "out");
+    assert_eq!(binary.code, 0, "{}", binary.stderr);
+    assert_eq!(lines.join("\n") + "\n", binary.stdout);
+    assert!(lines.contains(
+        &"static-test:latest sha256:a70ed01a0fbf5cd12283a08b53bf8998bd5713155a737fbcde9a306684523c13"
+            .to_owned()
+    ));
+
+    // Progress and notes reached the observer, not stdout or stderr.
+    let notes = recorder.notes.lock().unwrap().clone();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes.iter().all(|n| n.starts_with("wrote ")), "{notes:?}");
+    let steps = recorder.steps.lock().unwrap().clone();
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    let (what, total, done) = &steps[0];
+    assert_eq!(what, "test layers");
+    assert!(*total > 0 && done == total, "{steps:?}");
+
+    // A selection the lock does not have is an error value, not a panic.
+    let mut none = options(s.ws.path().join("none"));
+    none.archs = vec!["riscv64".into()];
+    let e = project.build(&none).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "cannot build: no locked image matches the selection"
+    );
+}

@@ -1,0 +1,90 @@
+//! Reproducibility: byte-identical builds anywhere, the golden digest, builds from the lock alone.
+
+use std::process::Command;
+
+use distill_tests::*;
+
+use crate::common::*;
+
+#[test]
+fn two_builds_in_different_places_are_byte_identical_and_golden() {
+    let s = setup(&[], "");
+    let first = build(&s.ws, "out");
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // static and cc, three tags each.
+    assert_eq!(first.stdout.lines().count(), 6, "{}", first.stdout);
+
+    // Another cache, another working directory, another output path and
+    // a umask that would leak into any mode taken from the process.
+    let other = tempfile::tempdir().unwrap();
+    let config = s.ws.path().join("packages.toml");
+    let out2 = other.path().join("images");
+    let second: Run = Command::new("sh")
+        .args([
+            "-c",
+            "umask 077; exec \"$0\" --config \"$1\" build --out \"$2\"",
+        ])
+        .arg(distill_bin())
+        .arg(&config)
+        .arg(&out2)
+        .current_dir(other.path())
+        .env("DISTILL_CACHE_DIR", other.path().join("cache"))
+        .env("DISTILL_NOW", s.ws.now.to_string())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(first.stdout, second.stdout);
+    assert_eq!(
+        files(&s.ws.path().join("out")),
+        files(&out2),
+        "every file of every layout, with its mode"
+    );
+
+    // Golden: the digest of one image index, pinned. It changes only when
+    // the bytes distill writes change, which must be a deliberate act.
+    let line = first
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("static-test:latest "))
+        .unwrap();
+    assert_eq!(
+        line,
+        "static-test:latest sha256:a70ed01a0fbf5cd12283a08b53bf8998bd5713155a737fbcde9a306684523c13",
+        "if this change in output is intended, update the golden digest"
+    );
+}
+
+#[test]
+fn build_uses_only_the_lock_and_works_offline_when_warm() {
+    let s = setup(&[], "");
+    let before = s.server.all_hits();
+    let run = build(&s.ws, "out");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after = s.server.all_hits();
+    let fetched: Vec<&String> = after
+        .iter()
+        .filter(|(p, n)| before.get(*p) != Some(n))
+        .map(|(p, _)| p)
+        .collect();
+    assert!(!fetched.is_empty());
+    assert!(
+        fetched
+            .iter()
+            .all(|p| p.contains("/pool/") && p.ends_with(".deb")),
+        "build fetches .debs only, no index: {fetched:?}"
+    );
+    let offline = s.ws.run(&["--offline", "build", "--out", "again"]);
+    assert_eq!(offline.code, 0, "{}", offline.stderr);
+    assert_eq!(offline.stdout, run.stdout);
+    // A second build over the first replaces it whole: a stray file goes.
+    std::fs::write(s.ws.path().join("out/cc-test/stray"), b"x").unwrap();
+    let again = build(&s.ws, "out");
+    assert_eq!(again.stdout, run.stdout);
+    assert!(!s.ws.path().join("out/cc-test/stray").exists());
+    let names: Vec<String> = std::fs::read_dir(s.ws.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "no temporary directories left: {names:?}");
+}
