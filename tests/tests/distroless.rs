@@ -59,8 +59,7 @@ fn set(parts: &[&[&str]]) -> BTreeSet<String> {
 
 fn lock(distro: &str) -> Lock {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../snapshots/{distro}.lock"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    Lock::parse(&text).unwrap()
+    distill_project::read_lock_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Architectures the lock covers. Every image must cover exactly the

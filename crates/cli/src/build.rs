@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::output::emit;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Only these images (repeatable; default: every image in the lock).
     #[arg(long = "image")]
     images: Vec<String>,
@@ -52,7 +52,7 @@ enum Comp {
     Zstd,
 }
 
-pub fn run(project: &Project, args: Args) -> Result<u8> {
+pub(crate) fn run(project: &Project, args: Args) -> Result<u8> {
     let epoch = crate::env_number("SOURCE_DATE_EPOCH")?.map(|e| e.max(0) as u64);
     let opts = BuildOptions {
         images: args.images,

@@ -14,7 +14,7 @@ use crate::output::{emit, emit_json};
 use crate::report;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The old lock file or image layout directory.
     old: PathBuf,
     /// The new one, of the same kind.
@@ -24,7 +24,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(g: &Global, args: Args) -> Result<u8> {
+pub(crate) fn run(g: &Global, args: Args) -> Result<u8> {
     let (old, new) = (&args.old, &args.new);
     let differ = if LayoutReader::is_layout(old) && LayoutReader::is_layout(new) {
         let d = diff_layouts(old, new)?;

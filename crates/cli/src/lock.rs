@@ -6,7 +6,7 @@ use distill_project::{Error, LockOptions, Project, Result};
 use crate::Global;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Only this distro (default: every distro in packages.toml).
     #[arg(long)]
     distro: Option<String>,
@@ -20,7 +20,7 @@ pub struct Args {
     archs: Vec<String>,
 }
 
-pub fn run(project: &Project, g: &Global, args: Args) -> Result<u8> {
+pub(crate) fn run(project: &Project, g: &Global, args: Args) -> Result<u8> {
     let opts = LockOptions {
         distros: args.distro.into_iter().collect(),
         snapshot: args.snapshot.as_deref().map(snapshot).transpose()?,
@@ -44,6 +44,6 @@ pub fn run(project: &Project, g: &Global, args: Args) -> Result<u8> {
 }
 
 /// A `--snapshot` argument.
-pub fn snapshot(s: &str) -> Result<SnapshotTime> {
+pub(crate) fn snapshot(s: &str) -> Result<SnapshotTime> {
     SnapshotTime::parse(s).map_err(|e| Error::Message(format!("cannot use --snapshot: {e}")))
 }

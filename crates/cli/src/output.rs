@@ -4,7 +4,7 @@ use distill_project::{Error, Result};
 
 /// Writes `text` to stdout. A closed pipe (`distill show x | head`) ends
 /// the output quietly instead of panicking as `println!` would.
-pub fn emit(text: &str) -> Result<()> {
+pub(crate) fn emit(text: &str) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
@@ -16,7 +16,7 @@ pub fn emit(text: &str) -> Result<()> {
 }
 
 /// One JSON document, pretty or compact, with a trailing newline.
-pub fn emit_json(v: &impl serde::Serialize, pretty: bool) -> Result<()> {
+pub(crate) fn emit_json(v: &impl serde::Serialize, pretty: bool) -> Result<()> {
     let text = if pretty {
         serde_json::to_string_pretty(v)
     } else {

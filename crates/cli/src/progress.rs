@@ -4,13 +4,13 @@
 use distill_fetch::{Observer, Transfer};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-pub struct Bars {
+pub(crate) struct Bars {
     multi: MultiProgress,
     quiet: bool,
 }
 
 impl Bars {
-    pub fn new(quiet: bool) -> Bars {
+    pub(crate) fn new(quiet: bool) -> Bars {
         let target = if quiet {
             ProgressDrawTarget::hidden()
         } else {

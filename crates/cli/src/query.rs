@@ -11,7 +11,7 @@ use crate::lock::snapshot;
 use crate::output::{emit, emit_json};
 
 #[derive(clap::Args)]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     /// Package name.
     package: String,
     /// Distro from packages.toml, e.g. debian12.
@@ -29,7 +29,7 @@ pub struct ShowArgs {
     json: bool,
 }
 
-pub fn show(project: &Project, args: ShowArgs) -> Result<u8> {
+pub(crate) fn show(project: &Project, args: ShowArgs) -> Result<u8> {
     let arch = args.arch.as_deref().unwrap_or(host_arch());
     let at = args.snapshot.as_deref().map(snapshot).transpose()?;
     let found = project.show(&args.package, &args.distro, arch, at)?;
@@ -64,7 +64,7 @@ pub fn show(project: &Project, args: ShowArgs) -> Result<u8> {
 }
 
 #[derive(clap::Args)]
-pub struct ResolveArgs {
+pub(crate) struct ResolveArgs {
     /// Root packages.
     #[arg(required = true)]
     packages: Vec<String>,
@@ -85,7 +85,7 @@ pub struct ResolveArgs {
     json: bool,
 }
 
-pub fn resolve(project: &Project, args: ResolveArgs) -> Result<u8> {
+pub(crate) fn resolve(project: &Project, args: ResolveArgs) -> Result<u8> {
     let arch = args.arch.as_deref().unwrap_or(host_arch());
     let at = args.snapshot.as_deref().map(snapshot).transpose()?;
     let excludes: BTreeMap<String, String> = args

@@ -37,7 +37,7 @@ fn places(c: &PackageChange, build: &BuildSpec) -> String {
 }
 
 /// One distro's section of the Markdown summary.
-pub fn markdown(
+pub(crate) fn markdown(
     diff: &LockDiff,
     images: &BTreeMap<String, BTreeSet<String>>,
     build: &BuildSpec,
@@ -79,7 +79,10 @@ pub fn markdown(
 }
 
 /// The same as JSON.
-pub fn json(diff: &LockDiff, images: &BTreeMap<String, BTreeSet<String>>) -> serde_json::Value {
+pub(crate) fn json(
+    diff: &LockDiff,
+    images: &BTreeMap<String, BTreeSet<String>>,
+) -> serde_json::Value {
     serde_json::json!({
         "distro": diff.distro,
         "pins": diff.pins.iter().map(|(a, (o, n))| (a.clone(), serde_json::json!({"from": o, "to": n}))).collect::<serde_json::Map<_, _>>(),

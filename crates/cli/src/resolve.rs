@@ -12,7 +12,7 @@ use crate::context::{Failure, Result, emit};
 use crate::load::{OneArch, load_one_arch};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Root packages.
     #[arg(required = true)]
     packages: Vec<String>,
@@ -33,7 +33,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(global: &Global, args: Args) -> Result<u8> {
+pub(crate) fn run(global: &Global, args: Args) -> Result<u8> {
     let OneArch { arch, loaded } = load_one_arch(
         global,
         &args.distro,

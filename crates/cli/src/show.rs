@@ -9,7 +9,7 @@ use crate::context::{Failure, Result, emit};
 use crate::load::{OneArch, load_one_arch};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Package name.
     package: String,
     /// Distro from packages.toml, e.g. debian12.
@@ -37,7 +37,7 @@ struct Found {
     version: String,
 }
 
-pub fn run(global: &Global, args: Args) -> Result<u8> {
+pub(crate) fn run(global: &Global, args: Args) -> Result<u8> {
     let OneArch { arch, loaded } = load_one_arch(
         global,
         &args.distro,

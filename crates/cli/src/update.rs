@@ -8,7 +8,7 @@ use crate::output::{emit, emit_json};
 use crate::report;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Only this distro (default: every distro).
     #[arg(long)]
     distro: Option<String>,
@@ -26,7 +26,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(project: &Project, args: Args) -> Result<u8> {
+pub(crate) fn run(project: &Project, args: Args) -> Result<u8> {
     let to = match args.to.as_deref() {
         None => UpdateTo::BeforeToday,
         Some("latest") => UpdateTo::Latest,

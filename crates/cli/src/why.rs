@@ -6,7 +6,7 @@ use distill_project::{Project, Result, Why};
 use crate::output::emit;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Package name.
     package: String,
     /// Image from packages.toml.
@@ -19,7 +19,7 @@ pub struct Args {
     arch: Option<String>,
 }
 
-pub fn run(project: &Project, args: Args) -> Result<u8> {
+pub(crate) fn run(project: &Project, args: Args) -> Result<u8> {
     let arch = args.arch.as_deref().unwrap_or(host_arch());
     let (pkg, image) = (&args.package, &args.image);
     let text = match project.why(pkg, image, &args.distro, arch)? {

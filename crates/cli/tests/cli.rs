@@ -46,3 +46,25 @@ fn missing_config_is_one_clean_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("error: cannot read "), "{err}");
 }
+
+#[test]
+fn verbose_errors_give_each_cause_a_line() {
+    let dir = std::env::temp_dir().join(format!("distill-cli-test-v-{}", std::process::id()));
+    let config = dir.join("nope.toml");
+    let (code, _, err) = distill(&["-v", "--config", config.to_str().unwrap(), "lock"]);
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert_eq!(lines[0], format!("error: cannot read {}", config.display()));
+    assert!(lines[1].starts_with("  caused by: No such file"), "{err}");
+    // Without -v: the same causes on one line.
+    let (_, _, err) = distill(&["--config", config.to_str().unwrap(), "lock"]);
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "error: cannot read {}: {}",
+            config.display(),
+            &lines[1][13..]
+        )
+    );
+}

@@ -91,10 +91,8 @@ impl Cache {
     /// after redirects).
     pub fn set_url(&self, url: &str, sha256: &str, served_from: &str) -> Result<(), FetchError> {
         let dest = self.url_ref(url);
-        let mut tmp = self.temp()?;
-        writeln!(tmp, "{sha256} {served_from}").map_err(|e| cache_err(tmp.path(), e))?;
-        tmp.persist(&dest).map_err(|e| cache_err(&dest, e.error))?;
-        Ok(())
+        crate::write_atomic(&dest, format!("{sha256} {served_from}\n").as_bytes())
+            .map_err(|e| cache_err(&dest, e))
     }
 
     /// What `url` last served: the blob's hash and the final URL.

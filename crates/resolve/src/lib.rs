@@ -18,6 +18,11 @@
 //!
 //! The result keeps the dependency graph (petgraph) so `why` can show the
 //! paths from the roots to any package.
+//!
+//! One file of ~650 lines on purpose: the universe's private tables (names,
+//! candidates chosen on first lookup, providers) and the resolution loop
+//! that reads them are one piece; split, the tables would have to become
+//! an internal API. The rule-by-rule tests are in `tests.rs`.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};

@@ -36,16 +36,15 @@ impl Observer for Recorder {
 }
 
 fn options(out: std::path::PathBuf) -> BuildOptions {
-    BuildOptions {
-        images: vec![],
-        distros: vec![],
-        archs: vec![],
+    let opts = BuildOptions {
         out,
-        compression: Compression::Gzip,
-        format: Format::Oci,
-        changed_since: vec![],
-        epoch: None,
-    }
+        ..BuildOptions::default()
+    };
+    assert_eq!(
+        (opts.compression, opts.format),
+        (Compression::Gzip, Format::Oci)
+    );
+    opts
 }
 
 #[test]

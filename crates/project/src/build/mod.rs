@@ -44,6 +44,22 @@ pub struct BuildOptions {
     pub epoch: Option<u64>,
 }
 
+impl Default for BuildOptions {
+    /// Everything in the lock, as OCI layouts under `out/`, gzip layers.
+    fn default() -> Self {
+        BuildOptions {
+            images: Vec::new(),
+            distros: Vec::new(),
+            archs: Vec::new(),
+            out: PathBuf::from("out"),
+            compression: Compression::Gzip,
+            format: Format::Oci,
+            changed_since: Vec::new(),
+            epoch: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// An OCI image layout per image and distro.
