@@ -1,5 +1,8 @@
 //! The verified archive, end to end: the real `distill` binary against a
 //! fake signed archive served from 127.0.0.1 in the snapshot URL layout.
+//! One file of ~570 lines: each test is one attack or fault on the same
+//! small archive (signatures, dates, hashes, sizes, retries, fallbacks,
+//! offline), and reads best next to the others.
 
 use distill_tests::archive::stanza;
 use distill_tests::*;

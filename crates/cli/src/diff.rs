@@ -9,7 +9,6 @@ use distill_project::{
     BuildSpec, Config, Error, LayoutDiff, Result, Status, diff_layouts, diff_lock_files,
 };
 
-use crate::Global;
 use crate::output::{emit, emit_json};
 use crate::report;
 
@@ -24,7 +23,7 @@ pub(crate) struct Args {
     json: bool,
 }
 
-pub(crate) fn run(g: &Global, args: Args) -> Result<u8> {
+pub(crate) fn run(config: &Path, args: Args) -> Result<u8> {
     let (old, new) = (&args.old, &args.new);
     let differ = if LayoutReader::is_layout(old) && LayoutReader::is_layout(new) {
         let d = diff_layouts(old, new)?;
@@ -40,7 +39,7 @@ pub(crate) fn run(g: &Global, args: Args) -> Result<u8> {
         match args.json {
             true => emit_json(&report::json(&diff, &images), false)?,
             false if !differ => emit("no differences\n")?,
-            false => emit(&report::markdown(&diff, &images, &build_spec(&g.config)?))?,
+            false => emit(&report::markdown(&diff, &images, &build_spec(config)?))?,
         }
         differ
     } else {

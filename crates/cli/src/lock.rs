@@ -1,9 +1,8 @@
 //! `distill lock`.
 
-use distill_debian::SnapshotTime;
-use distill_project::{Error, LockOptions, Project, Result};
+use distill_project::{LockOptions, Project, Result};
 
-use crate::Global;
+use crate::parse::snapshot;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -20,14 +19,14 @@ pub(crate) struct Args {
     archs: Vec<String>,
 }
 
-pub(crate) fn run(project: &Project, g: &Global, args: Args) -> Result<u8> {
+pub(crate) fn run(project: &Project, quiet: bool, args: Args) -> Result<u8> {
     let opts = LockOptions {
         distros: args.distro.into_iter().collect(),
         snapshot: args.snapshot.as_deref().map(snapshot).transpose()?,
         archs: args.archs,
     };
     for l in project.lock_distros(&opts)? {
-        if !g.quiet {
+        if !quiet {
             let (verb, tail) = match l.changed {
                 true => ("wrote", ""),
                 false => ("unchanged", " (already up to date)"),
@@ -41,9 +40,4 @@ pub(crate) fn run(project: &Project, g: &Global, args: Args) -> Result<u8> {
         }
     }
     Ok(0)
-}
-
-/// A `--snapshot` argument.
-pub(crate) fn snapshot(s: &str) -> Result<SnapshotTime> {
-    SnapshotTime::parse(s).map_err(|e| Error::Message(format!("cannot use --snapshot: {e}")))
 }

@@ -8,6 +8,7 @@ mod build;
 mod diff;
 mod lock;
 mod output;
+mod parse;
 mod progress;
 mod query;
 mod report;
@@ -88,10 +89,10 @@ fn main() -> ExitCode {
     };
     let g = &cli.global;
     let result = match cli.command {
-        Command::Diff(args) => diff::run(g, args),
+        Command::Diff(args) => diff::run(&g.config, args),
         Command::Show(args) => open(g).and_then(|p| query::show(&p, args)),
         Command::Resolve(args) => open(g).and_then(|p| query::resolve(&p, args)),
-        Command::Lock(args) => open(g).and_then(|p| lock::run(&p, g, args)),
+        Command::Lock(args) => open(g).and_then(|p| lock::run(&p, g.quiet, args)),
         Command::Build(args) => open(g).and_then(|p| build::run(&p, args)),
         Command::Update(args) => open(g).and_then(|p| update::run(&p, args)),
         Command::Why(args) => open(g).and_then(|p| why::run(&p, args)),
@@ -125,7 +126,7 @@ fn open(g: &Global) -> Result<Project> {
                 )
             })?,
     };
-    let now = match env_number("DISTILL_NOW")? {
+    let now = match parse::env_number("DISTILL_NOW")? {
         Some(t) => t,
         None => SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -137,21 +138,8 @@ fn open(g: &Global) -> Result<Project> {
         offline: g.offline,
         keyring: g.keyring.clone(),
         now,
-        retry_base: env_number("DISTILL_RETRY_BASE_MS")?
+        retry_base: parse::env_number("DISTILL_RETRY_BASE_MS")?
             .map(|ms| Duration::from_millis(ms.max(0) as u64)),
     };
     Project::open(&g.config, env, Arc::new(progress::Bars::new(g.quiet)))
-}
-
-/// A whole number from the environment (`DISTILL_NOW`,
-/// `SOURCE_DATE_EPOCH`), if set.
-fn env_number(name: &str) -> Result<Option<i64>> {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| Error::Message(format!("cannot use {name}={v:?}: not a whole number"))),
-        Err(_) => Ok(None),
-    }
 }

@@ -7,8 +7,8 @@ use distill_debian::{Served, host_arch};
 use distill_project::{Project, Result};
 use serde_json::json;
 
-use crate::lock::snapshot;
 use crate::output::{emit, emit_json};
+use crate::parse::snapshot;
 
 #[derive(clap::Args)]
 pub(crate) struct ShowArgs {
