@@ -241,7 +241,7 @@ impl Setup {
             retry_base: Some(Duration::from_millis(5)),
         };
         distill_project::Project::open(&self.ws.path().join("packages.toml"), env, observer)
-            .unwrap_or_else(|e| panic!("{}", distill_project::chain(&e).join(": ")))
+            .unwrap_or_else(|e| panic!("{}", distill_fetch::causes(&e).join(": ")))
     }
 
     /// [`Setup::project_with`] a silent observer.

@@ -56,7 +56,7 @@ fn each_index(
     let pins = Pins::all(SnapshotTime::from_unix(now()));
     let loaded = project
         .load(distro, &[arch.to_owned()], &pins)
-        .unwrap_or_else(|e| panic!("{distro}: {}", distill_project::chain(&e).join(": ")));
+        .unwrap_or_else(|e| panic!("{distro}: {}", distill_fetch::causes(&e).join(": ")));
     for rel in &loaded.releases {
         assert!(matches!(
             rel.served,

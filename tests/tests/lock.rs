@@ -291,6 +291,7 @@ fn resolve_previews_ad_hoc_roots() {
         TS1,
         "--json",
     ]);
+    insta::assert_snapshot!("resolve_json_with_an_exclude", run.stdout);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v["packages"].as_array().unwrap().len(), 1);
     assert_eq!(v["excluded"]["awk"]["needed_by"][0], "base-files");

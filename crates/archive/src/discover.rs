@@ -3,7 +3,7 @@
 //! (`/archive/<name>/?year=Y&month=M`). Used to move pins forward.
 
 use distill_debian::SnapshotTime;
-use distill_fetch::Fetcher;
+use distill_fetch::{Fetcher, causes};
 
 use crate::ArchiveSpec;
 
@@ -72,7 +72,7 @@ pub async fn newest_capture(
     let mr = format!("{root}/mr/timestamp/");
     let api = match fetcher.fetch_unpinned(std::slice::from_ref(&mr)).await {
         Ok(f) => from_json(&f.bytes, &name).map_err(|e| format!("{mr}: {e}")),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(causes(&e).join(": ")),
     };
     let api_err = match api {
         Ok(all) => return pick(all),
@@ -97,7 +97,7 @@ pub async fn newest_capture(
                 }
                 html_err = format!("{url}: no capture links");
             }
-            Err(e) => html_err = e.to_string(),
+            Err(e) => html_err = causes(&e).join(": "),
         }
         (year, month) = if month == 1 {
             (year - 1, 12)

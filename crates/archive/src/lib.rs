@@ -26,13 +26,14 @@ pub use loader::{Loader, SuiteRelease};
 pub enum ArchiveError {
     #[error(transparent)]
     Fetch(#[from] distill_fetch::FetchError),
-    #[error("cannot verify {url}: {cause}")]
+    #[error("cannot verify {url}")]
     Verify {
         url: String,
-        cause: distill_trust::TrustError,
+        #[source]
+        source: distill_trust::TrustError,
     },
-    #[error("cannot use {url}: {cause}")]
-    Release { url: String, cause: String },
+    #[error("cannot use {url}: {reason}")]
+    Release { url: String, reason: String },
     #[error("cannot find {path} in the Release of {suite}: the archive does not publish it")]
     MissingIndex { suite: String, path: String },
     /// A live mirror serves index bytes that its own verified Release
@@ -41,8 +42,16 @@ pub enum ArchiveError {
         "{0} (the mirror's Release and index disagree, a mirror sync is probably in progress: try again later)"
     )]
     MirrorSync(distill_fetch::FetchError),
-    #[error("cannot decompress {url}: {cause}")]
-    Decompress { url: String, cause: String },
-    #[error("cannot parse {url}: {cause}")]
-    Parse { url: String, cause: String },
+    #[error("cannot decompress {url}")]
+    Decompress {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot parse {url}")]
+    Parse {
+        url: String,
+        #[source]
+        source: distill_debian::ControlError,
+    },
 }

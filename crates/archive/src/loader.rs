@@ -77,7 +77,7 @@ impl Loader {
                         verify_inrelease(&f.bytes, &self.keyring, at).map_err(|cause| {
                             ArchiveError::Verify {
                                 url: f.final_url.clone(),
-                                cause,
+                                source: cause,
                             }
                         })?;
                     (f.bytes, f.source, f.final_url, verified.text, at)
@@ -100,15 +100,15 @@ impl Loader {
                     let verified = verify_detached(&rel.bytes, &sig.bytes, &self.keyring, at)
                         .map_err(|cause| ArchiveError::Verify {
                             url: rel.final_url.clone(),
-                            cause,
+                            source: cause,
                         })?;
                     (rel.bytes, rel.source, rel.final_url, verified.text, at)
                 }
             };
 
-        let bad = |cause: String| ArchiveError::Release {
+        let bad = |reason: String| ArchiveError::Release {
             url: final_url.clone(),
-            cause,
+            reason,
         };
         let release = Release::parse(&text).map_err(|e| bad(e.to_string()))?;
         // A validly signed Release of another suite must not stand in for
@@ -135,7 +135,7 @@ impl Loader {
             .check_time(at)
             .map_err(|cause| ArchiveError::Verify {
                 url: final_url.clone(),
-                cause,
+                source: cause,
             })?;
 
         // Later files come from the source that answered, first; a snapshot
@@ -236,7 +236,7 @@ impl Loader {
             .await
             .map_err(|e| ArchiveError::Decompress {
                 url: urls[0].clone(),
-                cause: e.to_string(),
+                source: std::io::Error::other(e),
             })?
     }
 }
@@ -248,11 +248,11 @@ fn decode_index(
     ext: &str,
     url: &str,
 ) -> Result<PackageIndex, ArchiveError> {
-    let dec = |cause: String| ArchiveError::Decompress {
+    let dec = |source: std::io::Error| ArchiveError::Decompress {
         url: url.to_owned(),
-        cause,
+        source,
     };
-    let raw = std::fs::read(file).map_err(|e| dec(e.to_string()))?;
+    let raw = std::fs::read(file).map_err(dec)?;
     let mut text = String::new();
     let result = match ext {
         ".xz" => xz2::read::XzDecoder::new(&raw[..]).read_to_string(&mut text),
@@ -262,10 +262,10 @@ fn decode_index(
             .map(|_| 0)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
     };
-    result.map_err(|e| dec(e.to_string()))?;
-    PackageIndex::parse(text).map_err(|e| ArchiveError::Parse {
+    result.map_err(dec)?;
+    PackageIndex::parse(text).map_err(|source| ArchiveError::Parse {
         url: url.to_owned(),
-        cause: e.to_string(),
+        source,
     })
 }
 

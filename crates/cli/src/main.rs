@@ -21,7 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
-use distill_project::{EnvOptions, Error, Project, Result, chain};
+use distill_fetch::causes;
+use distill_project::{EnvOptions, Error, Project, Result};
 
 #[derive(Parser)]
 #[command(
@@ -100,7 +101,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let causes = chain(&e);
+            let causes = causes(&e);
             if g.verbose {
                 eprintln!("error: {}", causes[0]);
                 for c in &causes[1..] {

@@ -256,7 +256,7 @@ impl Fetcher {
                         let mut seen = self.fallbacks.lock().expect("lock");
                         let shown = authority(url);
                         if !seen.iter().any(|(h, _)| *h == shown) {
-                            seen.push((shown.to_owned(), e.to_string()));
+                            seen.push((shown.to_owned(), causes(&e).join(": ")));
                         }
                     }
                     // Report the most telling failure: bytes that were
@@ -321,7 +321,7 @@ impl Fetcher {
             // hyper-util reports resolver failures as connect errors
             // "dns error"; a name that does not resolve now will not in
             // the next seconds either.
-            if e.is_connect() && chain_of(&e).iter().any(|m| m.contains("dns error")) {
+            if e.is_connect() && causes(&e).iter().any(|m| m.contains("dns error")) {
                 FetchError::Unresolvable {
                     url: url.to_owned(),
                     cause: error_chain(&e),
@@ -415,17 +415,23 @@ fn host_of(url: &str) -> String {
 /// the innermost errors say what happened ("dns error: ...", "connection
 /// refused"), so those are what a user sees.
 fn error_chain(e: &dyn std::error::Error) -> String {
-    let chain = chain_of(e);
+    let chain = causes(e);
     chain[chain.len().saturating_sub(2)..].join(": ")
 }
 
-/// The messages of an error and all its sources, outermost first.
-fn chain_of(e: &dyn std::error::Error) -> Vec<String> {
-    let mut chain = vec![e.to_string()];
+/// The messages of an error and all its sources, outermost first; a
+/// message that the one before already ends with is not repeated. Every
+/// distill error keeps its causes as sources: this is how they are shown
+/// (joined by `: ` on one line, or one per line with `-v`).
+pub fn causes(e: &dyn std::error::Error) -> Vec<String> {
+    let mut out = vec![e.to_string()];
     let mut cur = e.source();
     while let Some(s) = cur {
-        chain.push(s.to_string());
+        let msg = s.to_string();
+        if !out.last().is_some_and(|last| last.ends_with(&msg)) {
+            out.push(msg);
+        }
         cur = s.source();
     }
-    chain
+    out
 }

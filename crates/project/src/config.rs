@@ -37,7 +37,7 @@ impl Config {
             // first line, which says what and where.
             let line = e
                 .span()
-                .map(|s| format!(" (at line {})", text[..s.start].lines().count().max(1)))
+                .map(|s| format!(" (at line {})", text[..s.start].matches('\n').count() + 1))
                 .unwrap_or_default();
             fail!("cannot parse {}: {}{line}", path.display(), e.message())
         })?;
@@ -72,5 +72,81 @@ impl Config {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DISTRO: &str = r#"
+[distros.d]
+codename = "c"
+version_id = "1"
+architectures = ["amd64"]
+
+[[distros.d.archives]]
+name = "debian"
+snapshot = "https://snapshot.example/archive/debian"
+suites = ["s"]
+components = ["main"]
+"#;
+
+    fn parse(extra: &str) -> Result<Config> {
+        Config::parse(&format!("{DISTRO}{extra}"), Path::new("p.toml"))
+    }
+
+    fn message(extra: &str) -> String {
+        distill_fetch::causes(&parse(extra).unwrap_err()).join(": ")
+    }
+
+    #[test]
+    fn one_typed_validated_model() {
+        let c = parse(
+            "[build]\nbusybox = \"bb\"\n[build.tags]\nlatest = { user = \"0\", workdir = \"/\" }\n\
+             [images.a]\npackages = [\"x\"]\n[images.b]\nextends = \"a\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.build.packages(), ["bb"]);
+        assert_eq!(c.plans("d").unwrap().len(), 2);
+        assert_eq!(
+            c.distro("e").unwrap_err(),
+            "unknown distro \"e\" (known: d)"
+        );
+    }
+
+    #[test]
+    fn bad_definitions_are_reported_when_the_file_is_read() {
+        // A misspelt key, with its line.
+        let e = message("[images.a]\npackagez = []\n");
+        assert!(
+            e.starts_with("cannot parse p.toml: unknown field `packagez`"),
+            "{e}"
+        );
+        assert!(e.ends_with("(at line 13)"), "{e}");
+        // What serde cannot see: a missing parent, a bad architecture, a
+        // package both listed and excluded; each names the image.
+        let e = message("[images.a]\nextends = \"nope\"\n");
+        assert_eq!(
+            e,
+            "cannot use p.toml: image a: extends unknown image \"nope\""
+        );
+        let e = message("[images.a]\narchitectures = [\"mips\"]\n");
+        assert!(
+            e.contains("image a: architecture mips is not one of distro d's"),
+            "{e}"
+        );
+        let e = message(
+            "[images.a]\npackages = [\"x\"]\nexclude = [{ package = \"x\", reason = \"r\" }]\n",
+        );
+        assert!(e.contains("x is both a package and excluded"), "{e}");
+        let e = message("[build]\ntags = 3\n");
+        assert!(e.starts_with("cannot parse p.toml: invalid type"), "{e}");
+        let e = distill_fetch::causes(&Config::load(Path::new("/nonexistent/p.toml")).unwrap_err())
+            .join(": ");
+        assert!(
+            e.starts_with("cannot read /nonexistent/p.toml: No such file"),
+            "{e}"
+        );
     }
 }

@@ -106,7 +106,7 @@ struct Image {
 
 /// (tag, platform) → image, for every tag that names an index (or a
 /// single manifest not already covered by one).
-fn images(layout: &LayoutReader) -> Result<BTreeMap<(String, String), Image>> {
+fn tagged_images(layout: &LayoutReader) -> Result<BTreeMap<(String, String), Image>> {
     // Tags naming an index first; a tag naming one of their manifests
     // (`latest-amd64`) adds nothing new and is left out.
     let mut tagged: Vec<(&str, Vec<Descriptor>, bool)> = Vec::new();
@@ -175,7 +175,7 @@ impl Trees<'_> {
 /// Compares the image layouts at `old` and `new`.
 pub fn diff_layouts(old: &Path, new: &Path) -> Result<LayoutDiff> {
     let (ol, nl) = (LayoutReader::open(old)?, LayoutReader::open(new)?);
-    let (oi, ni) = (images(&ol)?, images(&nl)?);
+    let (oi, ni) = (tagged_images(&ol)?, tagged_images(&nl)?);
     let mut ot = Trees {
         layout: &ol,
         read: BTreeMap::new(),

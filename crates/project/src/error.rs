@@ -1,6 +1,6 @@
 //! The project's error: a message with the error that caused it kept as
 //! its source, so the CLI can print `error: cannot …: cause` on one line
-//! or, with `-v`, the whole chain. Errors of the pipeline crates pass
+//! or, with `-v`, the whole chain ([`distill_fetch::causes`]). Errors of the pipeline crates pass
 //! through unchanged.
 
 use distill_archive::{ArchiveError, DiscoverError};
@@ -66,24 +66,10 @@ impl<T, E: Into<BoxError>> Context<T> for std::result::Result<T, E> {
     }
 }
 
-/// The messages of `e` and its sources, outermost first; a message that
-/// an outer one already ends with is not repeated.
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
-    let mut out: Vec<String> = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let msg = s.to_string();
-        if !out.last().is_some_and(|last| last.ends_with(&msg)) {
-            out.push(msg);
-        }
-        cur = s.source();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use distill_fetch::causes;
 
     #[test]
     fn chains_keep_causes_once() {
@@ -91,8 +77,8 @@ mod tests {
         let e: Result<()> = Err(io).context(|| "cannot read x.lock".into());
         let e = e.unwrap_err();
         assert_eq!(e.to_string(), "cannot read x.lock");
-        assert_eq!(chain(&e), ["cannot read x.lock", "no such file"]);
+        assert_eq!(causes(&e), ["cannot read x.lock", "no such file"]);
         let m = fail!("cannot build {}: no tags", "x");
-        assert_eq!(chain(&m), ["cannot build x: no tags"]);
+        assert_eq!(causes(&m), ["cannot build x: no tags"]);
     }
 }

@@ -14,7 +14,8 @@
 //!     questions about the lock and the archive;
 //! - [`diff_layouts`], [`diff_lock_files`]: what changed between two
 //!   builds or two locks;
-//! - [`Error`]: every failure, its causes kept as sources ([`chain`]).
+//! - [`Error`]: every failure, its causes kept as sources
+//!   ([`distill_fetch::causes`] lists them).
 //!
 //! Nothing here prints: progress and notes go to the
 //! [`distill_fetch::Observer`] given to [`Project::open`].
@@ -37,7 +38,7 @@ pub use diff::{
     ConfigChange, FileChange, ImageDiff, LayerChanges, LayerRef, LayoutDiff, Status, diff_layouts,
     diff_lock_files,
 };
-pub use error::{Error, Result, chain};
+pub use error::{Error, Result};
 pub use images::{DefinitionError, DistroPart, Exclude, ImagePlan, ImageSettings, ImageSpec};
 pub use lock::{LockOptions, Locked};
 pub use project::{EnvOptions, Project, read_lock_file};

@@ -95,7 +95,7 @@ impl Project {
                         "cannot lock build package {name} for {distro} {arch}: no package of that name"
                     )
                 })?;
-                add(locked(pkg, &loaded)?);
+                add(lock_entry(pkg, &loaded)?);
                 build.entry(arch.clone()).or_default().push(name.clone());
             }
             for (image, plan) in wanted {
@@ -104,7 +104,7 @@ impl Project {
                     let pkg = universe
                         .get(&chosen.name)
                         .expect("chosen from the universe");
-                    add(locked(pkg, &loaded)?);
+                    add(lock_entry(pkg, &loaded)?);
                 }
                 images
                     .entry(image.clone())
@@ -165,7 +165,7 @@ pub(crate) fn resolve_image(
 }
 
 /// The lock entry of a candidate.
-fn locked(pkg: &Package<'_>, loaded: &Loaded) -> Result<LockedPackage> {
+fn lock_entry(pkg: &Package<'_>, loaded: &Loaded) -> Result<LockedPackage> {
     let rel = &loaded.releases[pkg.origin];
     let stanza = pkg.stanza();
     let field = |f: &str| {

@@ -54,7 +54,7 @@ fn the_api_builds_what_the_binary_builds() {
     let project = s.project_with(recorder.clone());
     let report = project
         .build(&options(s.ws.path().join("api")))
-        .unwrap_or_else(|e| panic!("{}", distill_project::chain(&e).join(": ")));
+        .unwrap_or_else(|e| panic!("{}", distill_fetch::causes(&e).join(": ")));
     let lines: Vec<String> = report
         .tags
         .iter()
