@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
+use distill_debian::Sha256 as Sha256Hex;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
@@ -66,7 +67,7 @@ impl Default for RetryPolicy {
 /// The expected identity of a file, from a verified index or the lock.
 #[derive(Debug, Clone)]
 pub struct Pinned {
-    pub sha256: String,
+    pub sha256: Sha256Hex,
     pub size: Option<u64>,
 }
 
@@ -162,16 +163,19 @@ impl Fetcher {
     /// A file whose hash is known: from the cache, or from the first source
     /// that serves the right bytes. Returns the path of the cached blob.
     pub async fn fetch_pinned(&self, urls: &[String], pin: &Pinned) -> Result<PathBuf, FetchError> {
-        if let Some(p) = self.cache.get(&pin.sha256) {
+        if let Some(p) = self.cache.get(pin.sha256.as_str()) {
             return Ok(p);
         }
-        let what = urls.first().cloned().unwrap_or_else(|| pin.sha256.clone());
+        let what = urls
+            .first()
+            .cloned()
+            .unwrap_or_else(|| pin.sha256.to_string());
         if self.offline {
             return Err(FetchError::Offline { what });
         }
         self.over_sources(urls, &what, |url| async move {
             let tmp = self.download(&url, Some(pin)).await?;
-            self.cache.commit(tmp.0, &pin.sha256)
+            self.cache.commit(tmp.0, pin.sha256.as_str())
         })
         .await
         .map(|(p, _)| p)
@@ -384,10 +388,10 @@ impl Fetcher {
         }
         if let Some(pin) = pin {
             let actual = hex::encode(hasher.finalize());
-            if actual != pin.sha256 {
+            if actual != pin.sha256.as_str() {
                 return Err(FetchError::HashMismatch {
                     url: url.to_owned(),
-                    expected: pin.sha256.clone(),
+                    expected: pin.sha256.to_string(),
                     actual,
                 });
             }

@@ -9,7 +9,7 @@ use crate::TrustError;
 /// One `SHA256` line of a Release file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
-    pub sha256: String,
+    pub sha256: distill_debian::Sha256,
     pub size: u64,
 }
 
@@ -64,19 +64,13 @@ impl Release {
             else {
                 return Err(err(format!("malformed SHA256 line {line:?}")));
             };
-            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let Ok(sha256) = distill_debian::Sha256::parse(hash) else {
                 return Err(err(format!("malformed SHA256 hash in line {line:?}")));
-            }
+            };
             let size = size
                 .parse()
                 .map_err(|_| err(format!("malformed size in line {line:?}")))?;
-            files.insert(
-                path.to_owned(),
-                FileEntry {
-                    sha256: hash.to_ascii_lowercase(),
-                    size,
-                },
-            );
+            files.insert(path.to_owned(), FileEntry { sha256, size });
         }
         if files.is_empty() {
             return Err(err("no SHA256 file list"));

@@ -140,7 +140,7 @@ pub(super) async fn fetch_debs<'p>(
             .map(|b| format!("{b}/{}", p.filename))
             .collect();
         let pin = Pinned {
-            sha256: p.sha256.to_string(),
+            sha256: p.sha256.clone(),
             size: Some(p.size),
         };
         jobs.push((p, urls, pin));
