@@ -8,6 +8,9 @@
 //! - [`writer`] is the one place tar bytes are produced: fixed headers,
 //!   mtimes clamped to the build epoch, gzip without name or time; it
 //!   hashes the tar (diff_id) and the compressed blob (digest) as it writes.
+//! - [`upstream`] does the same for an upstream release tarball (Node's
+//!   builds): a leading directory stripped, only the kept paths, owners
+//!   0:0, under a destination directory.
 //! - [`tree`] checks what layers do together: nothing under a symlinked
 //!   directory, no two packages shipping one path differently.
 
@@ -17,6 +20,7 @@ pub mod ldcache;
 pub mod path;
 pub mod reader;
 pub mod tree;
+pub mod upstream;
 pub mod writer;
 
 pub use deb::{
@@ -27,6 +31,7 @@ pub use ldcache::{arch_info, elf_soname, ld_so_cache};
 pub use path::{PathError, normalize};
 pub use reader::{overlay, read_layer};
 pub use tree::{Tree, TreeError};
+pub use upstream::{TarballOptions, layer_from_tarball};
 pub use writer::{Compression, Entry, EntryInfo, Kind, Layer, LayerWriter, Owner};
 
 #[derive(Debug, thiserror::Error)]
