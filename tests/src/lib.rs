@@ -109,6 +109,11 @@ impl Workspace {
         self.dir.path()
     }
 
+    /// The lock of distro `test`, as text.
+    pub fn lock_text(&self) -> String {
+        std::fs::read_to_string(self.path().join("snapshots/test.lock")).expect("the lock")
+    }
+
     pub fn cache(&self) -> PathBuf {
         self.dir.path().join("cache")
     }
@@ -247,10 +252,5 @@ impl Setup {
     /// [`Setup::project_with`] a silent observer.
     pub fn project(&self) -> distill_project::Project {
         self.project_with(Arc::new(distill_fetch::Silent))
-    }
-
-    /// The workspace's lock of distro `test`, as text.
-    pub fn lock_text(&self) -> String {
-        std::fs::read_to_string(self.ws.path().join("snapshots/test.lock")).expect("the lock")
     }
 }

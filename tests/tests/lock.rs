@@ -111,7 +111,7 @@ fn lock_resolves_every_image_and_is_byte_identical_twice() {
     // 20250120T000000Z is not a capture: the service redirects to TS1.
     let run = s.ws.run(&["lock", "--snapshot", "20250120T000000Z"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let first = s.lock_text();
+    let first = s.ws.lock_text();
     assert!(first.ends_with('\n'));
     #[cfg(unix)]
     {
@@ -191,7 +191,7 @@ fn lock_resolves_every_image_and_is_byte_identical_twice() {
     // Again, from the lock's own pins: byte-identical.
     let run = s.ws.run(&["lock"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(s.lock_text(), first);
+    assert_eq!(s.ws.lock_text(), first);
     assert!(run.stderr.contains("unchanged"), "{}", run.stderr);
 }
 
@@ -301,7 +301,7 @@ fn resolve_previews_ad_hoc_roots() {
 fn a_missing_dependency_fails_and_leaves_the_old_lock() {
     let s = setup();
     assert_eq!(s.ws.run(&["lock", "--snapshot", TS1]).code, 0);
-    let before = s.lock_text();
+    let before = s.ws.lock_text();
     let toml = std::fs::read_to_string(s.ws.path().join("packages.toml")).unwrap()
         + "\n[images.broken]\npackages = [\"libc6\", \"nonexistent-lib\"]\n";
     std::fs::write(s.ws.path().join("packages.toml"), toml).unwrap();
@@ -309,7 +309,7 @@ fn a_missing_dependency_fails_and_leaves_the_old_lock() {
     run.assert_error(
         "error: cannot lock image broken for test amd64: cannot resolve nonexistent-lib",
     );
-    assert_eq!(s.lock_text(), before);
+    assert_eq!(s.ws.lock_text(), before);
     let leftovers: Vec<_> = std::fs::read_dir(s.ws.path().join("snapshots"))
         .unwrap()
         .collect();
@@ -348,7 +348,7 @@ fn lock_can_be_restricted_to_architectures() {
     let s = setup();
     let run = s.ws.run(&["lock", "--snapshot", TS1, "--arch", "arm64"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let lock: toml::Table = s.lock_text().parse().unwrap();
+    let lock: toml::Table = s.ws.lock_text().parse().unwrap();
     for (image, archs) in lock["images"].as_table().unwrap() {
         let keys: Vec<&String> = archs.as_table().unwrap().keys().collect();
         assert_eq!(keys, ["arm64"], "{image}");
@@ -383,10 +383,10 @@ fn lock_and_why_through_the_project_api() {
     assert_eq!(locked.len(), 1);
     assert!(locked[0].changed);
     assert_eq!((locked[0].packages, locked[0].images), (9, 3));
-    let first = s.lock_text();
+    let first = s.ws.lock_text();
     let again = project.lock_distros(&LockOptions::default()).unwrap();
     assert!(!again[0].changed, "the pins are reused");
-    assert_eq!(s.lock_text(), first);
+    assert_eq!(s.ws.lock_text(), first);
 
     let lock = project.lock("test").unwrap().expect("written");
     assert_eq!(lock.images["cc"].keys().collect::<Vec<_>>(), ["amd64"]);

@@ -68,12 +68,8 @@ fn setup() -> Setup {
     s
 }
 
-fn lock_text(ws: &Workspace) -> String {
-    std::fs::read_to_string(ws.path().join("snapshots/test.lock")).unwrap()
-}
-
 fn pins(ws: &Workspace) -> (String, String) {
-    let t: toml::Table = lock_text(ws).parse().unwrap();
+    let t: toml::Table = ws.lock_text().parse().unwrap();
     let a = &t["archives"];
     (
         a["debian"].as_str().unwrap().to_owned(),
@@ -109,7 +105,7 @@ fn security_update_moves_only_its_pin_and_names_what_changed() {
     assert_eq!(pins(&s.ws), (T1.to_owned(), T2.to_owned()));
 
     // Nothing newer: exit 0, lock untouched.
-    let before = lock_text(&s.ws);
+    let before = s.ws.lock_text();
     let again =
         s.ws.run(&["update", "--archive", "debian-security", "--to", "latest"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
@@ -118,7 +114,7 @@ fn security_update_moves_only_its_pin_and_names_what_changed() {
         "{}",
         again.stdout
     );
-    assert_eq!(lock_text(&s.ws), before);
+    assert_eq!(s.ws.lock_text(), before);
 
     // The daily run moves the main archive too: tzdata, in every image.
     let daily = s.ws.run(&["update", "--json"]);
@@ -173,7 +169,7 @@ fn html_listing_is_the_fallback_and_flaky_service_is_retried() {
 #[test]
 fn failures_leave_the_lock_untouched() {
     let s = setup();
-    let before = lock_text(&s.ws);
+    let before = s.ws.lock_text();
 
     // The service keeps failing.
     for _ in 0..10 {
@@ -185,11 +181,11 @@ fn failures_leave_the_lock_untouched() {
     }
     let run = s.ws.run(&["update", "--archive", "debian"]);
     run.assert_error("cannot find the captures of debian");
-    assert_eq!(lock_text(&s.ws), before);
+    assert_eq!(s.ws.lock_text(), before);
 
     // Garbage everywhere.
     let s = setup();
-    let before = lock_text(&s.ws);
+    let before = s.ws.lock_text();
     s.server.put("/mr/timestamp/", b"{\"result\": 1}".to_vec());
     for m in 1..=12 {
         s.server.put(
@@ -204,11 +200,11 @@ fn failures_leave_the_lock_untouched() {
     let run =
         s.ws.run(&["update", "--archive", "debian", "--to", "latest"]);
     run.assert_error("no result.debian list");
-    assert_eq!(lock_text(&s.ws), before);
+    assert_eq!(s.ws.lock_text(), before);
 
     // T2's security Release is not signed.
     let s = setup();
-    let before = lock_text(&s.ws);
+    let before = s.ws.lock_text();
     let release = security_suite(DATE2, Some("3.5-1+deb13u1")).release_text();
     let path = format!("/archive/debian-security/{T2}/dists/testing-security/InRelease");
     s.server.put(&path, release.into_bytes());
@@ -217,7 +213,7 @@ fn failures_leave_the_lock_untouched() {
     ));
     let run = s.ws.run(&["update", "--to", "latest"]);
     run.assert_error("cannot verify");
-    assert_eq!(lock_text(&s.ws), before);
+    assert_eq!(s.ws.lock_text(), before);
 }
 
 #[test]
@@ -241,7 +237,7 @@ fn update_through_the_project_api() {
 
     let s = setup();
     let project = s.project();
-    let before = lock_text(&s.ws);
+    let before = s.ws.lock_text();
     // Pinned to T1: nothing moves, nothing is written.
     let at_t1 = UpdateOptions {
         to: UpdateTo::AtOrBefore(SnapshotTime::parse(T1).unwrap()),
@@ -251,7 +247,7 @@ fn update_through_the_project_api() {
     assert!(!report.changed);
     assert!(report.distros[0].diff.is_empty());
     assert!(report.distros[0].diff.pins.is_empty());
-    assert_eq!(lock_text(&s.ws), before);
+    assert_eq!(s.ws.lock_text(), before);
 
     let security = UpdateOptions {
         archive: Some("debian-security".into()),

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use distill_debian::{Served, SnapshotTime};
+use distill_fetch::authority;
 use futures_util::future::try_join_all;
 
 use crate::{ArchiveError, DistroSpec, Loader, PackageIndex, SuiteRelease};
@@ -152,11 +153,4 @@ fn note_mirrors(loader: &Loader, distro: &DistroSpec, releases: &[SuiteRelease],
         names.join(", "),
         mirrors.join(", ")
     ));
-}
-
-fn authority(url: &str) -> &str {
-    url.split("://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or(url)
 }

@@ -3,17 +3,17 @@
 
 use std::collections::BTreeMap;
 
-use distill_debian::{Served, host_arch};
+use distill_debian::{Served, SnapshotTime, host_arch};
 use distill_project::{Project, Result};
 use serde_json::json;
 
 use crate::output::{emit, emit_json};
 use crate::parse::snapshot;
 
+/// Which archive a question is about: a distro, one architecture, a
+/// moment.
 #[derive(clap::Args)]
-pub(crate) struct ShowArgs {
-    /// Package name.
-    package: String,
+struct Archive {
     /// Distro from packages.toml, e.g. debian12.
     #[arg(long)]
     distro: String,
@@ -24,15 +24,32 @@ pub(crate) struct ShowArgs {
     /// which the service answers with its newest capture).
     #[arg(long)]
     snapshot: Option<String>,
+}
+
+impl Archive {
+    fn arch(&self) -> &str {
+        self.arch.as_deref().unwrap_or(host_arch())
+    }
+
+    fn snapshot(&self) -> Result<Option<SnapshotTime>> {
+        self.snapshot.as_deref().map(snapshot).transpose()
+    }
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ShowArgs {
+    /// Package name.
+    package: String,
+    #[command(flatten)]
+    at: Archive,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
 }
 
 pub(crate) fn show(project: &Project, args: ShowArgs) -> Result<u8> {
-    let arch = args.arch.as_deref().unwrap_or(host_arch());
-    let at = args.snapshot.as_deref().map(snapshot).transpose()?;
-    let found = project.show(&args.package, &args.distro, arch, at)?;
+    let (at, arch) = (&args.at, args.at.arch());
+    let found = project.show(&args.package, &at.distro, arch, at.snapshot()?)?;
     if args.json {
         let items: Vec<serde_json::Value> = found
             .iter()
@@ -68,32 +85,25 @@ pub(crate) struct ResolveArgs {
     /// Root packages.
     #[arg(required = true)]
     packages: Vec<String>,
-    /// Distro from packages.toml, e.g. debian12.
-    #[arg(long)]
-    distro: String,
-    /// Debian architecture (default: this machine's).
-    #[arg(long)]
-    arch: Option<String>,
+    #[command(flatten)]
+    at: Archive,
     /// Never choose this package (repeatable).
     #[arg(long)]
     exclude: Vec<String>,
-    /// snapshot.debian.org timestamp (default: now).
-    #[arg(long)]
-    snapshot: Option<String>,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
 }
 
 pub(crate) fn resolve(project: &Project, args: ResolveArgs) -> Result<u8> {
-    let arch = args.arch.as_deref().unwrap_or(host_arch());
-    let at = args.snapshot.as_deref().map(snapshot).transpose()?;
+    let (at, arch) = (&args.at, args.at.arch());
     let excludes: BTreeMap<String, String> = args
         .exclude
         .iter()
         .map(|e| (e.clone(), "--exclude".to_owned()))
         .collect();
-    let resolution = project.resolve(&args.packages, &excludes, &args.distro, arch, at)?;
+    let resolution =
+        project.resolve(&args.packages, &excludes, &at.distro, arch, at.snapshot()?)?;
     if args.json {
         let packages: Vec<serde_json::Value> = resolution
             .packages

@@ -401,7 +401,7 @@ impl Fetcher {
 }
 
 /// `host[:port]` as the URL spells it, for notes.
-fn authority(url: &str) -> &str {
+pub fn authority(url: &str) -> &str {
     url.split("://")
         .nth(1)
         .and_then(|r| r.split('/').next())

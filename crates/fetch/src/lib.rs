@@ -19,7 +19,9 @@ mod client;
 
 pub use atomic::{AtomicFile, write_atomic};
 pub use cache::Cache;
-pub use client::{Fetched, Fetcher, Observer, Pinned, RetryPolicy, Silent, Transfer, causes};
+pub use client::{
+    Fetched, Fetcher, Observer, Pinned, RetryPolicy, Silent, Transfer, authority, causes,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {

@@ -67,11 +67,9 @@ pub fn layer_from_tarball(
     let dest =
         normalize(opts.dest.trim_start_matches('/')).map_err(|e| bad(&opts.dest, e.to_string()))?;
     let strip = normalize(&opts.strip).map_err(|e| bad(&opts.strip, e.to_string()))?;
-    let kept = |p: &str| {
-        opts.keep
-            .iter()
-            .any(|k| p == k || p.starts_with(&format!("{k}/")))
-    };
+    // A keep path covers itself and everything below it.
+    let covers = |k: &str, p: &str| p == k || p.strip_prefix(k).is_some_and(|r| r.starts_with('/'));
+    let kept = |p: &str| opts.keep.iter().any(|k| covers(k, p));
     let place = |p: &str| -> String {
         [dest.as_str(), p]
             .iter()
@@ -106,16 +104,19 @@ pub fn layer_from_tarball(
             }
         };
         let header = entry.header();
+        let link = || -> Result<String, LayerError> {
+            let l = entry
+                .link_name_bytes()
+                .ok_or_else(|| bad(&raw, "link without a target".into()))?;
+            Ok(String::from_utf8_lossy(&l).into_owned())
+        };
         let kind = match header.entry_type() {
             tar::EntryType::Directory => Kind::Dir,
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 Kind::File { size: entry.size() }
             }
             tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|l| String::from_utf8_lossy(&l).into_owned())
-                    .ok_or_else(|| bad(&raw, "link without a target".into()))?;
+                let target = link()?;
                 if !stays_inside(rel, &target) {
                     return Err(bad(
                         &raw,
@@ -125,11 +126,7 @@ pub fn layer_from_tarball(
                 Kind::Symlink(target)
             }
             tar::EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|l| String::from_utf8_lossy(&l).into_owned())
-                    .ok_or_else(|| bad(&raw, "link without a target".into()))?;
-                let target = normalize(&target).map_err(|e| bad(&raw, e.to_string()))?;
+                let target = normalize(&link()?).map_err(|e| bad(&raw, e.to_string()))?;
                 let target = target
                     .strip_prefix(&format!("{strip}/"))
                     .filter(|t| kept(t))
@@ -151,21 +148,16 @@ pub fn layer_from_tarball(
             continue;
         }
         for (i, k) in opts.keep.iter().enumerate() {
-            found[i] |= rel == k || rel.starts_with(&format!("{k}/"));
+            found[i] |= covers(k, rel);
         }
         // Parents first: the destination and the directories above a kept
         // path that the tarball does not list itself.
         let at = place(rel);
-        let mut parent = String::new();
-        for part in at.split('/').take(at.split('/').count() - 1) {
-            parent = if parent.is_empty() {
-                part.to_owned()
-            } else {
-                format!("{parent}/{part}")
-            };
-            if !w.contains(&parent) {
-                w.add(dir(parent.clone()), std::io::empty())
-                    .map_err(|c| bad(&parent, c))?;
+        for (end, _) in at.match_indices('/') {
+            let parent = &at[..end];
+            if !w.contains(parent) {
+                w.add(dir(parent.to_owned()), std::io::empty())
+                    .map_err(|c| bad(parent, c))?;
             }
         }
         if kind == Kind::Dir && w.contains(&at) {

@@ -257,7 +257,9 @@ pub fn diff_layouts(old: &Path, new: &Path) -> Result<LayoutDiff> {
 
 fn config_changes(o: &ConfigDoc, n: &ConfigDoc) -> Vec<ConfigChange> {
     let (o, n) = (&o.config, &n.config);
-    let v = |x: &dyn erased::Json| x.json();
+    fn v(x: &impl Serialize) -> serde_json::Value {
+        serde_json::to_value(x).expect("config fields serialise")
+    }
     let fields: [(&'static str, serde_json::Value, serde_json::Value); 6] = [
         ("User", v(&o.user), v(&n.user)),
         ("Env", v(&o.env), v(&n.env)),
@@ -271,16 +273,4 @@ fn config_changes(o: &ConfigDoc, n: &ConfigDoc) -> Vec<ConfigChange> {
         .filter(|(_, a, b)| a != b)
         .map(|(field, old, new)| ConfigChange { field, old, new })
         .collect()
-}
-
-/// Serialising fields of different types through one closure.
-mod erased {
-    pub trait Json {
-        fn json(&self) -> serde_json::Value;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> serde_json::Value {
-            serde_json::to_value(self).expect("config fields serialise")
-        }
-    }
 }

@@ -53,8 +53,9 @@ impl Project {
                 opts.archs.clone()
             };
             let lock = self.resolve_lock(&name, &archs, &pins)?;
-            let changed = old.map(|o| o.to_toml()) != Some(lock.to_toml());
-            self.write_lock(&lock)?;
+            let text = lock.to_toml();
+            let changed = old.map(|o| o.to_toml()).as_ref() != Some(&text);
+            self.write_lock(&name, &text)?;
             out.push(Locked {
                 path: self.lock_path(&name),
                 changed,

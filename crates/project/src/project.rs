@@ -131,10 +131,10 @@ impl Project {
         })
     }
 
-    pub(crate) fn write_lock(&self, lock: &Lock) -> Result<()> {
-        let path = self.lock_path(&lock.distro);
-        write_atomic(&path, lock.to_toml().as_bytes())
-            .context(|| format!("cannot write {}", path.display()))
+    /// Writes `text`, a lock's canonical form, as `distro`'s lock.
+    pub(crate) fn write_lock(&self, distro: &str, text: &str) -> Result<()> {
+        let path = self.lock_path(distro);
+        write_atomic(&path, text.as_bytes()).context(|| format!("cannot write {}", path.display()))
     }
 
     /// The keyring for a distro: `--keyring`, else the distro's own

@@ -96,15 +96,15 @@ impl Project {
             if diff.is_empty() {
                 diff.pins.clear();
             } else {
-                writes.push(new.clone());
+                writes.push((name, new.to_toml()));
             }
             distros.push(DistroUpdate {
                 diff,
                 images: new.image_archs(),
             });
         }
-        for lock in &writes {
-            self.write_lock(lock)?;
+        for (name, text) in &writes {
+            self.write_lock(name, text)?;
         }
         Ok(UpdateReport {
             changed: !writes.is_empty(),

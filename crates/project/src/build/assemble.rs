@@ -34,6 +34,7 @@ impl Assembly<'_> {
         arch: &str,
         tag: &TagSpec,
         layers: &[&Made],
+        annotations: &BTreeMap<String, String>,
     ) -> Result<Descriptor> {
         let mut tree = Tree::new();
         for m in layers {
@@ -89,8 +90,7 @@ impl Assembly<'_> {
                 annotations: BTreeMap::new(),
             });
         }
-        let annotations = self.annotations(t)?;
-        let bytes = manifest(&config_desc, &layer_descs, &annotations);
+        let bytes = manifest(&config_desc, &layer_descs, annotations);
         let mut desc = layout.put(MANIFEST, &bytes)?;
         desc.platform = Some(platform);
         Ok(desc)

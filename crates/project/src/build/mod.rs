@@ -305,6 +305,8 @@ impl Project {
                     ldcaches.insert(arch, recipes::ld_cache(&layers, arch, &below)?);
                 }
             }
+            // The same on every manifest and index of the image.
+            let annotations = assembly.annotations(t)?;
             let mut layout = Layout::create(&dest)?;
             for (tag, tag_spec) in &build.tags {
                 let mut manifests = Vec::new();
@@ -320,7 +322,8 @@ impl Project {
                             fail!("cannot build tag {tag}: no busybox package configured")
                         })?);
                     }
-                    let desc = assembly.image(&mut layout, t, arch, tag_spec, &stack)?;
+                    let desc =
+                        assembly.image(&mut layout, t, arch, tag_spec, &stack, &annotations)?;
                     // The SBOM: the image's packages and the ones the build
                     // took files from (CA bundle, busybox).
                     let mut listed: Vec<&LockedPackage> = pkgs.clone();
@@ -333,7 +336,6 @@ impl Project {
                     layout.tag(&format!("{tag}-{}", platform.architecture), desc.clone());
                     manifests.push(desc);
                 }
-                let annotations = assembly.annotations(t)?;
                 let index = distill_image::index(&manifests, &annotations);
                 let desc = layout.put(distill_image::INDEX, &index)?;
                 built.push(Built {
