@@ -10,6 +10,7 @@ pub mod archive;
 pub mod deb;
 pub mod key;
 pub mod server;
+pub mod upstream;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -54,15 +54,20 @@ pub(crate) fn markdown(
         out += "\nNo package changed.\n";
         return out;
     }
-    out += "\n| package | from | to | in |\n|---|---|---|---|\n";
-    for c in &diff.changes {
-        out += &format!(
-            "| {} | {} | {} | {} |\n",
-            c.name,
-            version(c.old.as_ref()),
-            version(c.new.as_ref()),
-            places(c, build)
-        );
+    for (what, changes) in [("package", &diff.changes), ("artifact", &diff.artifacts)] {
+        if changes.is_empty() {
+            continue;
+        }
+        out += &format!("\n| {what} | from | to | in |\n|---|---|---|---|\n");
+        for c in changes {
+            out += &format!(
+                "| {} | {} | {} | {} |\n",
+                c.name,
+                version(c.old.as_ref()),
+                version(c.new.as_ref()),
+                places(c, build)
+            );
+        }
     }
     let tags: Vec<&str> = build.tags.keys().map(String::as_str).collect();
     out += "\nImages to rebuild (tags ";
@@ -83,15 +88,27 @@ pub(crate) fn json(
     diff: &LockDiff,
     images: &BTreeMap<String, BTreeSet<String>>,
 ) -> serde_json::Value {
-    serde_json::json!({
+    let list = |changes: &[PackageChange], key: &str| -> Vec<serde_json::Value> {
+        changes
+            .iter()
+            .map(|c| serde_json::json!({
+                key: c.name,
+                "from": c.old,
+                "to": c.new,
+                "images": c.images.iter().map(|(i, a)| serde_json::json!({"image": i, "arch": a})).collect::<Vec<_>>(),
+            }))
+            .collect()
+    };
+    let mut out = serde_json::json!({
         "distro": diff.distro,
         "pins": diff.pins.iter().map(|(a, (o, n))| (a.clone(), serde_json::json!({"from": o, "to": n}))).collect::<serde_json::Map<_, _>>(),
-        "changes": diff.changes.iter().map(|c| serde_json::json!({
-            "package": c.name,
-            "from": c.old,
-            "to": c.new,
-            "images": c.images.iter().map(|(i, a)| serde_json::json!({"image": i, "arch": a})).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
+        "changes": list(&diff.changes, "package"),
         "rebuild": diff.affected(images),
-    })
+    });
+    // Only when there are any, so summaries of package-only changes read
+    // as before.
+    if !diff.artifacts.is_empty() {
+        out["artifacts"] = list(&diff.artifacts, "artifact").into();
+    }
+    out
 }

@@ -84,6 +84,19 @@ pub struct Fetched {
 /// Upper bound for files nobody has pinned a size for (InRelease).
 const UNPINNED_LIMIT: u64 = 64 << 20;
 
+/// Upper bound for an upstream release tarball known by its SHA-512 only
+/// (Node's are about 50 MB).
+const SHA512_LIMIT: u64 = 1 << 30;
+
+/// A file fetched by its SHA-512: where it is cached (by SHA-256) and
+/// what the lock pins it by.
+#[derive(Debug, Clone)]
+pub struct Sha512Fetched {
+    pub path: PathBuf,
+    pub sha256: Sha256Hex,
+    pub size: u64,
+}
+
 pub struct Fetcher {
     client: reqwest::Client,
     cache: Cache,
@@ -174,7 +187,7 @@ impl Fetcher {
             return Err(FetchError::Offline { what });
         }
         self.over_sources(urls, &what, |url| async move {
-            let tmp = self.download(&url, Some(pin)).await?;
+            let tmp = self.download(&url, Some(pin), UNPINNED_LIMIT).await?;
             self.cache.commit(tmp.0, pin.sha256.as_str())
         })
         .await
@@ -204,7 +217,7 @@ impl Fetcher {
         }
         let (fetched, source) = self
             .over_sources(urls, &what, |url| async move {
-                let (tmp, final_url) = self.download(&url, None).await?;
+                let (tmp, final_url) = self.download(&url, None, UNPINNED_LIMIT).await?;
                 let bytes = std::fs::read(tmp.path()).map_err(|e| FetchError::Cache {
                     path: tmp.path().display().to_string(),
                     source: e,
@@ -222,6 +235,62 @@ impl Fetcher {
             source,
             final_url: fetched.1,
         })
+    }
+
+    /// A file known by its SHA-512 only (an npm registry's `integrity`):
+    /// from the cache when one of `urls` served it before and the blob
+    /// still has that SHA-512, else downloaded and checked before it is
+    /// cached. It is cached by its SHA-256, returned with its size, so the
+    /// lock pins it and later runs fetch it like any pinned file.
+    pub async fn fetch_sha512(
+        &self,
+        urls: &[String],
+        sha512: &[u8; 64],
+    ) -> Result<Sha512Fetched, FetchError> {
+        for url in urls {
+            if let Some((sha, _)) = self.cache.get_url(url) {
+                let path = self.cache.blob_path(&sha);
+                if hash_file(&path)?.1 == *sha512 {
+                    return self.sha512_fetched(path);
+                }
+            }
+        }
+        let what = urls.first().cloned().unwrap_or_default();
+        if self.offline {
+            return Err(FetchError::Offline { what });
+        }
+        let (path, _) = self
+            .over_sources(urls, &what, |url| async move {
+                let (tmp, final_url) = self.download(&url, None, SHA512_LIMIT).await?;
+                let (sha256, got) = hash_file(tmp.path())?;
+                if got != *sha512 {
+                    return Err(FetchError::HashMismatch {
+                        url,
+                        algorithm: "sha512",
+                        expected: hex::encode(sha512),
+                        actual: hex::encode(got),
+                    });
+                }
+                let path = self.cache.commit(tmp, &sha256)?;
+                self.cache.set_url(&url, &sha256, &final_url)?;
+                Ok(path)
+            })
+            .await?;
+        self.sha512_fetched(path)
+    }
+
+    fn sha512_fetched(&self, path: PathBuf) -> Result<Sha512Fetched, FetchError> {
+        let cache = |e| FetchError::Cache {
+            path: path.display().to_string(),
+            source: e,
+        };
+        let size = std::fs::metadata(&path).map_err(cache)?.len();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let sha256 = Sha256Hex::parse(name).map_err(|e| FetchError::Cache {
+            path: path.display().to_string(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        Ok(Sha512Fetched { path, sha256, size })
     }
 
     /// Tries each source in order; a transient failure is retried with
@@ -316,6 +385,7 @@ impl Fetcher {
         &self,
         url: &str,
         pin: Option<&Pinned>,
+        unpinned_limit: u64,
     ) -> Result<(tempfile::NamedTempFile, String), FetchError> {
         let http = |cause: String| FetchError::Http {
             url: url.to_owned(),
@@ -349,7 +419,7 @@ impl Fetcher {
         }
         let final_url = resp.url().to_string();
         let expected = pin.and_then(|p| p.size);
-        let limit = expected.unwrap_or(UNPINNED_LIMIT);
+        let limit = expected.unwrap_or(unpinned_limit);
         let progress = self.observer.start(url, expected.or(resp.content_length()));
         let mut tmp = self.cache.temp()?;
         let mut hasher = Sha256::new();
@@ -391,6 +461,7 @@ impl Fetcher {
             if actual != pin.sha256.as_str() {
                 return Err(FetchError::HashMismatch {
                     url: url.to_owned(),
+                    algorithm: "sha256",
                     expected: pin.sha256.to_string(),
                     actual,
                 });
@@ -398,6 +469,26 @@ impl Fetcher {
         }
         Ok((tmp, final_url))
     }
+}
+
+/// The SHA-256 (hex) and SHA-512 of a file, in one read.
+fn hash_file(path: &std::path::Path) -> Result<(String, [u8; 64]), FetchError> {
+    let cache = |e| FetchError::Cache {
+        path: path.display().to_string(),
+        source: e,
+    };
+    let mut f = std::fs::File::open(path).map_err(cache)?;
+    let (mut h256, mut h512) = (Sha256::new(), sha2::Sha512::new());
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = std::io::Read::read(&mut f, &mut buf).map_err(cache)?;
+        if n == 0 {
+            break;
+        }
+        h256.update(&buf[..n]);
+        h512.update(&buf[..n]);
+    }
+    Ok((hex::encode(h256.finalize()), h512.finalize().into()))
 }
 
 /// `host[:port]` as the URL spells it, for notes.

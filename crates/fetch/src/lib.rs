@@ -12,6 +12,9 @@
 //! - [`Fetcher::fetch_unpinned`]: the first link of the chain (InRelease),
 //!   whose hash nobody knows yet. The caller must verify it before use; it
 //!   is cached by URL so `--offline` can replay it (and verify it again).
+//! - [`Fetcher::fetch_sha512`]: an upstream tarball whose publisher gives
+//!   a SHA-512 (npm's `integrity`); checked before it is cached, and
+//!   cached by SHA-256 so the lock can pin it like a .deb.
 
 mod atomic;
 mod cache;
@@ -20,7 +23,8 @@ mod client;
 pub use atomic::{AtomicFile, write_atomic};
 pub use cache::Cache;
 pub use client::{
-    Fetched, Fetcher, Observer, Pinned, RetryPolicy, Silent, Transfer, authority, causes,
+    Fetched, Fetcher, Observer, Pinned, RetryPolicy, Sha512Fetched, Silent, Transfer, authority,
+    causes,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -34,9 +38,10 @@ pub enum FetchError {
         /// The server's `Retry-After`, in seconds.
         retry_after: Option<u64>,
     },
-    #[error("cannot fetch {url}: sha256 mismatch (expected {expected}, got {actual})")]
+    #[error("cannot fetch {url}: {algorithm} mismatch (expected {expected}, got {actual})")]
     HashMismatch {
         url: String,
+        algorithm: &'static str,
         expected: String,
         actual: String,
     },

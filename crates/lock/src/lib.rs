@@ -2,7 +2,8 @@
 //!
 //! - [`Lock`]: the model (archives' snapshot pins, the suites served, every
 //!   package with its pool path, size and SHA-256, each image's package
-//!   set per architecture) and its canonical TOML: sorted, versioned,
+//!   set per architecture, every upstream artifact with its URL, size and
+//!   SHA-256) and its canonical TOML: sorted, versioned,
 //!   byte-identical for the same content.
 //! - [`LockDiff`]: what changed between two locks of a distro, and which
 //!   images that touches; the bot's summary and `build --changed-since`
@@ -14,4 +15,4 @@ mod diff;
 mod model;
 
 pub use diff::{BUILD_PACKAGES, LockDiff, PackageChange};
-pub use model::{LOCK_VERSION, Lock, LockError, LockedPackage, LockedSuite};
+pub use model::{LOCK_VERSION, Lock, LockError, LockedArtifact, LockedPackage, LockedSuite};

@@ -27,6 +27,10 @@ pub struct Lock {
     /// installing them (the CA bundle's source, busybox for debug tags).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub build: BTreeMap<String, Vec<String>>,
+    /// Every upstream artifact any image uses, per architecture, sorted
+    /// by (name, architecture).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<LockedArtifact>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +56,26 @@ pub struct LockedPackage {
     pub filename: String,
     pub size: u64,
     pub sha256: Sha256,
+}
+
+/// An upstream artifact (Node's Linux build) pinned for one architecture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedArtifact {
+    /// Its name in packages.toml (`node24`).
+    pub name: String,
+    /// The upstream version (`24.11.1`).
+    pub version: String,
+    pub architecture: String,
+    /// The images that contain it, sorted.
+    pub images: Vec<String>,
+    pub url: String,
+    pub size: u64,
+    pub sha256: Sha256,
+    /// The feed's own hash of it, where the feed gives one (npm's
+    /// `sha512-…`), checked when it was locked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -100,6 +124,14 @@ impl Lock {
             .packages
             .sort_by(|a, b| (&a.name, &a.architecture).cmp(&(&b.name, &b.architecture)));
         sorted.packages.dedup();
+        sorted
+            .artifacts
+            .sort_by(|a, b| (&a.name, &a.architecture).cmp(&(&b.name, &b.architecture)));
+        sorted.artifacts.dedup();
+        for a in &mut sorted.artifacts {
+            a.images.sort();
+            a.images.dedup();
+        }
         for names in sorted
             .images
             .values_mut()
@@ -137,6 +169,13 @@ impl Lock {
         archs.sort();
         archs.dedup();
         archs
+    }
+
+    /// The locked artifact `name` for architecture `arch`.
+    pub fn artifact(&self, name: &str, arch: &str) -> Option<&LockedArtifact> {
+        self.artifacts
+            .iter()
+            .find(|a| a.name == name && a.architecture == arch)
     }
 
     /// The locked package `name` for an image of architecture `arch`
@@ -192,6 +231,7 @@ mod tests {
             )]
             .into(),
             build: BTreeMap::new(),
+            artifacts: Vec::new(),
         }
     }
 

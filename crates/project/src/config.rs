@@ -9,6 +9,7 @@ use std::path::Path;
 use distill_archive::DistroSpec;
 use serde::Deserialize;
 
+use crate::artifacts::ArtifactSpec;
 use crate::error::{Context, Result, fail};
 use crate::images::{ImagePlan, ImageSpec, check_images, plan};
 use crate::spec::BuildSpec;
@@ -21,6 +22,9 @@ pub struct Config {
     pub images: BTreeMap<String, ImageSpec>,
     #[serde(default)]
     pub build: BuildSpec,
+    /// Upstream release tarballs images may use (`node24`).
+    #[serde(default)]
+    pub artifacts: BTreeMap<String, ArtifactSpec>,
 }
 
 impl Config {
@@ -45,7 +49,10 @@ impl Config {
         for (name, d) in &config.distros {
             d.validate(name).map_err(invalid)?;
         }
-        check_images(&config.images).map_err(|e| invalid(e.to_string()))?;
+        for (name, a) in &config.artifacts {
+            a.validate(name).map_err(invalid)?;
+        }
+        check_images(&config.images, &config.artifacts).map_err(|e| invalid(e.to_string()))?;
         // Every plan is made once here, so a bad definition is reported
         // when the file is read, whatever the command.
         for distro in config.distros.keys() {

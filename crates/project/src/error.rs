@@ -9,6 +9,7 @@ use distill_image::ImageError;
 use distill_layer::{LayerError, TreeError};
 use distill_resolve::ResolveError;
 use distill_trust::TrustError;
+use distill_upstream::UpstreamError;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -40,6 +41,8 @@ pub enum Error {
     Image(#[from] ImageError),
     #[error(transparent)]
     Tree(#[from] TreeError),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -25,6 +25,10 @@ pub struct ImageSpec {
     pub packages: Vec<String>,
     #[serde(default)]
     pub exclude: Vec<Exclude>,
+    /// Upstream artifacts (`[artifacts]`) the image adds, each one layer.
+    /// The image is built only on architectures they all have.
+    #[serde(default)]
+    pub artifacts: Vec<String>,
     /// Additions for one distro only.
     #[serde(default)]
     pub distro: BTreeMap<String, DistroPart>,
@@ -35,6 +39,10 @@ pub struct ImageSpec {
     pub entrypoint: Option<Vec<String>>,
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// Image config labels; like annotations, `{upstream:PKG}` and
+    /// `{artifact:NAME}` are replaced by the locked version.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
     /// Extra symlinks, path → target.
     #[serde(default)]
     pub symlinks: BTreeMap<String, String>,
@@ -50,6 +58,7 @@ pub struct ImageSettings {
     pub env: BTreeMap<String, String>,
     pub entrypoint: Vec<String>,
     pub annotations: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
     pub symlinks: BTreeMap<String, String>,
     pub ld_so_cache: bool,
 }
@@ -64,6 +73,7 @@ pub fn settings(
         let s = &images[name];
         out.env.extend(s.env.clone());
         out.annotations.extend(s.annotations.clone());
+        out.labels.extend(s.labels.clone());
         out.symlinks.extend(s.symlinks.clone());
         if let Some(e) = &s.entrypoint {
             out.entrypoint = e.clone();
@@ -120,6 +130,8 @@ pub struct Exclude {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImagePlan {
     pub roots: Vec<String>,
+    /// Upstream artifacts, its ancestors' first.
+    pub artifacts: Vec<String>,
     pub excludes: BTreeMap<String, String>,
     pub architectures: Vec<String>,
 }
@@ -131,9 +143,19 @@ pub enum DefinitionError {
     Invalid(String, String),
 }
 
-/// Checks what serde cannot: every `extends` names an image.
-pub fn check_images(out: &BTreeMap<String, ImageSpec>) -> Result<(), DefinitionError> {
+/// Checks what serde cannot: every `extends` names an image, every
+/// artifact one of `artifacts`.
+pub fn check_images<A>(
+    out: &BTreeMap<String, ImageSpec>,
+    artifacts: &BTreeMap<String, A>,
+) -> Result<(), DefinitionError> {
     for (name, spec) in out {
+        if let Some(a) = spec.artifacts.iter().find(|a| !artifacts.contains_key(*a)) {
+            return Err(DefinitionError::Invalid(
+                name.clone(),
+                format!("uses unknown artifact {a:?} (not in [artifacts])"),
+            ));
+        }
         if let Some(parent) = &spec.extends
             && !out.contains_key(parent)
         {
@@ -166,6 +188,7 @@ pub fn plan(
     }
     let chain = chain(images, image)?;
     let mut roots: Vec<String> = Vec::new();
+    let mut artifacts: Vec<String> = Vec::new();
     let mut excludes: BTreeMap<String, String> = BTreeMap::new();
     for name in chain {
         let s = &images[name];
@@ -188,6 +211,11 @@ pub fn plan(
                 roots.push(r.clone());
             }
         }
+        for a in &s.artifacts {
+            if !artifacts.contains(a) {
+                artifacts.push(a.clone());
+            }
+        }
     }
     let architectures = match &spec.architectures {
         Some(a) => {
@@ -203,6 +231,7 @@ pub fn plan(
     };
     Ok(Some(ImagePlan {
         roots,
+        artifacts,
         excludes,
         architectures,
     }))
@@ -215,7 +244,8 @@ mod tests {
     fn parse_images(text: &str) -> Result<BTreeMap<String, ImageSpec>, DefinitionError> {
         let images: BTreeMap<String, ImageSpec> = toml::from_str(text)
             .map_err(|e| DefinitionError::Invalid("?".into(), e.message().to_owned()))?;
-        check_images(&images)?;
+        let artifacts: BTreeMap<String, ()> = [("node".to_owned(), ())].into();
+        check_images(&images, &artifacts)?;
         Ok(images)
     }
 

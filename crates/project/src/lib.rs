@@ -3,13 +3,14 @@
 //! crate; tests call it in-process.
 //!
 //! - [`Config`]: packages.toml, typed and validated once: distros,
-//!   [`ImageSpec`]s (with `extends`), and [`BuildSpec`] (`[build]`);
+//!   [`ImageSpec`]s (with `extends`), [`BuildSpec`] (`[build]`) and
+//!   upstream [`ArtifactSpec`]s (Node's builds, from a [`Feed`]);
 //! - [`Project`]: a config opened with an environment ([`EnvOptions`]:
 //!   cache, offline, keyring, clock) and an observer for progress and
 //!   notes. Its commands:
 //!   - [`Project::lock_distros`] resolves every image and writes the locks;
 //!   - [`Project::build`] turns a lock into OCI layouts;
-//!   - [`Project::update`] moves snapshot pins and re-locks;
+//!   - [`Project::update`] moves snapshot and artifact pins and re-locks;
 //!   - [`Project::why`], [`Project::show`], [`Project::resolve`] answer
 //!     questions about the lock and the archive;
 //! - [`diff_layouts`], [`diff_lock_files`]: what changed between two
@@ -20,6 +21,7 @@
 //! Nothing here prints: progress and notes go to the
 //! [`distill_fetch::Observer`] given to [`Project::open`].
 
+mod artifacts;
 mod build;
 mod config;
 mod diff;
@@ -32,6 +34,7 @@ mod spec;
 mod update;
 mod why;
 
+pub use artifacts::{ArtifactSpec, Feed};
 pub use build::{BuildOptions, BuildReport, Built, Format};
 pub use config::Config;
 pub use diff::{

@@ -2,13 +2,14 @@
 //! and write `snapshots/<distro>.lock`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use distill_archive::{Loaded, Pins};
 use distill_debian::{Sha256, SnapshotTime};
-use distill_lock::{LOCK_VERSION, Lock, LockedPackage, LockedSuite};
+use distill_lock::{LOCK_VERSION, Lock, LockedArtifact, LockedPackage, LockedSuite};
 use distill_resolve::{Package, Resolution, Universe};
 
+use crate::artifacts::ArtifactPins;
 use crate::error::{Context, Result, fail};
 use crate::images::ImagePlan;
 use crate::project::{Project, universe};
@@ -40,6 +41,8 @@ impl Project {
     pub fn lock_distros(&self, opts: &LockOptions) -> Result<Vec<Locked>> {
         let fallback = opts.snapshot.unwrap_or_else(|| self.default_snapshot());
         let mut out = Vec::new();
+        // One set of artifact pins for every distro of this run.
+        let artifacts = self.artifact_pins(false);
         for name in self.distros(&opts.distros)? {
             let distro = self.distro(&name)?;
             let old = self.lock(&name)?;
@@ -52,7 +55,7 @@ impl Project {
                 }
                 opts.archs.clone()
             };
-            let lock = self.resolve_lock(&name, &archs, &pins)?;
+            let lock = self.resolve_lock(&name, &archs, &pins, &artifacts, old.as_ref())?;
             let text = lock.to_toml();
             let changed = old.map(|o| o.to_toml()).as_ref() != Some(&text);
             self.write_lock(&name, &text)?;
@@ -68,9 +71,18 @@ impl Project {
 
     /// Loads `distro`'s indices at `pins` and resolves every image into a
     /// lock (not written).
-    pub(crate) fn resolve_lock(&self, distro: &str, archs: &[String], pins: &Pins) -> Result<Lock> {
+    pub(crate) fn resolve_lock(
+        &self,
+        distro: &str,
+        archs: &[String],
+        pins: &Pins,
+        artifact_pins: &ArtifactPins<'_>,
+        old: Option<&Lock>,
+    ) -> Result<Lock> {
         let plans = self.plans(distro)?;
         let loaded = self.load(distro, archs, pins)?;
+        let artifact_of = self.pin_artifacts(&plans, archs, artifact_pins, old)?;
+        let mut artifacts: BTreeMap<(String, String), LockedArtifact> = BTreeMap::new();
         let spec = self.distro(distro)?;
         let mut packages: BTreeMap<(String, String), LockedPackage> = BTreeMap::new();
         let mut images: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
@@ -100,6 +112,27 @@ impl Project {
                 build.entry(arch.clone()).or_default().push(name.clone());
             }
             for (image, plan) in wanted {
+                // Built only where every artifact it uses has a build.
+                let Some(used) = plan
+                    .artifacts
+                    .iter()
+                    .map(|a| {
+                        artifact_of
+                            .get(&(a.clone(), arch.clone()))
+                            .cloned()
+                            .flatten()
+                    })
+                    .collect::<Option<Vec<LockedArtifact>>>()
+                else {
+                    self.observer().note(&format!(
+                        "{image} is not built for {distro} {arch}: an artifact it uses has no {arch} build"
+                    ));
+                    continue;
+                };
+                for a in used {
+                    let key = (a.name.clone(), a.architecture.clone());
+                    artifacts.entry(key).or_insert(a).images.push(image.clone());
+                }
                 let resolution = resolve_image(&universe, image, distro, plan)?;
                 for chosen in resolution.packages.values() {
                     let pkg = universe
@@ -134,7 +167,45 @@ impl Project {
             packages: packages.into_values().collect(),
             images,
             build,
+            artifacts: artifacts.into_values().collect(),
         })
+    }
+
+    /// A fresh set of artifact pins for one command: `newest` moves them
+    /// (`update`), else the lock's are kept (`lock`).
+    pub(crate) fn artifact_pins(&self, newest: bool) -> ArtifactPins<'_> {
+        let dir = self.config_path().parent().unwrap_or(Path::new("."));
+        ArtifactPins::new(&self.fetcher, dir, self.now, newest)
+    }
+
+    /// The pin of every artifact the plans use on each of `archs`
+    /// (`None`: no build for that architecture), fetched concurrently.
+    pub(crate) fn pin_artifacts(
+        &self,
+        plans: &[(String, ImagePlan)],
+        archs: &[String],
+        pins: &ArtifactPins<'_>,
+        old: Option<&Lock>,
+    ) -> Result<BTreeMap<(String, String), Option<LockedArtifact>>> {
+        let mut wanted = std::collections::BTreeSet::new();
+        for (_, plan) in plans {
+            for arch in archs.iter().filter(|a| plan.architectures.contains(a)) {
+                for a in &plan.artifacts {
+                    wanted.insert((a.clone(), arch.clone()));
+                }
+            }
+        }
+        let jobs = wanted.into_iter().map(|(name, arch)| async move {
+            let spec = &self.config.artifacts[&name];
+            let old = old.and_then(|l| l.artifact(&name, &arch));
+            let pin = pins.pin(&name, spec, &arch, old).await?;
+            Ok::<_, crate::Error>(((name, arch), pin))
+        });
+        // All finish, and the first failure in (artifact, arch) order is
+        // reported: the same error whichever download ends first.
+        self.block_on(futures_util::future::join_all(jobs))
+            .into_iter()
+            .collect()
     }
 
     /// Every image built for `distro`, with what to resolve for it.

@@ -1,5 +1,6 @@
-//! `update`: move snapshot pins to newer captures, re-resolve, and write
-//! the locks when (and only when) a package changed. Everything is
+//! `update`: move snapshot pins to newer captures and artifact pins to the
+//! newest release of their line, re-resolve, and write the locks when (and
+//! only when) a package or an artifact changed. Everything is
 //! resolved before anything is written: a failure leaves every lock as it
 //! was.
 
@@ -73,6 +74,9 @@ impl Project {
         }
         let mut writes = Vec::new();
         let mut distros = Vec::new();
+        // Artifacts move with every update (they have no snapshot pin);
+        // `--archive` moves only that archive's pin.
+        let artifacts = self.artifact_pins(opts.archive.is_none());
         for name in &names {
             let distro = self.distro(name)?;
             let old = self.require_lock(name, &format!("update {name}"))?;
@@ -85,10 +89,16 @@ impl Project {
                 let ts = self.block_on(newest_capture(&self.fetcher, archive, target, now))?;
                 moved.by_archive.insert(archive.name.clone(), ts);
             }
-            let new = if moved.by_archive == pins.by_archive {
+            let plans = self.plans(name)?;
+            let fresh = self.pin_artifacts(&plans, &old.architectures(), &artifacts, Some(&old))?;
+            let artifact_moved = fresh.values().flatten().any(|a| {
+                old.artifact(&a.name, &a.architecture)
+                    .is_none_or(|o| (&o.version, &o.sha256) != (&a.version, &a.sha256))
+            });
+            let new = if moved.by_archive == pins.by_archive && !artifact_moved {
                 old.clone()
             } else {
-                self.resolve_lock(name, &old.architectures(), &moved)?
+                self.resolve_lock(name, &old.architectures(), &moved, &artifacts, Some(&old))?
             };
             let mut diff = old.diff(&new);
             // Pins move only with the packages: a day passing is not a

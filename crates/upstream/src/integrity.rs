@@ -24,6 +24,11 @@ impl Integrity {
         Ok(Integrity { sha512 })
     }
 
+    /// The SHA-512 digest.
+    pub fn sha512(&self) -> &[u8; 64] {
+        &self.sha512
+    }
+
     /// Whether `bytes` have this digest.
     pub fn matches(&self, bytes: &[u8]) -> bool {
         Sha512::digest(bytes).as_slice() == self.sha512

@@ -5,6 +5,7 @@
 
 #![allow(clippy::print_stderr)]
 
+mod artifacts;
 mod cli;
 mod common;
 mod inprocess;

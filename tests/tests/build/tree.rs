@@ -113,8 +113,19 @@ fn image_tree_is_the_packages_plus_the_generated_files_and_nothing_else() {
     let applets: Vec<&String> = tree.keys().filter(|p| p.starts_with("busybox/")).collect();
     assert_eq!(applets.len(), 12, "{applets:?}"); // [ [[ cat ... true + busybox
     let config = blob_json(&layout, debug["config"]["digest"].as_str().unwrap());
+    // An image with its own entrypoint keeps it on debug tags (as
+    // distroless's runtime images do); one without starts the shell.
     assert_eq!(
         config["config"]["Entrypoint"],
+        serde_json::json!(["/usr/bin/ldd"])
+    );
+    let static_debug = manifest(&s.ws.path().join("out/static-test"), "debug", "arm64");
+    let static_config = blob_json(
+        &s.ws.path().join("out/static-test"),
+        static_debug["config"]["digest"].as_str().unwrap(),
+    );
+    assert_eq!(
+        static_config["config"]["Entrypoint"],
         serde_json::json!(["/busybox/sh"])
     );
     assert_eq!(

@@ -9,16 +9,18 @@ use distill_image::{
     SbomPackage, manifest, platform_of, rfc3339, spdx,
 };
 use distill_layer::Tree;
-use distill_lock::LockedPackage;
+use distill_lock::{LockedArtifact, LockedPackage};
 
 use super::ImageBuild;
 use super::layers::Made;
+use crate::artifacts::ArtifactSpec;
 use crate::error::{Context, Result, fail};
 use crate::spec::{BuildSpec, TagSpec};
 
 /// What every image of a distro's build shares.
 pub(super) struct Assembly<'a> {
     pub build: &'a BuildSpec,
+    pub artifacts: &'a BTreeMap<String, ArtifactSpec>,
     pub distro: &'a str,
     pub version_id: &'a str,
     pub epoch: u64,
@@ -48,7 +50,12 @@ impl Assembly<'_> {
         if tag.debug {
             let path = env.entry("PATH".into()).or_default();
             path.push_str(":/busybox");
-            entrypoint = vec!["/busybox/sh".into()];
+            // A runtime image keeps its runtime as the entrypoint on debug
+            // tags too (`--entrypoint=sh` reaches the shell), as
+            // distroless's do; the others start the shell.
+            if entrypoint.is_empty() {
+                entrypoint = vec!["/busybox/sh".into()];
+            }
         }
         let created = rfc3339(self.epoch);
         let config = ConfigDoc {
@@ -62,7 +69,7 @@ impl Assembly<'_> {
                 entrypoint,
                 cmd: Vec::new(),
                 working_dir: tag.workdir.clone(),
-                labels: BTreeMap::new(),
+                labels: self.fill(t, &t.settings.labels)?,
             },
             rootfs: RootFs {
                 kind: "layers".into(),
@@ -106,6 +113,7 @@ impl Assembly<'_> {
         arch: &str,
         manifest: &Descriptor,
         pkgs: &[&LockedPackage],
+        artifacts: &[&LockedArtifact],
     ) -> Result<()> {
         let mut listed: Vec<SbomPackage> = pkgs
             .iter()
@@ -114,8 +122,23 @@ impl Assembly<'_> {
                 version: p.version.clone(),
                 architecture: p.architecture.clone(),
                 sha256: p.sha256.to_string(),
+                download: None,
             })
             .collect();
+        // Upstream software by its own name and URL: no Debian purl, no
+        // dpkg status entry, so scanners do not take it for a package.
+        listed.extend(artifacts.iter().map(|a| {
+            SbomPackage {
+                name: self
+                    .artifacts
+                    .get(&a.name)
+                    .map_or_else(|| a.name.clone(), |s| s.upstream.clone()),
+                version: a.version.clone(),
+                architecture: a.architecture.clone(),
+                sha256: a.sha256.to_string(),
+                download: Some(a.url.clone()),
+            }
+        }));
         listed.sort_by(|a, b| a.name.cmp(&b.name));
         let name = format!("{image}-{}:{tag}-{arch}", self.distro);
         let doc = spdx(&name, self.version_id, &rfc3339(self.epoch), &listed);
@@ -124,34 +147,64 @@ impl Assembly<'_> {
         Ok(())
     }
 
-    /// Annotations with `{upstream:PKG}` filled in from the lock.
+    /// Annotations with versions filled in from the lock ([`Self::fill`]).
     pub fn annotations(&self, t: &ImageBuild<'_>) -> Result<BTreeMap<String, String>> {
         let mut out = self.build.annotations.clone();
         out.extend(t.settings.annotations.clone());
+        self.fill(t, &out)
+    }
+
+    /// `{upstream:PKG}` (the package's upstream version) and
+    /// `{artifact:NAME}` (the artifact's version) replaced by what the lock
+    /// holds for the image.
+    fn fill(
+        &self,
+        t: &ImageBuild<'_>,
+        values: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>> {
+        let mut out = values.clone();
         for v in out.values_mut() {
-            while let Some(start) = v.find("{upstream:") {
-                let end = v[start..]
-                    .find('}')
-                    .map(|e| start + e)
-                    .ok_or_else(|| fail!("cannot use annotation {v:?}: unclosed {{"))?;
-                let pkg = &v[start + "{upstream:".len()..end];
-                let version = t
-                    .archs
-                    .values()
-                    .flatten()
-                    .find(|p| p.name == pkg)
-                    .map(|p| upstream(&p.version))
-                    .ok_or_else(|| {
+            for (marker, of) in [
+                ("{upstream:", Kind::Package),
+                ("{artifact:", Kind::Artifact),
+            ] {
+                while let Some(start) = v.find(marker) {
+                    let end = v[start..]
+                        .find('}')
+                        .map(|e| start + e)
+                        .ok_or_else(|| fail!("cannot use {v:?}: unclosed {{"))?;
+                    let name = &v[start + marker.len()..end];
+                    let version = match of {
+                        Kind::Package => t
+                            .archs
+                            .values()
+                            .flatten()
+                            .find(|p| p.name == name)
+                            .map(|p| upstream(&p.version)),
+                        Kind::Artifact => t
+                            .artifacts
+                            .values()
+                            .flatten()
+                            .find(|a| a.name == name)
+                            .map(|a| a.version.clone()),
+                    };
+                    let version = version.ok_or_else(|| {
                         fail!(
-                            "cannot build {}: annotation names {pkg}, which the image does not contain",
+                            "cannot build {}: {v:?} names {name}, which the image does not contain",
                             t.image
                         )
                     })?;
-                v.replace_range(start..=end, &version);
+                    v.replace_range(start..=end, &version);
+                }
             }
         }
         Ok(out)
     }
+}
+
+enum Kind {
+    Package,
+    Artifact,
 }
 
 /// `1:3.13.5-2+b1` → `3.13.5`.

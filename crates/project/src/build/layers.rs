@@ -10,10 +10,13 @@ use std::path::{Path, PathBuf};
 
 use distill_debian::Sha256;
 use distill_fetch::{Fetcher, Pinned, write_atomic};
-use distill_layer::{Compression, DebOptions, Generated, Layer, layer_from_deb};
-use distill_lock::{Lock, LockedPackage};
+use distill_layer::{
+    Compression, DebOptions, Generated, Layer, TarballOptions, layer_from_deb, layer_from_tarball,
+};
+use distill_lock::{Lock, LockedArtifact, LockedPackage};
 use sha2::Digest;
 
+use crate::artifacts::ArtifactSpec;
 use crate::error::{Context, Result, fail};
 
 /// Bump when the bytes a layer is made of change for the same inputs, so
@@ -74,6 +77,39 @@ impl Layers {
         let layer = self.cached(&key, || {
             check_hash(deb, &p.sha256, &label)?;
             Ok(layer_from_deb(deb, &label, &opts, &self.blob_dir())?.layer)
+        })?;
+        Ok(self.made(label, layer, false))
+    }
+
+    /// An upstream artifact's layer, from the cache or made now from its
+    /// tarball: its top directory stripped, only the kept paths, under
+    /// the destination. Listed in the SBOM, without a dpkg status entry.
+    pub fn artifact(
+        &self,
+        a: &LockedArtifact,
+        spec: &ArtifactSpec,
+        tarball: &Path,
+    ) -> Result<Made> {
+        let opts = TarballOptions {
+            strip: spec.top_dir(&a.version, &a.architecture),
+            keep: spec.keep.clone(),
+            dest: spec.dest.clone(),
+            epoch: self.epoch,
+            compression: self.compression,
+        };
+        let key = self.key(&format!(
+            "tarball {} strip={:?} keep={:?} dest={:?}",
+            a.sha256, opts.strip, opts.keep, opts.dest
+        ));
+        let label = format!("{} {}", a.name, a.version);
+        let layer = self.cached(&key, || {
+            check_hash(tarball, &a.sha256, &label)?;
+            Ok(layer_from_tarball(
+                tarball,
+                &label,
+                &opts,
+                &self.blob_dir(),
+            )?)
         })?;
         Ok(self.made(label, layer, false))
     }
@@ -151,6 +187,27 @@ pub(super) async fn fetch_debs<'p>(
             .await
             .map(|path| (p.sha256.clone(), path))
             .context(|| format!("cannot fetch {} {}", p.name, p.version))
+    }))
+    .await?;
+    Ok(got.into_iter().collect())
+}
+
+/// Fetches every artifact tarball by its locked URL, size and hash;
+/// returns sha256 → cached file.
+pub(super) async fn fetch_artifacts<'a>(
+    fetcher: &Fetcher,
+    artifacts: impl Iterator<Item = &'a LockedArtifact>,
+) -> Result<BTreeMap<Sha256, PathBuf>> {
+    let got = futures_util::future::try_join_all(artifacts.map(|a| async move {
+        let pin = Pinned {
+            sha256: a.sha256.clone(),
+            size: Some(a.size),
+        };
+        fetcher
+            .fetch_pinned(std::slice::from_ref(&a.url), &pin)
+            .await
+            .map(|path| (a.sha256.clone(), path))
+            .context(|| format!("cannot fetch artifact {} {}", a.name, a.version))
     }))
     .await?;
     Ok(got.into_iter().collect())

@@ -1,6 +1,7 @@
 //! `build`: the images from the lock alone (no index is fetched, nothing
 //! is resolved). Every .deb is fetched by its locked hash and turned into
-//! a layer once ([`layers`]); the distroless layers are made from
+//! a layer once ([`layers`]), and so is every upstream artifact's tarball;
+//! the distroless layers are made from
 //! `[build]` ([`recipes`]); each image, tag and architecture is assembled
 //! ([`assemble`]) into one OCI layout per image and distro, with an index
 //! per tag over the architectures.
@@ -14,11 +15,11 @@ use std::path::{Path, PathBuf};
 
 use distill_image::{Layout, platform_of};
 use distill_layer::Compression;
-use distill_lock::{Lock, LockedPackage};
+use distill_lock::{Lock, LockedArtifact, LockedPackage};
 use rayon::prelude::*;
 
 use self::assemble::Assembly;
-use self::layers::{Layers, Made, fetch_debs};
+use self::layers::{Layers, Made, fetch_artifacts, fetch_debs};
 use crate::error::{Context, Result, fail};
 use crate::images::{ImageSettings, settings};
 use crate::project::{Project, read_lock_file};
@@ -96,6 +97,8 @@ pub(crate) struct ImageBuild<'l> {
     settings: ImageSettings,
     /// Architecture → the locked packages, sorted by name.
     archs: BTreeMap<String, Vec<&'l LockedPackage>>,
+    /// Architecture → the locked upstream artifacts, sorted by name.
+    artifacts: BTreeMap<String, Vec<&'l LockedArtifact>>,
 }
 
 impl Project {
@@ -185,6 +188,7 @@ impl Project {
             let settings = settings(&self.config.images, image)
                 .map_err(|e| fail!("cannot build {image}: {e}"))?;
             let mut archs = BTreeMap::new();
+            let mut artifacts = BTreeMap::new();
             for (arch, names) in per_arch {
                 if !opts.archs.is_empty() && !opts.archs.contains(arch) {
                     continue;
@@ -194,12 +198,19 @@ impl Project {
                     .map(|n| locked(lock, n, arch))
                     .collect::<Result<Vec<_>>>()?;
                 archs.insert(arch.clone(), pkgs);
+                let used: Vec<&LockedArtifact> = lock
+                    .artifacts
+                    .iter()
+                    .filter(|a| &a.architecture == arch && a.images.contains(image))
+                    .collect();
+                artifacts.insert(arch.clone(), used);
             }
             if !archs.is_empty() {
                 out.push(ImageBuild {
                     image: image.clone(),
                     settings,
                     archs,
+                    artifacts,
                 });
             }
         }
@@ -255,16 +266,43 @@ impl Project {
         let tool_debs = tools
             .values()
             .flat_map(|t| t.ca.into_iter().chain(t.busybox));
-        let debs = self.block_on(fetch_debs(
-            &self.fetcher,
-            distro,
-            lock,
-            needed.values().copied().chain(tool_debs),
+        let uses: BTreeMap<(&str, &str), &LockedArtifact> = images
+            .iter()
+            .flat_map(|t| t.artifacts.values().flatten())
+            .map(|a| ((a.name.as_str(), a.architecture.as_str()), *a))
+            .collect();
+        let (debs, tarballs) = self.block_on(futures_util::future::try_join(
+            fetch_debs(
+                &self.fetcher,
+                distro,
+                lock,
+                needed.values().copied().chain(tool_debs),
+            ),
+            fetch_artifacts(&self.fetcher, uses.values().copied()),
         ))?;
 
-        let steps = self
-            .observer()
-            .steps(needed.len() as u64, &format!("{name} layers"));
+        let steps = self.observer().steps(
+            (needed.len() + uses.len()) as u64,
+            &format!("{name} layers"),
+        );
+        // Upstream tarballs are the biggest layers: started first.
+        let from_artifacts: BTreeMap<&str, Made> = uses
+            .values()
+            .collect::<Vec<_>>()
+            .par_iter()
+            .map(|a| {
+                let spec = self.config.artifacts.get(&a.name).ok_or_else(|| {
+                    fail!(
+                        "cannot build: the {} lock pins artifact {}, which packages.toml lacks; run `distill lock`",
+                        lock.distro,
+                        a.name
+                    )
+                })?;
+                let layer = layers.artifact(a, spec, &tarballs[&a.sha256])?;
+                steps.advance(1);
+                Ok((a.sha256.as_str(), layer))
+            })
+            .collect::<Result<_>>()?;
         let made: BTreeMap<&str, Made> = needed
             .values()
             .collect::<Vec<_>>()
@@ -289,6 +327,7 @@ impl Project {
 
         let assembly = Assembly {
             build,
+            artifacts: &self.config.artifacts,
             distro: name,
             version_id: &distro.version_id,
             epoch,
@@ -322,6 +361,9 @@ impl Project {
                             fail!("cannot build tag {tag}: no busybox package configured")
                         })?);
                     }
+                    // On top, as distroless puts Node on its cc images.
+                    let own = &t.artifacts[arch];
+                    stack.extend(own.iter().map(|a| &from_artifacts[a.sha256.as_str()]));
                     let desc =
                         assembly.image(&mut layout, t, arch, tag_spec, &stack, &annotations)?;
                     // The SBOM: the image's packages and the ones the build
@@ -331,7 +373,7 @@ impl Project {
                     if tag_spec.debug {
                         listed.extend(tools[arch].busybox);
                     }
-                    assembly.sbom(&mut layout, &t.image, tag, arch, &desc, &listed)?;
+                    assembly.sbom(&mut layout, &t.image, tag, arch, &desc, &listed, own)?;
                     let platform = desc.platform.clone().expect("image descriptors have one");
                     layout.tag(&format!("{tag}-{}", platform.architecture), desc.clone());
                     manifests.push(desc);
