@@ -95,7 +95,9 @@ fn real_images_build_reproducibly_and_run() {
     let l = Live::new();
     l.distill(&["lock", "--arch", "amd64"]);
     let first = l.distill(&["build", "--arch", "amd64"]);
-    assert_eq!(first.stdout.lines().count(), 9 * 4, "{}", first.stdout);
+    // static, base-nossl, base, cc and nodejs22/24/26 for both distros,
+    // python3 for debian13; four tags each.
+    assert_eq!(first.stdout.lines().count(), 15 * 4, "{}", first.stdout);
 
     // Again, with every layer made anew, into another directory, under
     // another umask: the same digests.
@@ -185,6 +187,56 @@ fn real_images_build_reproducibly_and_run() {
     );
     assert!(cache.contains("libsqlite3.so.0 (libc6,x86-64)"), "{cache}");
     assert!(cache.lines().count() > 30, "{cache}");
+
+    // nodejs: the locked Node runs on cc, with TLS roots, crypto and Intl;
+    // nothing but bin/node and LICENSE under /nodejs.
+    for (image, distro, artifact) in [
+        ("nodejs24-debian12", "debian12", "node24"),
+        ("nodejs22-debian13", "debian13", "node22"),
+    ] {
+        let lock: toml::Table =
+            std::fs::read_to_string(l.path().join(format!("snapshots/{distro}.lock")))
+                .unwrap()
+                .parse()
+                .unwrap();
+        let pin = lock["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| {
+                a["name"].as_str() == Some(artifact) && a["architecture"].as_str() == Some("amd64")
+            })
+            .unwrap();
+        let version = pin["version"].as_str().unwrap();
+        for tag in ["latest-amd64", "debug-nonroot-amd64"] {
+            let rootfs = l.unpack(image, tag);
+            let out = sh(Command::new("chroot")
+                .arg(&rootfs)
+                .args(["/nodejs/bin/node", "--version"]));
+            assert_eq!(out, format!("v{version}\n"), "{image}:{tag}");
+            assert_eq!(
+                walk(&rootfs.join("nodejs")),
+                BTreeSet::from(["LICENSE", "bin", "bin/node"].map(String::from))
+            );
+        }
+        let rootfs = l.unpack(image, "latest-amd64");
+        std::fs::write(
+            rootfs.join("check.js"),
+            "const n = require('tls').rootCertificates.length;\n\
+             if (n < 50) throw new Error('only ' + n + ' root certificates');\n\
+             const h = require('crypto').createHash('sha256').update('distill').digest('hex');\n\
+             const d = new Intl.DateTimeFormat('de-DE', { timeZone: 'UTC' }).format(new Date(0));\n\
+             console.log(h, d);\n",
+        )
+        .unwrap();
+        let out = sh(Command::new("chroot")
+            .arg(&rootfs)
+            .args(["/nodejs/bin/node", "/check.js"]));
+        assert_eq!(
+            out, "8fc7c369e975ce040f8e211015c641b6e4087e1bdc93f87df00476b4e35403a9 1.1.1970\n",
+            "{image}"
+        );
+    }
 
     // Trees: exactly the packages' files (dpkg-deb's listing, merged /usr
     // applied on debian13), their dpkg metadata and the generated files.

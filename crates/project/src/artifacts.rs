@@ -23,7 +23,7 @@ use distill_fetch::{Fetcher, Pinned};
 use distill_lock::LockedArtifact;
 use distill_trust::{Keyring, verify_detached};
 use distill_upstream::{
-    UpstreamError, UpstreamVersion, newest_node, newest_npm, node_arch, shasums, tarball_name,
+    NpmRelease, UpstreamVersion, node_arch, node_releases, npm_releases, shasums, tarball_name,
 };
 use serde::Deserialize;
 
@@ -134,13 +134,20 @@ fn check_url(url: &str) -> Result<(), String> {
     }
 }
 
-/// How `lock` and `update` choose artifact pins: keep what the old lock
-/// pins (`lock`), or move to the newest release of the line (`update`),
-/// never to an older one than the lock's. A feed is asked once per
-/// (artifact, architecture) and command, so every distro moves alike.
+/// What a feed offers for one architecture: version → (for npm) where
+/// the tarball is and its integrity.
+type Offers = BTreeMap<UpstreamVersion, Option<NpmRelease>>;
+
+/// How `lock` and `update` choose artifact pins. An artifact has one
+/// version on every architecture (one image index, one label), so it is
+/// the newest release all of them have: npm's `node-linux-<arch>`
+/// packages are published one by one and briefly disagree. `lock` keeps
+/// the lock's version; `update` moves to the newest, never to an older
+/// one than the lock's. A feed is read once per (artifact, architecture)
+/// and command, so every distro moves alike.
 pub(crate) struct ArtifactPins<'a> {
     newest: bool,
-    memo: Mutex<BTreeMap<(String, String), Option<LockedArtifact>>>,
+    offers: Mutex<BTreeMap<(String, String), Offers>>,
     fetcher: &'a Fetcher,
     config_dir: &'a Path,
     now: i64,
@@ -150,79 +157,147 @@ impl<'a> ArtifactPins<'a> {
     pub fn new(fetcher: &'a Fetcher, config_dir: &'a Path, now: i64, newest: bool) -> Self {
         ArtifactPins {
             newest,
-            memo: Mutex::new(BTreeMap::new()),
+            offers: Mutex::new(BTreeMap::new()),
             fetcher,
             config_dir,
             now,
         }
     }
 
-    /// The pin of `name` for `arch` (without images), given the old lock's
-    /// (`old`), or `None` when the feed has no build of the line for it.
-    pub async fn pin(
+    /// The pins (without images) of artifact `name` for those of `archs`
+    /// its feed has a build of the line for, all at one version; `old` is
+    /// the distro's current lock.
+    pub async fn pins(
         &self,
         name: &str,
         spec: &ArtifactSpec,
-        arch: &str,
-        old: Option<&LockedArtifact>,
-    ) -> Result<Option<LockedArtifact>> {
-        let old = old.filter(|p| spec.owns(p));
-        if let Some(old) = old
-            && !self.newest
-        {
-            return Ok(Some(old.clone()));
+        archs: &[String],
+        old: Option<&distill_lock::Lock>,
+    ) -> Result<Vec<LockedArtifact>> {
+        let olds: BTreeMap<&str, &LockedArtifact> = archs
+            .iter()
+            .filter_map(|a| old?.artifact(name, a))
+            .filter(|p| spec.owns(p))
+            .map(|p| (p.architecture.as_str(), p))
+            .collect();
+        let old_version = one_version(olds.values().copied());
+        if !self.newest && olds.len() == archs.len() && old_version.is_some() {
+            // `lock` with nothing new to pin: no request at all.
+            return Ok(olds.into_values().cloned().collect());
         }
-        let key = (name.to_owned(), arch.to_owned());
-        let memo = self.memo.lock().expect("lock").get(&key).cloned();
-        let newest = match memo {
-            Some(n) => n,
-            None => {
-                let n = self
-                    .newest(spec, arch)
-                    .await
-                    .context(|| format!("cannot pin artifact {name} for {arch}"))?
-                    .map(|mut n| {
-                        n.name = name.to_owned();
-                        n
-                    });
-                self.memo.lock().expect("lock").insert(key, n.clone());
-                n
+        let context = || format!("cannot pin artifact {name}");
+        let mut offers: BTreeMap<&str, Offers> = BTreeMap::new();
+        for arch in archs {
+            let o = self.offers(name, spec, arch).await.context(context)?;
+            if !o.is_empty() {
+                offers.insert(arch, o);
+            }
+        }
+        let Some((_, first)) = offers.first_key_value() else {
+            return Ok(Vec::new());
+        };
+        let common: Vec<UpstreamVersion> = first
+            .keys()
+            .filter(|v| offers.values().all(|o| o.contains_key(v)))
+            .copied()
+            .collect();
+        // Never backwards: a feed offering less than the lock pins is
+        // stale or lying, and the lock's pins stay.
+        if let Some(v) = old_version
+            && common.last().is_none_or(|n| *n < v)
+            && olds.len() == archs.len()
+        {
+            return Ok(olds.into_values().cloned().collect());
+        }
+        let keep = old_version.filter(|v| common.contains(v));
+        let version = match (self.newest, keep, common.last()) {
+            (false, Some(v), _) => v,
+            (_, _, Some(n)) => *n,
+            (_, _, None) => {
+                let archs: Vec<&str> = offers.keys().copied().collect();
+                return Err(fail!(
+                    "cannot pin artifact {name}: no release of the {}.x line is published for all of {}",
+                    spec.major,
+                    archs.join(", ")
+                ));
             }
         };
-        Ok(match (newest, old) {
-            // Never backwards: a feed offering less than the lock pins is
-            // stale or lying.
-            (Some(n), Some(o)) if version_of(&n) < version_of(o) => Some(o.clone()),
-            (None, Some(o)) => Some(o.clone()),
-            (n, _) => n,
-        })
+        let mut out = Vec::new();
+        for (arch, o) in &offers {
+            let pin = match olds.get(arch) {
+                Some(p) if version_of(p) == Some(version) => (*p).clone(),
+                _ => self
+                    .fetch(spec, arch, version, &o[&version])
+                    .await
+                    .context(|| format!("cannot pin artifact {name} {version} for {arch}"))?,
+            };
+            out.push(LockedArtifact {
+                name: name.to_owned(),
+                ..pin
+            });
+        }
+        Ok(out)
     }
 
-    /// The newest release of the line for `arch`, fetched and checked.
-    async fn newest(&self, spec: &ArtifactSpec, arch: &str) -> Result<Option<LockedArtifact>> {
-        let pinned = |version: UpstreamVersion, url: String, sha256, size, integrity| {
-            Some(LockedArtifact {
-                name: String::new(),
-                version: version.to_string(),
-                architecture: arch.to_owned(),
-                images: Vec::new(),
-                url,
-                size,
-                sha256,
-                integrity,
-            })
+    /// The releases of the line the feed has for `arch`.
+    async fn offers(&self, name: &str, spec: &ArtifactSpec, arch: &str) -> Result<Offers> {
+        let key = (name.to_owned(), arch.to_owned());
+        if let Some(o) = self.offers.lock().expect("lock").get(&key) {
+            return Ok(o.clone());
+        }
+        let offers: Offers = match &spec.feed {
+            Feed::Npm { registry, packages } => match packages.get(arch) {
+                None => Offers::new(),
+                Some(package) => {
+                    let url = format!("{}/{package}", registry.trim_end_matches('/'));
+                    let meta = self.fetcher.fetch_unpinned(&[url]).await?;
+                    npm_releases(&meta.bytes, spec.major)?
+                        .into_iter()
+                        .map(|r| (r.version, Some(r)))
+                        .collect()
+                }
+            },
+            Feed::NodeDist {
+                url, architectures, ..
+            } => match node_arch(arch).filter(|_| architectures.iter().any(|a| a == arch)) {
+                None => Offers::new(),
+                Some(node) => {
+                    let index = format!("{}/index.json", url.trim_end_matches('/'));
+                    let index = self.fetcher.fetch_unpinned(&[index]).await?;
+                    node_releases(&index.bytes, spec.major, node)?
+                        .into_iter()
+                        .map(|r| (r.version, None))
+                        .collect()
+                }
+            },
         };
-        match &spec.feed {
-            Feed::Npm { registry, packages } => {
-                let Some(package) = packages.get(arch) else {
-                    return Ok(None);
-                };
-                let url = format!("{}/{package}", registry.trim_end_matches('/'));
-                let meta = self.fetcher.fetch_unpinned(&[url]).await?;
-                let release = match newest_npm(&meta.bytes, spec.major) {
-                    Err(UpstreamError::NoRelease { .. }) => return Ok(None),
-                    other => other?,
-                };
+        self.offers
+            .lock()
+            .expect("lock")
+            .insert(key, offers.clone());
+        Ok(offers)
+    }
+
+    /// Fetches and checks `version`'s tarball for `arch`; its pin.
+    async fn fetch(
+        &self,
+        spec: &ArtifactSpec,
+        arch: &str,
+        version: UpstreamVersion,
+        npm: &Option<NpmRelease>,
+    ) -> Result<LockedArtifact> {
+        let pinned = |url: String, sha256, size, integrity| LockedArtifact {
+            name: String::new(),
+            version: version.to_string(),
+            architecture: arch.to_owned(),
+            images: Vec::new(),
+            url,
+            size,
+            sha256,
+            integrity,
+        };
+        match (&spec.feed, npm) {
+            (Feed::Npm { .. }, Some(release)) => {
                 let got = self
                     .fetcher
                     .fetch_sha512(
@@ -231,33 +306,15 @@ impl<'a> ArtifactPins<'a> {
                     )
                     .await?;
                 Ok(pinned(
-                    release.version,
-                    release.tarball,
+                    release.tarball.clone(),
                     got.sha256,
                     got.size,
                     Some(release.integrity.to_string()),
                 ))
             }
-            Feed::NodeDist {
-                url,
-                keyring,
-                architectures,
-            } => {
-                let Some(node) =
-                    node_arch(arch).filter(|_| architectures.iter().any(|a| a == arch))
-                else {
-                    return Ok(None);
-                };
-                let base = url.trim_end_matches('/');
-                let index = self
-                    .fetcher
-                    .fetch_unpinned(&[format!("{base}/index.json")])
-                    .await?;
-                let release = match newest_node(&index.bytes, spec.major, node) {
-                    Err(UpstreamError::NoRelease { .. }) => return Ok(None),
-                    other => other?,
-                };
-                let dir = format!("{base}/v{}", release.version);
+            (Feed::NodeDist { url, keyring, .. }, _) => {
+                let node = node_arch(arch).unwrap_or(arch);
+                let dir = format!("{}/v{version}", url.trim_end_matches('/'));
                 let sums = self
                     .fetcher
                     .fetch_unpinned(&[format!("{dir}/SHASUMS256.txt")])
@@ -269,7 +326,7 @@ impl<'a> ArtifactPins<'a> {
                 let keyring = Keyring::load(&self.config_dir.join(keyring))?;
                 let verified = verify_detached(&sums.bytes, &sig.bytes, &keyring, self.now)
                     .context(|| format!("cannot verify {dir}/SHASUMS256.txt"))?;
-                let file = tarball_name(release.version, node);
+                let file = tarball_name(version, node);
                 let sha256 = shasums(&verified.text)?
                     .remove(&file)
                     .ok_or_else(|| fail!("{dir}/SHASUMS256.txt does not list {file}"))?;
@@ -285,12 +342,19 @@ impl<'a> ArtifactPins<'a> {
                 let size = std::fs::metadata(&path)
                     .context(|| format!("cannot read {}", path.display()))?
                     .len();
-                Ok(pinned(release.version, tarball, sha256, size, None))
+                Ok(pinned(tarball, sha256, size, None))
             }
+            (Feed::Npm { .. }, None) => Err(fail!("the npm feed gave no tarball for {version}")),
         }
     }
 }
 
 fn version_of(a: &LockedArtifact) -> Option<UpstreamVersion> {
     UpstreamVersion::parse(&a.version)
+}
+
+/// The version all `pins` share, if they share one.
+fn one_version<'p>(mut pins: impl Iterator<Item = &'p LockedArtifact>) -> Option<UpstreamVersion> {
+    let first = version_of(pins.next()?)?;
+    pins.all(|p| version_of(p) == Some(first)).then_some(first)
 }

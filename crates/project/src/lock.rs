@@ -187,25 +187,38 @@ impl Project {
         pins: &ArtifactPins<'_>,
         old: Option<&Lock>,
     ) -> Result<BTreeMap<(String, String), Option<LockedArtifact>>> {
-        let mut wanted = std::collections::BTreeSet::new();
+        // Artifact → the architectures images need it for.
+        let mut wanted: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for (_, plan) in plans {
-            for arch in archs.iter().filter(|a| plan.architectures.contains(a)) {
-                for a in &plan.artifacts {
-                    wanted.insert((a.clone(), arch.clone()));
+            for a in &plan.artifacts {
+                let list = wanted.entry(a).or_default();
+                for arch in archs.iter().filter(|x| plan.architectures.contains(x)) {
+                    if !list.contains(arch) {
+                        list.push(arch.clone());
+                    }
                 }
             }
         }
-        let jobs = wanted.into_iter().map(|(name, arch)| async move {
-            let spec = &self.config.artifacts[&name];
-            let old = old.and_then(|l| l.artifact(&name, &arch));
-            let pin = pins.pin(&name, spec, &arch, old).await?;
-            Ok::<_, crate::Error>(((name, arch), pin))
+        let jobs = wanted.iter().map(|(name, archs)| async move {
+            let spec = &self.config.artifacts[*name];
+            let got = pins.pins(name, spec, archs, old).await?;
+            Ok::<_, crate::Error>(
+                archs
+                    .iter()
+                    .map(|arch| {
+                        let pin = got.iter().find(|p| &p.architecture == arch).cloned();
+                        ((name.to_string(), arch.clone()), pin)
+                    })
+                    .collect::<Vec<_>>(),
+            )
         });
-        // All finish, and the first failure in (artifact, arch) order is
-        // reported: the same error whichever download ends first.
-        self.block_on(futures_util::future::join_all(jobs))
-            .into_iter()
-            .collect()
+        // All finish, and the first failure in artifact order is reported:
+        // the same error whichever download ends first.
+        let mut out = BTreeMap::new();
+        for r in self.block_on(futures_util::future::join_all(jobs)) {
+            out.extend(r?);
+        }
+        Ok(out)
     }
 
     /// Every image built for `distro`, with what to resolve for it.

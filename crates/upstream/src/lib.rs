@@ -1,6 +1,6 @@
 //! Upstream artifacts (Node's official Linux builds) as pinned inputs,
 //! read from their release feeds. Pure: the caller fetches the bytes; this
-//! crate says which release a feed offers inside a version line, where
+//! crate says which releases a feed offers inside a version line, where
 //! its tarball is, and which hash it must have.
 //!
 //! - [`node`]: Node's own distribution index (`index.json`) and its
@@ -15,20 +15,14 @@ mod npm;
 mod version;
 
 pub use integrity::Integrity;
-pub use node::{NodeRelease, newest_node, node_arch, shasums, tarball_name};
-pub use npm::{NpmRelease, newest_npm};
+pub use node::{NodeRelease, node_arch, node_releases, shasums, tarball_name};
+pub use npm::{NpmRelease, npm_releases};
 pub use version::UpstreamVersion;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UpstreamError {
     #[error("cannot read the {feed} feed: {reason}")]
     Feed { feed: &'static str, reason: String },
-    #[error("no release of {what} in the {major}.x line for {arch}")]
-    NoRelease {
-        what: String,
-        major: u64,
-        arch: String,
-    },
     #[error("invalid integrity {0:?}: expected sha512-<base64>")]
     Integrity(String),
 }

