@@ -259,4 +259,39 @@ mod tests {
         assert_eq!(d.changes[0].images.iter().next().unwrap().0, BUILD_PACKAGES);
         assert_eq!(d.affected(&newer.image_archs()).len(), 2);
     }
+
+    #[test]
+    fn artifact_moves_are_their_own_changes() {
+        let pin = |version: &str| crate::LockedArtifact {
+            name: "node24".into(),
+            version: version.into(),
+            architecture: "amd64".into(),
+            images: vec!["nodejs24".into()],
+            url: format!("https://registry.example/node-{version}.tgz"),
+            size: 1,
+            sha256: Sha256::parse(&"11".repeat(32)).unwrap(),
+            integrity: None,
+        };
+        let mut old = lock(
+            "20250101T000000Z",
+            &[("libc6", "1")],
+            &[("nodejs24", &["libc6"])],
+        );
+        old.artifacts = vec![pin("24.1.0")];
+        let mut new = old.clone();
+        new.artifacts = vec![pin("24.2.0")];
+        let d = old.diff(&new);
+        assert!(d.changes.is_empty(), "no package moved");
+        assert!(!d.is_empty());
+        let a = &d.artifacts[0];
+        assert_eq!(
+            (a.name.as_str(), a.old.as_deref(), a.new.as_deref()),
+            ("node24", Some("24.1.0"), Some("24.2.0"))
+        );
+        assert_eq!(
+            d.affected(&new.image_archs()).keys().collect::<Vec<_>>(),
+            ["nodejs24"]
+        );
+        assert!(old.diff(&old).is_empty());
+    }
 }

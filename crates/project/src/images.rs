@@ -310,6 +310,29 @@ mod tests {
     }
 
     #[test]
+    fn artifacts_are_inherited_and_must_exist() {
+        let imgs = images(
+            "[cc]\npackages = [\"libc6\"]\n[js]\nextends = \"cc\"\nartifacts = [\"node\"]\n\
+             [js2]\nextends = \"js\"\nartifacts = [\"node\"]\n",
+        );
+        let archs = vec!["amd64".to_owned()];
+        let js2 = plan(&imgs, "js2", "d", &archs).unwrap().unwrap();
+        assert_eq!(js2.artifacts, ["node"], "listed once");
+        assert!(
+            plan(&imgs, "cc", "d", &archs)
+                .unwrap()
+                .unwrap()
+                .artifacts
+                .is_empty()
+        );
+        let e = parse_images("[js]\nartifacts = [\"nodejs\"]").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "image js: uses unknown artifact \"nodejs\" (not in [artifacts])"
+        );
+    }
+
+    #[test]
     fn errors() {
         let t = parse_images;
         assert!(

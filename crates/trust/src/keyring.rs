@@ -126,6 +126,27 @@ mod tests {
         );
     }
 
+    /// The Node.js release keys shipped for `node-dist` artifact feeds
+    /// parse, and are exactly the ones keyrings/nodejs/README.md lists as
+    /// included.
+    #[test]
+    fn shipped_nodejs_release_keys() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../keyrings/nodejs");
+        let ring = Keyring::load(&dir.join("release-keys.asc")).unwrap();
+        let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        let included = readme.split("Included:").nth(1).unwrap();
+        let included = included.split("\n\n").nth(1).unwrap();
+        let mut listed: Vec<String> = included
+            .lines()
+            .filter_map(|l| l.strip_prefix("| ")?.split(' ').next())
+            .filter(|f| f.len() == 40)
+            .map(str::to_owned)
+            .collect();
+        listed.sort();
+        assert_eq!(listed.len(), 3, "{included}");
+        assert_eq!(ring.fingerprints(), listed);
+    }
+
     #[test]
     fn garbage_is_an_error() {
         let e = Keyring::from_bytes(b"not a key", "test").unwrap_err();

@@ -9,7 +9,7 @@ use distill_image::{
     SbomPackage, manifest, platform_of, rfc3339, spdx,
 };
 use distill_layer::Tree;
-use distill_lock::{LockedArtifact, LockedPackage};
+use distill_lock::LockedPackage;
 
 use super::ImageBuild;
 use super::layers::Made;
@@ -104,16 +104,16 @@ impl Assembly<'_> {
     }
 
     /// The SPDX document of one image manifest, attached to it in the
-    /// layout and written as `sbom/<tag>-<arch>.spdx.json` inside it.
+    /// layout and written as `sbom/<tag>-<arch>.spdx.json` inside it:
+    /// `pkgs` and the image's artifacts for `arch`.
     pub fn sbom(
         &self,
         layout: &mut Layout,
-        image: &str,
+        t: &ImageBuild<'_>,
         tag: &str,
         arch: &str,
         manifest: &Descriptor,
         pkgs: &[&LockedPackage],
-        artifacts: &[&LockedArtifact],
     ) -> Result<()> {
         let mut listed: Vec<SbomPackage> = pkgs
             .iter()
@@ -127,7 +127,7 @@ impl Assembly<'_> {
             .collect();
         // Upstream software by its own name and URL: no Debian purl, no
         // dpkg status entry, so scanners do not take it for a package.
-        listed.extend(artifacts.iter().map(|a| {
+        listed.extend(t.artifacts[arch].iter().map(|a| {
             SbomPackage {
                 name: self
                     .artifacts
@@ -140,7 +140,7 @@ impl Assembly<'_> {
             }
         }));
         listed.sort_by(|a, b| a.name.cmp(&b.name));
-        let name = format!("{image}-{}:{tag}-{arch}", self.distro);
+        let name = format!("{}-{}:{tag}-{arch}", t.image, self.distro);
         let doc = spdx(&name, self.version_id, &rfc3339(self.epoch), &listed);
         layout.attach(manifest, SPDX_MEDIA_TYPE, &doc)?;
         layout.write_file(&format!("sbom/{tag}-{arch}.spdx.json"), &doc)?;

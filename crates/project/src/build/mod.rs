@@ -373,7 +373,7 @@ impl Project {
                     if tag_spec.debug {
                         listed.extend(tools[arch].busybox);
                     }
-                    assembly.sbom(&mut layout, &t.image, tag, arch, &desc, &listed, own)?;
+                    assembly.sbom(&mut layout, t, tag, arch, &desc, &listed)?;
                     let platform = desc.platform.clone().expect("image descriptors have one");
                     layout.tag(&format!("{tag}-{}", platform.architecture), desc.clone());
                     manifests.push(desc);
