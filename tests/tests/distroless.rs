@@ -1,5 +1,6 @@
 //! The committed locks reproduce distroless's package lists exactly, for
-//! every image, distro and architecture. The expected lists are typed in
+//! every image, distro and architecture, and pin Node for the nodejs
+//! images. The expected lists are typed in
 //! from the distroless facts (GoogleContainerTools/distroless at
 //! 2026-08-21), independently of packages.toml.
 
@@ -47,6 +48,9 @@ const PYTHON3_13: &[&str] = &[
     "python3.13-minimal",
     "python3.13-venv",
 ];
+/// Architectures Node builds for, per major (no armv7l from Node 24 on).
+const NODE22_ARCHS: &[&str] = &["amd64", "arm64", "armhf", "s390x", "ppc64el"];
+const NODE24_ARCHS: &[&str] = &["amd64", "arm64", "s390x", "ppc64el"];
 const ARCHS_12: &[&str] = &["amd64", "arm64", "armhf", "s390x", "ppc64el"];
 const ARCHS_13: &[&str] = &["amd64", "arm64", "armhf", "s390x", "ppc64el", "riscv64"];
 
@@ -105,13 +109,56 @@ fn check(lock: &Lock, image: &str, archs: &[&str], want: BTreeSet<String>) {
     }
 }
 
+/// nodejs<major>: cc's packages (and libatomic1 from Node 26), plus Node
+/// pinned at one version of its line on every architecture.
+fn check_nodejs(lock: &Lock, cc: &[&[&str]]) {
+    for (major, archs) in [(22, NODE22_ARCHS), (24, NODE24_ARCHS), (26, NODE24_ARCHS)] {
+        let image = format!("nodejs{major}");
+        let mut want = set(cc);
+        if major >= 26 {
+            want.insert("libatomic1".into());
+        }
+        check(lock, &image, archs, want);
+        let pins: Vec<_> = lock
+            .artifacts
+            .iter()
+            .filter(|a| a.name == format!("node{major}"))
+            .collect();
+        let archs: BTreeSet<&str> = pins.iter().map(|a| a.architecture.as_str()).collect();
+        let imaged: BTreeSet<&str> = lock.images[&image].keys().map(String::as_str).collect();
+        assert_eq!(archs, imaged, "{image}: a pin per architecture");
+        let versions: BTreeSet<&str> = pins.iter().map(|a| a.version.as_str()).collect();
+        assert_eq!(versions.len(), 1, "{image}: one version {versions:?}");
+        for a in pins {
+            assert!(a.version.starts_with(&format!("{major}.")), "{}", a.version);
+            assert_eq!(a.images, [image.clone()]);
+            assert!(a.url.starts_with("https://registry.npmjs.org/node-linux-"));
+            assert!(
+                a.integrity
+                    .as_deref()
+                    .is_some_and(|i| i.starts_with("sha512-"))
+            );
+            assert!(a.size > 1 << 20);
+        }
+    }
+}
+
 #[test]
 fn debian12_locks_equal_distroless() {
     let l = lock("debian12");
     assert_eq!(
         l.images.keys().collect::<Vec<_>>(),
-        ["base", "base-nossl", "cc", "static"]
+        [
+            "base",
+            "base-nossl",
+            "cc",
+            "nodejs22",
+            "nodejs24",
+            "nodejs26",
+            "static"
+        ]
     );
+    check_nodejs(&l, &[STATIC_12, BASE_12, CC_12]);
     check(&l, "static", ARCHS_12, set(&[STATIC_12]));
     check(&l, "base-nossl", ARCHS_12, set(&[STATIC_12, &["libc6"]]));
     check(&l, "base", ARCHS_12, set(&[STATIC_12, BASE_12]));
@@ -123,8 +170,18 @@ fn debian13_locks_equal_distroless() {
     let l = lock("debian13");
     assert_eq!(
         l.images.keys().collect::<Vec<_>>(),
-        ["base", "base-nossl", "cc", "python3", "static"]
+        [
+            "base",
+            "base-nossl",
+            "cc",
+            "nodejs22",
+            "nodejs24",
+            "nodejs26",
+            "python3",
+            "static"
+        ]
     );
+    check_nodejs(&l, &[STATIC_13, BASE_13, CC_13]);
     check(&l, "static", ARCHS_13, set(&[STATIC_13]));
     check(&l, "base-nossl", ARCHS_13, set(&[STATIC_13, &["libc6"]]));
     check(&l, "base", ARCHS_13, set(&[STATIC_13, BASE_13]));
