@@ -131,7 +131,7 @@ fn check_nodejs(lock: &Lock, cc: &[&[&str]]) {
         assert_eq!(versions.len(), 1, "{image}: one version {versions:?}");
         for a in pins {
             assert!(a.version.starts_with(&format!("{major}.")), "{}", a.version);
-            assert_eq!(a.images, [image.clone()]);
+            assert_eq!(a.images, std::slice::from_ref(&image));
             assert!(a.url.starts_with("https://registry.npmjs.org/node-linux-"));
             assert!(
                 a.integrity
