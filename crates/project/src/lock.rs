@@ -131,7 +131,12 @@ impl Project {
                 };
                 for a in used {
                     let key = (a.name.clone(), a.architecture.clone());
-                    artifacts.entry(key).or_insert(a).images.push(image.clone());
+                    // The images are this resolution's, not a kept pin's.
+                    let pin = artifacts.entry(key).or_insert(LockedArtifact {
+                        images: Vec::new(),
+                        ..a
+                    });
+                    pin.images.push(image.clone());
                 }
                 let resolution = resolve_image(&universe, image, distro, plan)?;
                 for chosen in resolution.packages.values() {

@@ -130,6 +130,16 @@ fn npm_artifacts_are_locked_built_under_nodejs_and_listed_in_the_sbom() {
     let run = s.ws.run(&["lock"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(s.ws.lock_text(), first);
+    // A kept pin lists the images of this resolution: one added, then
+    // removed again.
+    let toml_path = s.ws.path().join("packages.toml");
+    let toml = std::fs::read_to_string(&toml_path).unwrap();
+    add_config(&s, "\n[images.app]\nextends = \"nodejs24\"\n");
+    assert_eq!(s.ws.run(&["lock"]).code, 0);
+    assert_eq!(pins(&s)[0].3, ["app", "nodejs24"]);
+    std::fs::write(&toml_path, toml).unwrap();
+    assert_eq!(s.ws.run(&["lock"]).code, 0);
+    assert_eq!(s.ws.lock_text(), first);
 
     let run = build(&s.ws, "out");
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -210,10 +220,30 @@ fn npm_artifacts_are_locked_built_under_nodejs_and_listed_in_the_sbom() {
     // cached by hash) and gives the same digests.
     let digests = run.stdout.clone();
     let before = s.server.all_hits();
+    let layers = |s: &Setup| -> Vec<(String, std::time::SystemTime)> {
+        let mut v: Vec<_> = std::fs::read_dir(s.ws.cache().join("layers"))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    e.metadata().unwrap().modified().unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let cached = layers(&s);
     let again = build(&s.ws, "out2");
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.stdout, digests);
     assert_eq!(s.server.all_hits(), before, "a warm build makes no request");
+    assert_eq!(
+        layers(&s),
+        cached,
+        "and reuses every cached layer, node's too"
+    );
 
     // A tarball altered in the cache is refused before it is read when its
     // layer has to be made again.
