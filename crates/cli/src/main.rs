@@ -10,6 +10,7 @@ mod lock;
 mod output;
 mod parse;
 mod progress;
+mod push;
 mod query;
 mod report;
 mod update;
@@ -76,6 +77,8 @@ enum Command {
     Why(why::Args),
     /// Resolve packages against a distro and print the full set.
     Resolve(query::ResolveArgs),
+    /// Push the built layouts to a registry (blobs, manifests, SBOMs, tags).
+    Push(push::Args),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Command::Build(args) => open(g).and_then(|p| build::run(&p, args)),
         Command::Update(args) => open(g).and_then(|p| update::run(&p, args)),
         Command::Why(args) => open(g).and_then(|p| why::run(&p, args)),
+        Command::Push(args) => open(g).and_then(|p| push::run(&p, args)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -7,6 +7,7 @@ use distill_archive::{ArchiveError, DiscoverError};
 use distill_fetch::FetchError;
 use distill_image::ImageError;
 use distill_layer::{LayerError, TreeError};
+use distill_registry::RegistryError;
 use distill_resolve::ResolveError;
 use distill_trust::TrustError;
 use distill_upstream::UpstreamError;
@@ -43,6 +44,8 @@ pub enum Error {
     Tree(#[from] TreeError),
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

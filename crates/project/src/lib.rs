@@ -11,6 +11,7 @@
 //!   - [`Project::lock_distros`] resolves every image and writes the locks;
 //!   - [`Project::build`] turns a lock into OCI layouts;
 //!   - [`Project::update`] moves snapshot and artifact pins and re-locks;
+//!   - [`Project::push`] publishes the built layouts to a registry;
 //!   - [`Project::why`], [`Project::show`], [`Project::resolve`] answer
 //!     questions about the lock and the archive;
 //! - [`diff_layouts`], [`diff_lock_files`]: what changed between two
@@ -29,6 +30,7 @@ mod error;
 mod images;
 mod lock;
 mod project;
+mod push;
 mod query;
 mod spec;
 mod update;
@@ -45,6 +47,7 @@ pub use error::{Error, Result};
 pub use images::{DefinitionError, DistroPart, Exclude, ImagePlan, ImageSettings, ImageSpec};
 pub use lock::{LockOptions, Locked};
 pub use project::{EnvOptions, Project, read_lock_file};
+pub use push::{PushOptions, PushReport};
 pub use query::Found;
 pub use spec::{BuildSpec, DirSpec, FileSpec, TagSpec};
 pub use update::{DistroUpdate, UpdateOptions, UpdateReport, UpdateTo};

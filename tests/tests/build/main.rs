@@ -9,6 +9,7 @@ mod artifacts;
 mod cli;
 mod common;
 mod inprocess;
+mod push;
 mod repro;
 mod security;
 mod tools;

@@ -1,0 +1,287 @@
+//! `push`: the built layouts to a registry, as crane and skopeo would,
+//! in an order that never names what is not there yet: blobs (skipped
+//! when present, mounted when this run already put them in another
+//! repository of the registry, else uploaded), then manifests by digest,
+//! the SBOM artifacts and their referrers, the indexes, and last the tags.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use distill_image::{Descriptor, INDEX, LayoutReader};
+use distill_registry::{Client, Placed, Reference};
+use futures_util::StreamExt;
+
+use crate::error::{Context, Result, fail};
+use crate::project::Project;
+
+/// Blob uploads in flight at once.
+const PARALLEL: usize = 4;
+
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// `REGISTRY/PREFIX`: each layout goes to `PREFIX/<image>-<distro>`.
+    pub target: String,
+    /// Only these images (default: every image built).
+    pub images: Vec<String>,
+    /// Only these distros (default: all).
+    pub distros: Vec<String>,
+    /// Only these tags and their `<tag>-<arch>` (default: all).
+    pub tags: Vec<String>,
+    /// Where `build` wrote the layouts.
+    pub out: PathBuf,
+    /// http for a registry that is not on this machine.
+    pub plain_http: bool,
+    /// The docker config with credentials (default: `$DOCKER_CONFIG` or
+    /// `~/.docker/config.json`).
+    pub docker_config: Option<PathBuf>,
+}
+
+/// What a push did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushReport {
+    /// `registry/repo:tag` → digest, in push order.
+    pub tags: Vec<(String, String)>,
+    pub uploaded: usize,
+    pub mounted: usize,
+    /// Blobs the registry had already.
+    pub present: usize,
+    /// Bytes uploaded.
+    pub bytes: u64,
+}
+
+impl Project {
+    pub fn push(&self, opts: &PushOptions) -> Result<PushReport> {
+        let prefix =
+            Reference::parse(&opts.target).context(|| format!("cannot push to {}", opts.target))?;
+        if prefix.reference.is_some() {
+            return Err(fail!(
+                "cannot push to {}: give a registry and repository prefix, without a tag",
+                opts.target
+            ));
+        }
+        let docker_config = opts
+            .docker_config
+            .clone()
+            .or_else(distill_registry::auth::docker_config_path);
+        let client = Client::new(docker_config, opts.plain_http)
+            .context(|| format!("cannot push to {}", opts.target))?;
+        let mut layouts = Vec::new();
+        for distro in self.distros(&opts.distros)? {
+            for image in self.config.images.keys() {
+                if !opts.images.is_empty() && !opts.images.contains(image) {
+                    continue;
+                }
+                let name = format!("{image}-{distro}");
+                let dir = opts.out.join(&name);
+                if LayoutReader::is_layout(&dir) {
+                    layouts.push((name, dir));
+                }
+            }
+        }
+        if layouts.is_empty() {
+            return Err(fail!(
+                "cannot push: no built layout under {} matches; run `distill build` first",
+                opts.out.display()
+            ));
+        }
+        let pusher = Pusher {
+            client,
+            registry: prefix.registry.clone(),
+            seen: Mutex::new(BTreeMap::new()),
+            report: Mutex::new(PushReport::default()),
+        };
+        for (name, dir) in &layouts {
+            let repo = prefix.child(name);
+            self.block_on(pusher.layout(&repo, dir, &opts.tags))
+                .context(|| format!("cannot push {repo}"))?;
+        }
+        Ok(pusher.report.into_inner().expect("lock"))
+    }
+}
+
+struct Pusher {
+    client: Client,
+    registry: String,
+    /// Blob digest → a repository of this run that has it.
+    seen: Mutex<BTreeMap<String, String>>,
+    report: Mutex<PushReport>,
+}
+
+impl Pusher {
+    async fn layout(&self, repo: &Reference, dir: &Path, only: &[String]) -> Result<()> {
+        let reader = LayoutReader::open(dir)?;
+        let wanted = |tag: &str| {
+            only.is_empty()
+                || only
+                    .iter()
+                    .any(|t| tag == t || tag.strip_prefix(&format!("{t}-")).is_some())
+        };
+        let tags: Vec<(String, Descriptor)> = reader
+            .tags()
+            .filter(|(t, _)| wanted(t))
+            .map(|(t, d)| (t.to_owned(), d.clone()))
+            .collect();
+        // Image manifests (by digest) under the tags, and the SBOM
+        // artifacts whose subject is one of them.
+        let mut images: BTreeMap<String, Descriptor> = BTreeMap::new();
+        let mut indexes: BTreeMap<String, Descriptor> = BTreeMap::new();
+        for (_, d) in &tags {
+            if d.media_type == INDEX {
+                indexes.insert(d.digest.clone(), d.clone());
+            }
+            for m in reader.images(d)? {
+                images.insert(m.digest.clone(), m);
+            }
+        }
+        let mut artifacts: Vec<(Descriptor, String)> = Vec::new();
+        for d in reader.entries() {
+            if d.artifact_type.is_none() {
+                continue;
+            }
+            let doc = reader.manifest(d)?;
+            if let Some(subject) = doc.subject.filter(|s| images.contains_key(&s.digest)) {
+                artifacts.push((d.clone(), subject.digest));
+            }
+        }
+        let mut blobs: BTreeMap<String, u64> = BTreeMap::new();
+        for d in images.values().chain(artifacts.iter().map(|(d, _)| d)) {
+            let m = reader.manifest(d)?;
+            for b in std::iter::once(&m.config).chain(&m.layers) {
+                blobs.insert(b.digest.clone(), b.size);
+            }
+        }
+        let results: Vec<Result<()>> = futures_util::stream::iter(blobs)
+            .map(|(digest, size)| self.blob(repo, &reader, digest, size))
+            .buffer_unordered(PARALLEL)
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<()>>()?;
+
+        for d in images.values().chain(artifacts.iter().map(|(d, _)| d)) {
+            self.manifest(repo, &reader, d, &d.digest).await?;
+        }
+        self.referrers(repo, &artifacts).await?;
+        for d in indexes.values() {
+            self.manifest(repo, &reader, d, &d.digest).await?;
+        }
+        for (tag, d) in &tags {
+            let digest = self.manifest(repo, &reader, d, tag).await?;
+            let mut report = self.report.lock().expect("lock");
+            report.tags.push((repo.with(tag).to_string(), digest));
+        }
+        Ok(())
+    }
+
+    /// PUTs the layout's manifest or index `d` under `reference`.
+    async fn manifest(
+        &self,
+        repo: &Reference,
+        reader: &LayoutReader,
+        d: &Descriptor,
+        reference: &str,
+    ) -> Result<String> {
+        let bytes = reader.blob(d)?;
+        Ok(self
+            .client
+            .put_manifest(
+                &self.registry,
+                &repo.repository,
+                reference,
+                &d.media_type,
+                &bytes,
+            )
+            .await?)
+    }
+
+    /// Puts one blob into `repo`, mounting it from a repository this run
+    /// already put it in.
+    async fn blob(
+        &self,
+        repo: &Reference,
+        reader: &LayoutReader,
+        digest: String,
+        size: u64,
+    ) -> Result<()> {
+        let from = self.seen.lock().expect("lock").get(&digest).cloned();
+        let path = reader.blob_path(&digest);
+        let placed = self
+            .client
+            .put_blob(
+                &self.registry,
+                &repo.repository,
+                &digest,
+                &path,
+                size,
+                from.as_deref(),
+            )
+            .await?;
+        self.seen
+            .lock()
+            .expect("lock")
+            .entry(digest)
+            .or_insert_with(|| repo.repository.clone());
+        let mut r = self.report.lock().expect("lock");
+        match placed {
+            Placed::Present => r.present += 1,
+            Placed::Mounted => r.mounted += 1,
+            Placed::Uploaded => {
+                r.uploaded += 1;
+                r.bytes += size;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the SBOMs findable from their subjects: nothing more to do
+    /// where the registry has the referrers API (the manifest's `subject`
+    /// registered it); else the OCI 1.1 fallback, an index of referrers
+    /// under the tag `sha256-<subject hex>`, merged with what it lists.
+    async fn referrers(&self, repo: &Reference, artifacts: &[(Descriptor, String)]) -> Result<()> {
+        let Some((_, first)) = artifacts.first() else {
+            return Ok(());
+        };
+        let (registry, name) = (&self.registry, &repo.repository);
+        if self.client.has_referrers_api(registry, name, first).await? {
+            return Ok(());
+        }
+        let mut by_subject: BTreeMap<&str, Vec<&Descriptor>> = BTreeMap::new();
+        for (d, subject) in artifacts {
+            by_subject.entry(subject).or_default().push(d);
+        }
+        for (subject, referrers) in by_subject {
+            let tag = subject.replace(':', "-");
+            let mut listed: Vec<serde_json::Value> =
+                match self.client.get_manifest(registry, name, &tag).await? {
+                    Some((_, bytes)) => serde_json::from_slice::<serde_json::Value>(&bytes)
+                        .ok()
+                        .and_then(|v| v["manifests"].as_array().cloned())
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                };
+            let known: BTreeSet<String> = listed
+                .iter()
+                .filter_map(|m| m["digest"].as_str().map(str::to_owned))
+                .collect();
+            let before = listed.len();
+            for d in referrers {
+                if !known.contains(&d.digest) {
+                    listed.push(serde_json::to_value(d).expect("descriptor serialises"));
+                }
+            }
+            if listed.len() == before {
+                continue;
+            }
+            let index = serde_json::to_vec(&serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": INDEX,
+                "manifests": listed,
+            }))
+            .expect("index serialises");
+            self.client
+                .put_manifest(registry, name, &tag, INDEX, &index)
+                .await?;
+        }
+        Ok(())
+    }
+}

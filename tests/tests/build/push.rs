@@ -1,0 +1,244 @@
+//! `distill push` against a real registry (Debian's docker-registry on
+//! 127.0.0.1): every distinct blob uploaded once and mounted elsewhere,
+//! nothing uploaded the second time, the tags' digests exactly the built
+//! ones, SBOMs findable through the referrers tag fallback, Basic auth from
+//! a docker config, and a clear error for a wrong password.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::common::*;
+use distill_tests::registry::{Registry, available};
+use distill_tests::{Run, Setup, sha256_hex};
+
+/// Every blob (configs, layers, SBOM artifacts' blobs) each layout under
+/// `out` names, per layout.
+fn layout_blobs(out: &Path) -> Vec<BTreeSet<String>> {
+    let mut all = Vec::new();
+    for e in std::fs::read_dir(out).unwrap() {
+        let layout = e.unwrap().path();
+        let index = read_json(&layout.join("index.json"));
+        let mut blobs = BTreeSet::new();
+        let mut manifests: Vec<String> = Vec::new();
+        for m in index["manifests"].as_array().unwrap() {
+            let d = m["digest"].as_str().unwrap().to_owned();
+            if m["mediaType"] == "application/vnd.oci.image.index.v1+json" {
+                for c in blob_json(&layout, &d)["manifests"].as_array().unwrap() {
+                    manifests.push(c["digest"].as_str().unwrap().to_owned());
+                }
+            } else {
+                manifests.push(d);
+            }
+        }
+        for m in manifests {
+            let doc = blob_json(&layout, &m);
+            blobs.insert(doc["config"]["digest"].as_str().unwrap().to_owned());
+            for l in doc["layers"].as_array().unwrap() {
+                blobs.insert(l["digest"].as_str().unwrap().to_owned());
+            }
+        }
+        all.push(blobs);
+    }
+    all
+}
+
+fn push(s: &Setup, target: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["push", target, "--out", "out", "--json"];
+    args.extend(extra);
+    s.ws.run(&args)
+}
+
+#[test]
+fn push_uploads_each_blob_once_then_nothing_and_serves_the_built_digests() {
+    if !available() {
+        return;
+    }
+    let registry = Registry::start(None);
+    let s = setup(&[], "");
+    let built = build(&s.ws, "out");
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let target = format!("{}/distroless", registry.addr);
+
+    let first = push(&s, &target, &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let report: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
+    let per_layout = layout_blobs(&s.ws.path().join("out"));
+    let distinct: BTreeSet<&String> = per_layout.iter().flatten().collect();
+    let total: usize = per_layout.iter().map(BTreeSet::len).sum();
+    assert_eq!(
+        report["blobs"]["uploaded"],
+        distinct.len(),
+        "each distinct blob once"
+    );
+    assert_eq!(
+        report["blobs"]["mounted"],
+        total - distinct.len(),
+        "the rest mounted"
+    );
+    // The registry saw exactly that many completed uploads.
+    assert_eq!(registry.requests("PUT", "/blobs/uploads/"), distinct.len());
+
+    // Every tag serves the digest the build printed.
+    let tags = report["tags"].as_object().unwrap();
+    for line in built.stdout.lines() {
+        let (name, digest) = line.split_once(' ').unwrap();
+        let reference = format!("{}/distroless/{name}", registry.addr);
+        assert_eq!(tags[&reference], digest, "{reference}");
+    }
+    assert!(tags.keys().any(|t| t.ends_with("cc-test:debug-arm64")));
+
+    // The SBOMs are found through the referrers tag schema (distribution
+    // 2.8 has no referrers API).
+    let layout = s.ws.path().join("out/cc-test");
+    let index = read_json(&layout.join("index.json"));
+    let sbom = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["artifactType"] == "application/spdx+json")
+        .unwrap();
+    let subject = blob_json(&layout, sbom["digest"].as_str().unwrap())["subject"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tag = subject.replace(':', "-");
+    let listed = http_get_json(
+        &registry.addr,
+        &format!("/v2/distroless/cc-test/manifests/{tag}"),
+    );
+    assert!(
+        listed["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["digest"] == sbom["digest"] && d["artifactType"] == "application/spdx+json"),
+        "{listed}"
+    );
+
+    // Idempotent: a second push uploads and mounts nothing.
+    let uploads = registry.requests("PUT", "/blobs/uploads/");
+    let second = push(&s, &target, &[]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let again: serde_json::Value = serde_json::from_str(&second.stdout).unwrap();
+    assert_eq!(again["blobs"]["uploaded"], 0);
+    assert_eq!(again["blobs"]["mounted"], 0);
+    assert_eq!(again["blobs"]["present"], total);
+    assert_eq!(again["tags"], report["tags"]);
+    assert_eq!(registry.requests("PUT", "/blobs/uploads/"), uploads);
+
+    // skopeo reads back what was pushed, with the same digest.
+    if have("skopeo") {
+        let out = std::process::Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!(
+                "docker://{}/distroless/static-test:latest",
+                registry.addr
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let digest = format!("sha256:{}", sha256_hex(&out.stdout));
+        let want = built
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("static-test:latest "))
+            .unwrap();
+        assert_eq!(digest, want);
+    }
+}
+
+#[test]
+fn basic_auth_from_a_docker_config_and_a_wrong_password_refused() {
+    if !available() {
+        return;
+    }
+    let registry = Registry::start(Some(("alice", "right horse")));
+    let s = setup(&[], "");
+    let built = s.ws.run(&["build", "--out", "out", "--image", "static"]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let target = format!("{}/distroless", registry.addr);
+
+    let good = registry.docker_config("alice", "right horse");
+    let run =
+        s.ws.command(&["push", &target, "--out", "out"])
+            .env("DOCKER_CONFIG", &good)
+            .output()
+            .unwrap();
+    let run: Run = run.into();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("static-test:latest sha256:"),
+        "{}",
+        run.stdout
+    );
+
+    let bad = registry.docker_config("alice", "wrong");
+    let run: Run =
+        s.ws.command(&["push", &target, "--out", "out"])
+            .env("DOCKER_CONFIG", &bad)
+            .output()
+            .unwrap()
+            .into();
+    run.assert_error(&format!(
+        "cannot push {}/distroless/static-test",
+        registry.addr
+    ));
+    assert!(run.stderr.contains("401 Unauthorized"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("wrong"),
+        "the password is never printed"
+    );
+
+    // No credentials at all: the same 401, not a hang or a panic.
+    let none = s.ws.path().join("no-docker-config");
+    let run: Run =
+        s.ws.command(&["push", &target, "--out", "out"])
+            .env("DOCKER_CONFIG", &none)
+            .output()
+            .unwrap()
+            .into();
+    run.assert_error("401 Unauthorized");
+}
+
+#[test]
+fn push_needs_a_build_and_a_prefix_without_tag() {
+    let s = setup(&[], "");
+    s.ws.run(&["push", "127.0.0.1:9/x", "--out", "nowhere"])
+        .assert_error("no built layout under nowhere");
+    s.ws.run(&["push", "127.0.0.1:9/x:latest"])
+        .assert_error("without a tag");
+    s.ws.run(&["push", "Not A Reference"])
+        .assert_error("invalid image reference");
+}
+
+fn have(tool: &str) -> bool {
+    std::process::Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok()
+}
+
+/// GET a manifest as JSON (HTTP/1.0 over a plain socket: the registry
+/// is on loopback), accepting the OCI index type.
+fn http_get_json(addr: &str, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        conn,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/vnd.oci.image.index.v1+json\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    conn.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8(response).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    serde_json::from_str(body).unwrap()
+}
