@@ -87,6 +87,7 @@ impl Project {
         }
         let pusher = Pusher {
             client,
+            observer: self.observer(),
             registry: prefix.registry.clone(),
             seen: Mutex::new(BTreeMap::new()),
             report: Mutex::new(PushReport::default()),
@@ -100,15 +101,16 @@ impl Project {
     }
 }
 
-struct Pusher {
+struct Pusher<'p> {
     client: Client,
+    observer: &'p dyn distill_fetch::Observer,
     registry: String,
     /// Blob digest → a repository of this run that has it.
     seen: Mutex<BTreeMap<String, String>>,
     report: Mutex<PushReport>,
 }
 
-impl Pusher {
+impl Pusher<'_> {
     async fn layout(&self, repo: &Reference, dir: &Path, only: &[String]) -> Result<()> {
         let reader = LayoutReader::open(dir)?;
         let wanted = |tag: &str| {
@@ -151,11 +153,22 @@ impl Pusher {
                 blobs.insert(b.digest.clone(), b.size);
             }
         }
+        let steps = self
+            .observer
+            .steps(blobs.len() as u64, &format!("push {repo} blobs"));
         let results: Vec<Result<()>> = futures_util::stream::iter(blobs)
-            .map(|(digest, size)| self.blob(repo, &reader, digest, size))
+            .map(|(digest, size)| {
+                let (reader, steps) = (&reader, &steps);
+                async move {
+                    let r = self.blob(repo, reader, digest, size).await;
+                    steps.advance(1);
+                    r
+                }
+            })
             .buffer_unordered(PARALLEL)
             .collect()
             .await;
+        drop(steps);
         results.into_iter().collect::<Result<()>>()?;
 
         for d in images.values().chain(artifacts.iter().map(|(d, _)| d)) {
