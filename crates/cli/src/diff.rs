@@ -72,7 +72,7 @@ fn brief(e: &EntryInfo) -> String {
     s
 }
 
-fn layouts_text(d: &LayoutDiff) -> String {
+pub(crate) fn layouts_text(d: &LayoutDiff) -> String {
     let mut text = String::new();
     for i in &d.images {
         let (tag, platform) = (&i.tag, &i.platform);

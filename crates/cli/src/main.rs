@@ -14,6 +14,7 @@ mod push;
 mod query;
 mod report;
 mod update;
+mod verify;
 mod why;
 
 use std::path::PathBuf;
@@ -79,6 +80,9 @@ enum Command {
     Resolve(query::ResolveArgs),
     /// Push the built layouts to a registry (blobs, manifests, SBOMs, tags).
     Push(push::Args),
+    /// Check that a registry serves what the lock builds (exit 0: same,
+    /// 2: differs, with the files that differ).
+    Verify(verify::Args),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
         Command::Update(args) => open(g).and_then(|p| update::run(&p, args)),
         Command::Why(args) => open(g).and_then(|p| why::run(&p, args)),
         Command::Push(args) => open(g).and_then(|p| push::run(&p, args)),
+        Command::Verify(args) => open(g).and_then(|p| verify::run(&p, args)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -11,7 +11,8 @@
 //!   - [`Project::lock_distros`] resolves every image and writes the locks;
 //!   - [`Project::build`] turns a lock into OCI layouts;
 //!   - [`Project::update`] moves snapshot and artifact pins and re-locks;
-//!   - [`Project::push`] publishes the built layouts to a registry;
+//!   - [`Project::push`] publishes the built layouts to a registry, and
+//!     [`Project::verify`] checks a registry serves what the lock builds;
 //!   - [`Project::why`], [`Project::show`], [`Project::resolve`] answer
 //!     questions about the lock and the archive;
 //! - [`diff_layouts`], [`diff_lock_files`]: what changed between two
@@ -34,6 +35,7 @@ mod push;
 mod query;
 mod spec;
 mod update;
+mod verify;
 mod why;
 
 pub use artifacts::{ArtifactSpec, Feed};
@@ -51,4 +53,5 @@ pub use push::{PushOptions, PushReport};
 pub use query::Found;
 pub use spec::{BuildSpec, DirSpec, FileSpec, TagSpec};
 pub use update::{DistroUpdate, UpdateOptions, UpdateReport, UpdateTo};
+pub use verify::{Verified, VerifyOptions};
 pub use why::Why;

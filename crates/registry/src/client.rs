@@ -294,6 +294,44 @@ impl Client {
         }
     }
 
+    /// Blob `digest` of `repo`, checked against its digest.
+    pub async fn get_blob(
+        &self,
+        registry: &str,
+        repo: &str,
+        digest: &str,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let url = format!("{}/v2/{repo}/blobs/{digest}", self.base(registry));
+        let resp = self
+            .send(
+                registry,
+                &pull_scope(repo),
+                Method::GET,
+                &url,
+                &[],
+                Body::Empty,
+            )
+            .await?;
+        if !resp.status().is_success() {
+            let s = resp.status();
+            return Err(status_error(&format!("GET {url}"), s, resp).await);
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| http_error(&url, &e))?
+            .to_vec();
+        let actual = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        if actual != digest {
+            return Err(RegistryError::Digest {
+                what: url,
+                expected: digest.to_owned(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
     /// Whether the registry serves the OCI 1.1 referrers API.
     pub async fn has_referrers_api(
         &self,

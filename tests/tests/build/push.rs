@@ -242,3 +242,106 @@ fn http_get_json(addr: &str, path: &str) -> serde_json::Value {
     );
     serde_json::from_str(body).unwrap()
 }
+
+#[test]
+fn verify_is_0_for_a_fresh_push_and_2_naming_files_after_a_layer_is_replaced() {
+    if !available() {
+        return;
+    }
+    let registry = Registry::start(None);
+    let s = setup(&[], "");
+    assert_eq!(build(&s.ws, "out").code, 0);
+    let target = format!("{}/distroless", registry.addr);
+    assert_eq!(push(&s, &target, &[]).code, 0);
+    let reference = format!("{target}/cc-test:latest");
+    let verify = |s: &Setup| {
+        s.ws.run(&["verify", &reference, "--image", "cc", "--distro", "test"])
+    };
+    let same = verify(&s);
+    assert_eq!(same.code, 0, "{}{}", same.stdout, same.stderr);
+    assert!(
+        same.stdout.contains("same as the lock builds"),
+        "{}",
+        same.stdout
+    );
+
+    // Someone replaces the amd64 image's top layer in the registry.
+    let blob_gets = registry.requests("GET", "/blobs/");
+    replace_top_layer(&registry.addr, "distroless/cc-test", "latest", "amd64");
+    let differs = verify(&s);
+    assert_eq!(differs.code, 2, "{}{}", differs.stdout, differs.stderr);
+    let out = &differs.stdout;
+    assert!(out.contains("differs from the lock"), "{out}");
+    assert!(out.contains("latest linux/amd64: changed"), "{out}");
+    assert!(out.contains("file + /etc/evil"), "{out}");
+    assert!(!out.contains("linux/arm64"), "arm64 is untouched: {out}");
+    // Only the replaced layer was downloaded to explain it.
+    assert_eq!(registry.requests("GET", "/blobs/"), blob_gets + 1);
+}
+
+/// Swaps the top layer of `tag`'s `arch` image for one with an extra
+/// file, through the registry API, and re-tags.
+fn replace_top_layer(addr: &str, repo: &str, tag: &str, arch: &str) {
+    use std::io::Write;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = distill_registry::Client::new(None, false).unwrap();
+    rt.block_on(async {
+        let (_, index) = client.get_manifest(addr, repo, tag).await.unwrap().unwrap();
+        let mut index: serde_json::Value = serde_json::from_slice(&index).unwrap();
+        let entry = index["manifests"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|m| m["platform"]["architecture"] == arch)
+            .unwrap();
+        let digest = entry["digest"].as_str().unwrap().to_owned();
+        let (_, m) = client
+            .get_manifest(addr, repo, &digest)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut m: serde_json::Value = serde_json::from_slice(&m).unwrap();
+
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(5);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        tar.append_data(&mut h, "etc/evil", &b"evil\n"[..]).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar.into_inner().unwrap()).unwrap();
+        let layer = gz.finish().unwrap();
+        let layer_digest = format!("sha256:{}", sha256_hex(&layer));
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &layer).unwrap();
+        client
+            .put_blob(
+                addr,
+                repo,
+                &layer_digest,
+                file.path(),
+                layer.len() as u64,
+                None,
+            )
+            .await
+            .unwrap();
+        let layers = m["layers"].as_array_mut().unwrap();
+        let top = layers.last_mut().unwrap();
+        top["digest"] = layer_digest.into();
+        top["size"] = layer.len().into();
+        let m = serde_json::to_vec(&m).unwrap();
+        let mt = "application/vnd.oci.image.manifest.v1+json";
+        let new = client
+            .put_manifest(addr, repo, &format!("sha256:{}", sha256_hex(&m)), mt, &m)
+            .await
+            .unwrap();
+        entry["digest"] = new.into();
+        entry["size"] = m.len().into();
+        let index = serde_json::to_vec(&index).unwrap();
+        let it = "application/vnd.oci.image.index.v1+json";
+        client
+            .put_manifest(addr, repo, tag, it, &index)
+            .await
+            .unwrap();
+    });
+}

@@ -1,0 +1,204 @@
+//! `verify`: is what a registry serves exactly what the lock builds? The
+//! tag is rebuilt from the lock (cached layers make that quick) and its
+//! index digest compared with the registry's. When they differ, the
+//! served image is fetched into a layout next to the built one (only the
+//! blobs the build does not have: the differing layers and configs) and
+//! the two are compared file by file with the `diff` machinery.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use distill_image::{Descriptor, INDEX, IndexDoc, ManifestDoc, REF_NAME, blob_path};
+use distill_registry::{Client, Reference};
+use sha2::Digest;
+
+use crate::build::BuildOptions;
+use crate::diff::{LayoutDiff, diff_layouts};
+use crate::error::{Context, Result, fail};
+use crate::project::Project;
+
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// `registry/repository[:tag]`.
+    pub reference: String,
+    pub image: String,
+    pub distro: String,
+    /// The tag to compare (default: the reference's, else `latest`).
+    pub tag: Option<String>,
+    pub plain_http: bool,
+    pub docker_config: Option<PathBuf>,
+}
+
+/// The outcome: the digests, and where they differ the file-level diff
+/// (built → served).
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// `registry/repository:tag`.
+    pub reference: String,
+    pub built: String,
+    pub served: String,
+    pub diff: LayoutDiff,
+    /// Blobs fetched from the registry to explain a difference.
+    pub fetched: usize,
+}
+
+impl Verified {
+    pub fn same(&self) -> bool {
+        self.built == self.served
+    }
+}
+
+impl Project {
+    pub fn verify(&self, opts: &VerifyOptions) -> Result<Verified> {
+        let what = || format!("cannot verify {}", opts.reference);
+        let r = Reference::parse(&opts.reference).context(what)?;
+        let tag = opts
+            .tag
+            .clone()
+            .or_else(|| r.reference.clone().filter(|t| !t.starts_with("sha256:")))
+            .unwrap_or_else(|| "latest".into());
+        let reference = r.with(&tag);
+        let scratch = tempfile::Builder::new()
+            .prefix("distill-verify")
+            .tempdir()
+            .context(what)?;
+        let build = BuildOptions {
+            images: vec![opts.image.clone()],
+            distros: vec![opts.distro.clone()],
+            out: scratch.path().join("built"),
+            ..BuildOptions::default()
+        };
+        let report = self.build(&build)?;
+        let built = report
+            .tags
+            .iter()
+            .find(|b| b.tag == tag)
+            .ok_or_else(|| fail!("cannot verify {reference}: the lock builds no tag {tag}"))?;
+        let docker_config = opts
+            .docker_config
+            .clone()
+            .or_else(distill_registry::auth::docker_config_path);
+        let client = Client::new(docker_config, opts.plain_http).context(what)?;
+        let served_dir = scratch.path().join("served");
+        let (served, fetched) = self
+            .block_on(fetch_layout(
+                &client,
+                &reference,
+                &tag,
+                &built.path,
+                &served_dir,
+            ))
+            .context(|| format!("cannot verify {reference}"))?;
+        let mut out = Verified {
+            reference: reference.to_string(),
+            built: built.digest.clone(),
+            served,
+            diff: LayoutDiff { images: Vec::new() },
+            fetched,
+        };
+        if !out.same() {
+            let mut diff = diff_layouts(&built.path, &served_dir)?;
+            diff.images.retain(|i| i.tag == tag);
+            out.diff = diff;
+        }
+        Ok(out)
+    }
+}
+
+/// Writes the image `reference` serves under `tag` as an OCI layout at
+/// `dest`, taking every blob the built layout `local` already has from it
+/// and fetching only the others. Returns the served digest and how many
+/// blobs were fetched; when the digest equals the built one, nothing else
+/// is fetched.
+async fn fetch_layout(
+    client: &Client,
+    reference: &Reference,
+    tag: &str,
+    local: &Path,
+    dest: &Path,
+) -> Result<(String, usize)> {
+    let (registry, repo) = (&reference.registry, &reference.repository);
+    let (media_type, bytes) = client
+        .get_manifest(registry, repo, tag)
+        .await?
+        .ok_or_else(|| fail!("the registry has no tag {tag}"))?;
+    let top = Descriptor::of(&media_type, &bytes);
+    let built_top = local_tag_digest(local, tag)?;
+    if Some(&top.digest) == built_top.as_ref() {
+        return Ok((top.digest, 0));
+    }
+    let mut fetched = 0;
+    let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    blobs.insert(top.digest.clone(), bytes.clone());
+    let manifests: Vec<Descriptor> = if media_type == INDEX {
+        let index: IndexDoc = parse(&bytes)?;
+        index.manifests
+    } else {
+        vec![top.clone()]
+    };
+    for m in manifests.iter().filter(|m| m.digest != top.digest) {
+        let (_, bytes) = client
+            .get_manifest(registry, repo, &m.digest)
+            .await?
+            .ok_or_else(|| fail!("the registry lacks manifest {}", m.digest))?;
+        blobs.insert(m.digest.clone(), bytes);
+    }
+    let mut wanted = Vec::new();
+    for m in &manifests {
+        let doc: ManifestDoc = parse(&blobs[&m.digest])?;
+        wanted.push(doc.config.digest.clone());
+        wanted.extend(doc.layers.iter().map(|l| l.digest.clone()));
+    }
+    std::fs::create_dir_all(dest.join("blobs/sha256"))
+        .context(|| format!("cannot write {}", dest.display()))?;
+    for digest in wanted {
+        let to = blob_path(dest, &digest);
+        let have = blob_path(local, &digest);
+        if have.is_file() {
+            std::fs::copy(&have, &to).context(|| format!("cannot write {}", to.display()))?;
+        } else if !blobs.contains_key(&digest) {
+            blobs.insert(
+                digest.clone(),
+                client.get_blob(registry, repo, &digest).await?,
+            );
+            fetched += 1;
+        }
+    }
+    for (digest, bytes) in &blobs {
+        let to = blob_path(dest, digest);
+        std::fs::write(&to, bytes).context(|| format!("cannot write {}", to.display()))?;
+    }
+    let mut entry = top.clone();
+    entry.annotations.insert(REF_NAME.into(), tag.to_owned());
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [entry]});
+    std::fs::write(
+        dest.join("index.json"),
+        serde_json::to_vec(&index).expect("json"),
+    )
+    .and_then(|_| {
+        std::fs::write(
+            dest.join("oci-layout"),
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+    })
+    .context(|| format!("cannot write {}", dest.display()))?;
+    Ok((top.digest, fetched))
+}
+
+/// The digest the built layout tags `tag` with.
+fn local_tag_digest(local: &Path, tag: &str) -> Result<Option<String>> {
+    let reader = distill_image::LayoutReader::open(local)?;
+    Ok(reader
+        .tags()
+        .find(|(t, _)| *t == tag)
+        .map(|(_, d)| d.digest.clone()))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        fail!(
+            "the registry served an unreadable document (sha256:{}): {e}",
+            hex::encode(sha2::Sha256::digest(bytes))
+        )
+    })
+}
