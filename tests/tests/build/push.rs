@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::common::*;
+use distill_tests::proxy::{Proxy, ProxyFault};
 use distill_tests::registry::{Registry, available};
 use distill_tests::{Run, Setup, sha256_hex};
 
@@ -202,6 +203,72 @@ fn basic_auth_from_a_docker_config_and_a_wrong_password_refused() {
             .unwrap()
             .into();
     run.assert_error("401 Unauthorized");
+}
+
+#[test]
+fn push_rides_out_5xx_429_and_resets() {
+    if !available() {
+        return;
+    }
+    let registry = Registry::start(None);
+    let proxy = Proxy::start(&registry.addr);
+    proxy.fault("HEAD", "/blobs/", ProxyFault::Status(429, Some(0)));
+    proxy.fault("POST", "/blobs/uploads/", ProxyFault::Reset);
+    proxy.fault("PUT", "/blobs/uploads/", ProxyFault::Status(503, None));
+    proxy.fault("PUT", "/manifests/", ProxyFault::Status(502, None));
+    let s = setup(&[], "");
+    let built = s.ws.run(&["build", "--out", "out", "--image", "static"]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let run = push(&s, &format!("{}/distroless", proxy.addr), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(proxy.pending_faults(), 0, "every fault was met");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    for line in built.stdout.lines() {
+        let (name, digest) = line.split_once(' ').unwrap();
+        assert_eq!(
+            report["tags"][format!("{}/distroless/{name}", proxy.addr)],
+            digest
+        );
+    }
+}
+
+#[test]
+fn bearer_token_flow_from_a_docker_config() {
+    if !available() {
+        return;
+    }
+    let registry = Registry::start(None);
+    let proxy = Proxy::start(&registry.addr);
+    proxy.require_bearer("bob", "pa55");
+    let s = setup(&[], "");
+    let built = s.ws.run(&["build", "--out", "out", "--image", "static"]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let target = format!("{}/distroless", proxy.addr);
+    let config = |password: &str| {
+        use base64::Engine;
+        let dir = s.ws.path().join(format!("docker-{password}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("bob:{password}"));
+        let text = format!(r#"{{"auths": {{"{}": {{"auth": "{auth}"}}}}}}"#, proxy.addr);
+        std::fs::write(dir.join("config.json"), text).unwrap();
+        dir
+    };
+    let run: Run =
+        s.ws.command(&["push", &target, "--out", "out"])
+            .env("DOCKER_CONFIG", config("pa55"))
+            .output()
+            .unwrap()
+            .into();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(proxy.count("GET", "/token") >= 1, "a token was fetched");
+    let run: Run =
+        s.ws.command(&["push", &target, "--out", "out"])
+            .env("DOCKER_CONFIG", config("nope"))
+            .output()
+            .unwrap()
+            .into();
+    run.assert_error("401 Unauthorized");
+    assert!(!run.stderr.contains("nope"), "{}", run.stderr);
 }
 
 #[test]
