@@ -4,6 +4,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod append;
 mod build;
 mod diff;
 mod lock;
@@ -80,6 +81,8 @@ enum Command {
     Resolve(query::ResolveArgs),
     /// Push the built layouts to a registry (blobs, manifests, SBOMs, tags).
     Push(push::Args),
+    /// Add layers to an image in a registry or layout without pulling it.
+    Append(append::Args),
     /// Check that a registry serves what the lock builds (exit 0: same,
     /// 2: differs, with the files that differ).
     Verify(verify::Args),
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
         Command::Why(args) => open(g).and_then(|p| why::run(&p, args)),
         Command::Push(args) => open(g).and_then(|p| push::run(&p, args)),
         Command::Verify(args) => open(g).and_then(|p| verify::run(&p, args)),
+        Command::Append(args) => append::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

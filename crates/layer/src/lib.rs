@@ -15,6 +15,7 @@
 //!   directory, no two packages shipping one path differently.
 
 pub mod deb;
+pub mod dir;
 pub mod generated;
 pub mod ldcache;
 pub mod path;
@@ -26,6 +27,7 @@ pub mod writer;
 pub use deb::{
     DebLayer, DebOptions, PackageMeta, STATUS_DIR, extract_files, layer_from_deb, status_files,
 };
+pub use dir::layer_from_dir;
 pub use generated::{Generated, Node, busybox_applets, ca_bundle};
 pub use ldcache::{arch_info, elf_soname, ld_so_cache};
 pub use path::{PathError, normalize};

@@ -12,7 +12,9 @@
 //!   - [`Project::build`] turns a lock into OCI layouts;
 //!   - [`Project::update`] moves snapshot and artifact pins and re-locks;
 //!   - [`Project::push`] publishes the built layouts to a registry, and
-//!     [`Project::verify`] checks a registry serves what the lock builds;
+//!     [`Project::verify`] checks a registry serves what the lock builds,
+//!     and [`append`] adds layers to an image crane-style (no project
+//!     needed);
 //!   - [`Project::why`], [`Project::show`], [`Project::resolve`] answer
 //!     questions about the lock and the archive;
 //! - [`diff_layouts`], [`diff_lock_files`]: what changed between two
@@ -23,6 +25,7 @@
 //! Nothing here prints: progress and notes go to the
 //! [`distill_fetch::Observer`] given to [`Project::open`].
 
+mod append;
 mod artifacts;
 mod build;
 mod config;
@@ -38,6 +41,7 @@ mod update;
 mod verify;
 mod why;
 
+pub use append::{AppendOptions, Appended, append};
 pub use artifacts::{ArtifactSpec, Feed};
 pub use build::{BuildOptions, BuildReport, Built, Format};
 pub use config::Config;

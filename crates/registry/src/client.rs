@@ -206,6 +206,39 @@ impl Client {
         Ok(Placed::Uploaded)
     }
 
+    /// Puts blob `digest` into `repo` without sending its bytes: true when
+    /// the repository has it or the registry mounted it from `from`.
+    pub async fn mount_blob(
+        &self,
+        registry: &str,
+        repo: &str,
+        digest: &str,
+        from: &str,
+    ) -> Result<bool, RegistryError> {
+        if self.blob_exists(registry, repo, digest).await? {
+            return Ok(true);
+        }
+        let url = format!(
+            "{}/v2/{repo}/blobs/uploads/?mount={digest}&from={from}",
+            self.base(registry)
+        );
+        let resp = self
+            .send(
+                registry,
+                &push_scope(repo, Some(from)),
+                Method::POST,
+                &url,
+                &[],
+                Body::Empty,
+            )
+            .await?;
+        match resp.status() {
+            StatusCode::CREATED => Ok(true),
+            StatusCode::ACCEPTED => Ok(false),
+            s => Err(status_error(&format!("POST {url}"), s, resp).await),
+        }
+    }
+
     /// PUTs a manifest or index under `reference` (its digest or a tag);
     /// returns the digest the registry confirmed.
     pub async fn put_manifest(

@@ -5,6 +5,7 @@
 
 #![allow(clippy::print_stderr)]
 
+mod append;
 mod artifacts;
 mod cli;
 mod common;

@@ -1,0 +1,95 @@
+//! `distill append BASE -t TARGET --layer F | --dir D ...`: layers on top
+//! of an image in a registry or a layout, without pulling the base.
+
+use std::path::PathBuf;
+
+use distill_project::{AppendOptions, Error, Result};
+
+use crate::output::emit;
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The base: `registry/repo:tag` or `oci:DIR:TAG`.
+    base: String,
+    /// The new image: `registry/repo:tag` or `oci:DIR:TAG`.
+    #[arg(short = 't', long = "target")]
+    target: String,
+    /// A layer tarball (.tar, .tar.gz, .tar.zst) for every platform.
+    #[arg(long = "layer")]
+    layers: Vec<PathBuf>,
+    /// A directory made into a layer (owners 0:0, mtimes SOURCE_DATE_EPOCH
+    /// or the base's created time).
+    #[arg(long = "dir")]
+    dirs: Vec<PathBuf>,
+    /// `os/arch[/variant]=FILE`: a layer for one platform only.
+    #[arg(long = "platform")]
+    platforms: Vec<String>,
+    /// JSON array, e.g. '["/app"]'.
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// JSON array.
+    #[arg(long)]
+    cmd: Option<String>,
+    /// K=V (repeatable).
+    #[arg(long = "env")]
+    env: Vec<String>,
+    #[arg(long)]
+    user: Option<String>,
+    #[arg(long)]
+    workdir: Option<String>,
+    /// K=V (repeatable).
+    #[arg(long = "label")]
+    labels: Vec<String>,
+    /// Use http for a registry that is not on this machine.
+    #[arg(long)]
+    plain_http: bool,
+}
+
+pub(crate) fn run(args: Args) -> Result<u8> {
+    let json_list = |flag: &str, v: &Option<String>| -> Result<Option<Vec<String>>> {
+        v.as_deref()
+            .map(|s| {
+                serde_json::from_str::<Vec<String>>(s).map_err(|e| {
+                    Error::Message(format!(
+                        "cannot use --{flag} {s}: {e} (a JSON array of strings)"
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let pairs = |flag: &str, v: &[String]| -> Result<Vec<(String, String)>> {
+        v.iter()
+            .map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .ok_or_else(|| {
+                        Error::Message(format!("cannot use --{flag} {kv}: expected K=V"))
+                    })
+            })
+            .collect()
+    };
+    let platform_layers = pairs("platform", &args.platforms)?
+        .into_iter()
+        .map(|(p, f)| (p, PathBuf::from(f)))
+        .collect();
+    let epoch = crate::parse::env_number("SOURCE_DATE_EPOCH")?.map(|e| e.max(0) as u64);
+    let opts = AppendOptions {
+        base: args.base,
+        target: args.target,
+        layers: args.layers,
+        dirs: args.dirs,
+        platform_layers,
+        entrypoint: json_list("entrypoint", &args.entrypoint)?,
+        cmd: json_list("cmd", &args.cmd)?,
+        env: pairs("env", &args.env)?,
+        user: args.user,
+        workdir: args.workdir,
+        labels: pairs("label", &args.labels)?,
+        epoch,
+        plain_http: args.plain_http,
+        docker_config: None,
+    };
+    let a = distill_project::append(&opts)?;
+    emit(&format!("{} {}\n", a.target, a.digest))?;
+    Ok(0)
+}

@@ -1,0 +1,601 @@
+//! `append`: new layers on top of an image, crane-style, without pulling
+//! the base. BASE and TARGET are registry references or local layouts
+//! (`oci:DIR:TAG`). Only BASE's index, manifests and configs are read;
+//! its layers are mounted (same registry), copied (layout to layout) or
+//! transferred once otherwise. Every platform of BASE gets the common
+//! layers plus its own (`--platform`), a new config (diff_ids, history,
+//! the changed fields) and a new manifest, under one new index.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use distill_image::{Descriptor, INDEX, Layout, LayoutReader, MANIFEST, REF_NAME};
+use distill_layer::{Compression, Layer, layer_from_dir};
+use distill_registry::{Client, Reference};
+use sha2::Digest;
+
+use crate::error::{Context, Result, fail};
+
+const BASE_NAME: &str = "org.opencontainers.image.base.name";
+const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
+
+#[derive(Debug, Clone, Default)]
+pub struct AppendOptions {
+    pub base: String,
+    pub target: String,
+    /// Layer tarballs (`.tar`, `.tar.gz`, `.tar.zst`) for every platform.
+    pub layers: Vec<PathBuf>,
+    /// Directories made into layers for every platform.
+    pub dirs: Vec<PathBuf>,
+    /// (`os/arch[/variant]`, tarball): a layer for one platform only.
+    pub platform_layers: Vec<(String, PathBuf)>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub labels: Vec<(String, String)>,
+    /// mtimes of `--dir` layers (default: the base's `created`).
+    pub epoch: Option<u64>,
+    pub plain_http: bool,
+    pub docker_config: Option<PathBuf>,
+}
+
+/// The image written.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub target: String,
+    pub digest: String,
+    /// Base layer blobs whose bytes were transferred (0 when mounted).
+    pub base_blobs_transferred: usize,
+}
+
+/// Where an image is read from or written to.
+#[derive(Debug, Clone)]
+enum Place {
+    Registry(Reference),
+    Layout { dir: PathBuf, tag: String },
+}
+
+impl Place {
+    fn parse(s: &str) -> Result<Place> {
+        if let Some(rest) = s.strip_prefix("oci:") {
+            let (dir, tag) = rest
+                .rsplit_once(':')
+                .filter(|(d, t)| !d.is_empty() && !t.is_empty())
+                .ok_or_else(|| fail!("cannot use {s}: a layout is oci:DIR:TAG"))?;
+            return Ok(Place::Layout {
+                dir: dir.into(),
+                tag: tag.into(),
+            });
+        }
+        let r = Reference::parse(s).context(|| format!("cannot use {s}"))?;
+        if r.reference.is_none() {
+            return Err(fail!("cannot use {s}: name a tag or digest"));
+        }
+        Ok(Place::Registry(r))
+    }
+}
+
+/// One platform's image of the base.
+struct Platform {
+    /// The base's descriptor of it (with `platform`).
+    desc: Descriptor,
+    manifest: serde_json::Value,
+    config: serde_json::Value,
+}
+
+/// Appends as `opts` says. Needs no project: the base and target are
+/// all there is.
+pub fn append(opts: &AppendOptions) -> Result<Appended> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context(|| "cannot start the async runtime".into())?;
+    {
+        let (base, target) = (Place::parse(&opts.base)?, Place::parse(&opts.target)?);
+        if opts.layers.is_empty() && opts.dirs.is_empty() && opts.platform_layers.is_empty() {
+            return Err(fail!("cannot append: give --layer, --dir or --platform"));
+        }
+        let docker_config = opts
+            .docker_config
+            .clone()
+            .or_else(distill_registry::auth::docker_config_path);
+        let client = Client::new(docker_config, opts.plain_http)
+            .context(|| format!("cannot append to {}", opts.base))?;
+        let scratch = tempfile::Builder::new()
+            .prefix("distill-append")
+            .tempdir()
+            .context(|| "cannot create a scratch directory".into())?;
+        let what = || format!("cannot append to {}", opts.base);
+        let (top, platforms) = runtime.block_on(read_base(&client, &base)).context(what)?;
+        let created = platforms
+            .first()
+            .and_then(|p| p.config["created"].as_str())
+            .unwrap_or("1970-01-01T00:00:00Z")
+            .to_owned();
+        let epoch = opts.epoch.unwrap_or_else(|| rfc3339_seconds(&created));
+        // The layers every platform gets, then per platform.
+        let blobs = scratch.path().join("blobs");
+        let mut common = Vec::new();
+        for f in &opts.layers {
+            common.push(layer_from_file(f, &blobs)?);
+        }
+        for d in &opts.dirs {
+            common.push(layer_from_dir(d, epoch, Compression::Gzip, &blobs)?);
+        }
+        let mut own: BTreeMap<String, Vec<Layer>> = BTreeMap::new();
+        for (platform, f) in &opts.platform_layers {
+            if !platforms
+                .iter()
+                .any(|p| platform_name(&p.desc) == *platform)
+            {
+                return Err(fail!(
+                    "cannot append: the base has no platform {platform} (it has {})",
+                    platforms
+                        .iter()
+                        .map(|p| platform_name(&p.desc))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            own.entry(platform.clone())
+                .or_default()
+                .push(layer_from_file(f, &blobs)?);
+        }
+        let base_name = opts.base.clone();
+        // New configs and manifests.
+        let mut docs: Vec<(String, Vec<u8>)> = Vec::new(); // (media type, bytes), configs and manifests
+        let mut new_descs = Vec::new();
+        for p in &platforms {
+            let layers: Vec<&Layer> = common
+                .iter()
+                .chain(own.get(&platform_name(&p.desc)).into_iter().flatten())
+                .collect();
+            let config = new_config(&p.config, &layers, &created, opts);
+            let config_bytes = serde_json::to_vec(&config).expect("config serialises");
+            let config_desc = Descriptor::of(
+                p.manifest["config"]["mediaType"]
+                    .as_str()
+                    .unwrap_or(distill_image::CONFIG),
+                &config_bytes,
+            );
+            let mut m = p.manifest.clone();
+            m["config"] = serde_json::to_value(&config_desc).expect("descriptor");
+            let list = m["layers"]
+                .as_array_mut()
+                .ok_or_else(|| fail!("cannot append: a base manifest has no layers"))?;
+            for l in &layers {
+                list.push(serde_json::json!({
+                    "mediaType": l.compression.media_type(),
+                    "digest": l.digest,
+                    "size": l.size,
+                }));
+            }
+            m["annotations"][BASE_NAME] = base_name.clone().into();
+            m["annotations"][BASE_DIGEST] = p.desc.digest.clone().into();
+            let bytes = serde_json::to_vec(&m).expect("manifest serialises");
+            let media_type = p.desc.media_type.clone();
+            let mut desc = Descriptor::of(&media_type, &bytes);
+            desc.platform = p.desc.platform.clone();
+            docs.push((distill_image::CONFIG.to_owned(), config_bytes));
+            docs.push((media_type, bytes));
+            new_descs.push(desc);
+        }
+        let (top_type, top_bytes) = if top.media_type == INDEX {
+            let index = serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": INDEX,
+                "manifests": new_descs,
+                "annotations": {BASE_NAME: base_name, BASE_DIGEST: top.digest},
+            });
+            (
+                INDEX.to_owned(),
+                serde_json::to_vec(&index).expect("index serialises"),
+            )
+        } else {
+            let (mt, bytes) = docs.last().cloned().expect("one platform");
+            (mt, bytes)
+        };
+        let top_desc = Descriptor::of(&top_type, &top_bytes);
+        let new_layers: Vec<&Layer> = common.iter().chain(own.values().flatten()).collect();
+        let base_layers: Vec<(String, u64)> = platforms
+            .iter()
+            .flat_map(|p| p.manifest["layers"].as_array().cloned().unwrap_or_default())
+            .filter_map(|l| Some((l["digest"].as_str()?.to_owned(), l["size"].as_u64()?)))
+            .collect::<BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        let write = Write {
+            client: &client,
+            base: &base,
+            scratch: scratch.path(),
+            blobs: &blobs,
+        };
+        let transferred = runtime
+            .block_on(write.target(
+                &target,
+                &base_layers,
+                &new_layers,
+                &docs,
+                (&top_desc, &top_bytes),
+            ))
+            .context(|| format!("cannot append to {}", opts.target))?;
+        Ok(Appended {
+            target: opts.target.clone(),
+            digest: top_desc.digest,
+            base_blobs_transferred: transferred,
+        })
+    }
+}
+
+/// `os/arch[/variant]` of a descriptor.
+fn platform_name(d: &Descriptor) -> String {
+    match &d.platform {
+        Some(p) => match &p.variant {
+            Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+            None => format!("{}/{}", p.os, p.architecture),
+        },
+        None => "unknown".into(),
+    }
+}
+
+/// The base's top descriptor and every platform image, from the registry
+/// (manifests and configs only) or a layout.
+async fn read_base(client: &Client, base: &Place) -> Result<(Descriptor, Vec<Platform>)> {
+    let (top_type, top_bytes) = get_doc(client, base, None).await?;
+    let top = Descriptor::of(&top_type, &top_bytes);
+    let descs: Vec<Descriptor> = if top_type == INDEX
+        || top_type == "application/vnd.docker.distribution.manifest.list.v2+json"
+    {
+        let index: distill_image::IndexDoc = parse(&top_bytes)?;
+        index
+            .manifests
+            .into_iter()
+            .filter(|d| d.artifact_type.is_none())
+            .collect()
+    } else {
+        vec![top.clone()]
+    };
+    let mut out = Vec::new();
+    for d in descs {
+        let bytes = if d.digest == top.digest {
+            top_bytes.clone()
+        } else {
+            get_doc(client, base, Some(&d.digest)).await?.1
+        };
+        let manifest: serde_json::Value = parse(&bytes)?;
+        let config_digest = manifest["config"]["digest"]
+            .as_str()
+            .ok_or_else(|| fail!("manifest {} has no config", d.digest))?
+            .to_owned();
+        let config: serde_json::Value = parse(&get_blob(client, base, &config_digest).await?)?;
+        out.push(Platform {
+            desc: d,
+            manifest,
+            config,
+        });
+    }
+    Ok((top, out))
+}
+
+/// A manifest or index: the tagged one (`digest` None) or by digest.
+async fn get_doc(
+    client: &Client,
+    place: &Place,
+    digest: Option<&str>,
+) -> Result<(String, Vec<u8>)> {
+    match place {
+        Place::Registry(r) => {
+            let reference =
+                digest.map_or_else(|| r.reference.clone().expect("checked"), str::to_owned);
+            client
+                .get_manifest(&r.registry, &r.repository, &reference)
+                .await?
+                .ok_or_else(|| fail!("{} has no {reference}", r.with(&reference)))
+        }
+        Place::Layout { dir, tag } => {
+            let reader = LayoutReader::open(dir)?;
+            let d = match digest {
+                None => reader
+                    .tags()
+                    .find(|(t, _)| t == tag)
+                    .map(|(_, d)| d.clone())
+                    .ok_or_else(|| fail!("{} has no tag {tag}", dir.display()))?,
+                Some(dg) => Descriptor {
+                    digest: dg.to_owned(),
+                    size: std::fs::metadata(reader.blob_path(dg))
+                        .context(|| format!("{} lacks {dg}", dir.display()))?
+                        .len(),
+                    ..Descriptor::of(MANIFEST, b"")
+                },
+            };
+            Ok((d.media_type.clone(), reader.blob(&d)?))
+        }
+    }
+}
+
+async fn get_blob(client: &Client, place: &Place, digest: &str) -> Result<Vec<u8>> {
+    match place {
+        Place::Registry(r) => Ok(client.get_blob(&r.registry, &r.repository, digest).await?),
+        Place::Layout { dir, .. } => {
+            let path = distill_image::blob_path(dir, digest);
+            let bytes =
+                std::fs::read(&path).context(|| format!("cannot read {}", path.display()))?;
+            let actual = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
+            if actual != digest {
+                return Err(fail!(
+                    "{} has sha256 {actual}, not {digest}",
+                    path.display()
+                ));
+            }
+            Ok(bytes)
+        }
+    }
+}
+
+struct Write<'a> {
+    client: &'a Client,
+    base: &'a Place,
+    scratch: &'a Path,
+    blobs: &'a Path,
+}
+
+impl Write<'_> {
+    /// Writes the new image to `target`; returns how many base layer blobs
+    /// had their bytes transferred.
+    async fn target(
+        &self,
+        target: &Place,
+        base_layers: &[(String, u64)],
+        new_layers: &[&Layer],
+        docs: &[(String, Vec<u8>)],
+        top: (&Descriptor, &[u8]),
+    ) -> Result<usize> {
+        let mut transferred = 0;
+        match target {
+            Place::Registry(t) => {
+                let (reg, repo) = (&t.registry, &t.repository);
+                for (digest, size) in base_layers {
+                    let mounted = match self.base {
+                        Place::Registry(b) if b.registry == *reg => {
+                            self.client
+                                .mount_blob(reg, repo, digest, &b.repository)
+                                .await?
+                        }
+                        _ => false,
+                    };
+                    if !mounted {
+                        let path = self.local_base_blob(digest).await?;
+                        transferred += usize::from(!matches!(self.base, Place::Layout { .. }));
+                        self.client
+                            .put_blob(reg, repo, digest, &path, *size, None)
+                            .await?;
+                    }
+                }
+                for l in new_layers {
+                    let path = self.blobs.join(l.hex());
+                    self.client
+                        .put_blob(reg, repo, &l.digest, &path, l.size, None)
+                        .await?;
+                }
+                for (media_type, bytes) in docs {
+                    let d = Descriptor::of(media_type, bytes);
+                    if media_type == distill_image::CONFIG {
+                        let path = self.scratch.join(d.digest.replace(':', "-"));
+                        std::fs::write(&path, bytes)
+                            .context(|| format!("cannot write {}", path.display()))?;
+                        self.client
+                            .put_blob(reg, repo, &d.digest, &path, d.size, None)
+                            .await?;
+                    } else {
+                        self.client
+                            .put_manifest(reg, repo, &d.digest, media_type, bytes)
+                            .await?;
+                    }
+                }
+                let tag = t.reference.clone().expect("checked");
+                self.client
+                    .put_manifest(reg, repo, &tag, &top.0.media_type, top.1)
+                    .await?;
+            }
+            Place::Layout { dir, tag } => {
+                let mut layout = Layout::create(dir)?;
+                for (digest, _) in base_layers {
+                    let path = self.local_base_blob(digest).await?;
+                    transferred += usize::from(!matches!(self.base, Place::Layout { .. }));
+                    layout.put_file(&path, digest)?;
+                }
+                for l in new_layers {
+                    layout.put_file(&self.blobs.join(l.hex()), &l.digest)?;
+                }
+                for (media_type, bytes) in docs {
+                    layout.put(media_type, bytes)?;
+                }
+                let mut desc = layout.put(&top.0.media_type, top.1)?;
+                desc.annotations.insert(REF_NAME.into(), tag.clone());
+                layout.tag(tag, desc);
+                layout.commit()?;
+            }
+        }
+        Ok(transferred)
+    }
+
+    /// A base layer blob as a local file: the base layout's, or fetched
+    /// from the base registry into the scratch directory.
+    async fn local_base_blob(&self, digest: &str) -> Result<PathBuf> {
+        match self.base {
+            Place::Layout { dir, .. } => Ok(distill_image::blob_path(dir, digest)),
+            Place::Registry(_) => {
+                let bytes = get_blob(self.client, self.base, digest).await?;
+                let path = self.scratch.join(digest.replace(':', "-"));
+                std::fs::write(&path, bytes)
+                    .context(|| format!("cannot write {}", path.display()))?;
+                Ok(path)
+            }
+        }
+    }
+}
+
+/// A layer from a tarball: gzip and zstd blobs are used as they are (their
+/// diff_id computed from the decompressed tar), a plain tar is gzipped
+/// deterministically.
+fn layer_from_file(path: &Path, out: &Path) -> Result<Layer> {
+    use std::io::{Read, Write as _};
+    let read = || format!("cannot read layer {}", path.display());
+    let bytes = std::fs::read(path).context(read)?;
+    let (compression, tar): (Compression, Vec<u8>) = match bytes.as_slice() {
+        [0x1f, 0x8b, ..] => {
+            let mut t = Vec::new();
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_end(&mut t)
+                .context(read)?;
+            (Compression::Gzip, t)
+        }
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => (
+            Compression::Zstd,
+            zstd::decode_all(&bytes[..]).context(read)?,
+        ),
+        _ => (Compression::Gzip, Vec::new()),
+    };
+    let blob = if tar.is_empty() {
+        // A plain tar: gzip it, with no name or time in the header.
+        let mut gz = flate2::GzBuilder::new()
+            .operating_system(255)
+            .write(Vec::new(), flate2::Compression::new(6));
+        gz.write_all(&bytes).context(read)?;
+        gz.finish().context(read)?
+    } else {
+        bytes.clone()
+    };
+    let tar = if tar.is_empty() { bytes } else { tar };
+    // It must be a tar: every header read.
+    let mut archive = tar::Archive::new(&tar[..]);
+    for e in archive.entries().context(read)? {
+        e.context(read)?;
+    }
+    let hex = hex::encode(sha2::Sha256::digest(&blob));
+    std::fs::create_dir_all(out).context(|| format!("cannot write {}", out.display()))?;
+    std::fs::write(out.join(&hex), &blob).context(|| format!("cannot write {}", out.display()))?;
+    Ok(Layer {
+        digest: format!("sha256:{hex}"),
+        diff_id: format!("sha256:{}", hex::encode(sha2::Sha256::digest(&tar))),
+        size: blob.len() as u64,
+        compression,
+        entries: Vec::new(),
+    })
+}
+
+/// The base config with the new layers and the changed fields.
+fn new_config(
+    base: &serde_json::Value,
+    layers: &[&Layer],
+    created: &str,
+    opts: &AppendOptions,
+) -> serde_json::Value {
+    let mut c = base.clone();
+    if let Some(ids) = c["rootfs"]["diff_ids"].as_array_mut() {
+        ids.extend(
+            layers
+                .iter()
+                .map(|l| serde_json::Value::from(l.diff_id.clone())),
+        );
+    }
+    if !c["history"].is_array() {
+        c["history"] = serde_json::json!([]);
+    }
+    let history = c["history"].as_array_mut().expect("array");
+    for _ in layers {
+        history.push(serde_json::json!({"created": created, "created_by": "distill append"}));
+    }
+    let cfg = &mut c["config"];
+    if let Some(e) = &opts.entrypoint {
+        cfg["Entrypoint"] = e.clone().into();
+    }
+    if let Some(cmd) = &opts.cmd {
+        cfg["Cmd"] = cmd.clone().into();
+    }
+    if let Some(u) = &opts.user {
+        cfg["User"] = u.clone().into();
+    }
+    if let Some(w) = &opts.workdir {
+        cfg["WorkingDir"] = w.clone().into();
+    }
+    if !opts.env.is_empty() {
+        let mut env: Vec<String> = cfg["Env"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (k, v) in &opts.env {
+            env.retain(|e| e.split_once('=').map(|(ek, _)| ek) != Some(k));
+            env.push(format!("{k}={v}"));
+        }
+        cfg["Env"] = env.into();
+    }
+    for (k, v) in &opts.labels {
+        cfg["Labels"][k] = v.clone().into();
+    }
+    c
+}
+
+/// Seconds since the epoch of an RFC 3339 UTC time (`2025-01-10T00:00:00Z`);
+/// 0 when it cannot be read.
+fn rfc3339_seconds(s: &str) -> u64 {
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
+    let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(se)) = (
+        num(0..4),
+        num(5..7),
+        num(8..10),
+        num(11..13),
+        num(14..16),
+        num(17..19),
+    ) else {
+        return 0;
+    };
+    // Days from civil (Howard Hinnant's algorithm).
+    let (y, mo) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    (days * 86_400 + h * 3600 + mi * 60 + se).max(0) as u64
+}
+
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| fail!("an unreadable image document: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips_with_the_image_crate() {
+        for t in [0u64, 1_736_467_200, 1_764_000_000] {
+            assert_eq!(rfc3339_seconds(&distill_image::rfc3339(t)), t);
+        }
+    }
+
+    #[test]
+    fn places() {
+        assert!(matches!(
+            Place::parse("oci:out/x:latest").unwrap(),
+            Place::Layout { .. }
+        ));
+        assert!(Place::parse("oci:nodir").is_err());
+        assert!(Place::parse("127.0.0.1:5000/x").is_err(), "needs a tag");
+        assert!(matches!(
+            Place::parse("127.0.0.1:5000/x:v1").unwrap(),
+            Place::Registry(_)
+        ));
+    }
+}
