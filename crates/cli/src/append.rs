@@ -72,7 +72,7 @@ pub(crate) fn run(args: Args) -> Result<u8> {
         .into_iter()
         .map(|(p, f)| (p, PathBuf::from(f)))
         .collect();
-    let epoch = crate::parse::env_number("SOURCE_DATE_EPOCH")?.map(|e| e.max(0) as u64);
+    let epoch = crate::parse::source_date_epoch()?;
     let opts = AppendOptions {
         base: args.base,
         target: args.target,

@@ -53,7 +53,7 @@ enum Comp {
 }
 
 pub(crate) fn run(project: &Project, args: Args) -> Result<u8> {
-    let epoch = crate::parse::env_number("SOURCE_DATE_EPOCH")?.map(|e| e.max(0) as u64);
+    let epoch = crate::parse::source_date_epoch()?;
     let opts = BuildOptions {
         images: args.images,
         distros: args.distros,

@@ -20,3 +20,8 @@ pub(crate) fn env_number(name: &str) -> Result<Option<i64>> {
         Err(_) => Ok(None),
     }
 }
+
+/// `SOURCE_DATE_EPOCH`, if set (negative values count as 0).
+pub(crate) fn source_date_epoch() -> Result<Option<u64>> {
+    Ok(env_number("SOURCE_DATE_EPOCH")?.map(|e| e.max(0) as u64))
+}

@@ -97,11 +97,7 @@ pub fn append(opts: &AppendOptions) -> Result<Appended> {
         if opts.layers.is_empty() && opts.dirs.is_empty() && opts.platform_layers.is_empty() {
             return Err(fail!("cannot append: give --layer, --dir or --platform"));
         }
-        let docker_config = opts
-            .docker_config
-            .clone()
-            .or_else(distill_registry::auth::docker_config_path);
-        let client = Client::new(docker_config, opts.plain_http)
+        let client = crate::push::registry_client(opts.docker_config.as_ref(), opts.plain_http)
             .context(|| format!("cannot append to {}", opts.base))?;
         let scratch = tempfile::Builder::new()
             .prefix("distill-append")

@@ -60,11 +60,7 @@ impl Project {
                 opts.target
             ));
         }
-        let docker_config = opts
-            .docker_config
-            .clone()
-            .or_else(distill_registry::auth::docker_config_path);
-        let client = Client::new(docker_config, opts.plain_http)
+        let client = registry_client(opts.docker_config.as_ref(), opts.plain_http)
             .context(|| format!("cannot push to {}", opts.target))?;
         let mut layouts = Vec::new();
         for distro in self.distros(&opts.distros)? {
@@ -99,6 +95,18 @@ impl Project {
         }
         Ok(pusher.report.into_inner().expect("lock"))
     }
+}
+
+/// A registry client with credentials from `docker_config`, else
+/// `$DOCKER_CONFIG` or `~/.docker/config.json`.
+pub(crate) fn registry_client(
+    docker_config: Option<&PathBuf>,
+    plain_http: bool,
+) -> Result<Client, distill_registry::RegistryError> {
+    let config = docker_config
+        .cloned()
+        .or_else(distill_registry::auth::docker_config_path);
+    Client::new(config, plain_http)
 }
 
 struct Pusher<'p> {

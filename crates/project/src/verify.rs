@@ -74,11 +74,8 @@ impl Project {
             .iter()
             .find(|b| b.tag == tag)
             .ok_or_else(|| fail!("cannot verify {reference}: the lock builds no tag {tag}"))?;
-        let docker_config = opts
-            .docker_config
-            .clone()
-            .or_else(distill_registry::auth::docker_config_path);
-        let client = Client::new(docker_config, opts.plain_http).context(what)?;
+        let client = crate::push::registry_client(opts.docker_config.as_ref(), opts.plain_http)
+            .context(what)?;
         let served_dir = scratch.path().join("served");
         let (served, fetched) = self
             .block_on(fetch_layout(
