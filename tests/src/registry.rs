@@ -34,7 +34,24 @@ pub fn available() -> bool {
     ok
 }
 
+/// The user the shared Basic-auth registry knows.
+pub const USER: (&str, &str) = ("alice", "right horse");
+
 impl Registry {
+    /// The test binary's registry without auth, started on first use and
+    /// stopped by its guardian when the test process exits. Tests keep
+    /// to their own repositories (a prefix per test).
+    pub fn shared() -> &'static Registry {
+        static R: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+        R.get_or_init(|| Registry::start(None))
+    }
+
+    /// The test binary's registry behind htpasswd Basic auth ([`USER`]).
+    pub fn shared_basic() -> &'static Registry {
+        static R: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+        R.get_or_init(|| Registry::start(Some(USER)))
+    }
+
     /// Starts a registry; with `user` (name, password) it requires Basic
     /// auth from an htpasswd file (bcrypt, as distribution demands).
     pub fn start(user: Option<(&str, &str)>) -> Registry {
@@ -96,9 +113,9 @@ impl Registry {
     }
 
     /// How many requests the log shows with this method whose path
-    /// contains `path_part` (distribution logs one "response completed"
-    /// line per request).
-    pub fn requests(&self, method: &str, path_part: &str) -> usize {
+    /// contains every one of `parts` (distribution logs one "response
+    /// completed" line per request).
+    pub fn requests(&self, method: &str, parts: &[&str]) -> usize {
         self.log()
             .lines()
             .filter(|l| l.contains("msg=\"response completed"))
@@ -107,7 +124,10 @@ impl Registry {
                 l.split("http.request.uri=")
                     .nth(1)
                     .and_then(|u| u.split_whitespace().next())
-                    .is_some_and(|u| u.trim_matches('"').contains(path_part))
+                    .is_some_and(|u| {
+                        let u = u.trim_matches('"');
+                        parts.iter().all(|p| u.contains(p))
+                    })
             })
             .count()
     }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::common::*;
 use distill_tests::proxy::{Proxy, ProxyFault};
-use distill_tests::registry::{Registry, available};
+use distill_tests::registry::{Registry, USER, available};
 use distill_tests::{Run, Setup, sha256_hex};
 
 /// Every blob (configs, layers, SBOM artifacts' blobs) each layout under
@@ -54,11 +54,12 @@ fn push_uploads_each_blob_once_then_nothing_and_serves_the_built_digests() {
     if !available() {
         return;
     }
-    let registry = Registry::start(None);
+    let registry = Registry::shared();
     let s = setup(&[], "");
     let built = build(&s.ws, "out");
     assert_eq!(built.code, 0, "{}", built.stderr);
-    let target = format!("{}/distroless", registry.addr);
+    let target = format!("{}/t-push", registry.addr);
+    let uploads = || registry.requests("PUT", &["/v2/t-push/", "/blobs/uploads/"]);
 
     let first = push(&s, &target, &[]);
     assert_eq!(first.code, 0, "{}", first.stderr);
@@ -77,13 +78,13 @@ fn push_uploads_each_blob_once_then_nothing_and_serves_the_built_digests() {
         "the rest mounted"
     );
     // The registry saw exactly that many completed uploads.
-    assert_eq!(registry.requests("PUT", "/blobs/uploads/"), distinct.len());
+    assert_eq!(uploads(), distinct.len());
 
     // Every tag serves the digest the build printed.
     let tags = report["tags"].as_object().unwrap();
     for line in built.stdout.lines() {
         let (name, digest) = line.split_once(' ').unwrap();
-        let reference = format!("{}/distroless/{name}", registry.addr);
+        let reference = format!("{target}/{name}");
         assert_eq!(tags[&reference], digest, "{reference}");
     }
     assert!(tags.keys().any(|t| t.ends_with("cc-test:debug-arm64")));
@@ -105,7 +106,7 @@ fn push_uploads_each_blob_once_then_nothing_and_serves_the_built_digests() {
     let tag = subject.replace(':', "-");
     let listed = http_get_json(
         &registry.addr,
-        &format!("/v2/distroless/cc-test/manifests/{tag}"),
+        &format!("/v2/t-push/cc-test/manifests/{tag}"),
     );
     assert!(
         listed["manifests"]
@@ -117,7 +118,7 @@ fn push_uploads_each_blob_once_then_nothing_and_serves_the_built_digests() {
     );
 
     // Idempotent: a second push uploads and mounts nothing.
-    let uploads = registry.requests("PUT", "/blobs/uploads/");
+    let before = uploads();
     let second = push(&s, &target, &[]);
     assert_eq!(second.code, 0, "{}", second.stderr);
     let again: serde_json::Value = serde_json::from_str(&second.stdout).unwrap();
@@ -125,14 +126,14 @@ fn push_uploads_each_blob_once_then_nothing_and_serves_the_built_digests() {
     assert_eq!(again["blobs"]["mounted"], 0);
     assert_eq!(again["blobs"]["present"], total);
     assert_eq!(again["tags"], report["tags"]);
-    assert_eq!(registry.requests("PUT", "/blobs/uploads/"), uploads);
+    assert_eq!(uploads(), before);
 
     // skopeo reads back what was pushed, with the same digest.
     if have("skopeo") {
         let out = std::process::Command::new("skopeo")
             .args(["inspect", "--raw", "--tls-verify=false"])
             .arg(format!(
-                "docker://{}/distroless/static-test:latest",
+                "docker://{}/t-push/static-test:latest",
                 registry.addr
             ))
             .output()
@@ -157,13 +158,13 @@ fn basic_auth_from_a_docker_config_and_a_wrong_password_refused() {
     if !available() {
         return;
     }
-    let registry = Registry::start(Some(("alice", "right horse")));
+    let registry = Registry::shared_basic();
     let s = setup(&[], "");
     let built = s.ws.run(&["build", "--out", "out", "--image", "static"]);
     assert_eq!(built.code, 0, "{}", built.stderr);
-    let target = format!("{}/distroless", registry.addr);
+    let target = format!("{}/t-basic", registry.addr);
 
-    let good = registry.docker_config("alice", "right horse");
+    let good = registry.docker_config(USER.0, USER.1);
     let run =
         s.ws.command(&["push", &target, "--out", "out"])
             .env("DOCKER_CONFIG", &good)
@@ -185,7 +186,7 @@ fn basic_auth_from_a_docker_config_and_a_wrong_password_refused() {
             .unwrap()
             .into();
     run.assert_error(&format!(
-        "cannot push {}/distroless/static-test",
+        "cannot push {}/t-basic/static-test",
         registry.addr
     ));
     assert!(run.stderr.contains("401 Unauthorized"), "{}", run.stderr);
@@ -210,23 +211,25 @@ fn push_rides_out_5xx_429_and_resets() {
     if !available() {
         return;
     }
-    let registry = Registry::start(None);
+    let registry = Registry::shared();
     let proxy = Proxy::start(&registry.addr);
     proxy.fault("HEAD", "/blobs/", ProxyFault::Status(429, Some(0)));
-    proxy.fault("POST", "/blobs/uploads/", ProxyFault::Reset);
+    proxy.fault("POST", "/blobs/uploads/", ProxyFault::Status(500, None));
+    // The connection dies with the upload's bytes sent, unanswered.
+    proxy.fault("PUT", "/blobs/uploads/", ProxyFault::Reset);
     proxy.fault("PUT", "/blobs/uploads/", ProxyFault::Status(503, None));
     proxy.fault("PUT", "/manifests/", ProxyFault::Status(502, None));
     let s = setup(&[], "");
     let built = s.ws.run(&["build", "--out", "out", "--image", "static"]);
     assert_eq!(built.code, 0, "{}", built.stderr);
-    let run = push(&s, &format!("{}/distroless", proxy.addr), &[]);
+    let run = push(&s, &format!("{}/t-faults", proxy.addr), &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(proxy.pending_faults(), 0, "every fault was met");
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     for line in built.stdout.lines() {
         let (name, digest) = line.split_once(' ').unwrap();
         assert_eq!(
-            report["tags"][format!("{}/distroless/{name}", proxy.addr)],
+            report["tags"][format!("{}/t-faults/{name}", proxy.addr)],
             digest
         );
     }
@@ -237,13 +240,13 @@ fn bearer_token_flow_from_a_docker_config() {
     if !available() {
         return;
     }
-    let registry = Registry::start(None);
+    let registry = Registry::shared();
     let proxy = Proxy::start(&registry.addr);
     proxy.require_bearer("bob", "pa55");
     let s = setup(&[], "");
     let built = s.ws.run(&["build", "--out", "out", "--image", "static"]);
     assert_eq!(built.code, 0, "{}", built.stderr);
-    let target = format!("{}/distroless", proxy.addr);
+    let target = format!("{}/t-bearer", proxy.addr);
     let config = |password: &str| {
         use base64::Engine;
         let dir = s.ws.path().join(format!("docker-{password}"));
@@ -315,10 +318,10 @@ fn verify_is_0_for_a_fresh_push_and_2_naming_files_after_a_layer_is_replaced() {
     if !available() {
         return;
     }
-    let registry = Registry::start(None);
+    let registry = Registry::shared();
     let s = setup(&[], "");
     assert_eq!(build(&s.ws, "out").code, 0);
-    let target = format!("{}/distroless", registry.addr);
+    let target = format!("{}/t-verify", registry.addr);
     assert_eq!(push(&s, &target, &[]).code, 0);
     let reference = format!("{target}/cc-test:latest");
     let verify = |s: &Setup| {
@@ -333,8 +336,9 @@ fn verify_is_0_for_a_fresh_push_and_2_naming_files_after_a_layer_is_replaced() {
     );
 
     // Someone replaces the amd64 image's top layer in the registry.
-    let blob_gets = registry.requests("GET", "/blobs/");
-    replace_top_layer(&registry.addr, "distroless/cc-test", "latest", "amd64");
+    let blob_gets = || registry.requests("GET", &["/v2/t-verify/", "/blobs/"]);
+    let before = blob_gets();
+    replace_top_layer(&registry.addr, "t-verify/cc-test", "latest", "amd64");
     let differs = verify(&s);
     assert_eq!(differs.code, 2, "{}{}", differs.stdout, differs.stderr);
     let out = &differs.stdout;
@@ -343,7 +347,7 @@ fn verify_is_0_for_a_fresh_push_and_2_naming_files_after_a_layer_is_replaced() {
     assert!(out.contains("file + /etc/evil"), "{out}");
     assert!(!out.contains("linux/arm64"), "arm64 is untouched: {out}");
     // Only the replaced layer was downloaded to explain it.
-    assert_eq!(registry.requests("GET", "/blobs/"), blob_gets + 1);
+    assert_eq!(blob_gets(), before + 1);
 }
 
 /// Swaps the top layer of `tag`'s `arch` image for one with an extra
