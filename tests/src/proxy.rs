@@ -129,8 +129,11 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Option<Req
     }))
 }
 
+/// A response; to a HEAD request without its body (the client would
+/// take the body for the next response on the connection).
 fn respond(
     conn: &mut TcpStream,
+    method: &str,
     status: u16,
     headers: &[(&str, String)],
     body: &[u8],
@@ -141,7 +144,10 @@ fn respond(
     }
     head += "\r\n";
     conn.write_all(head.as_bytes())?;
-    conn.write_all(body)
+    if method != "HEAD" {
+        conn.write_all(body)?;
+    }
+    Ok(())
 }
 
 fn serve(conn: TcpStream, upstream: &str, me: &str, state: &Mutex<State>) -> std::io::Result<()> {
@@ -167,7 +173,7 @@ fn serve(conn: TcpStream, upstream: &str, me: &str, state: &Mutex<State>) -> std
                     .map(|s| ("Retry-After", s.to_string()))
                     .into_iter()
                     .collect();
-                respond(&mut conn, code, &h, b"")?;
+                respond(&mut conn, &req.method, code, &h, b"")?;
                 continue;
             }
             None => {}
@@ -189,6 +195,7 @@ fn serve(conn: TcpStream, upstream: &str, me: &str, state: &Mutex<State>) -> std
                     let body = format!(r#"{{"token":"{token}"}}"#);
                     respond(
                         &mut conn,
+                        &req.method,
                         200,
                         &[("Content-Type", "application/json".into())],
                         body.as_bytes(),
@@ -196,6 +203,7 @@ fn serve(conn: TcpStream, upstream: &str, me: &str, state: &Mutex<State>) -> std
                 } else {
                     respond(
                         &mut conn,
+                        &req.method,
                         401,
                         &[],
                         br#"{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}"#,
@@ -209,6 +217,7 @@ fn serve(conn: TcpStream, upstream: &str, me: &str, state: &Mutex<State>) -> std
                 );
                 respond(
                     &mut conn,
+                    &req.method,
                     401,
                     &[
                         ("WWW-Authenticate", challenge),

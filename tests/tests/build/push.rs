@@ -150,6 +150,19 @@ fn push_uploads_each_blob_once_then_nothing_and_serves_the_built_digests() {
             .find_map(|l| l.strip_prefix("static-test:latest "))
             .unwrap();
         assert_eq!(digest, want);
+        // And copies it back into a layout, every platform, unchanged.
+        let back = s.ws.path().join("round-trip");
+        let st = std::process::Command::new("skopeo")
+            .args(["copy", "-q", "--all", "--src-tls-verify=false"])
+            .arg(format!("docker://{target}/static-test:latest"))
+            .arg(format!("oci:{}:latest", back.display()))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        assert_eq!(
+            read_json(&back.join("index.json"))["manifests"][0]["digest"],
+            want
+        );
     }
 }
 
@@ -275,6 +288,104 @@ fn bearer_token_flow_from_a_docker_config() {
 }
 
 #[test]
+fn large_blobs_go_up_in_chunks() {
+    if !available() {
+        return;
+    }
+    let registry = Registry::shared();
+    let s = setup(&[], "");
+    assert_eq!(
+        s.ws.run(&["build", "--out", "out", "--image", "static"])
+            .code,
+        0
+    );
+    // 20 MiB of incompressible bytes in one layer: more than one chunk.
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut data = vec![0u8; 20 << 20];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    tar.append_data(&mut h, "big.bin", &data[..]).unwrap();
+    std::fs::write(s.ws.path().join("big.tar"), tar.into_inner().unwrap()).unwrap();
+    let target = format!("{}/t-chunks/big:v1", registry.addr);
+    let run = s.ws.run(&[
+        "append",
+        "oci:out/static-test:latest",
+        "-t",
+        &target,
+        "--layer",
+        "big.tar",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let patches = registry.requests("PATCH", &["/v2/t-chunks/big/blobs/uploads/"]);
+    assert!(patches >= 2, "{patches} PATCH requests");
+    // What the registry serves is what was appended.
+    let digest = run.stdout.split_whitespace().nth(1).unwrap();
+    let served = http_get(&registry.addr, "/v2/t-chunks/big/manifests/v1");
+    assert_eq!(format!("sha256:{}", sha256_hex(&served)), digest);
+}
+
+#[test]
+fn credentials_from_a_credential_helper() {
+    if !available() {
+        return;
+    }
+    let registry = Registry::shared_basic();
+    let s = setup(&[], "");
+    assert_eq!(
+        s.ws.run(&["build", "--out", "out", "--image", "static"])
+            .code,
+        0
+    );
+    // A docker-credential-<name> on PATH, named by credsStore.
+    let bin = s.ws.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-kit");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread host\n[ \"$host\" = \"{}\" ] || {{ echo credentials not found; exit 1; }}\nprintf '{{\"Username\":\"{}\",\"Secret\":\"{}\"}}'\n",
+            registry.addr, USER.0, USER.1
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = s.ws.path().join("docker-helper");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.json"), r#"{"credsStore": "kit"}"#).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run: Run =
+        s.ws.command(&[
+            "push",
+            &format!("{}/t-helper", registry.addr),
+            "--out",
+            "out",
+        ])
+        .env("DOCKER_CONFIG", &config)
+        .env("PATH", path)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains(USER.1) && !run.stdout.contains(USER.1));
+}
+
+#[test]
 fn push_needs_a_build_and_a_prefix_without_tag() {
     let s = setup(&[], "");
     s.ws.run(&["push", "127.0.0.1:9/x", "--out", "nowhere"])
@@ -295,6 +406,11 @@ fn have(tool: &str) -> bool {
 /// GET a manifest as JSON (HTTP/1.0 over a plain socket: the registry
 /// is on loopback), accepting the OCI index type.
 fn http_get_json(addr: &str, path: &str) -> serde_json::Value {
+    serde_json::from_slice(&http_get(addr, path)).unwrap()
+}
+
+/// The body of a GET (accepting the OCI index type), which must be 200.
+fn http_get(addr: &str, path: &str) -> Vec<u8> {
     use std::io::{Read, Write};
     let mut conn = std::net::TcpStream::connect(addr).unwrap();
     write!(
@@ -304,13 +420,13 @@ fn http_get_json(addr: &str, path: &str) -> serde_json::Value {
     .unwrap();
     let mut response = Vec::new();
     conn.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8(response).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
     assert!(
         head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
         "{head}"
     );
-    serde_json::from_str(body).unwrap()
+    response[split + 4..].to_vec()
 }
 
 #[test]
