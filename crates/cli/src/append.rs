@@ -21,6 +21,9 @@ pub(crate) struct Args {
     /// or the base's created time).
     #[arg(long = "dir")]
     dirs: Vec<PathBuf>,
+    /// UID:GID of the --dir layers' entries (default 0:0).
+    #[arg(long)]
+    owner: Option<String>,
     /// `os/arch[/variant]=FILE`: a layer for one platform only.
     #[arg(long = "platform")]
     platforms: Vec<String>,
@@ -73,11 +76,21 @@ pub(crate) fn run(args: Args) -> Result<u8> {
         .map(|(p, f)| (p, PathBuf::from(f)))
         .collect();
     let epoch = crate::parse::source_date_epoch()?;
+    let owner = args
+        .owner
+        .as_deref()
+        .map(|o| {
+            o.split_once(':')
+                .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)))
+                .ok_or_else(|| Error::Message(format!("cannot use --owner {o}: expected UID:GID")))
+        })
+        .transpose()?;
     let opts = AppendOptions {
         base: args.base,
         target: args.target,
         layers: args.layers,
         dirs: args.dirs,
+        owner,
         platform_layers,
         entrypoint: json_list("entrypoint", &args.entrypoint)?,
         cmd: json_list("cmd", &args.cmd)?,

@@ -1,6 +1,6 @@
 //! A directory of the build machine into a layer (`distill append
-//! --dir`): every entry in sorted order, modes kept, owners 0:0, every
-//! mtime the given epoch, so the same tree gives the same digest on any
+//! --dir`): every entry in sorted order, modes kept, one owner (0:0 unless
+//! given), every mtime the given epoch, so the same tree gives the same digest on any
 //! machine. Device nodes, sockets and fifos are refused.
 
 use std::fs;
@@ -14,13 +14,14 @@ use crate::writer::{Compression, Entry, Kind, Layer, LayerWriter, Owner};
 /// into `out_dir`.
 pub fn layer_from_dir(
     root: &Path,
+    owner: &Owner,
     epoch: u64,
     compression: Compression,
     out_dir: &Path,
 ) -> Result<Layer, LayerError> {
     let label = root.display().to_string();
     let mut w = LayerWriter::new(out_dir, epoch, compression)?;
-    add_dir(&mut w, root, "", &label, epoch)?;
+    add_dir(&mut w, root, "", &label, owner, epoch)?;
     w.finish()
 }
 
@@ -31,6 +32,7 @@ fn add_dir(
     root: &Path,
     rel: &str,
     label: &str,
+    owner: &Owner,
     epoch: u64,
 ) -> Result<(), LayerError> {
     let mut names: Vec<String> = fs::read_dir(root.join(rel))
@@ -76,7 +78,7 @@ fn add_dir(
             } else {
                 mode
             },
-            owner: Owner::root(),
+            owner: owner.clone(),
             mtime: epoch,
             soname: None,
         };
@@ -92,7 +94,7 @@ fn add_dir(
             cause,
         })?;
         if ft.is_dir() {
-            add_dir(w, root, &path, label, epoch)?;
+            add_dir(w, root, &path, label, owner, epoch)?;
         }
     }
     Ok(())
@@ -122,14 +124,38 @@ mod tests {
         .unwrap();
         std::os::unix::fs::symlink("bin/hello", src.path().join("app/run")).unwrap();
         let out = tempfile::tempdir().unwrap();
-        let a = layer_from_dir(src.path(), 1_700_000_000, Compression::Gzip, out.path()).unwrap();
+        let a = layer_from_dir(
+            src.path(),
+            &Owner::root(),
+            1_700_000_000,
+            Compression::Gzip,
+            out.path(),
+        )
+        .unwrap();
         // Touch the files: nothing of the machine's times gets in.
         fs::write(src.path().join("app/bin/hello"), b"#!/bin/sh\necho hi\n").unwrap();
-        let b = layer_from_dir(src.path(), 1_700_000_000, Compression::Gzip, out.path()).unwrap();
+        let b = layer_from_dir(
+            src.path(),
+            &Owner::root(),
+            1_700_000_000,
+            Compression::Gzip,
+            out.path(),
+        )
+        .unwrap();
         assert_eq!(a.digest, b.digest);
         let paths: Vec<&str> = a.entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["app", "app/bin", "app/bin/hello", "app/run"]);
         let hello = &a.entries[2];
         assert_eq!((hello.mode, hello.uid, hello.gid), (0o755, 0, 0));
+        let app = Owner::ids(65532, 65532, "", "");
+        let c = layer_from_dir(
+            src.path(),
+            &app,
+            1_700_000_000,
+            Compression::Gzip,
+            out.path(),
+        )
+        .unwrap();
+        assert!(c.entries.iter().all(|e| (e.uid, e.gid) == (65532, 65532)));
     }
 }

@@ -27,6 +27,8 @@ pub struct AppendOptions {
     pub layers: Vec<PathBuf>,
     /// Directories made into layers for every platform.
     pub dirs: Vec<PathBuf>,
+    /// (uid, gid) of every entry of the `dirs` layers (default 0:0).
+    pub owner: Option<(u64, u64)>,
     /// (`os/arch[/variant]`, tarball): a layer for one platform only.
     pub platform_layers: Vec<(String, PathBuf)>,
     pub entrypoint: Option<Vec<String>>,
@@ -117,8 +119,12 @@ pub fn append(opts: &AppendOptions) -> Result<Appended> {
         for f in &opts.layers {
             common.push(layer_from_file(f, &blobs)?);
         }
+        let owner = match opts.owner {
+            Some((uid, gid)) => distill_layer::Owner::ids(uid, gid, "", ""),
+            None => distill_layer::Owner::root(),
+        };
         for d in &opts.dirs {
-            common.push(layer_from_dir(d, epoch, Compression::Gzip, &blobs)?);
+            common.push(layer_from_dir(d, &owner, epoch, Compression::Gzip, &blobs)?);
         }
         let mut own: BTreeMap<String, Vec<Layer>> = BTreeMap::new();
         for (platform, f) in &opts.platform_layers {

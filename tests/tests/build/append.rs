@@ -69,6 +69,8 @@ fn append_a_binary_in_the_registry_without_pulling_the_base() {
             "GREETING=hi",
             "--label",
             "app=hello",
+            "--owner",
+            "65532:65532",
         ])
     };
     let first = append(&target);
@@ -137,6 +139,9 @@ fn append_a_binary_in_the_registry_without_pulling_the_base() {
                 .iter()
                 .any(|e| e == "GREETING=hi")
         );
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(bundle.join("rootfs/hello")).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65532, 65532), "--owner");
         let out = Command::new("chroot")
             .arg(bundle.join("rootfs"))
             .arg("/hello")
