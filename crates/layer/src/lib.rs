@@ -17,6 +17,7 @@
 pub mod deb;
 pub mod dir;
 pub mod generated;
+pub mod jks;
 pub mod ldcache;
 pub mod path;
 pub mod reader;
@@ -29,6 +30,7 @@ pub use deb::{
 };
 pub use dir::layer_from_dir;
 pub use generated::{Generated, Node, busybox_applets, ca_bundle};
+pub use jks::{TrustedCert, certs_from_pem_files, jks};
 pub use ldcache::{arch_info, elf_soname, ld_so_cache};
 pub use path::{PathError, normalize};
 pub use reader::{overlay, read_layer};
