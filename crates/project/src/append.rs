@@ -324,7 +324,7 @@ async fn get_blob(client: &Client, place: &Place, digest: &str) -> Result<Vec<u8
             let path = distill_image::blob_path(dir, digest);
             let bytes =
                 std::fs::read(&path).context(|| format!("cannot read {}", path.display()))?;
-            let actual = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
+            let actual = Descriptor::of("", &bytes).digest;
             if actual != digest {
                 return Err(fail!(
                     "{} has sha256 {actual}, not {digest}",

@@ -149,15 +149,14 @@ impl Client {
             path: path.display().to_string(),
             cause: e.to_string(),
         })?;
-        if data.len() as u64 != size
-            || format!("sha256:{}", hex::encode(Sha256::digest(&data))) != digest
-        {
+        if data.len() as u64 != size {
             return Err(RegistryError::Digest {
                 what: path.display().to_string(),
                 expected: digest.to_owned(),
-                actual: format!("sha256:{}", hex::encode(Sha256::digest(&data))),
+                actual: digest_of(&data),
             });
         }
+        check_digest(&path.display().to_string(), digest, &data)?;
         // Large blobs in chunks: each PATCH is small enough to retry.
         let chunked = size > CHUNK;
         if chunked {
@@ -250,7 +249,7 @@ impl Client {
         bytes: &[u8],
     ) -> Result<String, RegistryError> {
         let url = format!("{}/v2/{repo}/manifests/{reference}", self.base(registry));
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+        let digest = digest_of(bytes);
         let headers = [(header::CONTENT_TYPE, media_type.to_owned())];
         let resp = self
             .send(
@@ -312,14 +311,7 @@ impl Client {
                     .map_err(|e| http_error(&url, &e))?
                     .to_vec();
                 if reference.starts_with("sha256:") {
-                    let actual = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
-                    if actual != reference {
-                        return Err(RegistryError::Digest {
-                            what: url,
-                            expected: reference.to_owned(),
-                            actual,
-                        });
-                    }
+                    check_digest(&url, reference, &bytes)?;
                 }
                 Ok(Some((media_type, bytes)))
             }
@@ -354,14 +346,7 @@ impl Client {
             .await
             .map_err(|e| http_error(&url, &e))?
             .to_vec();
-        let actual = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
-        if actual != digest {
-            return Err(RegistryError::Digest {
-                what: url,
-                expected: digest.to_owned(),
-                actual,
-            });
-        }
+        check_digest(&url, digest, &bytes)?;
         Ok(bytes)
     }
 
@@ -558,6 +543,24 @@ fn location_of(base: &str, resp: &reqwest::Response) -> Result<Option<String>, R
             format!("{base}{l}")
         },
     ))
+}
+
+/// `sha256:<hex>` of `bytes`.
+fn digest_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// `bytes` (from `what`) must have the digest `expected`.
+fn check_digest(what: &str, expected: &str, bytes: &[u8]) -> Result<(), RegistryError> {
+    let actual = digest_of(bytes);
+    if actual != expected {
+        return Err(RegistryError::Digest {
+            what: what.to_owned(),
+            expected: expected.to_owned(),
+            actual,
+        });
+    }
+    Ok(())
 }
 
 fn check_digest_header(
