@@ -222,33 +222,16 @@ fn write_layer(
             // The root directory belongs to the image, not a package.
             continue;
         }
-        let link = || -> Result<String, LayerError> {
-            let l = entry
-                .link_name_bytes()
-                .ok_or_else(|| bad(&raw, "link without a target".into()))?;
-            Ok(String::from_utf8_lossy(&l).into_owned())
-        };
-        let kind = match header.entry_type() {
-            tar::EntryType::Directory => Kind::Dir,
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                Kind::File { size: entry.size() }
-            }
-            tar::EntryType::Symlink => Kind::Symlink(link()?),
-            tar::EntryType::Link => {
-                let target = normalize(&link()?).map_err(|e| bad(&raw, e.to_string()))?;
+        let kind = match Kind::of_tar_entry(&entry, |cause| bad(&raw, cause))? {
+            Kind::Hardlink(target) => {
+                let target = normalize(&target).map_err(|e| bad(&raw, e.to_string()))?;
                 Kind::Hardlink(if opts.usrmerge {
                     usrmerge(&target)
                 } else {
                     target
                 })
             }
-            tar::EntryType::Char | tar::EntryType::Block => {
-                return Err(bad(
-                    &raw,
-                    "device node (images get theirs from the runtime)".into(),
-                ));
-            }
-            other => return Err(bad(&raw, format!("unsupported tar entry type {other:?}"))),
+            kind => kind,
         };
         if opts.usrmerge {
             if is_merged_top(&path) {

@@ -104,19 +104,14 @@ pub fn layer_from_tarball(
             }
         };
         let header = entry.header();
-        let link = || -> Result<String, LayerError> {
-            let l = entry
-                .link_name_bytes()
-                .ok_or_else(|| bad(&raw, "link without a target".into()))?;
-            Ok(String::from_utf8_lossy(&l).into_owned())
-        };
-        let kind = match header.entry_type() {
-            tar::EntryType::Directory => Kind::Dir,
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                Kind::File { size: entry.size() }
-            }
-            tar::EntryType::Symlink => {
-                let target = link()?;
+        if matches!(
+            header.entry_type(),
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader
+        ) {
+            continue;
+        }
+        let kind = match Kind::of_tar_entry(&entry, |cause| bad(&raw, cause))? {
+            Kind::Symlink(target) => {
                 if !stays_inside(rel, &target) {
                     return Err(bad(
                         &raw,
@@ -125,8 +120,8 @@ pub fn layer_from_tarball(
                 }
                 Kind::Symlink(target)
             }
-            tar::EntryType::Link => {
-                let target = normalize(&link()?).map_err(|e| bad(&raw, e.to_string()))?;
+            Kind::Hardlink(target) => {
+                let target = normalize(&target).map_err(|e| bad(&raw, e.to_string()))?;
                 let target = target
                     .strip_prefix(&format!("{strip}/"))
                     .filter(|t| kept(t))
@@ -135,14 +130,7 @@ pub fn layer_from_tarball(
                     })?;
                 Kind::Hardlink(place(target))
             }
-            tar::EntryType::Char | tar::EntryType::Block => {
-                return Err(bad(
-                    &raw,
-                    "device node (images get theirs from the runtime)".into(),
-                ));
-            }
-            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
-            other => return Err(bad(&raw, format!("unsupported tar entry type {other:?}"))),
+            kind => kind,
         };
         if rel.is_empty() || !kept(rel) {
             continue;

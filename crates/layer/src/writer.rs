@@ -47,6 +47,37 @@ pub enum Kind {
     Hardlink(String),
 }
 
+impl Kind {
+    /// What a tar entry is as a layer entry, link targets as the archive
+    /// spells them (the caller checks or rewrites them). Device nodes and
+    /// other entry types are refused; `bad` makes the error for the entry.
+    pub(crate) fn of_tar_entry<R: Read>(
+        entry: &tar::Entry<'_, R>,
+        bad: impl Fn(String) -> LayerError,
+    ) -> Result<Kind, LayerError> {
+        let link = || -> Result<String, LayerError> {
+            let l = entry
+                .link_name_bytes()
+                .ok_or_else(|| bad("link without a target".into()))?;
+            Ok(String::from_utf8_lossy(&l).into_owned())
+        };
+        Ok(match entry.header().entry_type() {
+            tar::EntryType::Directory => Kind::Dir,
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                Kind::File { size: entry.size() }
+            }
+            tar::EntryType::Symlink => Kind::Symlink(link()?),
+            tar::EntryType::Link => Kind::Hardlink(link()?),
+            tar::EntryType::Char | tar::EntryType::Block => {
+                return Err(bad(
+                    "device node (images get theirs from the runtime)".into()
+                ));
+            }
+            other => return Err(bad(format!("unsupported tar entry type {other:?}"))),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
     pub uid: u64,
