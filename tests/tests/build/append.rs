@@ -10,10 +10,6 @@ use crate::common::*;
 use distill_tests::Run;
 use distill_tests::registry::{Registry, available};
 
-fn have(tool: &str) -> bool {
-    Command::new(tool).arg("--version").output().is_ok()
-}
-
 /// A static binary printing `hello from append`, or a script when no C
 /// compiler is installed (then it is not run).
 fn app_dir(root: &std::path::Path) -> (std::path::PathBuf, bool) {

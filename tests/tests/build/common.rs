@@ -204,6 +204,14 @@ pub fn setup_full(extra: &[Deb], images: &str, security: &Captures) -> Setup {
     s
 }
 
+/// Whether `tool` is installed (answers `--version`).
+pub fn have(tool: &str) -> bool {
+    std::process::Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok()
+}
+
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }

@@ -396,13 +396,6 @@ fn push_needs_a_build_and_a_prefix_without_tag() {
         .assert_error("invalid image reference");
 }
 
-fn have(tool: &str) -> bool {
-    std::process::Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok()
-}
-
 /// GET a manifest as JSON (HTTP/1.0 over a plain socket: the registry
 /// is on loopback), accepting the OCI index type.
 fn http_get_json(addr: &str, path: &str) -> serde_json::Value {

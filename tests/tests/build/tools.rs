@@ -9,7 +9,6 @@ use crate::common::*;
 /// developer machine without them skips, CI never does).
 #[test]
 fn skopeo_and_umoci_accept_the_layouts() {
-    let have = |tool: &str| Command::new(tool).arg("--version").output().is_ok();
     if !(have("skopeo") && have("umoci")) {
         assert!(
             std::env::var_os("CI").is_none(),
