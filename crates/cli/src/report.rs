@@ -25,6 +25,9 @@ fn places(c: &PackageChange, build: &BuildSpec) -> String {
             BUILD_PACKAGES if build.busybox.as_deref() == Some(c.name.as_str()) => {
                 "every image (debug tags)".to_owned()
             }
+            BUILD_PACKAGES if build.locales.as_deref() == Some(c.name.as_str()) => {
+                "images with locales".to_owned()
+            }
             BUILD_PACKAGES => "every image".to_owned(),
             other => other.to_owned(),
         })

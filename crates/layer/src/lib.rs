@@ -26,7 +26,8 @@ pub mod upstream;
 pub mod writer;
 
 pub use deb::{
-    DebLayer, DebOptions, PackageMeta, STATUS_DIR, extract_files, layer_from_deb, status_files,
+    DebLayer, DebOptions, FileData, PackageMeta, STATUS_DIR, extract_files, layer_from_deb,
+    status_files,
 };
 pub use dir::layer_from_dir;
 pub use generated::{Generated, Node, busybox_applets, ca_bundle};

@@ -83,8 +83,12 @@ impl Lock {
         };
         for (image, archs) in &self.images {
             for (arch, names) in archs {
+                // What the debug tags add counts as the image's: a JDK
+                // update rebuilds the image.
+                let debug = self.debug.get(image).and_then(|d| d.get(arch));
                 let set = names
                     .iter()
+                    .chain(debug.into_iter().flatten())
                     .map(|n| (n.clone(), version(n, arch)))
                     .collect();
                 out.insert((image.clone(), arch.clone()), set);
@@ -198,6 +202,7 @@ mod tests {
                     ((*i).to_owned(), [("amd64".to_owned(), names)].into())
                 })
                 .collect(),
+            debug: BTreeMap::new(),
             build: [("amd64".to_owned(), vec!["ca".to_owned()])].into(),
             artifacts: Vec::new(),
         }
@@ -258,6 +263,31 @@ mod tests {
         let d = new.diff(&newer);
         assert_eq!(d.changes[0].images.iter().next().unwrap().0, BUILD_PACKAGES);
         assert_eq!(d.affected(&newer.image_archs()).len(), 2);
+    }
+
+    #[test]
+    fn a_debug_only_package_change_affects_its_image() {
+        let mut old = lock(
+            "20250101T000000Z",
+            &[("libc6", "1"), ("jre", "17.0.1"), ("jdk", "17.0.1")],
+            &[("base", &["libc6"]), ("java", &["libc6", "jre"])],
+        );
+        old.debug = [(
+            "java".to_owned(),
+            [("amd64".to_owned(), vec!["jdk".to_owned()])].into(),
+        )]
+        .into();
+        let mut new = old.clone();
+        new.packages
+            .iter_mut()
+            .find(|p| p.name == "jdk")
+            .unwrap()
+            .version = "17.0.2".into();
+        let d = old.diff(&new);
+        assert_eq!(d.changes.len(), 1);
+        assert_eq!(d.changes[0].name, "jdk");
+        let affected = d.affected(&new.image_archs());
+        assert_eq!(affected.keys().collect::<Vec<_>>(), ["java"]);
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub struct Lock {
     pub packages: Vec<LockedPackage>,
     /// Image → architecture → package names, sorted.
     pub images: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// Image → architecture → the packages its debug tags add (a JDK),
+    /// sorted; only images that add some.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub debug: BTreeMap<String, BTreeMap<String, Vec<String>>>,
     /// Architecture → packages the build takes files from without
     /// installing them (the CA bundle's source, busybox for debug tags).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -135,6 +139,7 @@ impl Lock {
         for names in sorted
             .images
             .values_mut()
+            .chain(sorted.debug.values_mut())
             .flat_map(|a| a.values_mut())
             .chain(sorted.build.values_mut())
         {
@@ -230,6 +235,7 @@ mod tests {
                 .into(),
             )]
             .into(),
+            debug: BTreeMap::new(),
             build: BTreeMap::new(),
             artifacts: Vec::new(),
         }

@@ -15,16 +15,25 @@ use serde::Deserialize;
 pub struct ImageSpec {
     #[serde(default)]
     pub extends: Option<String>,
+    /// `false`: a build base that other images extend, itself neither
+    /// locked nor built (distroless's java build base). Not inherited.
+    #[serde(default = "yes")]
+    pub publish: bool,
     /// Distros this image is built for (default: every distro).
     #[serde(default)]
     pub distros: Option<Vec<String>>,
-    /// Architectures (default: every architecture of the distro).
+    /// Architectures (default: the nearest ancestor's, else every
+    /// architecture of the distro).
     #[serde(default)]
     pub architectures: Option<Vec<String>>,
     #[serde(default)]
     pub packages: Vec<String>,
     #[serde(default)]
     pub exclude: Vec<Exclude>,
+    /// Packages only the debug tags add (a JDK beside the JRE), resolved
+    /// with the image's own and locked as the difference.
+    #[serde(default)]
+    pub debug_packages: Vec<String>,
     /// Upstream artifacts (`[artifacts]`) the image adds, each one layer.
     /// The image is built only on architectures they all have.
     #[serde(default)]
@@ -43,12 +52,35 @@ pub struct ImageSpec {
     /// `{artifact:NAME}` are replaced by the locked version.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    /// Extra symlinks, path → target.
+    /// Extra symlinks, path → target; `{arch}` in a target is the
+    /// Debian architecture (`/usr/lib/jvm/java-17-openjdk-{arch}/bin/java`).
     #[serde(default)]
     pub symlinks: BTreeMap<String, String>,
     /// Write /etc/ld.so.cache for the image's libraries.
     #[serde(default)]
     pub ld_so_cache: Option<bool>,
+    /// Compiled locales (`C.utf8`) copied from `[build] locales`'s
+    /// package into /usr/lib/locale, without installing the package.
+    #[serde(default)]
+    pub locales: Vec<String>,
+    /// A Java trust store made from the image's CA bundle.
+    #[serde(default)]
+    pub java_keystore: Option<KeystoreSpec>,
+}
+
+/// `java_keystore = { path = "/etc/ssl/certs/java/cacerts", password = "changeit" }`:
+/// a JKS of every certificate in the CA bundle, as trusted-cert entries.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeystoreSpec {
+    pub path: String,
+    /// The store password, which only seals the file's integrity (a
+    /// trust store holds no secrets); Java's default is `changeit`.
+    pub password: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// An image's settings after inheritance: what it adds to the image
@@ -61,6 +93,8 @@ pub struct ImageSettings {
     pub labels: BTreeMap<String, String>,
     pub symlinks: BTreeMap<String, String>,
     pub ld_so_cache: bool,
+    pub locales: Vec<String>,
+    pub java_keystore: Option<KeystoreSpec>,
 }
 
 /// The image's settings: its ancestors' with its own laid over them.
@@ -80,6 +114,14 @@ pub fn settings(
         }
         if let Some(c) = s.ld_so_cache {
             out.ld_so_cache = c;
+        }
+        for l in &s.locales {
+            if !out.locales.contains(l) {
+                out.locales.push(l.clone());
+            }
+        }
+        if let Some(k) = &s.java_keystore {
+            out.java_keystore = Some(k.clone());
         }
     }
     Ok(out)
@@ -130,6 +172,8 @@ pub struct Exclude {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImagePlan {
     pub roots: Vec<String>,
+    /// What the debug tags add to `roots`.
+    pub debug_roots: Vec<String>,
     /// Upstream artifacts, its ancestors' first.
     pub artifacts: Vec<String>,
     pub excludes: BTreeMap<String, String>,
@@ -179,19 +223,27 @@ pub fn plan(
     let spec = images
         .get(image)
         .ok_or_else(|| DefinitionError::Invalid(image.to_owned(), "no such image".into()))?;
-    if spec
-        .distros
-        .as_ref()
-        .is_some_and(|d| !d.iter().any(|x| x == distro))
+    if !spec.publish
+        || spec
+            .distros
+            .as_ref()
+            .is_some_and(|d| !d.iter().any(|x| x == distro))
     {
         return Ok(None);
     }
     let chain = chain(images, image)?;
+    // The nearest definition up the chain: a runtime family's build base
+    // names its architectures once.
+    let inherited = chain
+        .iter()
+        .rev()
+        .find_map(|n| images[*n].architectures.as_ref());
     let mut roots: Vec<String> = Vec::new();
+    let mut debug_roots: Vec<String> = Vec::new();
     let mut artifacts: Vec<String> = Vec::new();
     let mut excludes: BTreeMap<String, String> = BTreeMap::new();
-    for name in chain {
-        let s = &images[name];
+    for name in &chain {
+        let s = &images[*name];
         let part = s.distro.get(distro).cloned().unwrap_or_default();
         let own: Vec<&String> = s.packages.iter().chain(&part.packages).collect();
         for r in &own {
@@ -200,7 +252,7 @@ pub fn plan(
         for e in s.exclude.iter().chain(&part.exclude) {
             if own.iter().any(|r| **r == e.package) {
                 return Err(DefinitionError::Invalid(
-                    name.to_owned(),
+                    (*name).to_owned(),
                     format!("{} is both a package and excluded", e.package),
                 ));
             }
@@ -216,8 +268,13 @@ pub fn plan(
                 artifacts.push(a.clone());
             }
         }
+        for d in &s.debug_packages {
+            if !debug_roots.contains(d) {
+                debug_roots.push(d.clone());
+            }
+        }
     }
-    let architectures = match &spec.architectures {
+    let architectures = match inherited {
         Some(a) => {
             if let Some(bad) = a.iter().find(|x| !distro_archs.contains(x)) {
                 return Err(DefinitionError::Invalid(
@@ -231,6 +288,7 @@ pub fn plan(
     };
     Ok(Some(ImagePlan {
         roots,
+        debug_roots,
         artifacts,
         excludes,
         architectures,

@@ -50,7 +50,9 @@ pub use diff::{
     diff_lock_files,
 };
 pub use error::{Error, Result};
-pub use images::{DefinitionError, DistroPart, Exclude, ImagePlan, ImageSettings, ImageSpec};
+pub use images::{
+    DefinitionError, DistroPart, Exclude, ImagePlan, ImageSettings, ImageSpec, KeystoreSpec,
+};
 pub use lock::{LockOptions, Locked};
 pub use project::{EnvOptions, Project, read_lock_file};
 pub use push::{PushOptions, PushReport};

@@ -86,6 +86,7 @@ impl Project {
         let spec = self.distro(distro)?;
         let mut packages: BTreeMap<(String, String), LockedPackage> = BTreeMap::new();
         let mut images: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+        let mut debug: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
         let mut build: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut add = |p: LockedPackage| {
             packages.insert((p.name.clone(), p.architecture.clone()), p);
@@ -145,10 +146,22 @@ impl Project {
                         .expect("chosen from the universe");
                     add(lock_entry(pkg, &loaded)?);
                 }
+                let names: Vec<String> = resolution.packages.keys().cloned().collect();
+                let added = debug_additions(&universe, image, distro, plan, &names)?;
+                for name in &added {
+                    let pkg = universe.get(name).expect("chosen from the universe");
+                    add(lock_entry(pkg, &loaded)?);
+                }
+                if !added.is_empty() {
+                    debug
+                        .entry(image.clone())
+                        .or_default()
+                        .insert(arch.clone(), added);
+                }
                 images
                     .entry(image.clone())
                     .or_default()
-                    .insert(arch.clone(), resolution.packages.keys().cloned().collect());
+                    .insert(arch.clone(), names);
             }
         }
         Ok(Lock {
@@ -171,6 +184,7 @@ impl Project {
                 .collect(),
             packages: packages.into_values().collect(),
             images,
+            debug,
             build,
             artifacts: artifacts.into_values().collect(),
         })
@@ -252,6 +266,46 @@ pub(crate) fn resolve_image(
     universe
         .resolve(&plan.roots, &plan.excludes)
         .context(|| format!("cannot lock image {image} for {distro} {}", universe.arch()))
+}
+
+/// What the debug tags of `image` add to its set `base`: the image's
+/// roots and its debug roots resolved together, less `base`. The debug
+/// tags hold everything the others do, so the result must contain `base`
+/// (a debug root that changes a choice the image made is refused).
+fn debug_additions(
+    universe: &Universe<'_>,
+    image: &str,
+    distro: &str,
+    plan: &ImagePlan,
+    base: &[String],
+) -> Result<Vec<String>> {
+    if plan.debug_roots.is_empty() {
+        return Ok(Vec::new());
+    }
+    let roots: Vec<String> = plan
+        .roots
+        .iter()
+        .chain(&plan.debug_roots)
+        .cloned()
+        .collect();
+    let both = universe.resolve(&roots, &plan.excludes).context(|| {
+        format!(
+            "cannot lock the debug tags of {image} for {distro} {}",
+            universe.arch()
+        )
+    })?;
+    if let Some(gone) = base.iter().find(|n| !both.packages.contains_key(*n)) {
+        return Err(fail!(
+            "cannot lock the debug tags of {image} for {distro} {}: with its debug packages the image would lose {gone}",
+            universe.arch()
+        ));
+    }
+    Ok(both
+        .packages
+        .keys()
+        .filter(|n| !base.contains(n))
+        .cloned()
+        .collect())
 }
 
 /// The lock entry of a candidate.

@@ -15,6 +15,10 @@ pub struct BuildSpec {
     /// The package providing `bin/busybox` for the debug tags.
     #[serde(default)]
     pub busybox: Option<String>,
+    /// The package whose compiled locales (`usr/lib/locale/<name>/`)
+    /// images ask for with `locales` (libc-bin in Debian).
+    #[serde(default)]
+    pub locales: Option<String>,
     /// Env of every image (images add to it).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -74,7 +78,7 @@ fn dir_mode() -> u32 {
 impl BuildSpec {
     /// The packages the build takes files from.
     pub fn packages(&self) -> Vec<String> {
-        [&self.ca_certificates, &self.busybox]
+        [&self.ca_certificates, &self.busybox, &self.locales]
             .into_iter()
             .flatten()
             .cloned()

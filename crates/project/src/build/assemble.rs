@@ -45,7 +45,7 @@ impl Assembly<'_> {
         }
         let platform = platform_of(arch)?;
         let mut env: BTreeMap<String, String> = self.build.env.clone();
-        env.extend(t.settings.env.clone());
+        env.extend(self.fill(t, &t.settings.env)?);
         let mut entrypoint = t.settings.entrypoint.clone();
         if tag.debug {
             let path = env.entry("PATH".into()).or_default();
@@ -207,10 +207,13 @@ enum Kind {
     Artifact,
 }
 
-/// `1:3.13.5-2+b1` → `3.13.5`.
+/// The version upstream released: without epoch, Debian revision or a
+/// `+` suffix (a Java build number, a `+dfsg` repack):
+/// `1:3.13.5-2+b1` → `3.13.5`, `17.0.8+7-1~deb12u1` → `17.0.8`.
 fn upstream(version: &str) -> String {
     let v = version.split_once(':').map_or(version, |(_, v)| v);
-    v.rsplit_once('-').map_or(v, |(u, _)| u).to_owned()
+    let v = v.rsplit_once('-').map_or(v, |(u, _)| u);
+    v.split('+').next().unwrap_or(v).to_owned()
 }
 
 #[cfg(test)]
@@ -222,5 +225,8 @@ mod tests {
         assert_eq!(upstream("3.13.5-2"), "3.13.5");
         assert_eq!(upstream("1:2.36-9+deb12u4"), "2.36");
         assert_eq!(upstream("2025b"), "2025b");
+        assert_eq!(upstream("17.0.8+7-1~deb12u1"), "17.0.8");
+        assert_eq!(upstream("21.0.13.1+2-1~deb13u1"), "21.0.13.1");
+        assert_eq!(upstream("2.12.1+dfsg-5+deb12u4"), "2.12.1");
     }
 }

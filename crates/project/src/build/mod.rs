@@ -97,6 +97,8 @@ pub(crate) struct ImageBuild<'l> {
     settings: ImageSettings,
     /// Architecture → the locked packages, sorted by name.
     archs: BTreeMap<String, Vec<&'l LockedPackage>>,
+    /// Architecture → what the debug tags add, sorted by name.
+    debug: BTreeMap<String, Vec<&'l LockedPackage>>,
     /// Architecture → the locked upstream artifacts, sorted by name.
     artifacts: BTreeMap<String, Vec<&'l LockedArtifact>>,
 }
@@ -111,8 +113,14 @@ impl Project {
             ));
         }
         for i in &opts.images {
-            if !self.config.images.contains_key(i) {
-                return Err(fail!("cannot build image {i}: not in packages.toml"));
+            match self.config.images.get(i) {
+                None => return Err(fail!("cannot build image {i}: not in packages.toml")),
+                Some(spec) if !spec.publish => {
+                    return Err(fail!(
+                        "cannot build image {i}: it is a build base (publish = false); build an image that extends it"
+                    ));
+                }
+                Some(_) => {}
             }
         }
         let docker = opts.format == Format::DockerArchive;
@@ -188,6 +196,7 @@ impl Project {
             let settings = settings(&self.config.images, image)
                 .map_err(|e| fail!("cannot build {image}: {e}"))?;
             let mut archs = BTreeMap::new();
+            let mut debug = BTreeMap::new();
             let mut artifacts = BTreeMap::new();
             for (arch, names) in per_arch {
                 if !opts.archs.is_empty() && !opts.archs.contains(arch) {
@@ -198,6 +207,13 @@ impl Project {
                     .map(|n| locked(lock, n, arch))
                     .collect::<Result<Vec<_>>>()?;
                 archs.insert(arch.clone(), pkgs);
+                let added = lock.debug.get(image).and_then(|d| d.get(arch));
+                let added = added
+                    .into_iter()
+                    .flatten()
+                    .map(|n| locked(lock, n, arch))
+                    .collect::<Result<Vec<_>>>()?;
+                debug.insert(arch.clone(), added);
                 let used: Vec<&LockedArtifact> = lock
                     .artifacts
                     .iter()
@@ -210,6 +226,7 @@ impl Project {
                     image: image.clone(),
                     settings,
                     archs,
+                    debug,
                     artifacts,
                 });
             }
@@ -245,19 +262,23 @@ impl Project {
         // bundle's source, and busybox for debug tags.
         let mut needed: BTreeMap<(&str, &str), &LockedPackage> = BTreeMap::new();
         let mut tools: BTreeMap<&str, Tools> = BTreeMap::new();
+        let locales = images.iter().any(|t| !t.settings.locales.is_empty());
         for t in images {
             for (arch, pkgs) in &t.archs {
-                for p in pkgs {
+                let added = if debug { &t.debug[arch][..] } else { &[] };
+                for p in pkgs.iter().chain(added) {
                     needed.insert((&p.name, &p.architecture), p);
                 }
                 if !tools.contains_key(arch.as_str()) {
                     let tool = |n: &Option<String>| n.as_deref().map(|n| locked(lock, n, arch));
                     let busybox = if debug { tool(&build.busybox) } else { None };
+                    let locales = if locales { tool(&build.locales) } else { None };
                     tools.insert(
                         arch,
                         Tools {
                             ca: tool(&build.ca_certificates).transpose()?,
                             busybox: busybox.transpose()?,
+                            locales: locales.transpose()?,
                         },
                     );
                 }
@@ -265,7 +286,7 @@ impl Project {
         }
         let tool_debs = tools
             .values()
-            .flat_map(|t| t.ca.into_iter().chain(t.busybox));
+            .flat_map(|t| t.ca.into_iter().chain(t.busybox).chain(t.locales));
         let uses: BTreeMap<(&str, &str), &LockedArtifact> = images
             .iter()
             .flat_map(|t| t.artifacts.values().flatten())
@@ -335,14 +356,40 @@ impl Project {
         let mut built = Vec::new();
         for t in images {
             let dest = out.join(format!("{}-{name}", t.image));
-            let extras = recipes::symlinks(&layers, &t.settings.symlinks)?;
-            // One ld.so.cache per architecture, shared by the tags.
-            let mut ldcaches: BTreeMap<&str, Made> = BTreeMap::new();
-            if t.settings.ld_so_cache {
-                for (arch, pkgs) in &t.archs {
-                    let below: Vec<&Made> = pkgs.iter().map(|p| &made[p.sha256.as_str()]).collect();
-                    ldcaches.insert(arch, recipes::ld_cache(&layers, arch, &below)?);
+            // The image's generated layers per architecture, shared by the
+            // tags: symlinks, locales, the Java trust store, ld.so.cache.
+            let mut extras: BTreeMap<&str, Vec<Made>> = BTreeMap::new();
+            for (arch, pkgs) in &t.archs {
+                let mut own = Vec::new();
+                own.extend(recipes::symlinks(&layers, &t.settings.symlinks, arch)?);
+                if !t.settings.locales.is_empty() {
+                    let p = tools[arch.as_str()].locales.ok_or_else(|| {
+                        fail!(
+                            "cannot build {}: it wants locales but [build] names no locales package",
+                            t.image
+                        )
+                    })?;
+                    own.push(recipes::locales(
+                        &layers,
+                        &t.settings.locales,
+                        p,
+                        &debs[&p.sha256],
+                    )?);
                 }
+                if let Some(spec) = &t.settings.java_keystore {
+                    let p = tools[arch.as_str()].ca.ok_or_else(|| {
+                        fail!(
+                            "cannot build {}: its java_keystore needs [build] ca-certificates",
+                            t.image
+                        )
+                    })?;
+                    own.push(recipes::java_keystore(&layers, spec, p, &debs[&p.sha256])?);
+                }
+                if t.settings.ld_so_cache {
+                    let below: Vec<&Made> = pkgs.iter().map(|p| &made[p.sha256.as_str()]).collect();
+                    own.push(recipes::ld_cache(&layers, arch, &below)?);
+                }
+                extras.insert(arch, own);
             }
             // The same on every manifest and index of the image.
             let annotations = assembly.annotations(t)?;
@@ -351,11 +398,15 @@ impl Project {
                 let mut manifests = Vec::new();
                 for (arch, pkgs) in &t.archs {
                     let arch = arch.as_str();
+                    // The debug tags' own packages go above the image's.
+                    let mut pkgs: Vec<&LockedPackage> = pkgs.clone();
+                    if tag_spec.debug {
+                        pkgs.extend(&t.debug[arch]);
+                    }
                     let mut stack: Vec<&Made> =
                         pkgs.iter().map(|p| &made[p.sha256.as_str()]).collect();
                     stack.push(&skeletons[arch]);
-                    stack.extend(&extras);
-                    stack.extend(ldcaches.get(arch));
+                    stack.extend(&extras[arch]);
                     if tag_spec.debug {
                         stack.push(busybox.get(arch).ok_or_else(|| {
                             fail!("cannot build tag {tag}: no busybox package configured")
@@ -372,6 +423,9 @@ impl Project {
                     listed.extend(tools[arch].ca);
                     if tag_spec.debug {
                         listed.extend(tools[arch].busybox);
+                    }
+                    if !t.settings.locales.is_empty() {
+                        listed.extend(tools[arch].locales);
                     }
                     assembly.sbom(&mut layout, t, tag, arch, &desc, &listed)?;
                     let platform = desc.platform.clone().expect("image descriptors have one");
@@ -402,6 +456,7 @@ impl Project {
 struct Tools<'l> {
     ca: Option<&'l LockedPackage>,
     busybox: Option<&'l LockedPackage>,
+    locales: Option<&'l LockedPackage>,
 }
 
 fn locked<'l>(lock: &'l Lock, name: &str, arch: &str) -> Result<&'l LockedPackage> {

@@ -1,19 +1,21 @@
 //! The layers distroless images have besides their packages, made from
 //! packages.toml's `[build]` and the locked packages: the skeleton
 //! (directories, accounts, os-release, the CA bundle), the debug tags'
-//! busybox, an image's own symlinks, and `/etc/ld.so.cache`.
+//! busybox, an image's own symlinks, compiled locales, the Java trust
+//! store, and `/etc/ld.so.cache`.
 
 use std::path::Path;
 
 use distill_archive::DistroSpec;
 use distill_layer::{
-    Generated, Node, Owner, STATUS_DIR, Tree, arch_info, busybox_applets, ca_bundle, extract_files,
-    ld_so_cache, status_files,
+    FileData, Generated, Node, Owner, PackageMeta, STATUS_DIR, Tree, arch_info, busybox_applets,
+    ca_bundle, certs_from_pem_files, extract_files, jks, ld_so_cache, status_files,
 };
 use distill_lock::LockedPackage;
 
 use super::layers::{Layers, Made, check_hash};
 use crate::error::{Result, fail};
+use crate::images::KeystoreSpec;
 use crate::spec::BuildSpec;
 
 /// The skeleton every image of the distro shares: directories, the
@@ -53,15 +55,22 @@ pub(super) fn skeleton(
     })
 }
 
-/// The CA bundle made from the ca-certificates package, its copyright and
-/// its dpkg status (the rest of the package is not installed).
-fn add_ca_bundle(g: &mut Generated, p: &LockedPackage, deb: &Path) -> Result<()> {
+/// The certificate files of the CA package (and its copyright), read
+/// after the package's hash is checked again.
+fn ca_files(p: &LockedPackage, deb: &Path) -> Result<(PackageMeta, Vec<FileData>)> {
     let label = format!("{} {}", p.name, p.version);
     check_hash(deb, &p.sha256, &label)?;
     let copyright = format!("usr/share/doc/{}/copyright", p.name);
-    let (meta, files) = extract_files(deb, &label, |path| {
+    Ok(extract_files(deb, &label, |path| {
         path.starts_with("usr/share/ca-certificates/") || path == copyright
-    })?;
+    })?)
+}
+
+/// The CA bundle made from the ca-certificates package, its copyright and
+/// its dpkg status (the rest of the package is not installed).
+fn add_ca_bundle(g: &mut Generated, p: &LockedPackage, deb: &Path) -> Result<()> {
+    let (meta, files) = ca_files(p, deb)?;
+    let copyright = format!("usr/share/doc/{}/copyright", p.name);
     // 0555, as distroless ships the bundle and its copyright.
     g.file(
         "/etc/ssl/certs/ca-certificates.crt",
@@ -101,17 +110,87 @@ pub(super) fn busybox(layers: &Layers, p: &LockedPackage, deb: &Path) -> Result<
     })
 }
 
-/// The image's own symlinks, if it has any.
+/// A Java KeyStore of every certificate the CA bundle holds, as
+/// trusted-cert entries aliased as Debian's ca-certificates-java does,
+/// created at the build's epoch.
+pub(super) fn java_keystore(
+    layers: &Layers,
+    spec: &KeystoreSpec,
+    p: &LockedPackage,
+    deb: &Path,
+) -> Result<Made> {
+    let what = format!("java keystore {spec:?} {}", p.sha256);
+    layers.generated(&what, "java keystore".into(), || {
+        let (_, files) = ca_files(p, deb)?;
+        let certs =
+            certs_from_pem_files(&files).map_err(|e| fail!("cannot make {}: {e}", spec.path))?;
+        if certs.is_empty() {
+            return Err(fail!(
+                "cannot make {}: {} {} has no certificates",
+                spec.path,
+                p.name,
+                p.version
+            ));
+        }
+        let store = jks(&certs, layers.epoch * 1000, &spec.password)
+            .map_err(|e| fail!("cannot make {}: {e}", spec.path))?;
+        let mut g = Generated::new();
+        g.file(&spec.path, 0o644, store)?;
+        Ok(g)
+    })
+}
+
+/// Compiled locales (`C.utf8`) copied out of the locales package
+/// (`usr/lib/locale/<name>/`, with the package's copyright); nothing else
+/// of the package is installed, so it gets no dpkg status entry.
+pub(super) fn locales(
+    layers: &Layers,
+    names: &[String],
+    p: &LockedPackage,
+    deb: &Path,
+) -> Result<Made> {
+    let label = format!("locales {} from {} {}", names.join(" "), p.name, p.version);
+    let what = format!("locales {names:?} {}", p.sha256);
+    layers.generated(&what, label.clone(), || {
+        check_hash(deb, &p.sha256, &label)?;
+        let copyright = format!("usr/share/doc/{}/copyright", p.name);
+        let dirs: Vec<String> = names
+            .iter()
+            .map(|n| format!("usr/lib/locale/{n}/"))
+            .collect();
+        let (_, files) = extract_files(deb, &label, |path| {
+            path == copyright || dirs.iter().any(|d| path.starts_with(d.as_str()))
+        })?;
+        for (name, dir) in names.iter().zip(&dirs) {
+            if !files.iter().any(|(path, _)| path.starts_with(dir.as_str())) {
+                return Err(fail!(
+                    "cannot install locale {name}: {} {} has no /{dir}",
+                    p.name,
+                    p.version
+                ));
+            }
+        }
+        let mut g = Generated::new();
+        for (path, bytes) in files {
+            g.file(&path, 0o644, bytes)?;
+        }
+        Ok(g)
+    })
+}
+
+/// The image's own symlinks for one architecture (`{arch}` in a target
+/// replaced), if it has any.
 pub(super) fn symlinks(
     layers: &Layers,
     links: &std::collections::BTreeMap<String, String>,
+    arch: &str,
 ) -> Result<Option<Made>> {
     if links.is_empty() {
         return Ok(None);
     }
     let mut g = Generated::new();
     for (path, target) in links {
-        g.add(path, Node::Symlink(target.clone()))?;
+        g.add(path, Node::Symlink(target.replace("{arch}", arch)))?;
     }
     let what = format!("image {g:?}");
     layers
