@@ -43,6 +43,16 @@ pub fn distill_bin() -> PathBuf {
     bin
 }
 
+/// An image config's `["K=V", ...]` environment as a map.
+pub fn env_map(env: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    env.as_array()
+        .expect("an env array")
+        .iter()
+        .filter_map(|v| v.as_str()?.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 /// The outcome of one `distill` run.
 pub struct Run {
     pub code: i32,

@@ -1,6 +1,6 @@
 //! The committed locks reproduce distroless's package lists exactly, for
-//! every image, distro and architecture, and pin Node for the nodejs
-//! images. The expected lists are typed in
+//! every image, distro and architecture, pin Node for the nodejs images,
+//! and add the JDK on the java images' debug tags. The expected lists are typed in
 //! from the distroless facts (GoogleContainerTools/distroless at
 //! 2026-08-21), independently of packages.toml.
 
@@ -48,6 +48,41 @@ const PYTHON3_13: &[&str] = &[
     "python3.13-minimal",
     "python3.13-venv",
 ];
+/// distroless's unpublished java build base, on base-nossl.
+const JAVA_BUILD: &[&str] = &[
+    "zlib1g",
+    "libjpeg62-turbo",
+    "liblcms2-2",
+    "libfreetype6",
+    "fonts-dejavu-core",
+    "fontconfig-config",
+    "libexpat1",
+    "libfontconfig1",
+    "libuuid1",
+    "libbrotli1",
+    "libcrypt1",
+    "libstdc++6",
+    "libgcc-s1",
+];
+const JAVA_BUILD_12: &[&str] = &["gcc-12-base", "libpng16-16"];
+const JAVA_BUILD_13: &[&str] = &["gcc-14-base", "libpng16-16t64", "libbz2-1.0"];
+const JAVA_BASE_12: &[&str] = &[
+    "libharfbuzz0b",
+    "libgraphite2-3",
+    "libpcre2-8-0",
+    "libglib2.0-0",
+];
+/// One deliberate difference: trixie's libglib-2.0.so.0 links
+/// libatomic.so.1, which distroless leaves out (there glib, and harfbuzz
+/// with it, cannot load); distill keeps the dependency.
+const JAVA_BASE_13: &[&str] = &[
+    "libharfbuzz0b",
+    "libgraphite2-3",
+    "libpcre2-8-0",
+    "libglib2.0-0t64",
+    "libatomic1",
+];
+const JAVA_ARCHS: &[&str] = &["amd64", "arm64", "s390x", "ppc64el"];
 /// Architectures Node builds for, per major (no armv7l from Node 24 on).
 const NODE22_ARCHS: &[&str] = &["amd64", "arm64", "armhf", "s390x", "ppc64el"];
 const NODE24_ARCHS: &[&str] = &["amd64", "arm64", "s390x", "ppc64el"];
@@ -143,6 +178,34 @@ fn check_nodejs(lock: &Lock, cc: &[&[&str]]) {
     }
 }
 
+/// java-base and its JREs (Debian's openjdk, the JDK on debug tags only).
+fn check_java(lock: &Lock, base: BTreeSet<String>, jres: &[u32]) {
+    check(lock, "java-base", JAVA_ARCHS, base.clone());
+    assert!(!lock.debug.contains_key("java-base"));
+    for v in jres {
+        let image = format!("java{v}");
+        let mut want = base.clone();
+        want.insert(format!("openjdk-{v}-jre-headless"));
+        check(lock, &image, JAVA_ARCHS, want);
+        for (arch, added) in &lock.debug[&image] {
+            assert_eq!(
+                added,
+                &[format!("openjdk-{v}-jdk-headless")],
+                "{image} {arch}"
+            );
+            assert!(lock.package(&added[0], arch).is_some());
+        }
+        assert_eq!(
+            lock.debug[&image].keys().collect::<Vec<_>>(),
+            lock.images[&image].keys().collect::<Vec<_>>()
+        );
+    }
+    // The locale's source is locked for every architecture.
+    for archs in lock.build.values() {
+        assert!(archs.iter().any(|p| p == "libc-bin"));
+    }
+}
+
 #[test]
 fn debian12_locks_equal_distroless() {
     let l = lock("debian12");
@@ -152,11 +215,24 @@ fn debian12_locks_equal_distroless() {
             "base",
             "base-nossl",
             "cc",
+            "java-base",
+            "java17",
             "nodejs22",
             "nodejs24",
             "nodejs26",
             "static"
         ]
+    );
+    check_java(
+        &l,
+        set(&[
+            STATIC_12,
+            &["libc6"],
+            JAVA_BUILD,
+            JAVA_BUILD_12,
+            JAVA_BASE_12,
+        ]),
+        &[17],
     );
     check_nodejs(&l, &[STATIC_12, BASE_12, CC_12]);
     check(&l, "static", ARCHS_12, set(&[STATIC_12]));
@@ -174,12 +250,26 @@ fn debian13_locks_equal_distroless() {
             "base",
             "base-nossl",
             "cc",
+            "java-base",
+            "java21",
+            "java25",
             "nodejs22",
             "nodejs24",
             "nodejs26",
             "python3",
             "static"
         ]
+    );
+    check_java(
+        &l,
+        set(&[
+            STATIC_13,
+            &["libc6"],
+            JAVA_BUILD,
+            JAVA_BUILD_13,
+            JAVA_BASE_13,
+        ]),
+        &[21, 25],
     );
     check_nodejs(&l, &[STATIC_13, BASE_13, CC_13]);
     check(&l, "static", ARCHS_13, set(&[STATIC_13]));

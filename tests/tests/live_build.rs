@@ -6,11 +6,11 @@
 
 #![allow(clippy::print_stderr)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use distill_tests::{Run, distill_bin};
+use distill_tests::{Run, distill_bin, env_map};
 
 fn live() -> bool {
     if std::env::var("DISTILL_LIVE").as_deref() == Ok("1") {
@@ -95,9 +95,10 @@ fn real_images_build_reproducibly_and_run() {
     let l = Live::new();
     l.distill(&["lock", "--arch", "amd64"]);
     let first = l.distill(&["build", "--arch", "amd64"]);
-    // static, base-nossl, base, cc and nodejs22/24/26 for both distros,
-    // python3 for debian13; four tags each.
-    assert_eq!(first.stdout.lines().count(), 15 * 4, "{}", first.stdout);
+    // static, base-nossl, base, cc, nodejs22/24/26 and java-base for both
+    // distros, java17 for debian12, python3, java21 and java25 for
+    // debian13; four tags each.
+    assert_eq!(first.stdout.lines().count(), 20 * 4, "{}", first.stdout);
 
     // Again, with every layer made anew, into another directory, under
     // another umask: the same digests.
@@ -134,18 +135,12 @@ fn real_images_build_reproducibly_and_run() {
 
     // base-debian13: dlopen libssl.so.3 and print its version.
     let rootfs = l.unpack("base-debian13", "latest-amd64");
-    let src = l.path().join("ssl.c");
-    std::fs::write(
-        &src,
+    let version = run_c(
+        &l,
+        &rootfs,
+        "ssl",
         "#include <dlfcn.h>\n#include <stdio.h>\nint main(){void*h=dlopen(\"libssl.so.3\",RTLD_NOW);if(!h){puts(dlerror());return 1;}\nconst char*(*v)(int)=(const char*(*)(int))dlsym(h,\"OpenSSL_version\");puts(v(0));return 0;}\n",
-    )
-    .unwrap();
-    sh(Command::new("gcc")
-        .arg(&src)
-        .arg("-o")
-        .arg(rootfs.join("ssl"))
-        .arg("-ldl"));
-    let version = sh(Command::new("chroot").arg(&rootfs).arg("/ssl"));
+    );
     assert!(version.starts_with("OpenSSL 3."), "{version}");
 
     // A debug image has a working busybox shell.
@@ -238,6 +233,8 @@ fn real_images_build_reproducibly_and_run() {
         );
     }
 
+    java_images_run(&l);
+
     // Trees: exactly the packages' files (dpkg-deb's listing, merged /usr
     // applied on debian13), their dpkg metadata and the generated files.
     for (image, merged) in [("cc-debian12", false), ("python3-debian13", true)] {
@@ -321,6 +318,184 @@ fn real_images_build_reproducibly_and_run() {
             "{image}: missing {missing:?}, extra {extra:?}"
         );
     }
+}
+
+/// The image's environment, from umoci's runtime config.
+fn image_env(rootfs: &Path) -> BTreeMap<String, String> {
+    let config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(rootfs.parent().unwrap().join("config.json")).unwrap(),
+    )
+    .unwrap();
+    env_map(&config["process"]["env"])
+}
+
+/// Compiles C `code` with the host's gcc into the rootfs and runs it there.
+fn run_c(l: &Live, rootfs: &Path, name: &str, code: &str) -> String {
+    let src = l.path().join(format!("{name}.c"));
+    std::fs::write(&src, code).unwrap();
+    sh(Command::new("gcc")
+        .arg(&src)
+        .arg("-o")
+        .arg(rootfs.join(name))
+        .arg("-ldl"));
+    sh(Command::new("chroot").arg(rootfs).arg(format!("/{name}")))
+}
+
+/// /proc mounted in a rootfs while it lives: the JVM finds its libjli
+/// through `$ORIGIN`, which the dynamic loader reads from /proc/self/exe,
+/// as it can in any container.
+struct Proc(PathBuf);
+
+impl Proc {
+    fn mount(rootfs: &Path) -> Proc {
+        let dir = rootfs.join("proc");
+        std::fs::create_dir_all(&dir).unwrap();
+        sh(Command::new("mount").args(["-t", "proc", "proc"]).arg(&dir));
+        Proc(dir)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// `cmd` in `rootfs` with exactly the image's environment.
+fn in_image(rootfs: &Path, cmd: &[&str]) -> String {
+    let mut c = Command::new("/usr/sbin/chroot");
+    c.env_clear().envs(image_env(rootfs)).arg(rootfs).args(cmd);
+    sh(&mut c)
+}
+
+const HELLO_JAVA: &str = r#"
+import java.security.KeyStore;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
+
+public class HelloJava {
+    public static void main(String[] args) throws Exception {
+        TrustManagerFactory f =
+            TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        f.init((KeyStore) null);
+        int n = 0;
+        for (TrustManager t : f.getTrustManagers()) {
+            if (t instanceof X509TrustManager) {
+                n += ((X509TrustManager) t).getAcceptedIssuers().length;
+            }
+        }
+        System.out.println("hello " + n + " " + System.getProperty("file.encoding")
+            + " " + System.getProperty("java.version"));
+    }
+}
+"#;
+
+/// The java images: a jar compiled by the debug image's own javac runs
+/// with `/usr/bin/java -jar` on java17-debian12 and java21-debian13, trusts
+/// the CA bundle's certificates through the generated keystore, and reads
+/// UTF-8 from the C.UTF-8 locale; keytool lists one entry per certificate;
+/// javac, a shell and busybox only where distroless has them.
+fn java_images_run(l: &Live) {
+    // Compile with the JDK of java17's debug tag.
+    let jdk = l.unpack("java17-debian12", "debug-amd64");
+    let src = jdk.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("HelloJava.java"), HELLO_JAVA).unwrap();
+    std::fs::write(src.join("manifest.txt"), "Main-Class: HelloJava\n").unwrap();
+    {
+        let _proc = Proc::mount(&jdk);
+        let bin = "/usr/lib/jvm/java-17-openjdk-amd64/bin";
+        in_image(
+            &jdk,
+            &[&format!("{bin}/javac"), "-d", "/src", "/src/HelloJava.java"],
+        );
+        in_image(
+            &jdk,
+            &[
+                &format!("{bin}/jar"),
+                "cfm",
+                "/src/hello.jar",
+                "/src/manifest.txt",
+                "-C",
+                "/src",
+                "HelloJava.class",
+            ],
+        );
+        // keytool reads the generated store: one entry per certificate of
+        // the image's CA bundle.
+        let listed = in_image(
+            &jdk,
+            &[
+                &format!("{bin}/keytool"),
+                "-list",
+                "-keystore",
+                "/etc/ssl/certs/java/cacerts",
+                "-storepass",
+                "changeit",
+            ],
+        );
+        let bundle =
+            std::fs::read_to_string(jdk.join("etc/ssl/certs/ca-certificates.crt")).unwrap();
+        let certs = bundle.matches("-----BEGIN CERTIFICATE-----").count();
+        assert!(certs >= 100, "{certs} certificates in the bundle");
+        assert!(
+            listed.contains(&format!("Your keystore contains {certs} entries")),
+            "{listed}"
+        );
+    }
+    let jar = std::fs::read(src.join("hello.jar")).unwrap();
+    for image in ["java17-debian12", "java21-debian13"] {
+        let rootfs = l.unpack(image, "latest-amd64");
+        std::fs::write(rootfs.join("hello.jar"), &jar).unwrap();
+        let env = image_env(&rootfs);
+        assert_eq!(env["LANG"], "C.UTF-8");
+        let out = {
+            let _proc = Proc::mount(&rootfs);
+            in_image(&rootfs, &["/usr/bin/java", "-jar", "/hello.jar"])
+        };
+        let words: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(words[0], "hello", "{image}: {out}");
+        let trusted: usize = words[1].parse().unwrap();
+        assert!(trusted >= 100, "{image}: {out}");
+        assert_eq!(words[2], "UTF-8", "{image}: {out}");
+        assert!(
+            words[3].starts_with(&env["JAVA_VERSION"]),
+            "{image}: {out} vs {env:?}"
+        );
+        let jvm = rootfs.join("usr/lib/jvm");
+        let javac = std::fs::read_dir(&jvm)
+            .unwrap()
+            .any(|d| d.unwrap().path().join("bin/javac").exists());
+        assert!(!javac, "{image}: javac outside debug");
+        for absent in ["bin/sh", "usr/bin/sh", "busybox"] {
+            assert!(!rootfs.join(absent).exists(), "{image}: /{absent}");
+        }
+        assert!(rootfs.join("etc/ssl/certs/java/cacerts").is_file());
+    }
+    // java-base: the store and the locale, no JVM, no shell; on debian13
+    // harfbuzz (with glib and libatomic) loads.
+    for image in ["java-base-debian12", "java-base-debian13"] {
+        let rootfs = l.unpack(image, "latest-amd64");
+        assert!(!rootfs.join("usr/lib/jvm").exists(), "{image}");
+        assert!(!rootfs.join("busybox").exists(), "{image}");
+        assert!(
+            rootfs.join("usr/lib/locale/C.utf8/LC_CTYPE").is_file(),
+            "{image}"
+        );
+        assert!(
+            rootfs.join("etc/ssl/certs/java/cacerts").is_file(),
+            "{image}"
+        );
+    }
+    let rootfs = l.unpack("java-base-debian13", "latest-amd64");
+    let out = run_c(
+        l,
+        &rootfs,
+        "hb",
+        "#include <dlfcn.h>\n#include <stdio.h>\nint main(){void*h=dlopen(\"libharfbuzz.so.0\",RTLD_NOW);if(!h){puts(dlerror());return 1;}puts(\"harfbuzz ok\");return 0;}\n",
+    );
+    assert_eq!(out, "harfbuzz ok\n");
 }
 
 /// Every path under `root` (not following symlinks), relative.

@@ -31,24 +31,34 @@ pub struct ArchiveSpec {
     /// snapshot.debian.org's archive name: `debian`, `debian-security`.
     pub name: String,
     /// Base of the snapshot tree; `<snapshot>/<timestamp>/dists/...`.
-    pub snapshot: String,
+    /// A third-party archive that no snapshot service keeps has none and
+    /// is read from its mirrors as they are.
+    #[serde(default)]
+    pub snapshot: Option<String>,
     /// Live mirrors, tried in order when the snapshot fails.
     #[serde(default)]
     pub mirrors: Vec<String>,
+    /// Path (relative to packages.toml) to the OpenPGP keyring this
+    /// archive's Release must be signed with (a third-party archive's own
+    /// key); the distro's keyring when absent.
+    #[serde(default)]
+    pub keyring: Option<PathBuf>,
     pub suites: Vec<String>,
     pub components: Vec<String>,
 }
 
 impl ArchiveSpec {
-    /// The archive as it was at capture `ts`: `<snapshot>/<ts>`.
-    pub fn snapshot_at(&self, ts: impl std::fmt::Display) -> String {
-        format!("{}/{ts}", self.snapshot.trim_end_matches('/'))
+    /// The archive as it was at capture `ts`: `<snapshot>/<ts>`, if a
+    /// snapshot service keeps it.
+    pub fn snapshot_at(&self, ts: impl std::fmt::Display) -> Option<String> {
+        let base = self.snapshot.as_deref()?;
+        Some(format!("{}/{ts}", base.trim_end_matches('/')))
     }
 
     /// Where the archive's files are, best first: the snapshot at `ts`,
     /// then the mirrors. `dists/...` and `pool/...` go below each.
     pub fn bases(&self, ts: impl std::fmt::Display) -> Vec<String> {
-        let mut out = vec![self.snapshot_at(ts)];
+        let mut out: Vec<String> = self.snapshot_at(ts).into_iter().collect();
         out.extend(
             self.mirrors
                 .iter()
@@ -75,7 +85,13 @@ impl DistroSpec {
                     a.name
                 ));
             }
-            for url in std::iter::once(&a.snapshot).chain(&a.mirrors) {
+            if a.snapshot.is_none() && a.mirrors.is_empty() {
+                return Err(format!(
+                    "archive {} of distro {name} needs a snapshot or mirrors",
+                    a.name
+                ));
+            }
+            for url in a.snapshot.iter().chain(&a.mirrors) {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     return Err(format!(
                         "archive {} of distro {name}: {url:?} is not an http(s) URL",

@@ -38,7 +38,13 @@ impl Target {
 
 /// The service root and archive name of `<root>/archive/<name>`.
 fn service(spec: &ArchiveSpec) -> Result<(String, String), DiscoverError> {
-    let base = spec.snapshot.trim_end_matches('/');
+    let Some(base) = spec.snapshot.as_deref() else {
+        return Err(DiscoverError {
+            archive: spec.name.clone(),
+            cause: "it has no snapshot service".into(),
+        });
+    };
+    let base = base.trim_end_matches('/');
     match base.rsplit_once("/archive/") {
         Some((root, name)) if !name.is_empty() && !name.contains('/') => {
             Ok((root.to_owned(), name.to_owned()))
@@ -173,8 +179,9 @@ mod tests {
         assert!(Target::Latest.admits(t("20990101T000000Z")));
         let spec = |url: &str| ArchiveSpec {
             name: "debian".into(),
-            snapshot: url.into(),
+            snapshot: Some(url.into()),
             mirrors: vec![],
+            keyring: None,
             suites: vec![],
             components: vec![],
         };

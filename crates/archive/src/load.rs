@@ -120,8 +120,16 @@ pub async fn load(
 /// requested snapshot, with the reason each snapshot host failed.
 fn note_mirrors(loader: &Loader, distro: &DistroSpec, releases: &[SuiteRelease], pins: &Pins) {
     let fallbacks = loader.fetcher().take_fallbacks();
+    // Archives without a snapshot service are read from their mirrors by
+    // design; only a snapshot that failed is worth a note.
+    let has_snapshot = |r: &SuiteRelease| {
+        distro
+            .archive(&r.archive)
+            .is_some_and(|a| a.snapshot.is_some())
+    };
     let mirrored: Vec<(&str, &str)> = releases
         .iter()
+        .filter(|r| has_snapshot(r))
         .filter_map(|r| match &r.served {
             Served::Mirror { base } => Some((r.suite.as_str(), base.as_str())),
             Served::Snapshot { .. } => None,
@@ -133,6 +141,7 @@ fn note_mirrors(loader: &Loader, distro: &DistroSpec, releases: &[SuiteRelease],
     let requested: BTreeSet<String> = distro
         .archives
         .iter()
+        .filter(|a| a.snapshot.is_some())
         .map(|a| pins.of(&a.name).to_string())
         .collect();
     let names: Vec<&str> = mirrored.iter().map(|(s, _)| *s).collect();

@@ -34,6 +34,8 @@ impl SuiteRelease {
 pub struct Loader {
     fetcher: Arc<Fetcher>,
     keyring: Keyring,
+    /// Archive name → its own keyring (third-party archives).
+    archive_keyrings: std::collections::BTreeMap<String, Keyring>,
     /// The wall clock, for judging a live mirror's Release (a snapshot's is
     /// judged at its capture time). Injected so tests pin it.
     now: i64,
@@ -44,8 +46,15 @@ impl Loader {
         Loader {
             fetcher,
             keyring,
+            archive_keyrings: Default::default(),
             now,
         }
+    }
+
+    /// Trusts only `keyring` for the archive called `archive`.
+    pub fn with_archive_keyring(mut self, archive: &str, keyring: Keyring) -> Loader {
+        self.archive_keyrings.insert(archive.to_owned(), keyring);
+        self
     }
 
     pub fn fetcher(&self) -> &Fetcher {
@@ -61,6 +70,12 @@ impl Loader {
         snapshot: SnapshotTime,
     ) -> Result<SuiteRelease, ArchiveError> {
         let bases = spec.bases(snapshot);
+        let keyring = self
+            .archive_keyrings
+            .get(&spec.name)
+            .unwrap_or(&self.keyring);
+        // Index 0 of `bases` is the snapshot, when the archive has one.
+        let snapshot_served = |source: usize| spec.snapshot.is_some() && source == 0;
         let urls = |file: &str| -> Vec<String> {
             bases
                 .iter()
@@ -72,14 +87,13 @@ impl Loader {
         let (bytes, source, final_url, text, at) =
             match self.fetcher.fetch_unpinned(&urls("InRelease")).await {
                 Ok(f) => {
-                    let at = self.judge_time(f.source, snapshot, &f.final_url);
-                    let verified =
-                        verify_inrelease(&f.bytes, &self.keyring, at).map_err(|cause| {
-                            ArchiveError::Verify {
-                                url: f.final_url.clone(),
-                                source: cause,
-                            }
-                        })?;
+                    let at = self.judge_time(snapshot_served(f.source), snapshot, &f.final_url);
+                    let verified = verify_inrelease(&f.bytes, keyring, at).map_err(|cause| {
+                        ArchiveError::Verify {
+                            url: f.final_url.clone(),
+                            source: cause,
+                        }
+                    })?;
                     (f.bytes, f.source, f.final_url, verified.text, at)
                 }
                 Err(first) => {
@@ -96,11 +110,13 @@ impl Loader {
                     // The signature sits beside the Release that was served.
                     let gpg_urls = vec![format!("{}.gpg", rel.final_url)];
                     let sig = self.fetcher.fetch_unpinned(&gpg_urls).await?;
-                    let at = self.judge_time(rel.source, snapshot, &rel.final_url);
-                    let verified = verify_detached(&rel.bytes, &sig.bytes, &self.keyring, at)
-                        .map_err(|cause| ArchiveError::Verify {
-                            url: rel.final_url.clone(),
-                            source: cause,
+                    let at = self.judge_time(snapshot_served(rel.source), snapshot, &rel.final_url);
+                    let verified =
+                        verify_detached(&rel.bytes, &sig.bytes, keyring, at).map_err(|cause| {
+                            ArchiveError::Verify {
+                                url: rel.final_url.clone(),
+                                source: cause,
+                            }
                         })?;
                     (rel.bytes, rel.source, rel.final_url, verified.text, at)
                 }
@@ -122,7 +138,7 @@ impl Loader {
                 release.codename.as_deref().unwrap_or("?")
             )));
         }
-        let served = if source == 0 {
+        let served = if snapshot_served(source) {
             Served::Snapshot {
                 capture: capture_of(&final_url).unwrap_or(snapshot),
             }
@@ -142,7 +158,9 @@ impl Loader {
         // capture is addressed directly rather than through the redirect.
         let mut ordered = Vec::with_capacity(bases.len());
         ordered.push(match &served {
-            Served::Snapshot { capture } => spec.snapshot_at(capture),
+            Served::Snapshot { capture } => spec
+                .snapshot_at(capture)
+                .expect("served by the snapshot, so there is one"),
             Served::Mirror { base } => base.clone(),
         });
         ordered.extend(
@@ -166,8 +184,8 @@ impl Loader {
 
     /// The moment a Release is judged at: the capture time for snapshot
     /// content, the wall clock for a live mirror.
-    fn judge_time(&self, source: usize, snapshot: SnapshotTime, final_url: &str) -> i64 {
-        if source == 0 {
+    fn judge_time(&self, from_snapshot: bool, snapshot: SnapshotTime, final_url: &str) -> i64 {
+        if from_snapshot {
             capture_of(final_url).unwrap_or(snapshot).unix()
         } else {
             self.now

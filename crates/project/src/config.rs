@@ -123,6 +123,25 @@ components = ["main"]
     }
 
     #[test]
+    fn a_third_party_archive_needs_mirrors_when_it_has_no_snapshot() {
+        let vendor = |mirrors: &str| {
+            format!(
+                "\n[[distros.d.archives]]\nname = \"adoptium\"\nmirrors = [{mirrors}]\n\
+                 keyring = \"adoptium.asc\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\n"
+            )
+        };
+        let c = parse(&vendor("\"https://packages.adoptium.net/artifactory/deb\"")).unwrap();
+        let a = c.distros["d"].archive("adoptium").unwrap();
+        assert!(a.snapshot.is_none());
+        assert_eq!(a.bases("20250101T000000Z"), a.mirrors);
+        assert_eq!(a.keyring.as_deref(), Some(Path::new("adoptium.asc")));
+        assert_eq!(
+            message(&vendor("")),
+            "cannot use p.toml: archive adoptium of distro d needs a snapshot or mirrors"
+        );
+    }
+
+    #[test]
     fn bad_definitions_are_reported_when_the_file_is_read() {
         // A misspelt key, with its line.
         let e = message("[images.a]\npackagez = []\n");

@@ -391,6 +391,41 @@ mod tests {
     }
 
     #[test]
+    fn build_bases_debug_packages_and_inherited_architectures() {
+        let imgs = images(
+            "[base]\npackages = [\"libc6\"]\n\
+             [jbuild]\npublish = false\nextends = \"base\"\narchitectures = [\"arm64\"]\n\
+             locales = [\"C.utf8\"]\npackages = [\"zlib1g\"]\n\
+             [java]\nextends = \"jbuild\"\npackages = [\"jre\"]\ndebug_packages = [\"jdk\"]\n\
+             java_keystore = { path = \"/etc/ssl/certs/java/cacerts\", password = \"changeit\" }\n",
+        );
+        let archs = vec!["amd64".to_owned(), "arm64".to_owned()];
+        // The build base is neither locked nor built; its children are.
+        assert!(plan(&imgs, "jbuild", "d", &archs).unwrap().is_none());
+        let java = plan(&imgs, "java", "d", &archs).unwrap().unwrap();
+        assert_eq!(java.roots, ["libc6", "zlib1g", "jre"]);
+        assert_eq!(java.debug_roots, ["jdk"]);
+        assert_eq!(java.architectures, ["arm64"], "inherited from the base");
+        assert!(
+            plan(&imgs, "base", "d", &archs)
+                .unwrap()
+                .unwrap()
+                .debug_roots
+                .is_empty()
+        );
+        let s = settings(&imgs, "java").unwrap();
+        assert_eq!(s.locales, ["C.utf8"]);
+        assert_eq!(
+            s.java_keystore,
+            Some(KeystoreSpec {
+                path: "/etc/ssl/certs/java/cacerts".into(),
+                password: "changeit".into()
+            })
+        );
+        assert!(settings(&imgs, "base").unwrap().java_keystore.is_none());
+    }
+
+    #[test]
     fn errors() {
         let t = parse_images;
         assert!(

@@ -163,7 +163,17 @@ impl Project {
     /// Loads every suite of `distro` at `pins` and the indices of `archs`.
     pub fn load(&self, distro: &str, archs: &[String], pins: &Pins) -> Result<Loaded> {
         let spec = self.distro(distro)?;
-        let loader = Loader::new(self.fetcher.clone(), self.keyring(spec)?, self.now);
+        let mut loader = Loader::new(self.fetcher.clone(), self.keyring(spec)?, self.now);
+        // A third-party archive is trusted with its own key only, never
+        // with Debian's (nor Debian's archives with its key).
+        let base = self.config_path.parent().unwrap_or(Path::new("."));
+        for a in &spec.archives {
+            if let Some(path) = &a.keyring {
+                let keyring = Keyring::load(&base.join(path))
+                    .context(|| format!("cannot use the keyring of archive {}", a.name))?;
+                loader = loader.with_archive_keyring(&a.name, keyring);
+            }
+        }
         Ok(self.block_on(distill_archive::load(&loader, spec, archs, pins))?)
     }
 

@@ -83,7 +83,11 @@ impl Project {
             let pins = pins_of(Some(&old), now);
             let mut moved = pins.clone();
             for archive in &distro.archives {
-                if opts.archive.as_ref().is_some_and(|a| a != &archive.name) {
+                // An archive no snapshot service keeps has no captures to
+                // move to; it is read from its mirrors at every re-lock.
+                if opts.archive.as_ref().is_some_and(|a| a != &archive.name)
+                    || archive.snapshot.is_none()
+                {
                     continue;
                 }
                 let ts = self.block_on(newest_capture(&self.fetcher, archive, target, now))?;

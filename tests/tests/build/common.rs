@@ -167,8 +167,9 @@ pub fn setup_full(extra: &[Deb], images: &str, security: &Captures) -> Setup {
             publish(&deb, &a);
         }
     }
+    // Extra packages are amd64's, but `all` ones are in every index.
     for deb in extra {
-        publish(deb, "amd64");
+        publish(deb, if deb.arch == "all" { "all" } else { "amd64" });
     }
     server.put_capture("debian", TS1, &suite, &key);
     let mut archives = vec![snapshot_archive(&server, "debian", &["testing"])];

@@ -10,6 +10,7 @@ mod artifacts;
 mod cli;
 mod common;
 mod inprocess;
+mod java;
 mod push;
 mod repro;
 mod security;
