@@ -392,7 +392,12 @@ fn lock_and_why_through_the_project_api() {
     assert_eq!(lock.images["cc"].keys().collect::<Vec<_>>(), ["amd64"]);
 
     match project.why("gcc-14-base", "cc", "test", "amd64").unwrap() {
-        Why::Included { version, path } => {
+        Why::Included {
+            version,
+            path,
+            debug_only,
+        } => {
+            assert!(!debug_only);
             assert_eq!(version, "14-1");
             assert_eq!(path, ["libgcc-s1", "gcc-14-base"]);
         }

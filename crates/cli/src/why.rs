@@ -23,11 +23,16 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<u8> {
     let arch = args.arch.as_deref().unwrap_or(host_arch());
     let (pkg, image) = (&args.package, &args.image);
     let text = match project.why(pkg, image, &args.distro, arch)? {
-        Why::Included { version, path } => {
-            let how = if path.len() == 1 {
-                " (a root of the image)"
-            } else {
-                ""
+        Why::Included {
+            version,
+            path,
+            debug_only,
+        } => {
+            let how = match (path.len() == 1, debug_only) {
+                (true, false) => " (a root of the image)",
+                (true, true) => "'s debug tags (a debug package)",
+                (false, true) => "'s debug tags",
+                (false, false) => "",
             };
             format!(
                 "{pkg} {version} is in {image}{how}:\n  {}\n",

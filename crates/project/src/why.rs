@@ -10,8 +10,13 @@ use crate::project::{Project, universe};
 /// Why `package` is (or is not) in an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Why {
-    /// It is in the image: the path from a root to it (root first).
-    Included { version: String, path: Vec<String> },
+    /// It is in the image: the path from a root to it (root first); on
+    /// its debug tags only when a debug package brings it.
+    Included {
+        version: String,
+        path: Vec<String>,
+        debug_only: bool,
+    },
     /// An exclude removed it; where it was needed.
     Excluded(Cut),
 }
@@ -56,10 +61,28 @@ impl Project {
         }
         if let Some(path) = resolution.why(package) {
             let version = resolution.packages[package].version.clone();
-            return Ok(Why::Included { version, path });
+            return Ok(Why::Included {
+                version,
+                path,
+                debug_only: false,
+            });
         }
         if let Some(cut) = resolution.cuts.get(package) {
             return Ok(Why::Excluded(cut.clone()));
+        }
+        // What the debug tags add (a JDK): the image resolved with them.
+        if !plan.debug_roots.is_empty() {
+            let mut with_debug = plan.clone();
+            with_debug.roots.extend(plan.debug_roots.iter().cloned());
+            let resolution = resolve_image(&universe, image, distro, &with_debug)?;
+            if let Some(path) = resolution.why(package) {
+                let version = resolution.packages[package].version.clone();
+                return Ok(Why::Included {
+                    version,
+                    path,
+                    debug_only: true,
+                });
+            }
         }
         Err(fail!(
             "cannot answer why: {package} is not in image {image} for {distro} {arch}, and nothing there needs it"

@@ -186,6 +186,20 @@ fn java_images_get_locale_keystore_and_a_jdk_on_debug_tags_only() {
         ["openjdk-t-jdk-headless"]
     );
     assert!(names(&lock["build"]["amd64"]).contains(&"libc-bin".to_owned()));
+    let why = |pkg: &str| {
+        let run = s.ws.run(&[
+            "why", pkg, "--image", "java17", "--distro", "test", "--arch", "amd64",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stdout
+    };
+    assert!(why("openjdk-t-jdk-headless").starts_with(
+        "openjdk-t-jdk-headless 17.0.8+7-1~deb13u1 is in java17's debug tags (a debug package)"
+    ),);
+    assert!(
+        why("java-common")
+            .starts_with("java-common is excluded from java17: update-java-alternatives only")
+    );
 
     let run = build(&s.ws, "out");
     assert_eq!(run.code, 0, "{}", run.stderr);
