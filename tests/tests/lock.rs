@@ -439,3 +439,123 @@ fn error_lines() {
     .collect();
     insta::assert_snapshot!(lines.join("\n"));
 }
+
+/// `lock --check` after `edit` changed the written lock: the run, and
+/// proof that the check wrote nothing.
+fn check_after(edit: impl FnOnce(&mut distill_lock::Lock)) -> Run {
+    let s = setup();
+    let run = s.ws.run(&["lock", "--snapshot", TS1]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let path = s.ws.path().join("snapshots/test.lock");
+    let mut lock = distill_lock::Lock::parse(&s.ws.lock_text()).unwrap();
+    edit(&mut lock);
+    let text = lock.to_toml();
+    std::fs::write(&path, &text).unwrap();
+    let run = s.ws.run(&["lock", "--check"]);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        text,
+        "nothing written"
+    );
+    run
+}
+
+#[test]
+fn lock_check_passes_the_lock_as_written() {
+    let run = check_after(|_| {});
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "snapshots/test.lock: matches the signed indices at its pins\n"
+    );
+}
+
+#[test]
+fn lock_check_names_a_hand_edited_sha256() {
+    let forged = "ff".repeat(32);
+    let run = check_after(|l| {
+        let p = l
+            .packages
+            .iter_mut()
+            .find(|p| p.name == "libc6" && p.architecture == "arm64")
+            .unwrap();
+        p.sha256 = distill_debian::Sha256::parse(&forged).unwrap();
+    });
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(&format!(
+            "package libc6 (arm64): the lock says sha256 {forged}, the signed index "
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .starts_with("snapshots/test.lock: 1 difference(s)")
+    );
+}
+
+#[test]
+fn lock_check_names_an_added_package() {
+    let run = check_after(|l| {
+        let mut evil = l.package("libc6", "amd64").unwrap().clone();
+        evil.name = "evil".into();
+        evil.filename = "pool/main/e/evil/evil_1_amd64.deb".into();
+        l.packages.push(evil);
+        l.images
+            .get_mut("static")
+            .unwrap()
+            .get_mut("amd64")
+            .unwrap()
+            .push("evil".into());
+    });
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("  package evil (amd64) 2.41-1+deb13u1: in the lock, but not chosen at its pins\n")
+            && run.stdout.contains(
+                "  image static (amd64): the lock adds evil, which the resolver does not choose\n"
+            ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn lock_check_names_a_removed_package_and_a_removed_exclude() {
+    let run = check_after(|l| {
+        l.images
+            .get_mut("static")
+            .unwrap()
+            .get_mut("arm64")
+            .unwrap()
+            .retain(|n| n != "tzdata");
+    });
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(
+            "  image static (arm64): the lock lacks tzdata, which the resolver chooses\n"
+        ),
+        "{}",
+        run.stdout
+    );
+
+    // packages.toml changed without a re-lock: an exclude removed lets
+    // mawk in, which the lock does not have.
+    let s = setup();
+    assert_eq!(s.ws.run(&["lock", "--snapshot", TS1]).code, 0);
+    let path = s.ws.path().join("packages.toml");
+    let toml = std::fs::read_to_string(&path).unwrap().replace(
+        "  { package = \"awk\", reason = \"maintainer scripts only\" },\n",
+        "",
+    );
+    std::fs::write(&path, toml).unwrap();
+    let run = s.ws.run(&["lock", "--check"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("  image static (amd64): the lock lacks mawk, which the resolver chooses\n"),
+        "{}",
+        run.stdout
+    );
+}

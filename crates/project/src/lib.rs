@@ -53,7 +53,7 @@ pub use error::{Error, Result};
 pub use images::{
     DefinitionError, DistroPart, Exclude, ImagePlan, ImageSettings, ImageSpec, KeystoreSpec,
 };
-pub use lock::{LockOptions, Locked};
+pub use lock::{LockCheck, LockOptions, Locked};
 pub use project::{EnvOptions, Project, read_lock_file};
 pub use push::{PushOptions, PushReport};
 pub use query::Found;

@@ -35,7 +35,38 @@ pub struct Locked {
     pub images: usize,
 }
 
+/// One lock re-verified by `lock --check`.
+#[derive(Debug, Clone)]
+pub struct LockCheck {
+    pub distro: String,
+    pub path: PathBuf,
+    /// What the lock claims that the signed indices at its pins do not
+    /// give (empty: the lock is exactly right).
+    pub discrepancies: Vec<String>,
+}
+
 impl Project {
+    /// Re-resolves every selected distro at its lock's own pins from the
+    /// signed indices, writing nothing, and reports where the committed
+    /// lock differs: a hand-edited hash, a package added or removed, a
+    /// set that packages.toml no longer gives.
+    pub fn check_locks(&self, distros: &[String]) -> Result<Vec<LockCheck>> {
+        let artifacts = self.artifact_pins(false);
+        let mut out = Vec::new();
+        for name in self.distros(distros)? {
+            let old = self.require_lock(&name, &format!("check the {name} lock"))?;
+            let pins = pins_of(Some(&old), self.default_snapshot());
+            let fresh =
+                self.resolve_lock(&name, &old.architectures(), &pins, &artifacts, Some(&old))?;
+            out.push(LockCheck {
+                distro: name.clone(),
+                path: self.lock_path(&name),
+                discrepancies: old.discrepancies(&fresh),
+            });
+        }
+        Ok(out)
+    }
+
     /// Resolves and writes the lock of every selected distro. A second
     /// run reuses the pins, so nothing moves unless the config changed.
     pub fn lock_distros(&self, opts: &LockOptions) -> Result<Vec<Locked>> {
