@@ -511,11 +511,11 @@ fn lock_check_names_an_added_package() {
     });
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
-        run.stdout
-            .contains("  package evil (amd64) 2.41-1+deb13u1: in the lock, but not chosen at its pins\n")
-            && run.stdout.contains(
-                "  image static (amd64): the lock adds evil, which the resolver does not choose\n"
-            ),
+        run.stdout.contains(
+            "  package evil (amd64) 2.41-1+deb13u1: in the lock, but not chosen at its pins\n"
+        ) && run.stdout.contains(
+            "  image static (amd64): the lock adds evil, which the resolver does not choose\n"
+        ),
         "{}",
         run.stdout
     );
@@ -558,4 +558,48 @@ fn lock_check_names_a_removed_package_and_a_removed_exclude() {
         "{}",
         run.stdout
     );
+}
+
+/// Fast-forward: a pin in the future is refused before any request (no
+/// capture can be from then; a server answering for it would be lying).
+#[test]
+fn future_snapshot_times_are_refused_before_any_request() {
+    let s = setup();
+    let future = "20990101T000000Z";
+    for args in [
+        &["lock", "--snapshot", future][..],
+        &["update", "--to", future],
+        &[
+            "resolve",
+            "--distro",
+            "test",
+            "--arch",
+            "amd64",
+            "--snapshot",
+            future,
+            "libc6",
+        ],
+        &[
+            "show",
+            "--distro",
+            "test",
+            "--arch",
+            "amd64",
+            "--snapshot",
+            future,
+            "libc6",
+        ],
+    ] {
+        let run = s.ws.run(args);
+        run.assert_error(&format!("snapshot time {future} is in the future"));
+        assert!(
+            s.server.all_hits().is_empty(),
+            "{args:?}: {:?}",
+            s.server.all_hits()
+        );
+        assert!(
+            !s.ws.path().join("snapshots").exists(),
+            "{args:?} wrote a lock"
+        );
+    }
 }

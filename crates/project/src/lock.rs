@@ -70,6 +70,7 @@ impl Project {
     /// Resolves and writes the lock of every selected distro. A second
     /// run reuses the pins, so nothing moves unless the config changed.
     pub fn lock_distros(&self, opts: &LockOptions) -> Result<Vec<Locked>> {
+        self.not_future(opts.snapshot, "--snapshot")?;
         let fallback = opts.snapshot.unwrap_or_else(|| self.default_snapshot());
         let mut out = Vec::new();
         // One set of artifact pins for every distro of this run.

@@ -150,6 +150,19 @@ impl Project {
         Ok(Keyring::debian())
     }
 
+    /// `ts` (a `--snapshot` or `--to`), refused before any request when it
+    /// is in the future: no capture can be from then, and a server that
+    /// answered for it would be lying (a fast-forward attack).
+    pub(crate) fn not_future(&self, ts: Option<SnapshotTime>, flag: &str) -> Result<()> {
+        match ts {
+            Some(t) if t.unix() > self.now => Err(fail!(
+                "cannot use {flag} {t}: snapshot time {t} is in the future (now {})",
+                SnapshotTime::from_unix(self.now)
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The snapshot to use when none is pinned: now, which
     /// snapshot.debian.org answers with its newest capture.
     pub(crate) fn default_snapshot(&self) -> SnapshotTime {

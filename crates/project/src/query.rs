@@ -36,6 +36,7 @@ impl Project {
         snapshot: Option<SnapshotTime>,
     ) -> Result<Vec<Found>> {
         self.check_arch(distro, arch)?;
+        self.not_future(snapshot, "--snapshot")?;
         let pins = Pins::all(snapshot.unwrap_or_else(|| self.default_snapshot()));
         let loaded = self.load(distro, &[arch.to_owned()], &pins)?;
         let mut found = Vec::new();
@@ -82,6 +83,7 @@ impl Project {
         snapshot: Option<SnapshotTime>,
     ) -> Result<Resolution> {
         self.check_arch(distro, arch)?;
+        self.not_future(snapshot, "--snapshot")?;
         let pins = Pins::all(snapshot.unwrap_or_else(|| self.default_snapshot()));
         let loaded = self.load(distro, &[arch.to_owned()], &pins)?;
         Ok(universe(&loaded, arch)?.resolve(roots, excludes)?)

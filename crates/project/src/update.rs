@@ -61,7 +61,10 @@ impl Project {
                 now.unix().div_euclid(86_400) * 86_400,
             )),
             UpdateTo::Latest => Target::Latest,
-            UpdateTo::AtOrBefore(t) => Target::AtOrBefore(t),
+            UpdateTo::AtOrBefore(t) => {
+                self.not_future(Some(t), "--to")?;
+                Target::AtOrBefore(t)
+            }
         };
         if let Some(a) = &opts.archive
             && !names
