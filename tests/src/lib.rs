@@ -257,6 +257,7 @@ impl Setup {
             keyring: None,
             now: self.ws.now,
             retry_base: Some(Duration::from_millis(5)),
+            timeouts: Default::default(),
         };
         distill_project::Project::open(&self.ws.path().join("packages.toml"), env, observer)
             .unwrap_or_else(|e| panic!("{}", distill_fetch::causes(&e).join(": ")))

@@ -21,6 +21,12 @@ pub enum Fault {
     Truncate,
     /// Serve these bytes instead of the real ones.
     Replace(Vec<u8>),
+    /// No length, and bytes without end (until the client hangs up).
+    Endless,
+    /// Promise the full length, send half, then nothing for 30 s.
+    Stall,
+    /// Promise the full length, then one byte every 100 ms.
+    Trickle,
 }
 
 #[derive(Default)]
@@ -238,6 +244,29 @@ fn handle(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         }
         Reply::Fault(Fault::Replace(body), _) => {
             write_response(&mut conn, 200, &[], &body, body.len())
+        }
+        Reply::Fault(Fault::Endless, _) => {
+            conn.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
+            let chunk = vec![0u8; 64 << 10];
+            // A write fails once the client hangs up; 1 GiB at most.
+            for _ in 0..(1 << 14) {
+                conn.write_all(&chunk)?;
+            }
+            Ok(())
+        }
+        Reply::Fault(Fault::Stall, body) => {
+            write_response(&mut conn, 200, &[], &body[..body.len() / 2], body.len())?;
+            std::thread::sleep(std::time::Duration::from_secs(30));
+            Ok(())
+        }
+        Reply::Fault(Fault::Trickle, body) => {
+            write_response(&mut conn, 200, &[], b"", body.len())?;
+            for byte in &body {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                conn.write_all(std::slice::from_ref(byte))?;
+                conn.flush()?;
+            }
+            Ok(())
         }
     }
 }

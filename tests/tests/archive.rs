@@ -569,3 +569,89 @@ fn a_custom_keyring_file_with_garbage_is_an_error() {
     std::fs::write(s.ws.path().join("test-keyring.pgp"), b"garbage").unwrap();
     show(&s.ws, &[]).assert_error("cannot read keyring");
 }
+
+/// Endless data: a source that sends more than the Release says is cut
+/// at that size (not read on), and the next source serves the index.
+#[test]
+fn endless_data_is_cut_at_the_size_the_release_gives() {
+    let s = setup_with(plain_paths(), true);
+    let path = ipath("main/binary-amd64/Packages.xz");
+    s.server.fault(&path, Fault::Endless);
+    let started = std::time::Instant::now();
+    let run = show(&s.ws, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    assert_eq!(s.server.hits(&path), 1, "not retried: the bytes were wrong");
+    assert_eq!(
+        s.server
+            .hits("/mirror/debian/dists/testing/main/binary-amd64/Packages.xz"),
+        1
+    );
+    assert_nothing_half_written(&s.ws);
+}
+
+/// `show` with the download limits set through the environment.
+fn show_limited(s: &Setup, vars: &[(&str, &str)]) -> (Run, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let run: Run =
+        s.ws.command(&[
+            "show",
+            "hello",
+            "--distro",
+            "test",
+            "--arch",
+            "amd64",
+            "--snapshot",
+            TS1,
+        ])
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap()
+        .into();
+    (run, started.elapsed())
+}
+
+/// Slow retrieval: a source that stops sending mid-body hits the read
+/// timeout (`DISTILL_READ_TIMEOUT`), and after its retries the next source
+/// is used.
+#[test]
+fn a_stalled_download_times_out_and_the_mirror_serves() {
+    let s = setup_with(plain_paths(), true);
+    let path = ipath("main/binary-amd64/Packages.xz");
+    for _ in 0..4 {
+        s.server.fault(&path, Fault::Stall);
+    }
+    let (run, took) = show_limited(&s, &[("DISTILL_READ_TIMEOUT", "1")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(took.as_secs() < 20, "{took:?}");
+    assert_eq!(s.server.hits(&path), 4, "retried, then given up");
+    assert_eq!(
+        s.server
+            .hits("/mirror/debian/dists/testing/main/binary-amd64/Packages.xz"),
+        1
+    );
+    assert_nothing_half_written(&s.ws);
+}
+
+/// Slow retrieval, a byte at a time: each read is quick, so only the
+/// per-file deadline (`DISTILL_FILE_DEADLINE`) ends it.
+#[test]
+fn a_trickling_download_hits_the_per_file_deadline() {
+    let s = setup_with(plain_paths(), true);
+    let path = ipath("main/binary-amd64/Packages.xz");
+    for _ in 0..4 {
+        s.server.fault(&path, Fault::Trickle);
+    }
+    let (run, took) = show_limited(&s, &[("DISTILL_FILE_DEADLINE", "1")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(took.as_secs() < 20, "{took:?}");
+    assert_eq!(
+        s.server
+            .hits("/mirror/debian/dists/testing/main/binary-amd64/Packages.xz"),
+        1
+    );
+    assert_nothing_half_written(&s.ws);
+
+    let (run, _) = show_limited(&s, &[("DISTILL_FILE_DEADLINE", "0")]);
+    run.assert_error("DISTILL_FILE_DEADLINE=0");
+}

@@ -40,6 +40,7 @@ fn repo_project(cache: &Path) -> Project {
         keyring: None,
         now: now(),
         retry_base: None,
+        timeouts: Default::default(),
     };
     Project::open(&path, env, Arc::new(Silent)).expect("the repository's packages.toml loads")
 }

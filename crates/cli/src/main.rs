@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
-use distill_fetch::causes;
+use distill_fetch::{Timeouts, causes};
 use distill_project::{EnvOptions, Error, Project, Result};
 
 #[derive(Parser)]
@@ -154,6 +154,31 @@ fn open(g: &Global) -> Result<Project> {
         now,
         retry_base: parse::env_number("DISTILL_RETRY_BASE_MS")?
             .map(|ms| Duration::from_millis(ms.max(0) as u64)),
+        timeouts: timeouts()?,
     };
     Project::open(&g.config, env, Arc::new(progress::Bars::new(g.quiet)))
+}
+
+/// `DISTILL_READ_TIMEOUT` (seconds without a byte) and
+/// `DISTILL_FILE_DEADLINE` (seconds for a whole file), else the defaults.
+fn timeouts() -> Result<Timeouts> {
+    let mut t = Timeouts::default();
+    let secs = |name: &str| -> Result<Option<Duration>> {
+        Ok(match parse::env_number(name)? {
+            Some(s) if s > 0 => Some(Duration::from_secs(s as u64)),
+            Some(s) => {
+                return Err(Error::Message(format!(
+                    "cannot use {name}={s}: not a positive number of seconds"
+                )));
+            }
+            None => None,
+        })
+    };
+    if let Some(d) = secs("DISTILL_READ_TIMEOUT")? {
+        t.read = d;
+    }
+    if let Some(d) = secs("DISTILL_FILE_DEADLINE")? {
+        t.deadline = d;
+    }
+    Ok(t)
 }

@@ -97,8 +97,27 @@ pub struct Sha512Fetched {
     pub size: u64,
 }
 
+/// How long a download may take: no byte for `read` (a stalled server),
+/// or the whole file not done within `deadline` (a trickling one). Either
+/// failure moves on to the next source after the retries.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub read: Duration,
+    pub deadline: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            read: Duration::from_secs(60),
+            deadline: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
 pub struct Fetcher {
     client: reqwest::Client,
+    timeouts: Timeouts,
     cache: Cache,
     offline: bool,
     retry: RetryPolicy,
@@ -114,6 +133,19 @@ pub struct Fetcher {
 
 static CRYPTO: Once = Once::new();
 
+/// The HTTP client: rustls with ring, bounded connect and read waits.
+fn client(timeouts: Timeouts) -> Result<reqwest::Client, FetchError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("distill/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(15))
+        .read_timeout(timeouts.read)
+        .build()
+        .map_err(|e| FetchError::Http {
+            url: "(client setup)".into(),
+            cause: e.to_string(),
+        })
+}
+
 impl Fetcher {
     pub fn new(cache: Cache, observer: Arc<dyn Observer>) -> Result<Fetcher, FetchError> {
         // reqwest is built without a default crypto provider (aws-lc needs
@@ -121,17 +153,10 @@ impl Fetcher {
         CRYPTO.call_once(|| {
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("distill/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(15))
-            .read_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| FetchError::Http {
-                url: "(client setup)".into(),
-                cause: e.to_string(),
-            })?;
+        let timeouts = Timeouts::default();
         Ok(Fetcher {
-            client,
+            client: client(timeouts)?,
+            timeouts,
             cache,
             offline: false,
             retry: RetryPolicy::default(),
@@ -140,6 +165,12 @@ impl Fetcher {
             dead_hosts: Mutex::new(BTreeSet::new()),
             fallbacks: Mutex::new(Vec::new()),
         })
+    }
+
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Result<Self, FetchError> {
+        self.client = client(timeouts)?;
+        self.timeouts = timeouts;
+        Ok(self)
     }
 
     pub fn with_offline(mut self, offline: bool) -> Self {
@@ -381,7 +412,29 @@ impl Fetcher {
 
     /// One GET into a temporary file, hashing and counting as it streams;
     /// checks size and (when pinned) hash before handing the file over.
+    /// Never more than the size it must have (endless data is cut there)
+    /// nor longer than the per-file deadline (slow retrieval).
     async fn download(
+        &self,
+        url: &str,
+        pin: Option<&Pinned>,
+        unpinned_limit: u64,
+    ) -> Result<(tempfile::NamedTempFile, String), FetchError> {
+        let deadline = self.timeouts.deadline;
+        tokio::time::timeout(deadline, self.download_within(url, pin, unpinned_limit))
+            .await
+            .unwrap_or_else(|_| {
+                Err(FetchError::Interrupted {
+                    url: url.to_owned(),
+                    cause: format!(
+                        "not complete within {}s, the per-file deadline",
+                        deadline.as_secs_f64()
+                    ),
+                })
+            })
+    }
+
+    async fn download_within(
         &self,
         url: &str,
         pin: Option<&Pinned>,
@@ -426,11 +479,12 @@ impl Fetcher {
         let mut got: u64 = 0;
         let mut body = resp.bytes_stream();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| {
-                http(format!(
+            let chunk = chunk.map_err(|e| FetchError::Interrupted {
+                url: url.to_owned(),
+                cause: format!(
                     "download interrupted after {got} bytes: {}",
                     error_chain(&e)
-                ))
+                ),
             })?;
             got += chunk.len() as u64;
             if got > limit {

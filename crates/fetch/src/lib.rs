@@ -23,8 +23,8 @@ mod client;
 pub use atomic::{AtomicFile, write_atomic};
 pub use cache::Cache;
 pub use client::{
-    Fetched, Fetcher, Observer, Pinned, RetryPolicy, Sha512Fetched, Silent, Transfer, authority,
-    causes,
+    Fetched, Fetcher, Observer, Pinned, RetryPolicy, Sha512Fetched, Silent, Timeouts, Transfer,
+    authority, causes,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -65,13 +65,20 @@ pub enum FetchError {
     Unresolvable { url: String, cause: String },
     #[error("cannot fetch {what}: no source configured")]
     NoSource { what: String },
+    /// The host answered but the body stopped, stalled past the read
+    /// timeout or missed the per-file deadline: retried, then the next
+    /// source; the host is not written off for the rest of the run.
+    #[error("cannot fetch {url}: {cause}")]
+    Interrupted { url: String, cause: String },
 }
 
 impl FetchError {
     /// Whether trying the same URL again may help.
     pub(crate) fn is_transient(&self) -> bool {
-        matches!(self, FetchError::Http { .. })
-            || matches!(self, FetchError::Status { status, .. } if *status == 429 || *status >= 500)
+        matches!(
+            self,
+            FetchError::Http { .. } | FetchError::Interrupted { .. }
+        ) || matches!(self, FetchError::Status { status, .. } if *status == 429 || *status >= 500)
             || matches!(self, FetchError::SizeMismatch { expected, actual, .. } if actual < expected)
     }
 }

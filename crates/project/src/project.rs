@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use distill_archive::{DistroSpec, Loaded, Loader, Pins};
 use distill_debian::SnapshotTime;
-use distill_fetch::{Cache, Fetcher, Observer, RetryPolicy, write_atomic};
+use distill_fetch::{Cache, Fetcher, Observer, RetryPolicy, Timeouts, write_atomic};
 use distill_lock::Lock;
 use distill_resolve::{Stanza, Universe};
 use distill_trust::Keyring;
@@ -30,6 +30,8 @@ pub struct EnvOptions {
     pub now: i64,
     /// First retry backoff; doubled per retry.
     pub retry_base: Option<Duration>,
+    /// Read timeout and per-file deadline of downloads.
+    pub timeouts: Timeouts,
 }
 
 /// `packages.toml`, its locks, and what commands need to reach the
@@ -58,6 +60,7 @@ impl Project {
             retry.base_delay = d;
         }
         let fetcher = Fetcher::new(cache, observer)?
+            .with_timeouts(env.timeouts)?
             .with_offline(env.offline)
             .with_retry(retry);
         let runtime = tokio::runtime::Builder::new_multi_thread()
