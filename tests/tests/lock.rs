@@ -320,12 +320,12 @@ fn a_missing_dependency_fails_and_leaves_the_old_lock() {
 fn corrupt_and_future_locks_have_fix_its() {
     let s = setup();
     std::fs::create_dir_all(s.ws.path().join("snapshots")).unwrap();
-    std::fs::write(s.ws.path().join("snapshots/test.lock"), "version = 2\n").unwrap();
+    std::fs::write(s.ws.path().join("snapshots/test.lock"), "version = 3\n").unwrap();
     let run = s.ws.run(&["lock"]);
     assert_eq!(run.code, 1);
     assert_eq!(
         run.stderr.trim_end(),
-        "error: cannot read snapshots/test.lock: unsupported lock version 2 (this distill reads version 1); run `distill lock` to re-create it"
+        "error: cannot read snapshots/test.lock: unsupported lock version 3 (this distill reads versions 1 to 2); run `distill lock` to re-create it"
     );
     std::fs::write(
         s.ws.path().join("snapshots/test.lock"),
@@ -602,4 +602,57 @@ fn future_snapshot_times_are_refused_before_any_request() {
             "{args:?} wrote a lock"
         );
     }
+}
+
+/// Rollback and indefinite freeze: once a lock records a suite's Release
+/// date, a source serving an older (validly signed) Release is refused by
+/// `lock` and `update`, and the lock stays as it was.
+#[test]
+fn an_older_release_than_the_lock_records_is_refused() {
+    let s = setup();
+    let run = s.ws.run(&["lock", "--snapshot", TS1]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let before = s.ws.lock_text();
+    assert!(before.contains("date = \"20250109T000000Z\""), "{before}");
+    // The capture now answers with an older Release (a replay).
+    let mut old = main_suite();
+    old.date = DATE1 - 2 * DAY;
+    s.server.put_capture("debian", TS1, &old, &s.key);
+    let run = s.ws.run(&["lock"]);
+    run.assert_error("refusing a rollback");
+    assert!(
+        run.stderr.contains("served a Release dated 20250107T000000Z, older than the 20250109T000000Z the lock records"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(s.ws.lock_text(), before);
+    s.ws.run(&["lock", "--check"])
+        .assert_error("refusing a rollback");
+}
+
+/// A version 1 lock (no Release dates) still builds and checks; `lock`
+/// rewrites it as version 2 and says so.
+#[test]
+fn a_version_1_lock_is_read_and_rewritten_as_version_2_with_a_note() {
+    let s = setup();
+    assert_eq!(s.ws.run(&["lock", "--snapshot", TS1]).code, 0);
+    let v2 = s.ws.lock_text();
+    let v1: String = v2
+        .replace("version = 2\n", "version = 1\n")
+        .lines()
+        .filter(|l| !l.starts_with("date = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let path = s.ws.path().join("snapshots/test.lock");
+    std::fs::write(&path, &v1).unwrap();
+    assert_eq!(s.ws.run(&["lock", "--check"]).code, 0);
+    let run = s.ws.run(&["lock"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("snapshots/test.lock is a version 1 lock; writing it as version 2"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(s.ws.lock_text(), v2);
 }

@@ -18,4 +18,6 @@ mod diff;
 mod model;
 
 pub use diff::{BUILD_PACKAGES, LockDiff, PackageChange};
-pub use model::{LOCK_VERSION, Lock, LockError, LockedArtifact, LockedPackage, LockedSuite};
+pub use model::{
+    LOCK_VERSION, Lock, LockError, LockedArtifact, LockedPackage, LockedSuite, OLDEST_LOCK_VERSION,
+};

@@ -7,7 +7,12 @@ use std::collections::BTreeMap;
 use distill_debian::{Served, Sha256, SnapshotTime};
 use serde::{Deserialize, Serialize};
 
-pub const LOCK_VERSION: i64 = 1;
+/// Version 2 records each suite's verified Release `Date`; version 1
+/// locks (without) are still read, and `lock` rewrites them as 2.
+pub const LOCK_VERSION: i64 = 2;
+
+/// The oldest lock version this distill reads.
+pub const OLDEST_LOCK_VERSION: i64 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +52,10 @@ pub struct LockedSuite {
     pub served: Served,
     /// sha256 of the InRelease (or Release) bytes verified.
     pub inrelease_sha256: Sha256,
+    /// The verified Release's `Date`: a later lock never accepts an older
+    /// one (rollback, indefinite freeze). Absent in version 1 locks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<SnapshotTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,7 +94,7 @@ pub struct LockedArtifact {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LockError {
     #[error(
-        "unsupported lock version {found} (this distill reads version {LOCK_VERSION}); run `distill lock` to re-create it"
+        "unsupported lock version {found} (this distill reads versions {OLDEST_LOCK_VERSION} to {LOCK_VERSION}); run `distill lock` to re-create it"
     )]
     Version { found: String },
     #[error("{0}; run `distill lock` to re-create it")]
@@ -100,7 +109,7 @@ impl Lock {
             .parse()
             .map_err(|e: toml::de::Error| LockError::Parse(e.message().to_owned()))?;
         match table.get("version") {
-            Some(toml::Value::Integer(LOCK_VERSION)) => {}
+            Some(toml::Value::Integer(v)) if (OLDEST_LOCK_VERSION..=LOCK_VERSION).contains(v) => {}
             Some(v) => {
                 return Err(LockError::Version {
                     found: v.to_string(),
@@ -208,7 +217,7 @@ mod tests {
             sha256: Sha256::parse(&"ab".repeat(32)).unwrap(),
         };
         Lock {
-            version: 1,
+            version: LOCK_VERSION,
             distro: "debian12".into(),
             archives: [(
                 "debian".to_owned(),
@@ -220,6 +229,7 @@ mod tests {
                 suite: "bookworm".into(),
                 served: "snapshot 20241231T205012Z".parse().unwrap(),
                 inrelease_sha256: Sha256::parse(&"cd".repeat(32)).unwrap(),
+                date: Some(SnapshotTime::parse("20241231T200000Z").unwrap()),
             }],
             packages: vec![
                 pkg("zlib1g", "amd64"),
@@ -255,11 +265,18 @@ mod tests {
 
     #[test]
     fn unknown_version_and_corruption_have_fix_its() {
-        let text = sample().to_toml().replace("version = 1", "version = 7");
+        let text = sample().to_toml().replace("version = 2", "version = 7");
         assert_eq!(
             Lock::parse(&text).unwrap_err().to_string(),
-            "unsupported lock version 7 (this distill reads version 1); run `distill lock` to re-create it"
+            "unsupported lock version 7 (this distill reads versions 1 to 2); run `distill lock` to re-create it"
         );
+        // Version 1 (no Release dates) is still read.
+        let v1 = sample()
+            .to_toml()
+            .replace("version = 2", "version = 1")
+            .replace("date = \"20241231T200000Z\"\n", "");
+        let old = Lock::parse(&v1).unwrap();
+        assert_eq!((old.version, old.suites[0].date), (1, None));
         assert!(
             Lock::parse("distro = 1")
                 .unwrap_err()

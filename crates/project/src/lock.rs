@@ -88,6 +88,13 @@ impl Project {
                 opts.archs.clone()
             };
             let lock = self.resolve_lock(&name, &archs, &pins, &artifacts, old.as_ref())?;
+            if let Some(o) = old.as_ref().filter(|o| o.version < LOCK_VERSION) {
+                self.observer().note(&format!(
+                    "note: {} is a version {} lock; writing it as version {LOCK_VERSION}, which records each suite's Release date",
+                    self.lock_path(&name).display(),
+                    o.version
+                ));
+            }
             let text = lock.to_toml();
             let changed = old.map(|o| o.to_toml()).as_ref() != Some(&text);
             self.write_lock(&name, &text)?;
@@ -113,6 +120,9 @@ impl Project {
     ) -> Result<Lock> {
         let plans = self.plans(distro)?;
         let loaded = self.load(distro, archs, pins)?;
+        if let Some(old) = old {
+            refuse_rollback(distro, old, &loaded)?;
+        }
         let artifact_of = self.pin_artifacts(&plans, archs, artifact_pins, old)?;
         let mut artifacts: BTreeMap<(String, String), LockedArtifact> = BTreeMap::new();
         let spec = self.distro(distro)?;
@@ -212,6 +222,7 @@ impl Project {
                     suite: r.suite.clone(),
                     served: r.served.clone(),
                     inrelease_sha256: r.inrelease_sha256.clone(),
+                    date: Some(SnapshotTime::from_unix(r.release.date)),
                 })
                 .collect(),
             packages: packages.into_values().collect(),
@@ -298,6 +309,30 @@ pub(crate) fn resolve_image(
     universe
         .resolve(&plan.roots, &plan.excludes)
         .context(|| format!("cannot lock image {image} for {distro} {}", universe.arch()))
+}
+
+/// Rollback and indefinite freeze: every suite's verified Release must be
+/// at least as new as the one the lock records. A mirror (or a snapshot)
+/// serving an older, validly signed Release is refused, never locked.
+fn refuse_rollback(distro: &str, old: &Lock, loaded: &Loaded) -> Result<()> {
+    for r in &loaded.releases {
+        let recorded = old
+            .suites
+            .iter()
+            .find(|s| s.archive == r.archive && s.suite == r.suite)
+            .and_then(|s| s.date);
+        if let Some(recorded) = recorded
+            && r.release.date < recorded.unix()
+        {
+            return Err(fail!(
+                "cannot lock {distro}: {} ({}) served a Release dated {}, older than the {recorded} the lock records; refusing a rollback (a stale or malicious source)",
+                r.suite,
+                r.served,
+                SnapshotTime::from_unix(r.release.date)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What the debug tags of `image` add to its set `base`: the image's
