@@ -655,3 +655,60 @@ fn a_trickling_download_hits_the_per_file_deadline() {
     let (run, _) = show_limited(&s, &[("DISTILL_FILE_DEADLINE", "0")]);
     run.assert_error("DISTILL_FILE_DEADLINE=0");
 }
+
+/// A signature by a key of the keyring that had expired when the
+/// Release was signed is no signature: refused, the expiry named.
+#[test]
+fn a_signature_by_an_expired_key_is_rejected() {
+    let expired = TestKey::expiring("expired", std::time::Duration::from_secs(365 * 86_400));
+    let s = setup();
+    std::fs::write(s.ws.path().join("test-keyring.pgp"), expired.public_bytes()).unwrap();
+    let text = suite().release_text();
+    s.server.put(
+        &ipath("InRelease"),
+        expired.clearsign(text.as_bytes(), DATE1),
+    );
+    let run = show(&s.ws, &[]);
+    run.assert_error("expired or not yet valid when it signed at 20250109T000000Z");
+    assert_nothing_half_written(&s.ws);
+}
+
+/// SHA-1 signatures are collision-prone: refused even from a trusted key,
+/// with the digest named.
+#[test]
+fn a_sha1_signature_is_rejected() {
+    let s = setup();
+    let key = TestKey {
+        cert: s.key.cert.clone(),
+        hash: sequoia_openpgp::types::HashAlgorithm::SHA512,
+    }
+    .with_hash(sequoia_openpgp::types::HashAlgorithm::SHA1);
+    let text = suite().release_text();
+    s.server
+        .put(&ipath("InRelease"), key.clearsign(text.as_bytes(), DATE1));
+    let run = show(&s.ws, &[]);
+    run.assert_error("uses SHA1, which is not collision resistant");
+    assert_nothing_half_written(&s.ws);
+}
+
+/// Mix and match: an index from another capture of the same suite is not
+/// the one the verified Release names; it is refused, never combined.
+#[test]
+fn an_index_from_another_capture_is_not_mixed_in() {
+    let s = setup_with(plain_paths(), true);
+    let other = Suite {
+        date: DATE1 + DAY,
+        ..plain_paths().with("amd64", &stanza("evil", "1", "amd64", ""))
+    };
+    let bytes = other.index_files()["main/binary-amd64/Packages.xz"].clone();
+    let path = ipath("main/binary-amd64/Packages.xz");
+    s.server.fault(&path, Fault::Replace(bytes.clone()));
+    s.server.fault(
+        "/mirror/debian/dists/testing/main/binary-amd64/Packages.xz",
+        Fault::Replace(bytes),
+    );
+    let run = show(&s.ws, &[]);
+    run.assert_error("Packages.xz");
+    assert!(run.stderr.contains("mismatch"), "{}", run.stderr);
+    assert_nothing_half_written(&s.ws);
+}

@@ -74,10 +74,39 @@ fn describe(e: &VerificationError) -> String {
             format!("signed by key {} which is not in the keyring", issuers(sig))
         }
         VerificationError::BadSignature { sig, error, .. } => {
-            format!("bad signature by key {}: {error}", issuers(sig))
+            // Name the weak digest rather than sequoia's policy wording.
+            let weak = matches!(
+                sig.hash_algo(),
+                openpgp::types::HashAlgorithm::SHA1 | openpgp::types::HashAlgorithm::MD5
+            );
+            match weak {
+                true => format!(
+                    "signature by key {} uses {}, which is not collision resistant: {error}",
+                    issuers(sig),
+                    sig.hash_algo()
+                ),
+                false => format!("bad signature by key {}: {error}", issuers(sig)),
+            }
         }
         VerificationError::BadKey { sig, error, .. } => {
-            format!("key {} not usable: {error}", issuers(sig))
+            let when = sig
+                .signature_creation_time()
+                .map(|t| {
+                    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                    format!(
+                        " at {}",
+                        distill_debian::SnapshotTime::from_unix(secs as i64)
+                    )
+                })
+                .unwrap_or_default();
+            // "not live": expired, or not valid yet, when it signed.
+            let why = match error.to_string() {
+                m if m.contains("not live") => {
+                    format!("expired or not yet valid when it signed{when} ({m})")
+                }
+                m => m,
+            };
+            format!("key {} not usable: {why}", issuers(sig))
         }
         VerificationError::UnboundKey { sig, error, .. } => {
             format!("key {} not bound: {error}", issuers(sig))
