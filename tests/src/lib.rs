@@ -9,6 +9,7 @@
 pub mod archive;
 pub mod deb;
 pub mod key;
+pub mod mutate;
 pub mod proxy;
 pub mod registry;
 pub mod server;

@@ -77,7 +77,7 @@ pub async fn newest_capture(
     };
     let mr = format!("{root}/mr/timestamp/");
     let api = match fetcher.fetch_unpinned(std::slice::from_ref(&mr)).await {
-        Ok(f) => from_json(&f.bytes, &name).map_err(|e| format!("{mr}: {e}")),
+        Ok(f) => captures_from_json(&f.bytes, &name).map_err(|e| format!("{mr}: {e}")),
         Err(e) => Err(causes(&e).join(": ")),
     };
     let api_err = match api {
@@ -94,7 +94,7 @@ pub async fn newest_capture(
         let url = format!("{root}/archive/{name}/?year={year}&month={month}");
         match fetcher.fetch_unpinned(std::slice::from_ref(&url)).await {
             Ok(f) => {
-                let found: Vec<SnapshotTime> = from_html(&f.bytes)
+                let found: Vec<SnapshotTime> = captures_from_html(&f.bytes)
                     .into_iter()
                     .filter(|t| target.admits(*t))
                     .collect();
@@ -120,7 +120,7 @@ fn month_of(t: SnapshotTime) -> (i64, i64) {
 }
 
 /// `{"result": {"<archive>": ["20250101T000000Z", ...]}}`.
-fn from_json(bytes: &[u8], archive: &str) -> Result<Vec<SnapshotTime>, String> {
+pub fn captures_from_json(bytes: &[u8], archive: &str) -> Result<Vec<SnapshotTime>, String> {
     let v: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
     let list = v["result"][archive]
@@ -136,7 +136,7 @@ fn from_json(bytes: &[u8], archive: &str) -> Result<Vec<SnapshotTime>, String> {
 }
 
 /// Every `href="YYYYMMDDTHHMMSSZ/"` of a listing page.
-fn from_html(bytes: &[u8]) -> Vec<SnapshotTime> {
+pub fn captures_from_html(bytes: &[u8]) -> Vec<SnapshotTime> {
     let text = String::from_utf8_lossy(bytes);
     text.split("href=\"")
         .skip(1)
@@ -157,17 +157,17 @@ mod tests {
     fn parses_both_listings() {
         let json = br#"{"_api":"0.3","result":{"debian":["20250101T000000Z","20250102T060000Z"],"debian-security":["20250103T000000Z"]}}"#;
         assert_eq!(
-            from_json(json, "debian").unwrap(),
+            captures_from_json(json, "debian").unwrap(),
             [t("20250101T000000Z"), t("20250102T060000Z")]
         );
-        assert!(from_json(json, "debian-ports").is_err());
-        assert!(from_json(b"<html>", "debian").is_err());
+        assert!(captures_from_json(json, "debian-ports").is_err());
+        assert!(captures_from_json(b"<html>", "debian").is_err());
         let html = br#"<a href="../">up</a><a href="20250101T000000Z/">x</a> <a href="20250102T060000Z/">y</a><a href="junk/">z</a>"#;
         assert_eq!(
-            from_html(html),
+            captures_from_html(html),
             [t("20250101T000000Z"), t("20250102T060000Z")]
         );
-        assert!(from_html(b"garbage").is_empty());
+        assert!(captures_from_html(b"garbage").is_empty());
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod load;
 mod loader;
 
 pub use config::{ArchiveSpec, DistroSpec};
-pub use discover::{DiscoverError, Target, newest_capture};
+pub use discover::{DiscoverError, Target, captures_from_html, captures_from_json, newest_capture};
 pub use index::PackageIndex;
 pub use load::{Index, Loaded, Pins, load};
 pub use loader::{Loader, SuiteRelease};

@@ -26,12 +26,14 @@ impl SnapshotTime {
         if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
             return Err(err());
         }
+        // On bytes: a multi-byte character inside the 16 bytes must be an
+        // error, not a slice off a char boundary (found by fuzzing).
         let num = |r: std::ops::Range<usize>| -> Result<i64, TimeError> {
-            let part = &s[r];
-            if !part.bytes().all(|c| c.is_ascii_digit()) {
+            let part = &b[r];
+            if !part.iter().all(u8::is_ascii_digit) {
                 return Err(err());
             }
-            part.parse().map_err(|_| err())
+            Ok(part.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
         };
         let t = civil_to_unix(
             num(0..4)?,
@@ -182,6 +184,21 @@ mod tests {
             "Sat, 09 Aug 2025 09:23:04 CEST",
         ] {
             assert!(parse_release_date(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Fuzzing found these: a multi-byte character inside the 16 bytes
+    /// panicked (a slice off a char boundary); now they are errors.
+    #[test]
+    fn non_ascii_in_a_snapshot_time_is_an_error() {
+        for bad in [
+            "20250101T000\u{fffd}Z",
+            "20250101T000\u{e9}0Z",
+            "202501\u{e9}T000000Z",
+            "\u{1f600}0101T0000\u{e9}Z",
+        ] {
+            assert_eq!(bad.len(), 16, "{bad:?}");
+            assert!(SnapshotTime::parse(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -150,17 +150,49 @@ impl Layout {
         ] {
             set_mode(&d, 0o755)?;
         }
-        let root = self.tmp.keep();
-        // Swap: the old layout is moved aside first so that a failure in
-        // between leaves one complete layout, never a mix.
-        let old = self.dest.with_extension("old");
-        if self.dest.exists() {
-            let _ = fs::remove_dir_all(&old);
-            fs::rename(&self.dest, &old).map_err(|e| err(&self.dest, e))?;
-        }
-        fs::rename(&root, &self.dest).map_err(|e| err(&self.dest, e))?;
-        let _ = fs::remove_dir_all(&old);
+        swap_into_place(self.tmp, &self.dest)?;
         Ok(self.dest)
+    }
+}
+
+/// Puts the finished directory `tmp` at `dest` in one atomic step: at
+/// every instant `dest` is the old complete layout or the new one, so a
+/// process killed here, or a second build committing the same layout at
+/// the same time, never leaves a mix, a gap or a half-written directory.
+/// An existing `dest` is exchanged with `tmp` (Linux `RENAME_EXCHANGE`)
+/// and the old one removed; a missing one is a plain rename.
+fn swap_into_place(tmp: tempfile::TempDir, dest: &Path) -> Result<(), ImageError> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    loop {
+        match renameat_with(CWD, tmp.path(), CWD, dest, RenameFlags::EXCHANGE) {
+            // `tmp` now holds the old layout; dropping it removes it.
+            Ok(()) => return Ok(()),
+            Err(rustix::io::Errno::NOENT) if !dest.exists() => {
+                match fs::rename(tmp.path(), dest) {
+                    Ok(()) => {
+                        let _ = tmp.keep();
+                        return Ok(());
+                    }
+                    // Another process put one there in between: exchange.
+                    Err(e) if dest.is_dir() && e.raw_os_error().is_some() => continue,
+                    Err(e) => return Err(err(dest, e)),
+                }
+            }
+            // Filesystems without RENAME_EXCHANGE: move the old one aside
+            // first (a failure in between leaves it at `<dest>.old`).
+            Err(rustix::io::Errno::INVAL) => {
+                let old = dest.with_extension("old");
+                if dest.exists() {
+                    let _ = fs::remove_dir_all(&old);
+                    fs::rename(dest, &old).map_err(|e| err(dest, e))?;
+                }
+                fs::rename(tmp.path(), dest).map_err(|e| err(dest, e))?;
+                let _ = tmp.keep();
+                let _ = fs::remove_dir_all(&old);
+                return Ok(());
+            }
+            Err(e) => return Err(err(dest, e.into())),
+        }
     }
 }
 
@@ -179,6 +211,57 @@ pub fn blob_path(root: &Path, digest: &str) -> PathBuf {
 mod tests {
     use super::*;
     use crate::oci::MANIFEST;
+
+    /// Many writers committing the same layout while a reader watches:
+    /// every commit succeeds, and the reader never finds the layout
+    /// missing or incomplete (a move-aside-then-rename commit fails this).
+    #[test]
+    fn concurrent_commits_never_leave_a_gap() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("img");
+        let commit = |n: u32| {
+            let mut l = Layout::create(&dest).unwrap();
+            let d = l
+                .put(MANIFEST, format!("{{\"n\":{n}}}").as_bytes())
+                .unwrap();
+            l.tag("latest", d);
+            l.commit().unwrap();
+        };
+        commit(0);
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                let mut reads = 0u64;
+                while !done.load(Ordering::SeqCst) {
+                    let index = fs::read(dest.join("index.json"));
+                    assert!(index.is_ok(), "the layout was missing after {reads} reads");
+                    reads += 1;
+                }
+                reads
+            });
+            let writers: Vec<_> = (0..4)
+                .map(|w| {
+                    let commit = &commit;
+                    s.spawn(move || {
+                        for i in 0..40 {
+                            commit(w * 100 + i);
+                        }
+                    })
+                })
+                .collect();
+            for w in writers {
+                w.join().unwrap();
+            }
+            done.store(true, Ordering::SeqCst);
+            assert!(reader.join().unwrap() > 0);
+        });
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["img"], "no temporary or old directories left");
+    }
 
     #[test]
     fn commit_replaces_whole_layout() {

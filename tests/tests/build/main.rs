@@ -12,6 +12,7 @@ mod common;
 mod inprocess;
 mod java;
 mod push;
+mod races;
 mod repro;
 mod security;
 mod tools;
