@@ -6,6 +6,7 @@
 
 mod append;
 mod build;
+mod cache;
 mod diff;
 mod lock;
 mod output;
@@ -86,6 +87,9 @@ enum Command {
     /// Check that a registry serves what the lock builds (exit 0: same,
     /// 2: differs, with the files that differ).
     Verify(verify::Args),
+    /// Check the download cache (`verify`) or trim it to what the locks
+    /// use (`gc`).
+    Cache(cache::Args),
 }
 
 fn main() -> ExitCode {
@@ -110,6 +114,7 @@ fn main() -> ExitCode {
         Command::Push(args) => open(g).and_then(|p| push::run(&p, args)),
         Command::Verify(args) => open(g).and_then(|p| verify::run(&p, args)),
         Command::Append(args) => append::run(args),
+        Command::Cache(args) => open(g).and_then(|p| cache::run(&p, args)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -28,6 +28,7 @@
 mod append;
 mod artifacts;
 mod build;
+mod cache;
 mod config;
 mod diff;
 mod error;
@@ -44,6 +45,7 @@ mod why;
 pub use append::{AppendOptions, Appended, append};
 pub use artifacts::{ArtifactSpec, Feed};
 pub use build::{BuildOptions, BuildReport, Built, Format};
+pub use cache::CacheReport;
 pub use config::Config;
 pub use diff::{
     ConfigChange, FileChange, ImageDiff, LayerChanges, LayerRef, LayoutDiff, Status, diff_layouts,

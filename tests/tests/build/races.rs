@@ -143,3 +143,139 @@ fn a_lock_killed_at_any_moment_is_old_or_new() {
     assert_eq!(s.ws.lock_text(), locked);
     store_verifies(&s.ws);
 }
+
+/// A small tmpfs mounted for the test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// `None` (with the reason printed) where mounting is not allowed.
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs as root and can mount"
+            );
+            eprintln!("skipped: cannot mount a tmpfs here (not root)");
+            return None;
+        }
+        Some(Tmpfs(dir.to_owned()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A full disk: a clear error, nothing partial in the output, the cache
+/// still verifies, and the build succeeds once there is room.
+#[test]
+fn a_full_disk_is_a_clear_error_with_nothing_partial() {
+    let s = setup(&[], "");
+    let out = s.ws.path().join("small");
+    let Some(_fs) = Tmpfs::mount(&out, "64k") else {
+        return;
+    };
+    let run = s.ws.run(&["build", "--out", "small"]);
+    run.assert_error("No space left on device");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "partial output: {left:?}");
+    store_verifies(&s.ws);
+    let run = build(&s.ws, "out");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// `cache verify` re-hashes everything and drops what is damaged; the
+/// next build fetches and makes it again.
+#[test]
+fn cache_verify_drops_damaged_files() {
+    let s = setup(&[], "");
+    let first = build(&s.ws, "out");
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let ok = s.ws.run(&["cache", "verify"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(
+        ok.stdout.contains("; removed 0, freed 0.0 MiB"),
+        "{}",
+        ok.stdout
+    );
+    // Damage one stored .deb and one layer blob.
+    let (blobs, _) = s.ws.cache_files();
+    let deb = blobs
+        .iter()
+        .max_by_key(|b| b.metadata().unwrap().len())
+        .unwrap();
+    let layer = std::fs::read_dir(s.ws.cache().join("layers/blobs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .unwrap();
+    for p in [deb, &layer] {
+        let mut b = std::fs::read(p).unwrap();
+        b[0] ^= 0xff;
+        std::fs::write(p, b).unwrap();
+    }
+    let bad = s.ws.run(&["cache", "verify"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    for p in [deb, &layer] {
+        assert!(
+            bad.stdout.contains(&format!("removed {}", p.display())),
+            "{}",
+            bad.stdout
+        );
+        assert!(!p.exists());
+    }
+    assert_eq!(s.ws.run(&["cache", "verify"]).code, 0);
+    let again = build(&s.ws, "out2");
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.stdout, first.stdout);
+}
+
+/// `cache gc` keeps exactly what the locks use: after an image is
+/// dropped and the lock redone, its packages and their layers go, and the
+/// remaining images still build offline.
+#[test]
+fn cache_gc_removes_what_no_lock_uses() {
+    let s = setup(&[], "");
+    assert_eq!(build(&s.ws, "out").code, 0);
+    let unused = s.ws.run(&["cache", "gc"]);
+    assert_eq!(unused.code, 0, "{}", unused.stderr);
+    assert!(
+        !unused.stdout.contains(".deb"),
+        "nothing of the lock goes: {}",
+        unused.stdout
+    );
+    let lock = distill_lock::Lock::parse(&s.ws.lock_text()).unwrap();
+    let libc = lock.package("libc6", "amd64").unwrap().sha256.to_string();
+    // Drop cc (the only image with libc6) and lock again.
+    let path = s.ws.path().join("packages.toml");
+    let toml = std::fs::read_to_string(&path).unwrap();
+    let cc = toml.find("[images.cc]").unwrap();
+    let end = toml[cc..].find("\"\n\n").map_or(toml.len(), |e| cc + e + 2);
+    std::fs::write(&path, format!("{}{}", &toml[..cc], &toml[end..])).unwrap();
+    let relock = s.ws.run(&["lock"]);
+    assert_eq!(relock.code, 0, "{}", relock.stderr);
+    assert!(!s.ws.lock_text().contains("name = \"libc6\""));
+    let gc = s.ws.run(&["cache", "gc"]);
+    assert_eq!(gc.code, 0, "{}", gc.stderr);
+    assert!(gc.stdout.contains(&libc), "{}", gc.stdout);
+    assert!(
+        gc.stdout.contains("layers/"),
+        "its layer records go too: {}",
+        gc.stdout
+    );
+    let offline = s.ws.run(&["--offline", "build", "--out", "out3"]);
+    assert_eq!(offline.code, 0, "{}", offline.stderr);
+    assert_eq!(s.ws.run(&["cache", "verify"]).code, 0);
+}

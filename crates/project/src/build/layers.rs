@@ -23,6 +23,14 @@ use crate::error::{Context, Result, fail};
 /// cached layers of older distills are not reused.
 const LAYER_FORMAT: &str = "distill-layer 2";
 
+/// What `layers/<key>.json` holds: the layer, and the sha256 of every
+/// file it was made from (none for layers made from packages.toml alone).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct LayerRecord {
+    pub sources: Vec<String>,
+    pub layer: Layer,
+}
+
 /// A layer and where its blob is.
 pub(super) struct Made {
     pub label: String,
@@ -74,7 +82,7 @@ impl Layers {
         };
         let key = self.key(&format!("deb {} usrmerge={}", p.sha256, opts.usrmerge));
         let label = format!("{} {}", p.name, p.version);
-        let layer = self.cached(&key, || {
+        let layer = self.cached(&key, &[&p.sha256], || {
             check_hash(deb, &p.sha256, &label)?;
             Ok(layer_from_deb(deb, &label, &opts, &self.blob_dir())?.layer)
         })?;
@@ -102,7 +110,7 @@ impl Layers {
             a.sha256, opts.strip, opts.keep, opts.dest
         ));
         let label = format!("{} {}", a.name, a.version);
-        let layer = self.cached(&key, || {
+        let layer = self.cached(&key, &[&a.sha256], || {
             check_hash(tarball, &a.sha256, &label)?;
             Ok(layer_from_tarball(
                 tarball,
@@ -116,32 +124,44 @@ impl Layers {
 
     /// A generated layer: the one cached for `what` (everything its
     /// content depends on), else the one `make` puts together, written now.
+    /// `sources` are the packages it takes files from.
     pub fn generated(
         &self,
         what: &str,
         label: String,
+        sources: &[&Sha256],
         make: impl FnOnce() -> Result<Generated>,
     ) -> Result<Made> {
-        let layer = self.cached(&self.key(what), || {
+        let layer = self.cached(&self.key(what), sources, || {
             Ok(make()?.write(&self.blob_dir(), self.epoch, self.compression)?)
         })?;
         Ok(self.made(label, layer, true))
     }
 
     /// The layer recorded under `key`, if its record and blob are both
-    /// there; else `make` it and record it (atomically).
-    fn cached(&self, key: &str, make: impl FnOnce() -> Result<Layer>) -> Result<Layer> {
+    /// there; else `make` it and record it (atomically), with the hashes
+    /// of the files it was made from (what `cache gc` keeps it for).
+    fn cached(
+        &self,
+        key: &str,
+        sources: &[&Sha256],
+        make: impl FnOnce() -> Result<Layer>,
+    ) -> Result<Layer> {
         let record = self.dir.join(format!("{key}.json"));
         if let Ok(bytes) = std::fs::read(&record)
-            && let Ok(layer) = serde_json::from_slice::<Layer>(&bytes)
-            && self.blob_dir().join(layer.hex()).is_file()
+            && let Ok(r) = serde_json::from_slice::<LayerRecord>(&bytes)
+            && self.blob_dir().join(r.layer.hex()).is_file()
         {
-            return Ok(layer);
+            return Ok(r.layer);
         }
         let layer = make()?;
-        let json = serde_json::to_vec(&layer).expect("layer record serialises");
+        let r = LayerRecord {
+            sources: sources.iter().map(|s| s.to_string()).collect(),
+            layer,
+        };
+        let json = serde_json::to_vec(&r).expect("layer record serialises");
         write_atomic(&record, &json).context(|| format!("cannot write {}", record.display()))?;
-        Ok(layer)
+        Ok(r.layer)
     }
 }
 

@@ -7,7 +7,7 @@
 //! per tag over the architectures.
 
 mod assemble;
-mod layers;
+pub(crate) mod layers;
 mod recipes;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use distill_archive::DistroSpec;
+use distill_debian::Sha256;
 use distill_layer::{
     FileData, Generated, Node, Owner, PackageMeta, STATUS_DIR, Tree, arch_info, busybox_applets,
     ca_bundle, certs_from_pem_files, extract_files, jks, ld_so_cache, status_files,
@@ -47,7 +48,8 @@ pub(super) fn skeleton(
     // The key names the CA package by hash, so a cached skeleton is found
     // without unpacking it.
     let what = format!("skeleton {g:?} {:?}", ca.map(|(p, _)| &p.sha256));
-    layers.generated(&what, "distroless skeleton".into(), || {
+    let sources: Vec<&Sha256> = ca.iter().map(|(p, _)| &p.sha256).collect();
+    layers.generated(&what, "distroless skeleton".into(), &sources, || {
         if let Some((p, deb)) = ca {
             add_ca_bundle(&mut g, p, deb)?;
         }
@@ -90,24 +92,29 @@ fn add_ca_bundle(g: &mut Generated, p: &LockedPackage, deb: &Path) -> Result<()>
 /// scanners see which busybox it is.
 pub(super) fn busybox(layers: &Layers, p: &LockedPackage, deb: &Path) -> Result<Made> {
     let label = format!("{} {}", p.name, p.version);
-    layers.generated(&format!("busybox {}", p.sha256), label.clone(), || {
-        check_hash(deb, &p.sha256, &label)?;
-        let (meta, files) = extract_files(deb, &label, |path| {
-            path == "bin/busybox" || path == "usr/bin/busybox"
-        })?;
-        let (_, binary) = files
-            .first()
-            .ok_or_else(|| fail!("cannot use {label}: it has no bin/busybox"))?;
-        let applets = busybox_applets(binary).map_err(|e| fail!("cannot use {label}: {e}"))?;
-        let mut g = Generated::new();
-        g.file("/busybox/busybox", 0o755, binary.clone())?;
-        for a in applets.iter().filter(|a| a.as_str() != "busybox") {
-            g.add(&format!("/busybox/{a}"), Node::Symlink("busybox".into()))?;
-        }
-        let (status_name, status) = status_files(&meta, false).swap_remove(0);
-        g.file(&format!("{STATUS_DIR}/{status_name}"), 0o644, status)?;
-        Ok(g)
-    })
+    layers.generated(
+        &format!("busybox {}", p.sha256),
+        label.clone(),
+        &[&p.sha256],
+        || {
+            check_hash(deb, &p.sha256, &label)?;
+            let (meta, files) = extract_files(deb, &label, |path| {
+                path == "bin/busybox" || path == "usr/bin/busybox"
+            })?;
+            let (_, binary) = files
+                .first()
+                .ok_or_else(|| fail!("cannot use {label}: it has no bin/busybox"))?;
+            let applets = busybox_applets(binary).map_err(|e| fail!("cannot use {label}: {e}"))?;
+            let mut g = Generated::new();
+            g.file("/busybox/busybox", 0o755, binary.clone())?;
+            for a in applets.iter().filter(|a| a.as_str() != "busybox") {
+                g.add(&format!("/busybox/{a}"), Node::Symlink("busybox".into()))?;
+            }
+            let (status_name, status) = status_files(&meta, false).swap_remove(0);
+            g.file(&format!("{STATUS_DIR}/{status_name}"), 0o644, status)?;
+            Ok(g)
+        },
+    )
 }
 
 /// A Java KeyStore of every certificate the CA bundle holds, as
@@ -120,7 +127,7 @@ pub(super) fn java_keystore(
     deb: &Path,
 ) -> Result<Made> {
     let what = format!("java keystore {spec:?} {}", p.sha256);
-    layers.generated(&what, "java keystore".into(), || {
+    layers.generated(&what, "java keystore".into(), &[&p.sha256], || {
         let (_, files) = ca_files(p, deb)?;
         let certs =
             certs_from_pem_files(&files).map_err(|e| fail!("cannot make {}: {e}", spec.path))?;
@@ -151,7 +158,7 @@ pub(super) fn locales(
 ) -> Result<Made> {
     let label = format!("locales {} from {} {}", names.join(" "), p.name, p.version);
     let what = format!("locales {names:?} {}", p.sha256);
-    layers.generated(&what, label.clone(), || {
+    layers.generated(&what, label.clone(), &[&p.sha256], || {
         check_hash(deb, &p.sha256, &label)?;
         let copyright = format!("usr/share/doc/{}/copyright", p.name);
         let dirs: Vec<String> = names
@@ -194,7 +201,7 @@ pub(super) fn symlinks(
     }
     let what = format!("image {g:?}");
     layers
-        .generated(&what, "image symlinks".into(), || Ok(g))
+        .generated(&what, "image symlinks".into(), &[], || Ok(g))
         .map(Some)
 }
 
@@ -251,7 +258,7 @@ pub(super) fn ld_cache(layers: &Layers, arch: &str, below: &[&Made]) -> Result<M
         ld_so_cache(&entries, flags, big_endian),
     )?;
     let what = format!("ld.so.cache {g:?}");
-    layers.generated(&what, "ld.so.cache".into(), || Ok(g))
+    layers.generated(&what, "ld.so.cache".into(), &[], || Ok(g))
 }
 
 fn owner(uid: u64, gid: u64) -> Owner {

@@ -1,0 +1,210 @@
+//! `cache verify` and `cache gc`: the download cache re-checked file by
+//! file, and trimmed to what the project's locks still use. The cache is
+//! content-addressed (`sha256/`, `url/`, `tmp/`) with the layer cache
+//! beside it (`layers/<key>.json` records, `layers/blobs/<digest>`).
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::Digest;
+
+use crate::build::layers::LayerRecord;
+use crate::error::{Context, Result};
+use crate::project::Project;
+
+/// What a cache command found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheReport {
+    /// Files looked at.
+    pub files: u64,
+    pub bytes: u64,
+    /// Files removed (bad ones for `verify`, unused ones for `gc`).
+    pub removed: Vec<PathBuf>,
+    pub freed: u64,
+}
+
+impl Project {
+    /// Re-hashes every stored file and layer blob; drops the ones whose
+    /// bytes are not their name, the layer records that do not parse and
+    /// the URL notes that point at nothing.
+    pub fn cache_verify(&self) -> Result<CacheReport> {
+        let root = self.fetcher.cache().root().to_owned();
+        let mut report = CacheReport::default();
+        for (dir, nested) in [
+            (root.join("sha256"), true),
+            (root.join("layers/blobs"), false),
+        ] {
+            for file in files_in(&dir, nested)? {
+                let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+                if name.as_deref().is_some_and(|n| n.starts_with('.')) {
+                    continue; // a layer being written
+                }
+                let (hex, len) = hash_file(&file)?;
+                report.files += 1;
+                report.bytes += len;
+                if name.as_deref() != Some(hex.as_str()) {
+                    remove(&file, len, &mut report)?;
+                }
+            }
+        }
+        for record in files_in(&root.join("layers"), false)? {
+            let ok = std::fs::read(&record)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<LayerRecord>(&b).ok())
+                .is_some();
+            report.files += 1;
+            if !ok && record.extension().is_some_and(|e| e == "json") {
+                remove(&record, 0, &mut report)?;
+            }
+        }
+        self.drop_dangling_urls(&root, &mut report)?;
+        Ok(report)
+    }
+
+    /// Removes what no lock of the project uses: .debs, artifacts and
+    /// indices not named (directly or by a locked suite's Release), layers
+    /// made from them, layer blobs no record names, URL notes left
+    /// dangling, and temporary files older than a day (a killed run's).
+    pub fn cache_gc(&self) -> Result<CacheReport> {
+        let root = self.fetcher.cache().root().to_owned();
+        let mut keep: BTreeSet<String> = BTreeSet::new();
+        for name in self.distros(&[])? {
+            let Some(lock) = self.lock(&name)? else {
+                continue;
+            };
+            keep.extend(lock.packages.iter().map(|p| p.sha256.to_string()));
+            keep.extend(lock.artifacts.iter().map(|a| a.sha256.to_string()));
+            for s in &lock.suites {
+                keep.insert(s.inrelease_sha256.to_string());
+                // The Release names its indices by hash: keep those too,
+                // so `why` and `lock --check` stay offline-capable.
+                if let Some(p) = self.fetcher.cache().get(s.inrelease_sha256.as_str()) {
+                    let text = std::fs::read_to_string(&p).unwrap_or_default();
+                    keep.extend(
+                        text.split_whitespace()
+                            .filter(|w| is_hex64(w))
+                            .map(str::to_owned),
+                    );
+                }
+            }
+        }
+        let mut report = CacheReport::default();
+        for file in files_in(&root.join("sha256"), true)? {
+            let len = file.metadata().map_or(0, |m| m.len());
+            report.files += 1;
+            report.bytes += len;
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+            if !name.is_some_and(|n| keep.contains(&n)) {
+                remove(&file, len, &mut report)?;
+            }
+        }
+        let mut blobs_kept: BTreeSet<String> = BTreeSet::new();
+        for record in files_in(&root.join("layers"), false)? {
+            report.files += 1;
+            let parsed = std::fs::read(&record)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<LayerRecord>(&b).ok());
+            match parsed {
+                Some(r) if r.sources.iter().all(|s| keep.contains(s)) => {
+                    blobs_kept.insert(r.layer.hex().to_owned());
+                }
+                _ => remove(&record, 0, &mut report)?,
+            }
+        }
+        for blob in files_in(&root.join("layers/blobs"), false)? {
+            let len = blob.metadata().map_or(0, |m| m.len());
+            report.files += 1;
+            report.bytes += len;
+            let name = blob.file_name().map(|n| n.to_string_lossy().into_owned());
+            if !name.is_some_and(|n| blobs_kept.contains(&n) || n.starts_with('.')) {
+                remove(&blob, len, &mut report)?;
+            }
+        }
+        let day = std::time::Duration::from_secs(86_400);
+        for tmp in files_in(&root.join("tmp"), false)? {
+            let old = tmp
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > day);
+            if old {
+                let len = tmp.metadata().map_or(0, |m| m.len());
+                remove(&tmp, len, &mut report)?;
+            }
+        }
+        self.drop_dangling_urls(&root, &mut report)?;
+        Ok(report)
+    }
+
+    /// `url/` notes whose content is no longer stored.
+    fn drop_dangling_urls(&self, root: &Path, report: &mut CacheReport) -> Result<()> {
+        for note in files_in(&root.join("url"), false)? {
+            let text = std::fs::read_to_string(&note).unwrap_or_default();
+            let sha = text.split_whitespace().next().unwrap_or("");
+            if !is_hex64(sha) || self.fetcher.cache().get(sha).is_none() {
+                remove(&note, 0, report)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Regular files in `dir` (and one level of subdirectories if `nested`,
+/// as `sha256/<2 hex>/` is laid out), sorted; none if it does not exist.
+fn files_in(dir: &Path, nested: bool) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let read = |d: &Path| -> Result<Vec<PathBuf>> {
+        match std::fs::read_dir(d) {
+            Ok(rd) => rd
+                .map(|e| e.map(|e| e.path()))
+                .collect::<std::io::Result<Vec<_>>>()
+                .context(|| format!("cannot read {}", d.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e).context(|| format!("cannot read {}", d.display())),
+        }
+    };
+    for p in read(dir)? {
+        if p.is_file() {
+            out.push(p);
+        } else if nested && p.is_dir() {
+            out.extend(read(&p)?.into_iter().filter(|f| f.is_file()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn hash_file(path: &Path) -> Result<(String, u64)> {
+    let what = || format!("cannot read {}", path.display());
+    let mut f = std::fs::File::open(path).context(what)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut len = 0u64;
+    loop {
+        let n = f.read(&mut buf).context(what)?;
+        if n == 0 {
+            break;
+        }
+        len += n as u64;
+        h.update(&buf[..n]);
+    }
+    Ok((hex::encode(h.finalize()), len))
+}
+
+fn remove(path: &Path, len: u64, report: &mut CacheReport) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        // Another run removed it first: the same outcome.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).context(|| format!("cannot remove {}", path.display())),
+    }
+    report.removed.push(path.to_owned());
+    report.freed += len;
+    Ok(())
+}
