@@ -273,3 +273,42 @@ fn update_through_the_project_api() {
     );
     assert_eq!(pins(&s.ws), (T1.to_owned(), T2.to_owned()));
 }
+
+/// `kill -9` at any moment of an update: the lock is the old one or the
+/// new one (never a part), and the next update succeeds.
+#[test]
+fn an_update_killed_at_any_moment_leaves_the_old_or_the_new_lock() {
+    let s = setup();
+    let path = s.ws.path().join("snapshots/test.lock");
+    let old = std::fs::read_to_string(&path).unwrap();
+    let mut seen_new = None;
+    for delay in (0..=150).step_by(10) {
+        std::fs::write(&path, &old).unwrap();
+        let _ = std::fs::remove_dir_all(s.ws.cache());
+        let mut child =
+            s.ws.command(&["update"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = std::fs::read_to_string(&path).unwrap();
+        if now != old {
+            // A whole new lock, and always the same one.
+            distill_lock::Lock::parse(&now).unwrap();
+            assert_eq!(
+                seen_new.get_or_insert_with(|| now.clone()),
+                &now,
+                "at {delay} ms"
+            );
+        }
+    }
+    std::fs::write(&path, &old).unwrap();
+    let run = s.ws.run(&["update"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    if let Some(new) = seen_new {
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), new);
+    }
+}
