@@ -38,6 +38,9 @@ struct State {
     faults: BTreeMap<String, VecDeque<Fault>>,
     /// Path → every request's count (also the ones that failed).
     hits: BTreeMap<String, usize>,
+    /// Path → body bytes an `Endless` fault got out before the client
+    /// hung up.
+    sent: BTreeMap<String, u64>,
 }
 
 pub struct Server {
@@ -158,6 +161,18 @@ impl Server {
             .push_back(fault);
     }
 
+    /// How many bytes an `Endless` fault on `path` sent before the client
+    /// hung up.
+    pub fn sent(&self, path: &str) -> u64 {
+        self.state
+            .lock()
+            .unwrap()
+            .sent
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
     pub fn hits(&self, path: &str) -> usize {
         self.state
             .lock()
@@ -249,9 +264,14 @@ fn handle(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             conn.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
             let chunk = vec![0u8; 64 << 10];
             // A write fails once the client hangs up; 1 GiB at most.
+            let mut sent = 0u64;
             for _ in 0..(1 << 14) {
-                conn.write_all(&chunk)?;
+                if conn.write_all(&chunk).is_err() {
+                    break;
+                }
+                sent += chunk.len() as u64;
             }
+            state.lock().unwrap().sent.insert(path, sent);
             Ok(())
         }
         Reply::Fault(Fault::Stall, body) => {
