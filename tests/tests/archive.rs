@@ -720,3 +720,43 @@ fn an_index_from_another_capture_is_not_mixed_in() {
     assert!(run.stderr.contains("mismatch"), "{}", run.stderr);
     assert_nothing_half_written(&s.ws);
 }
+
+/// The uncompressed index is kept in the cache under the hash the
+/// verified Release gives it, and used instead of downloading and
+/// decompressing again; a damaged copy is detected, dropped and made anew.
+#[test]
+fn the_decompressed_index_cache_is_used_and_a_damaged_copy_is_remade() {
+    let s = setup_with(plain_paths(), true);
+    assert_eq!(show(&s.ws, &[]).code, 0);
+    let files = plain_paths().index_files();
+    let plain = sha256_hex(&files["main/binary-amd64/Packages"]);
+    let packed = sha256_hex(&files["main/binary-amd64/Packages.xz"]);
+    let blob = |sha: &str| s.ws.cache().join("sha256").join(&sha[..2]).join(sha);
+    assert!(blob(&plain).is_file(), "the decompressed index is kept");
+
+    // Used: with the compressed index gone from the cache and from every
+    // source, `show` still answers.
+    std::fs::remove_file(blob(&packed)).unwrap();
+    let xz = ipath("main/binary-amd64/Packages.xz");
+    let mirror = "/mirror/debian/dists/testing/main/binary-amd64/Packages.xz";
+    s.server.remove(&xz);
+    s.server.remove(mirror);
+    let before = s.server.hits(&xz);
+    let run = show(&s.ws, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(s.server.hits(&xz), before, "no index download");
+
+    // Damaged: detected by its hash, dropped, and made again from the
+    // compressed index (fetched anew), never trusted.
+    let mut bytes = std::fs::read(blob(&plain)).unwrap();
+    bytes[10] ^= 0x20;
+    std::fs::write(blob(&plain), &bytes).unwrap();
+    s.server
+        .put(&xz, files["main/binary-amd64/Packages.xz"].clone());
+    let run = show(&s.ws, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("Package: hello"), "{}", run.stdout);
+    assert_eq!(s.server.hits(&xz), before + 1, "the index was fetched again");
+    assert_eq!(sha256_hex(&std::fs::read(blob(&plain)).unwrap()), plain);
+    assert_nothing_half_written(&s.ws);
+}

@@ -225,6 +225,28 @@ impl Loader {
                 path: format!("{component}/binary-{arch}/Packages"),
             });
         };
+        // The verified Release also names the uncompressed index. A copy
+        // kept in the cache under that hash spares the download and the
+        // decompression (most of a warm `lock`); it is hashed again before
+        // use, so it adds no trust, and a damaged copy is made anew.
+        let plain = rel
+            .release
+            .entry(path.strip_suffix(ext).unwrap_or(&path))
+            .cloned();
+        if let Some(e) = plain.clone()
+            && let Some(copy) = self.fetcher.cache().get(e.sha256.as_str())
+        {
+            let text = tokio::task::spawn_blocking(move || read_verified(&copy, &e))
+                .await
+                .ok()
+                .flatten();
+            if let Some(text) = text {
+                return PackageIndex::parse(text).map_err(|source| ArchiveError::Parse {
+                    url: rel.dists_urls(&path)[0].clone(),
+                    source,
+                });
+            }
+        }
         let mut urls = Vec::new();
         for canonical in rel.dists_urls(&path) {
             if rel.release.acquire_by_hash {
@@ -250,22 +272,65 @@ impl Loader {
         })?;
         let shown = urls[0].clone();
         let ext = ext.to_owned();
-        tokio::task::spawn_blocking(move || decode_index(&file, &ext, &shown))
-            .await
-            .map_err(|e| ArchiveError::Decompress {
-                url: urls[0].clone(),
-                source: std::io::Error::other(e),
-            })?
+        let cache = self.fetcher.cache().clone();
+        tokio::task::spawn_blocking(move || {
+            let text = decode_index(&file, &ext, &shown)?;
+            if let Some(e) = plain {
+                keep_plain(&cache, &text, &e, &shown)?;
+            }
+            PackageIndex::parse(text).map_err(|source| ArchiveError::Parse { url: shown, source })
+        })
+        .await
+        .map_err(|e| ArchiveError::Decompress {
+            url: urls[0].clone(),
+            source: std::io::Error::other(e),
+        })?
     }
 }
 
-/// Decompresses and parses an index. The bytes were hash-checked before
-/// they reached the cache, so only honest-but-odd input gets here.
-fn decode_index(
-    file: &std::path::Path,
-    ext: &str,
+/// The cached uncompressed index, if its bytes still have the size and
+/// sha256 the verified Release gives; a copy that does not is removed.
+fn read_verified(path: &std::path::Path, entry: &distill_trust::FileEntry) -> Option<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).ok()?;
+    let ok = bytes.len() as u64 == entry.size
+        && hex::encode(sha2::Sha256::digest(&bytes)) == entry.sha256.as_str();
+    if !ok {
+        let _ = std::fs::remove_file(path);
+        return None;
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// Checks the decompressed index against the Release's entry for the
+/// uncompressed file and keeps it in the cache under that hash.
+fn keep_plain(
+    cache: &distill_fetch::Cache,
+    text: &str,
+    entry: &distill_trust::FileEntry,
     url: &str,
-) -> Result<PackageIndex, ArchiveError> {
+) -> Result<(), ArchiveError> {
+    let sha = cache.put_bytes(text.as_bytes())?;
+    if sha != entry.sha256.as_str() || text.len() as u64 != entry.size {
+        // Cannot happen with an honest archive: the compressed file
+        // matched the same signed Release.
+        if let Some(p) = cache.get(&sha) {
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(ArchiveError::Release {
+            url: url.to_owned(),
+            reason: format!(
+                "the decompressed index has sha256 {sha}, the Release says {}",
+                entry.sha256
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Decompresses an index. The bytes were hash-checked before they
+/// reached the cache, so only honest-but-odd input gets here.
+fn decode_index(file: &std::path::Path, ext: &str, url: &str) -> Result<String, ArchiveError> {
     let dec = |source: std::io::Error| ArchiveError::Decompress {
         url: url.to_owned(),
         source,
@@ -281,10 +346,7 @@ fn decode_index(
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
     };
     result.map_err(dec)?;
-    PackageIndex::parse(text).map_err(|source| ArchiveError::Parse {
-        url: url.to_owned(),
-        source,
-    })
+    Ok(text)
 }
 
 /// The capture in a snapshot URL: `.../archive/debian/20250101T000000Z/dists/...`.
