@@ -756,7 +756,11 @@ fn the_decompressed_index_cache_is_used_and_a_damaged_copy_is_remade() {
     let run = show(&s.ws, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("Package: hello"), "{}", run.stdout);
-    assert_eq!(s.server.hits(&xz), before + 1, "the index was fetched again");
+    assert_eq!(
+        s.server.hits(&xz),
+        before + 1,
+        "the index was fetched again"
+    );
     assert_eq!(sha256_hex(&std::fs::read(blob(&plain)).unwrap()), plain);
     assert_nothing_half_written(&s.ws);
 }
