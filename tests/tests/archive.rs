@@ -64,7 +64,11 @@ fn setup() -> Setup {
     setup_with(suite(), true)
 }
 
-fn show(ws: &Workspace, extra: &[&str]) -> Run {
+/// The mirror's copy of the amd64 index.
+const MIRROR_XZ: &str = "/mirror/debian/dists/testing/main/binary-amd64/Packages.xz";
+
+/// `distill show hello` at TS1 with `extra` arguments, to run.
+fn show_command(ws: &Workspace, extra: &[&str]) -> std::process::Command {
     let mut args = vec![
         "show",
         "hello",
@@ -76,7 +80,14 @@ fn show(ws: &Workspace, extra: &[&str]) -> Run {
         TS1,
     ];
     args.extend_from_slice(extra);
-    ws.run(&args)
+    ws.command(&args)
+}
+
+fn show(ws: &Workspace, extra: &[&str]) -> Run {
+    show_command(ws, extra)
+        .output()
+        .expect("run distill")
+        .into()
 }
 
 fn assert_nothing_half_written(ws: &Workspace) {
@@ -273,10 +284,7 @@ fn packages_with_wrong_hash_is_rejected_and_not_cached() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff; // same size, different content
     s.server.put(&path, bytes.clone());
-    s.server.put(
-        "/mirror/debian/dists/testing/main/binary-amd64/Packages.xz",
-        bytes,
-    );
+    s.server.put(MIRROR_XZ, bytes);
     let run = show(&s.ws, &[]);
     run.assert_error("sha256 mismatch");
     let (blobs, _) = s.ws.cache_files();
@@ -288,15 +296,9 @@ fn packages_with_wrong_hash_is_rejected_and_not_cached() {
 #[test]
 fn packages_with_wrong_size_is_rejected() {
     let s = setup_with(plain_paths(), false);
-    let mut bytes = s
-        .server
-        .get("/mirror/debian/dists/testing/main/binary-amd64/Packages.xz")
-        .unwrap();
+    let mut bytes = s.server.get(MIRROR_XZ).unwrap();
     bytes.extend_from_slice(b"trailing junk");
-    s.server.put(
-        "/mirror/debian/dists/testing/main/binary-amd64/Packages.xz",
-        bytes,
-    );
+    s.server.put(MIRROR_XZ, bytes);
     let run = show(&s.ws, &[]);
     run.assert_error("size mismatch");
     // From a live mirror, say what apt says: it is probably mid-sync.
@@ -323,7 +325,7 @@ fn truncated_download_is_retried_then_succeeds() {
 fn truncated_every_time_is_an_error_with_nothing_cached() {
     let s = setup_with(plain_paths(), true);
     let path = ipath("main/binary-amd64/Packages.xz");
-    let mirror = "/mirror/debian/dists/testing/main/binary-amd64/Packages.xz";
+    let mirror = MIRROR_XZ;
     for _ in 0..4 {
         s.server.fault(&path, Fault::Truncate);
         s.server.fault(mirror, Fault::Truncate);
@@ -590,28 +592,14 @@ fn endless_data_is_cut_at_the_size_the_release_gives() {
     }
     let sent = s.server.sent(&path);
     assert!(sent > 0 && sent < 64 << 20, "{sent} bytes sent");
-    assert_eq!(
-        s.server
-            .hits("/mirror/debian/dists/testing/main/binary-amd64/Packages.xz"),
-        1
-    );
+    assert_eq!(s.server.hits(MIRROR_XZ), 1);
     assert_nothing_half_written(&s.ws);
 }
 
 /// `show` with the download limits set through the environment.
 fn show_limited(s: &Setup, vars: &[(&str, &str)]) -> (Run, std::time::Duration) {
     let started = std::time::Instant::now();
-    let run: Run =
-        s.ws.command(&[
-            "show",
-            "hello",
-            "--distro",
-            "test",
-            "--arch",
-            "amd64",
-            "--snapshot",
-            TS1,
-        ])
+    let run: Run = show_command(&s.ws, &[])
         .envs(vars.iter().copied())
         .output()
         .unwrap()
@@ -633,11 +621,7 @@ fn a_stalled_download_times_out_and_the_mirror_serves() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(took.as_secs() < 20, "{took:?}");
     assert_eq!(s.server.hits(&path), 4, "retried, then given up");
-    assert_eq!(
-        s.server
-            .hits("/mirror/debian/dists/testing/main/binary-amd64/Packages.xz"),
-        1
-    );
+    assert_eq!(s.server.hits(MIRROR_XZ), 1);
     assert_nothing_half_written(&s.ws);
 }
 
@@ -653,11 +637,7 @@ fn a_trickling_download_hits_the_per_file_deadline() {
     let (run, took) = show_limited(&s, &[("DISTILL_FILE_DEADLINE", "1")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(took.as_secs() < 20, "{took:?}");
-    assert_eq!(
-        s.server
-            .hits("/mirror/debian/dists/testing/main/binary-amd64/Packages.xz"),
-        1
-    );
+    assert_eq!(s.server.hits(MIRROR_XZ), 1);
     assert_nothing_half_written(&s.ws);
 
     let (run, _) = show_limited(&s, &[("DISTILL_FILE_DEADLINE", "0")]);
@@ -711,10 +691,7 @@ fn an_index_from_another_capture_is_not_mixed_in() {
     let bytes = other.index_files()["main/binary-amd64/Packages.xz"].clone();
     let path = ipath("main/binary-amd64/Packages.xz");
     s.server.fault(&path, Fault::Replace(bytes.clone()));
-    s.server.fault(
-        "/mirror/debian/dists/testing/main/binary-amd64/Packages.xz",
-        Fault::Replace(bytes),
-    );
+    s.server.fault(MIRROR_XZ, Fault::Replace(bytes));
     let run = show(&s.ws, &[]);
     run.assert_error("Packages.xz");
     assert!(run.stderr.contains("mismatch"), "{}", run.stderr);
@@ -738,7 +715,7 @@ fn the_decompressed_index_cache_is_used_and_a_damaged_copy_is_remade() {
     // source, `show` still answers.
     std::fs::remove_file(blob(&packed)).unwrap();
     let xz = ipath("main/binary-amd64/Packages.xz");
-    let mirror = "/mirror/debian/dists/testing/main/binary-amd64/Packages.xz";
+    let mirror = MIRROR_XZ;
     s.server.remove(&xz);
     s.server.remove(mirror);
     let before = s.server.hits(&xz);

@@ -40,7 +40,8 @@ impl Project {
                 if name.as_deref().is_some_and(|n| n.starts_with('.')) {
                     continue; // a layer being written
                 }
-                let (hex, len) = hash_file(&file)?;
+                let (hex, len) =
+                    sha256_file(&file).context(|| format!("cannot read {}", file.display()))?;
                 report.files += 1;
                 report.bytes += len;
                 if name.as_deref() != Some(hex.as_str()) {
@@ -49,10 +50,7 @@ impl Project {
             }
         }
         for record in files_in(&root.join("layers"), false)? {
-            let ok = std::fs::read(&record)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<LayerRecord>(&b).ok())
-                .is_some();
+            let ok = read_record(&record).is_some();
             report.files += 1;
             if !ok && record.extension().is_some_and(|e| e == "json") {
                 remove(&record, 0, &mut report)?;
@@ -102,10 +100,7 @@ impl Project {
         let mut blobs_kept: BTreeSet<String> = BTreeSet::new();
         for record in files_in(&root.join("layers"), false)? {
             report.files += 1;
-            let parsed = std::fs::read(&record)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<LayerRecord>(&b).ok());
-            match parsed {
+            match read_record(&record) {
                 Some(r) if r.sources.iter().all(|s| keep.contains(s)) => {
                     blobs_kept.insert(r.layer.hex().to_owned());
                 }
@@ -180,14 +175,19 @@ fn files_in(dir: &Path, nested: bool) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn hash_file(path: &Path) -> Result<(String, u64)> {
-    let what = || format!("cannot read {}", path.display());
-    let mut f = std::fs::File::open(path).context(what)?;
+/// A layer record, if the file holds one.
+fn read_record(path: &Path) -> Option<LayerRecord> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// The sha256 (hex) and length of a file, read in chunks.
+pub(crate) fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut f = std::fs::File::open(path)?;
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut len = 0u64;
     loop {
-        let n = f.read(&mut buf).context(what)?;
+        let n = f.read(&mut buf)?;
         if n == 0 {
             break;
         }

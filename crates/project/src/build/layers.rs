@@ -5,7 +5,6 @@
 //! are keyed by their inputs the same way.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use distill_debian::Sha256;
@@ -236,18 +235,8 @@ pub(super) async fn fetch_artifacts<'a>(
 /// The cache's file is named by its hash and was checked when stored; it
 /// is checked again here, right before its bytes go into an image.
 pub(super) fn check_hash(path: &Path, sha256: &Sha256, label: &str) -> Result<()> {
-    let read = || format!("cannot read {label}: {}", path.display());
-    let mut f = std::fs::File::open(path).context(read)?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf).context(read)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    let got = hex::encode(h.finalize());
+    let (got, _) = crate::cache::sha256_file(path)
+        .context(|| format!("cannot read {label}: {}", path.display()))?;
     if got != sha256.as_str() {
         return Err(fail!(
             "cannot use {label}: {} has sha256 {got}, the lock says {sha256}",
