@@ -100,7 +100,7 @@ pub struct Sha512Fetched {
 /// How long a download may take: no byte for `read` (a stalled server),
 /// or the whole file not done within `deadline` (a trickling one). Either
 /// failure moves on to the next source after the retries.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     pub read: Duration,
     pub deadline: Duration,
@@ -168,8 +168,12 @@ impl Fetcher {
     }
 
     pub fn with_timeouts(mut self, timeouts: Timeouts) -> Result<Self, FetchError> {
-        self.client = client(timeouts)?;
-        self.timeouts = timeouts;
+        // The client is built once at start-up; only other limits need
+        // another.
+        if timeouts != self.timeouts {
+            self.client = client(timeouts)?;
+            self.timeouts = timeouts;
+        }
         Ok(self)
     }
 
