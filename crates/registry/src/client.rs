@@ -4,6 +4,7 @@
 //! 429 and broken connections.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, Once};
 use std::time::Duration;
@@ -145,46 +146,69 @@ impl Client {
             s => return Err(status_error(&format!("POST {start}"), s, resp).await),
         }
         let mut location = location(&base, &resp)?;
-        let data = std::fs::read(path).map_err(|e| RegistryError::Io {
-            path: path.display().to_string(),
+        let what = path.display().to_string();
+        let io = |e: std::io::Error| RegistryError::Io {
+            path: what.clone(),
             cause: e.to_string(),
-        })?;
-        if data.len() as u64 != size {
+        };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let on_disk = file.metadata().map_err(io)?.len();
+        if on_disk != size {
             return Err(RegistryError::Digest {
-                what: path.display().to_string(),
-                expected: digest.to_owned(),
-                actual: digest_of(&data),
+                what: what.clone(),
+                expected: format!("{digest} ({size} bytes)"),
+                actual: format!("{on_disk} bytes"),
             });
         }
-        check_digest(&path.display().to_string(), digest, &data)?;
-        // Large blobs in chunks: each PATCH is small enough to retry.
+        // Large blobs go in chunks read one at a time (each PATCH is small
+        // enough to retry, and memory stays at one chunk per upload); the
+        // bytes are hashed as they go, and the upload is only committed
+        // below if they have the digest.
         let chunked = size > CHUNK;
-        if chunked {
-            let mut offset = 0usize;
-            while offset < data.len() {
-                let end = (offset + CHUNK as usize).min(data.len());
-                let range = format!("{offset}-{}", end - 1);
-                let headers = [
-                    (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
-                    (header::CONTENT_RANGE, range),
-                ];
-                let resp = self
-                    .send(
-                        registry,
-                        &scope,
-                        Method::PATCH,
-                        &location,
-                        &headers,
-                        Body::Bytes(&data[offset..end]),
-                    )
-                    .await?;
-                if resp.status() != StatusCode::ACCEPTED {
-                    let s = resp.status();
-                    return Err(status_error(&format!("PATCH {location}"), s, resp).await);
-                }
-                location = location_of(&base, &resp)?.unwrap_or(location);
-                offset = end;
+        let mut hasher = Sha256::new();
+        let mut data = Vec::new();
+        let mut offset = 0u64;
+        while offset < size {
+            let len = if chunked {
+                CHUNK.min(size - offset)
+            } else {
+                size
+            };
+            data.resize(len as usize, 0);
+            file.read_exact(&mut data).map_err(io)?;
+            hasher.update(&data);
+            if !chunked {
+                break;
             }
+            let range = format!("{offset}-{}", offset + len - 1);
+            let headers = [
+                (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+                (header::CONTENT_RANGE, range),
+            ];
+            let resp = self
+                .send(
+                    registry,
+                    &scope,
+                    Method::PATCH,
+                    &location,
+                    &headers,
+                    Body::Bytes(&data),
+                )
+                .await?;
+            if resp.status() != StatusCode::ACCEPTED {
+                let s = resp.status();
+                return Err(status_error(&format!("PATCH {location}"), s, resp).await);
+            }
+            location = location_of(&base, &resp)?.unwrap_or(location);
+            offset += len;
+        }
+        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
+        if actual != digest {
+            return Err(RegistryError::Digest {
+                what,
+                expected: digest.to_owned(),
+                actual,
+            });
         }
         let sep = if location.contains('?') { '&' } else { '?' };
         let put = format!("{location}{sep}digest={digest}");
