@@ -17,9 +17,10 @@ use sha2::{Digest, Sha256};
 
 use crate::LayerError;
 
-/// How the blob is compressed. gzip through flate2 is byte-stable across
-/// versions; zstd output may change with the library, which is why the
-/// diff_id (of the uncompressed tar) is the reproducibility key.
+/// How the blob is compressed. gzip is flate2 over zlib-rs at level 6,
+/// its bytes pinned by a test (the version is pinned by Cargo.lock); zstd
+/// output may change with the library, which is why the diff_id (of the
+/// uncompressed tar) is the reproducibility key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
@@ -432,6 +433,56 @@ impl<R: Read> Read for HashRead<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The gzip bytes are part of every image digest, so the compressor's
+    /// output is pinned here on an input that exercises its match finder
+    /// (text with long and short repeats, and incompressible runs). zlib-rs
+    /// means to give the same bytes on every CPU whatever SIMD it picks
+    /// (its own tests pin outputs across x86_64 and aarch64); a CPU or a
+    /// crate update that changes them fails here first, and then needs a
+    /// new LAYER_FORMAT, not a silent change of digests.
+    #[test]
+    fn gzip_output_is_pinned() {
+        let mut data = Vec::with_capacity(4 << 20);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut line = 0u64;
+        while data.len() < 4 << 20 {
+            line += 1;
+            data.extend_from_slice(
+                format!(
+                    "/usr/lib/x86_64-linux-gnu/lib{}.so.{}\n",
+                    line % 977,
+                    line % 13
+                )
+                .as_bytes(),
+            );
+            if line % 61 == 0 {
+                for _ in 0..512 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    data.push(x as u8);
+                }
+            }
+        }
+        let d = tempfile::tempdir().unwrap();
+        let mut w = LayerWriter::new(d.path(), 0, Compression::Gzip).unwrap();
+        let size = data.len() as u64;
+        let file = Entry {
+            path: "data".into(),
+            kind: Kind::File { size },
+            mode: 0o644,
+            owner: Owner::root(),
+            mtime: 0,
+            soname: None,
+        };
+        w.add(file, &data[..]).unwrap();
+        let layer = w.finish().unwrap();
+        assert_eq!(
+            layer.digest,
+            "sha256:e9be0877497d8121f92ecffdfa56eed93ed8bf5bac574bd938732e7b390c5a85"
+        );
+    }
 
     fn build(dir: &Path, epoch: u64) -> Layer {
         let mut w = LayerWriter::new(dir, epoch, Compression::Gzip).unwrap();

@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use distill_image::{Layout, platform_of};
 use distill_layer::Compression;
 use distill_lock::{Lock, LockedArtifact, LockedPackage};
-use rayon::prelude::*;
 
 use self::assemble::Assembly;
 use self::layers::{Layers, Made, fetch_artifacts, fetch_debs};
@@ -306,34 +305,44 @@ impl Project {
             (needed.len() + uses.len()) as u64,
             &format!("{name} layers"),
         );
-        // Upstream tarballs are the biggest layers: started first.
-        let from_artifacts: BTreeMap<&str, Made> = uses
-            .values()
-            .collect::<Vec<_>>()
-            .par_iter()
-            .map(|a| {
-                let spec = self.config.artifacts.get(&a.name).ok_or_else(|| {
-                    fail!(
-                        "cannot build: the {} lock pins artifact {}, which packages.toml lacks; run `distill lock`",
-                        lock.distro,
-                        a.name
-                    )
-                })?;
-                let layer = layers.artifact(a, spec, &tarballs[&a.sha256])?;
-                steps.advance(1);
-                Ok((a.sha256.as_str(), layer))
-            })
-            .collect::<Result<_>>()?;
-        let made: BTreeMap<&str, Made> = needed
-            .values()
-            .collect::<Vec<_>>()
-            .par_iter()
-            .map(|p| {
-                let layer = layers.package(p, &debs[&p.sha256])?;
-                steps.advance(1);
-                Ok((p.sha256.as_str(), layer))
-            })
-            .collect::<Result<_>>()?;
+        // One queue for every layer to make, the biggest first: a JDK
+        // started last would leave the other cores idle at the end.
+        enum Work<'l> {
+            Artifact(&'l LockedArtifact),
+            Package(&'l LockedPackage),
+        }
+        let work: Vec<Work> = (uses.values().map(|a| Work::Artifact(a)))
+            .chain(needed.values().map(|p| Work::Package(p)))
+            .collect();
+        let size = |w: &Work| match w {
+            Work::Artifact(a) => a.size,
+            Work::Package(p) => p.size,
+        };
+        let done = largest_first(&work, size, |w| {
+            let made = match w {
+                Work::Artifact(a) => {
+                    let spec = self.config.artifacts.get(&a.name).ok_or_else(|| {
+                        fail!(
+                            "cannot build: the {} lock pins artifact {}, which packages.toml lacks; run `distill lock`",
+                            lock.distro,
+                            a.name
+                        )
+                    })?;
+                    layers.artifact(a, spec, &tarballs[&a.sha256])?
+                }
+                Work::Package(p) => layers.package(p, &debs[&p.sha256])?,
+            };
+            steps.advance(1);
+            Ok(made)
+        })?;
+        let mut from_artifacts: BTreeMap<&str, Made> = BTreeMap::new();
+        let mut made: BTreeMap<&str, Made> = BTreeMap::new();
+        for (w, layer) in work.iter().zip(done) {
+            match w {
+                Work::Artifact(a) => from_artifacts.insert(a.sha256.as_str(), layer),
+                Work::Package(p) => made.insert(p.sha256.as_str(), layer),
+            };
+        }
         drop(steps);
 
         let mut skeletons: BTreeMap<&str, Made> = BTreeMap::new();
@@ -506,4 +515,50 @@ fn docker_archives(
         written.push((b.image.clone(), b.distro.clone(), arch.to_owned(), dest));
     }
     Ok(written)
+}
+
+/// `f` of every item on rayon's threads, the largest (by `size`) started
+/// first; the results in the items' order. After an error no new item is
+/// started, and the first error in item order is returned.
+fn largest_first<T: Sync, R: Send>(
+    items: &[T],
+    size: impl Fn(&T) -> u64,
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    // Ties in item order, so the schedule is the same on every run.
+    order.sort_by_key(|&i| (std::cmp::Reverse(size(&items[i])), i));
+    let results: Vec<Mutex<Option<Result<R>>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    let (next, failed) = (AtomicUsize::new(0), AtomicBool::new(false));
+    rayon::scope(|s| {
+        for _ in 0..rayon::current_num_threads().min(items.len()) {
+            s.spawn(|_| {
+                while !failed.load(Ordering::Relaxed) {
+                    let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
+                    let r = f(&items[i]);
+                    failed.fetch_or(r.is_err(), Ordering::Relaxed);
+                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                }
+            });
+        }
+    });
+    let mut out = Vec::with_capacity(items.len());
+    let mut first_error = None;
+    for r in results {
+        match r.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(Ok(v)) => out.push(v),
+            Some(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            None => {}
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
