@@ -1,7 +1,8 @@
 //! A tiny HTTP/1.1 server on 127.0.0.1 for tests: static files, the
 //! snapshot service's redirect to the newest capture at or before a
-//! requested timestamp, and injected faults (status codes with
-//! Retry-After, truncated bodies). One request per connection.
+//! requested timestamp, ETags and `If-None-Match` (304), and injected
+//! faults (status codes with Retry-After, truncated bodies). One request
+//! per connection.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::{BufRead, BufReader, Write};
@@ -41,6 +42,8 @@ struct State {
     /// Path → body bytes an `Endless` fault got out before the client
     /// hung up.
     sent: BTreeMap<String, u64>,
+    /// Path → requests answered 304 Not Modified.
+    not_modified: BTreeMap<String, usize>,
 }
 
 pub struct Server {
@@ -183,6 +186,17 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// How many requests for `path` were answered 304 Not Modified.
+    pub fn not_modified(&self, path: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .not_modified
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Every path requested so far, with counts.
     pub fn all_hits(&self) -> BTreeMap<String, usize> {
         self.state.lock().unwrap().hits.clone()
@@ -212,10 +226,16 @@ fn handle(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
+    let mut if_none_match = None;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
             break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("if-none-match")
+        {
+            if_none_match = Some(value.trim().to_owned());
         }
     }
     let path = request_line
@@ -232,13 +252,20 @@ fn handle(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             (Some(f), _) => Reply::Fault(f, st.files.get(&path).cloned().unwrap_or_default()),
             (None, Some(location)) => Reply::Redirect(location),
             (None, None) => match st.files.get(&path) {
+                Some(b) if if_none_match.as_deref() == Some(etag(b).as_str()) => {
+                    *st.not_modified.entry(path.clone()).or_default() += 1;
+                    Reply::Status(304, None)
+                }
                 Some(b) => Reply::Ok(b.clone()),
                 None => Reply::Status(404, None),
             },
         }
     };
     match response {
-        Reply::Ok(body) => write_response(&mut conn, 200, &[], &body, body.len()),
+        Reply::Ok(body) => {
+            let headers = [("ETag", etag(&body))];
+            write_response(&mut conn, 200, &headers, &body, body.len())
+        }
         Reply::Redirect(loc) => write_response(&mut conn, 302, &[("Location", loc)], b"", 0),
         Reply::Status(code, retry) => {
             let headers: Vec<(&str, String)> = retry
@@ -291,6 +318,14 @@ fn handle(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     }
 }
 
+/// A strong validator of the content (as a CDN would send).
+fn etag(body: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    format!("\"{:x}-{:016x}\"", body.len(), h.finish())
+}
+
 enum Reply {
     Ok(Vec<u8>),
     Redirect(String),
@@ -325,6 +360,7 @@ fn write_response(
     let reason = match code {
         200 => "OK",
         302 => "Found",
+        304 => "Not Modified",
         404 => "Not Found",
         429 => "Too Many Requests",
         503 => "Service Unavailable",

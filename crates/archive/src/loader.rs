@@ -84,43 +84,54 @@ impl Loader {
         };
 
         // `at` is the moment the Release is judged at (see judge_time).
-        let (bytes, source, final_url, text, at) =
-            match self.fetcher.fetch_unpinned(&urls("InRelease")).await {
-                Ok(f) => {
-                    let at = self.judge_time(snapshot_served(f.source), snapshot, &f.final_url);
-                    let verified = verify_inrelease(&f.bytes, keyring, at).map_err(|cause| {
+        // A snapshot capture never changes: its InRelease, once served, is
+        // taken from the cache without a request (and verified again).
+        let inrelease = urls("InRelease");
+        let cached = spec
+            .snapshot
+            .is_some()
+            .then(|| self.fetcher.cached_unpinned(&inrelease[0]))
+            .flatten();
+        let fetched = match cached {
+            Some(f) => Ok(f),
+            None => self.fetcher.fetch_unpinned(&inrelease).await,
+        };
+        let (bytes, source, final_url, text, at) = match fetched {
+            Ok(f) => {
+                let at = self.judge_time(snapshot_served(f.source), snapshot, &f.final_url);
+                let verified = verify_inrelease(&f.bytes, keyring, at).map_err(|cause| {
+                    ArchiveError::Verify {
+                        url: f.final_url.clone(),
+                        source: cause,
+                    }
+                })?;
+                (f.bytes, f.source, f.final_url, verified.text, at)
+            }
+            Err(first) => {
+                // Only worth trying when a server answered "not found": a
+                // dead host was already given its retries.
+                if !matches!(first, FetchError::Status { status: 404, .. }) {
+                    return Err(first.into());
+                }
+                let rel = self
+                    .fetcher
+                    .fetch_unpinned(&urls("Release"))
+                    .await
+                    .map_err(|_| first)?;
+                // The signature sits beside the Release that was served.
+                let gpg_urls = vec![format!("{}.gpg", rel.final_url)];
+                let sig = self.fetcher.fetch_unpinned(&gpg_urls).await?;
+                let at = self.judge_time(snapshot_served(rel.source), snapshot, &rel.final_url);
+                let verified =
+                    verify_detached(&rel.bytes, &sig.bytes, keyring, at).map_err(|cause| {
                         ArchiveError::Verify {
-                            url: f.final_url.clone(),
+                            url: rel.final_url.clone(),
                             source: cause,
                         }
                     })?;
-                    (f.bytes, f.source, f.final_url, verified.text, at)
-                }
-                Err(first) => {
-                    // Only worth trying when a server answered "not found": a
-                    // dead host was already given its retries.
-                    if !matches!(first, FetchError::Status { status: 404, .. }) {
-                        return Err(first.into());
-                    }
-                    let rel = self
-                        .fetcher
-                        .fetch_unpinned(&urls("Release"))
-                        .await
-                        .map_err(|_| first)?;
-                    // The signature sits beside the Release that was served.
-                    let gpg_urls = vec![format!("{}.gpg", rel.final_url)];
-                    let sig = self.fetcher.fetch_unpinned(&gpg_urls).await?;
-                    let at = self.judge_time(snapshot_served(rel.source), snapshot, &rel.final_url);
-                    let verified =
-                        verify_detached(&rel.bytes, &sig.bytes, keyring, at).map_err(|cause| {
-                            ArchiveError::Verify {
-                                url: rel.final_url.clone(),
-                                source: cause,
-                            }
-                        })?;
-                    (rel.bytes, rel.source, rel.final_url, verified.text, at)
-                }
-            };
+                (rel.bytes, rel.source, rel.final_url, verified.text, at)
+            }
+        };
 
         let bad = |reason: String| ArchiveError::Release {
             url: final_url.clone(),

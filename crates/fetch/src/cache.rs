@@ -14,6 +14,20 @@ use crate::FetchError;
 /// Every write goes to a temporary file in `tmp/` on the same filesystem
 /// and is renamed into place, so readers never see a partial file and two
 /// processes sharing the cache at worst both write the same bytes.
+/// An HTTP response's `ETag` and `Last-Modified`, sent back as
+/// `If-None-Match` / `If-Modified-Since` to revalidate a cached copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
@@ -88,18 +102,45 @@ impl Cache {
     }
 
     /// Records that `url` served the content `sha256` (and from which URL,
-    /// after redirects).
-    pub fn set_url(&self, url: &str, sha256: &str, served_from: &str) -> Result<(), FetchError> {
+    /// after redirects), with the validators the server sent for it.
+    pub fn set_url(
+        &self,
+        url: &str,
+        sha256: &str,
+        served_from: &str,
+        validators: &Validators,
+    ) -> Result<(), FetchError> {
         let dest = self.url_ref(url);
-        crate::write_atomic(&dest, format!("{sha256} {served_from}\n").as_bytes())
-            .map_err(|e| cache_err(&dest, e))
+        let mut note = format!("{sha256} {served_from}\n");
+        if let Some(v) = &validators.etag {
+            note.push_str(&format!("etag {v}\n"));
+        }
+        if let Some(v) = &validators.last_modified {
+            note.push_str(&format!("last-modified {v}\n"));
+        }
+        crate::write_atomic(&dest, note.as_bytes()).map_err(|e| cache_err(&dest, e))
     }
 
     /// What `url` last served: the blob's hash and the final URL.
     pub fn get_url(&self, url: &str) -> Option<(String, String)> {
+        self.get_url_note(url).map(|(sha, served, _)| (sha, served))
+    }
+
+    /// What `url` last served, with the validators to ask the server
+    /// whether it changed since.
+    pub fn get_url_note(&self, url: &str) -> Option<(String, String, Validators)> {
         let text = fs::read_to_string(self.url_ref(url)).ok()?;
-        let (sha, served) = text.trim_end().split_once(' ')?;
+        let mut lines = text.lines();
+        let (sha, served) = lines.next()?.split_once(' ')?;
         self.get(sha)?;
-        Some((sha.to_owned(), served.to_owned()))
+        let mut validators = Validators::default();
+        for line in lines {
+            match line.split_once(' ') {
+                Some(("etag", v)) => validators.etag = Some(v.to_owned()),
+                Some(("last-modified", v)) => validators.last_modified = Some(v.to_owned()),
+                _ => {}
+            }
+        }
+        Some((sha.to_owned(), served.to_owned(), validators))
     }
 }

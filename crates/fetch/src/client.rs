@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use crate::{Cache, FetchError};
+use crate::{Cache, FetchError, Validators};
 
 /// Where everything the user should see goes: downloads, counted steps
 /// and one-line notes. The libraries never print; the CLI draws progress
@@ -229,39 +229,64 @@ impl Fetcher {
         .map(|(p, _)| p)
     }
 
+    /// What `url` served last time, from the cache (hash-checked), without
+    /// asking the server: for content that cannot change, such as a
+    /// snapshot capture's InRelease. The caller must verify it.
+    pub fn cached_unpinned(&self, url: &str) -> Option<Fetched> {
+        let (sha, final_url) = self.cache.get_url(url)?;
+        Some(Fetched {
+            bytes: self.read_cached(&sha)?,
+            source: 0,
+            final_url,
+        })
+    }
+
     /// A file nobody can pin yet (InRelease). The caller must verify it.
     pub async fn fetch_unpinned(&self, urls: &[String]) -> Result<Fetched, FetchError> {
         let what = urls.first().cloned().unwrap_or_default();
         if self.offline {
             for (i, url) in urls.iter().enumerate() {
-                if let Some((sha, final_url)) = self.cache.get_url(url) {
-                    let bytes = std::fs::read(self.cache.blob_path(&sha)).map_err(|e| {
-                        FetchError::Cache {
-                            path: self.cache.blob_path(&sha).display().to_string(),
-                            source: e,
-                        }
-                    })?;
-                    return Ok(Fetched {
-                        bytes,
-                        source: i,
-                        final_url,
-                    });
+                if let Some(mut f) = self.cached_unpinned(url) {
+                    f.source = i;
+                    return Ok(f);
                 }
             }
             return Err(FetchError::Offline { what });
         }
         let (fetched, source) = self
             .over_sources(urls, &what, |url| async move {
-                let (tmp, final_url) = self.download(&url, None, UNPINNED_LIMIT).await?;
+                // A copy this URL served before is revalidated (a 304 costs
+                // a round trip, not the file); it is still only a candidate
+                // the caller verifies, as a fresh download would be.
+                let fresh = || self.download_within_deadline(&url, None, UNPINNED_LIMIT, None);
+                let cached = self
+                    .cache
+                    .get_url_note(&url)
+                    .and_then(|(sha, final_url, v)| {
+                        let bytes = self.read_cached(&sha)?;
+                        (!v.is_empty()).then_some((bytes, final_url, v))
+                    });
+                let got = match cached {
+                    Some((bytes, final_url, validators)) => {
+                        match self.download_if(&url, &validators).await? {
+                            None => return Ok((bytes, final_url)),
+                            changed => changed,
+                        }
+                    }
+                    // Never served, or the copy is gone or damaged.
+                    None => fresh().await?,
+                };
+                let (tmp, final_url, validators) = got.ok_or_else(|| not_modified(&url))?;
                 let bytes = std::fs::read(tmp.path()).map_err(|e| FetchError::Cache {
                     path: tmp.path().display().to_string(),
                     source: e,
                 })?;
                 let sha = hex::encode(Sha256::digest(&bytes));
-                if self.cache.get(&sha).is_none() {
+                // Also when a damaged copy is in the way.
+                if self.read_cached(&sha).is_none() {
                     self.cache.commit(tmp, &sha)?;
                 }
-                self.cache.set_url(&url, &sha, &final_url)?;
+                self.cache.set_url(&url, &sha, &final_url, &validators)?;
                 Ok((bytes, final_url))
             })
             .await?;
@@ -307,7 +332,8 @@ impl Fetcher {
                     });
                 }
                 let path = self.cache.commit(tmp, &sha256)?;
-                self.cache.set_url(&url, &sha256, &final_url)?;
+                self.cache
+                    .set_url(&url, &sha256, &final_url, &Validators::default())?;
                 Ok(path)
             })
             .await?;
@@ -424,31 +450,78 @@ impl Fetcher {
         pin: Option<&Pinned>,
         unpinned_limit: u64,
     ) -> Result<(tempfile::NamedTempFile, String), FetchError> {
-        let deadline = self.timeouts.deadline;
-        tokio::time::timeout(deadline, self.download_within(url, pin, unpinned_limit))
-            .await
-            .unwrap_or_else(|_| {
-                Err(FetchError::Interrupted {
-                    url: url.to_owned(),
-                    cause: format!(
-                        "not complete within {}s, the per-file deadline",
-                        deadline.as_secs_f64()
-                    ),
-                })
-            })
+        let got = self
+            .download_within_deadline(url, pin, unpinned_limit, None)
+            .await?;
+        got.map(|(tmp, final_url, _)| (tmp, final_url))
+            .ok_or_else(|| not_modified(url))
     }
 
+    /// Asks whether `url` still serves what `validators` describe: `None`
+    /// when it does (304), else the new content.
+    async fn download_if(
+        &self,
+        url: &str,
+        validators: &Validators,
+    ) -> Result<Option<Downloaded>, FetchError> {
+        self.download_within_deadline(url, None, UNPINNED_LIMIT, Some(validators))
+            .await
+    }
+
+    /// A blob of the cache, if it is there and still has its hash.
+    fn read_cached(&self, sha256: &str) -> Option<Vec<u8>> {
+        let bytes = std::fs::read(self.cache.get(sha256)?).ok()?;
+        (hex::encode(Sha256::digest(&bytes)) == sha256).then_some(bytes)
+    }
+
+    async fn download_within_deadline(
+        &self,
+        url: &str,
+        pin: Option<&Pinned>,
+        unpinned_limit: u64,
+        conditional: Option<&Validators>,
+    ) -> Result<Option<Downloaded>, FetchError> {
+        let deadline = self.timeouts.deadline;
+        tokio::time::timeout(
+            deadline,
+            self.download_within(url, pin, unpinned_limit, conditional),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(FetchError::Interrupted {
+                url: url.to_owned(),
+                cause: format!(
+                    "not complete within {}s, the per-file deadline",
+                    deadline.as_secs_f64()
+                ),
+            })
+        })
+    }
+
+    /// One GET of `url` into a temporary file of the cache, checked against
+    /// `pin`; `None` when `conditional` validators were sent and the server
+    /// answered 304 Not Modified.
     async fn download_within(
         &self,
         url: &str,
         pin: Option<&Pinned>,
         unpinned_limit: u64,
-    ) -> Result<(tempfile::NamedTempFile, String), FetchError> {
+        conditional: Option<&Validators>,
+    ) -> Result<Option<Downloaded>, FetchError> {
         let http = |cause: String| FetchError::Http {
             url: url.to_owned(),
             cause,
         };
-        let resp = self.client.get(url).send().await.map_err(|e| {
+        let mut request = self.client.get(url);
+        if let Some(v) = conditional {
+            if let Some(etag) = &v.etag {
+                request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+            }
+            if let Some(date) = &v.last_modified {
+                request = request.header(reqwest::header::IF_MODIFIED_SINCE, date);
+            }
+        }
+        let resp = request.send().await.map_err(|e| {
             // hyper-util reports resolver failures as connect errors
             // "dns error"; a name that does not resolve now will not in
             // the next seconds either.
@@ -462,6 +535,9 @@ impl Fetcher {
             }
         })?;
         let status = resp.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED && conditional.is_some() {
+            return Ok(None);
+        }
         if !status.is_success() {
             let retry_after = resp
                 .headers()
@@ -475,6 +551,16 @@ impl Fetcher {
             });
         }
         let final_url = resp.url().to_string();
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let validators = Validators {
+            etag: header(reqwest::header::ETAG),
+            last_modified: header(reqwest::header::LAST_MODIFIED),
+        };
         let expected = pin.and_then(|p| p.size);
         let limit = expected.unwrap_or(unpinned_limit);
         let progress = self.observer.start(url, expected.or(resp.content_length()));
@@ -525,7 +611,19 @@ impl Fetcher {
                 });
             }
         }
-        Ok((tmp, final_url))
+        Ok(Some((tmp, final_url, validators)))
+    }
+}
+
+/// A download: the file, the URL that served it, its validators.
+type Downloaded = (tempfile::NamedTempFile, String, Validators);
+
+/// A 304 to a request that did not ask for one.
+fn not_modified(url: &str) -> FetchError {
+    FetchError::Status {
+        url: url.to_owned(),
+        status: 304,
+        retry_after: None,
     }
 }
 

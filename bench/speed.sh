@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# The speed table of issue 15, whole processes, medians of RUNS (default 5)
+# runs, for one or more distill binaries side by side (same machine, same
+# run):
+#
+#   bench/speed.sh [OLD_BINARY] [NEW_BINARY]     (default: this tree's release build)
+#
+# 1. warm `resolve git gnupg wget` (debian12 amd64; online = InRelease
+#    revalidated, and --offline) against `apt-get install -s` over an
+#    isolated root holding the same three indices, its cache built;
+# 2. warm `lock --arch amd64 --arch arm64`, both distros;
+# 3. cold `lock` (empty cache) against the floor: curl + xz -d of the same
+#    12 indices, two at a time (2 cores);
+# 4. `build` of the matrix with layers made from cached .debs, without the
+#    java images (the table's original 60 tags) and with them (once);
+# 5. warm `build` of the whole matrix (layers cached).
+# Needs deb.debian.org, registry.npmjs.org (cold lock), apt-get, curl, xz,
+# GNU time. Each binary gets its own cache. Not run in CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+RUNS=${RUNS:-5}
+if [ $# -eq 0 ]; then
+  cargo build --release -q -p distill-cli
+  set -- "$root/target/release/distill"
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# median of the wall times (s) of RUNS runs of a command; prints "x.xxx"
+median() {
+  local i times=()
+  for ((i = 0; i < RUNS; i++)); do
+    /usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>"$work/err" || {
+      cat "$work/err" >&2
+      return 1
+    }
+    times+=("$(cut -d' ' -f1 "$work/t")")
+    rss=$(cut -d' ' -f2 "$work/t")
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'
+}
+row() { printf '  %-58s %8s s  (peak RSS %s MB)\n' "$1" "$2" "$((rss / 1024))"; }
+
+# A project copy per binary: lock writes snapshots/ beside packages.toml.
+project() { # dir
+  mkdir -p "$1"
+  cp -r "$root/packages.toml" "$root/snapshots" "$root/keyrings" "$1/"
+}
+
+echo "== apt-get install -s git gnupg wget (bookworm amd64, isolated root, cache built)"
+apt=$work/apt
+mkdir -p "$apt"/{repo,etc/apt/apt.conf.d,etc/apt/sources.list.d,etc/apt/preferences.d,var/lib/apt/lists/partial,var/cache/apt/archives/partial,var/lib/dpkg,log}
+: > "$apt/var/lib/dpkg/status"
+for s in debian/dists/bookworm debian/dists/bookworm-updates debian-security/dists/bookworm-security; do
+  curl -fsS "https://deb.debian.org/$s/main/binary-amd64/Packages.xz" | xz -d >> "$apt/repo/Packages"
+done
+echo "deb [trusted=yes] file:$apt/repo ./" > "$apt/etc/apt/sources.list"
+cat > "$apt/apt.conf" <<CONF
+Dir "$apt/"; Dir::State::status "$apt/var/lib/dpkg/status"; Dir::Etc "$apt/etc/apt/";
+Dir::Cache "$apt/var/cache/apt/"; Dir::State "$apt/var/lib/apt/"; Dir::Log "$apt/log/";
+APT::Architecture "amd64"; APT::Architectures { "amd64"; }; pkgCacheGen::Essential "none";
+APT::Install-Recommends "false"; Acquire::Languages "none"; Debug::NoLocking "true";
+CONF
+APT_CONFIG=$apt/apt.conf apt-get update -qq
+apt_t=$(median env APT_CONFIG="$apt/apt.conf" apt-get install -s -q git gnupg wget)
+row "apt-get install -s" "$apt_t"
+
+echo "== floor of a cold lock: curl + xz -d of the 12 indices, 2 at a time"
+for d in bookworm trixie; do
+  for a in amd64 arm64; do
+    for s in debian/dists/$d debian/dists/$d-updates debian-security/dists/$d-security; do
+      echo "https://deb.debian.org/$s/main/binary-$a/Packages.xz"
+    done
+  done
+done > "$work/indices"
+floor=$(median sh -c "xargs -P2 -I{} sh -c 'curl -fsS {} | xz -d > /dev/null' < $work/indices")
+row "curl | xz -d, 12 indices, -P2" "$floor"
+
+n=0
+for bin in "$@"; do
+  n=$((n + 1))
+  echo "== [$n] $bin"
+  p=$work/p$n
+  project "$p"
+  export DISTILL_CACHE_DIR=$work/cache$n
+  d() { "$bin" --config "$p/packages.toml" -q "$@"; }
+  # Cold = an empty cache but for the Node tarballs (300 MB that lock
+  # hashes once to pin them; not part of the index floor).
+  d lock --arch amd64 --arch arm64
+  seed=$work/seed$n
+  python3 - "$DISTILL_CACHE_DIR" "$seed" "$p"/snapshots/*.lock <<'PY'
+import hashlib, os, shutil, sys, tomllib
+cache, seed = sys.argv[1], sys.argv[2]
+os.makedirs(f"{seed}/url", exist_ok=True)
+for lock in sys.argv[3:]:
+    for a in tomllib.load(open(lock, "rb")).get("artifacts", []):
+        s = a["sha256"]
+        os.makedirs(f"{seed}/sha256/{s[:2]}", exist_ok=True)
+        shutil.copy(f"{cache}/sha256/{s[:2]}/{s}", f"{seed}/sha256/{s[:2]}/{s}")
+        note = hashlib.sha256(a["url"].encode()).hexdigest()
+        shutil.copy(f"{cache}/url/{note}", f"{seed}/url/{note}")
+PY
+  cold() { rm -rf "$DISTILL_CACHE_DIR"; cp -r "$seed" "$DISTILL_CACHE_DIR"; d lock --arch amd64 --arch arm64; }
+  c=$(median cold)
+  row "cold lock (empty cache but Node tarballs), amd64+arm64" "$c"
+  row "  ratio to the curl+xz floor" "$(echo "scale=2; $c / $floor" | bc)"
+  row "warm lock, both distros, amd64+arm64" "$(median d lock --arch amd64 --arch arm64)"
+  for f in debian12 debian13; do
+    cmp -s "$p/snapshots/$f.lock" "$root/snapshots/$f.lock" && echo "  $f.lock byte-identical to the committed one" ||
+      echo "  $f.lock differs from the committed one (the archive moved, or a bug)"
+  done
+  r=$(median d resolve git gnupg wget --distro debian12 --arch amd64)
+  row "warm resolve git gnupg wget" "$r"
+  row "  apt-get install -s / distill" "$(echo "scale=1; $apt_t / $r" | bc)x"
+  r=$(median d --offline resolve git gnupg wget --distro debian12 --arch amd64)
+  row "warm resolve git gnupg wget --offline" "$r"
+  row "  apt-get install -s / distill --offline" "$(echo "scale=1; $apt_t / $r" | bc)x"
+  d build --out "$work/out$n" >/dev/null # every .deb and tarball cached
+  images=()
+  for i in static base-nossl base cc python3 nodejs22 nodejs24 nodejs26; do images+=(--image "$i"); done
+  layers() { rm -rf "$DISTILL_CACHE_DIR/layers"; d build --out "$work/out$n" "$@"; }
+  row "build, layers from cached .debs, 60 tags (no java)" "$(median layers "${images[@]}")"
+  row "build, layers from cached .debs, whole matrix (1 run)" "$(RUNS=1 median layers)"
+  row "warm build, whole matrix" "$(median d build --out "$work/out$n")"
+  d build --out "$work/out$n" | sha256sum | sed 's/^/  digests: /'
+done
