@@ -11,8 +11,9 @@
 # 2. warm `lock --arch amd64 --arch arm64`, both distros;
 # 3. cold `lock` (empty cache) against the floor: curl + xz -d of the same
 #    12 indices, two at a time (2 cores);
-# 4. `build` of the matrix with layers made from cached .debs, without the
-#    java images (the table's original 60 tags) and with them (once);
+# 4. `build` with layers made from cached .debs: the images the issue's
+#    table was measured on (static, base-nossl, base, cc, python3), and
+#    the whole matrix with nodejs and java (once: minutes);
 # 5. warm `build` of the whole matrix (layers cached).
 # Needs deb.debian.org, registry.npmjs.org (cold lock), apt-get, curl, xz,
 # GNU time. Each binary gets its own cache. Not run in CI.
@@ -36,11 +37,12 @@ median() {
       return 1
     }
     times+=("$(cut -d' ' -f1 "$work/t")")
-    rss=$(cut -d' ' -f2 "$work/t")
+    cut -d' ' -f2 "$work/t" > "$work/rss"
   done
   printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'
 }
-row() { printf '  %-58s %8s s  (peak RSS %s MB)\n' "$1" "$2" "$((rss / 1024))"; }
+# label value: the value and the peak RSS of the last measured run
+row() { printf '  %-58s %8s  (peak RSS %s MB)\n' "$1" "$2" "$(($(cat "$work/rss") / 1024))"; }
 
 # A project copy per binary: lock writes snapshots/ beside packages.toml.
 project() { # dir
@@ -84,10 +86,13 @@ for bin in "$@"; do
   p=$work/p$n
   project "$p"
   export DISTILL_CACHE_DIR=$work/cache$n
-  d() { "$bin" --config "$p/packages.toml" -q "$@"; }
-  # Cold = an empty cache but for the Node tarballs (300 MB that lock
-  # hashes once to pin them; not part of the index floor).
-  d lock --arch amd64 --arch arm64
+  # Wrappers as files: GNU time runs programs, not shell functions.
+  d=$work/d$n
+  printf '#!/bin/sh\nexec "%s" --config "%s" -q "$@"\n' "$bin" "$p/packages.toml" > "$d"
+  chmod +x "$d"
+  # Cold = an empty cache but for any Node tarball lock had to fetch to
+  # pin it (not part of the index floor; a kept pin fetches none).
+  "$d" lock --arch amd64 --arch arm64
   seed=$work/seed$n
   python3 - "$DISTILL_CACHE_DIR" "$seed" "$p"/snapshots/*.lock <<'PY'
 import hashlib, os, shutil, sys, tomllib
@@ -96,32 +101,36 @@ os.makedirs(f"{seed}/url", exist_ok=True)
 for lock in sys.argv[3:]:
     for a in tomllib.load(open(lock, "rb")).get("artifacts", []):
         s = a["sha256"]
+        if not os.path.exists(f"{cache}/sha256/{s[:2]}/{s}"):
+            continue  # a kept pin: lock did not need the tarball
         os.makedirs(f"{seed}/sha256/{s[:2]}", exist_ok=True)
         shutil.copy(f"{cache}/sha256/{s[:2]}/{s}", f"{seed}/sha256/{s[:2]}/{s}")
         note = hashlib.sha256(a["url"].encode()).hexdigest()
         shutil.copy(f"{cache}/url/{note}", f"{seed}/url/{note}")
 PY
-  cold() { rm -rf "$DISTILL_CACHE_DIR"; cp -r "$seed" "$DISTILL_CACHE_DIR"; d lock --arch amd64 --arch arm64; }
-  c=$(median cold)
+  printf '#!/bin/sh\nrm -rf "%s"; cp -r "%s" "%s"; exec "%s" lock --arch amd64 --arch arm64\n' \
+    "$DISTILL_CACHE_DIR" "$seed" "$DISTILL_CACHE_DIR" "$d" > "$work/cold$n"
+  c=$(median sh "$work/cold$n")
   row "cold lock (empty cache but Node tarballs), amd64+arm64" "$c"
   row "  ratio to the curl+xz floor" "$(echo "scale=2; $c / $floor" | bc)"
-  row "warm lock, both distros, amd64+arm64" "$(median d lock --arch amd64 --arch arm64)"
+  row "warm lock, both distros, amd64+arm64" "$(median "$d" lock --arch amd64 --arch arm64)"
   for f in debian12 debian13; do
     cmp -s "$p/snapshots/$f.lock" "$root/snapshots/$f.lock" && echo "  $f.lock byte-identical to the committed one" ||
       echo "  $f.lock differs from the committed one (the archive moved, or a bug)"
   done
-  r=$(median d resolve git gnupg wget --distro debian12 --arch amd64)
+  r=$(median "$d" resolve git gnupg wget --distro debian12 --arch amd64)
   row "warm resolve git gnupg wget" "$r"
   row "  apt-get install -s / distill" "$(echo "scale=1; $apt_t / $r" | bc)x"
-  r=$(median d --offline resolve git gnupg wget --distro debian12 --arch amd64)
+  r=$(median "$d" --offline resolve git gnupg wget --distro debian12 --arch amd64)
   row "warm resolve git gnupg wget --offline" "$r"
   row "  apt-get install -s / distill --offline" "$(echo "scale=1; $apt_t / $r" | bc)x"
-  d build --out "$work/out$n" >/dev/null # every .deb and tarball cached
+  "$d" build --out "$work/out$n" >/dev/null # every .deb and tarball cached
   images=()
-  for i in static base-nossl base cc python3 nodejs22 nodejs24 nodejs26; do images+=(--image "$i"); done
-  layers() { rm -rf "$DISTILL_CACHE_DIR/layers"; d build --out "$work/out$n" "$@"; }
-  row "build, layers from cached .debs, 60 tags (no java)" "$(median layers "${images[@]}")"
-  row "build, layers from cached .debs, whole matrix (1 run)" "$(RUNS=1 median layers)"
-  row "warm build, whole matrix" "$(median d build --out "$work/out$n")"
-  d build --out "$work/out$n" | sha256sum | sed 's/^/  digests: /'
+  for i in static base-nossl base cc python3; do images+=(--image "$i"); done
+  printf '#!/bin/sh\nrm -rf "%s/layers"; exec "%s" build --out "%s" "$@"\n' \
+    "$DISTILL_CACHE_DIR" "$d" "$work/out$n" > "$work/layers$n"
+  row "build, layers from cached .debs, static..python3 (36 tags)" "$(median sh "$work/layers$n" "${images[@]}")"
+  row "build, layers from cached .debs, whole matrix (1 run)" "$(RUNS=1 median sh "$work/layers$n")"
+  row "warm build, whole matrix" "$(median "$d" build --out "$work/out$n")"
+  "$d" build --out "$work/out$n" | sha256sum | sed 's/^/  digests: /'
 done

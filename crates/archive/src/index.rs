@@ -10,21 +10,36 @@ pub struct PackageIndex {
     spans: Vec<(u32, u32)>,
     /// Byte range of each stanza's `Package` value.
     names: Vec<(u32, u32)>,
-    /// Stanza numbers sorted by package name (stable: file order within).
-    by_name: Vec<u32>,
+    /// Byte range of each stanza's `Provides` value, if it has one (found
+    /// by the same pass, so the universe need not search for it).
+    provides: Vec<Option<(u32, u32)>>,
+    /// Stanza numbers sorted by package name (file order within), made on
+    /// the first lookup: resolving and locking build their own map.
+    by_name: std::sync::OnceLock<Vec<u32>>,
 }
 
-impl PackageIndex {
-    pub fn parse(text: String) -> Result<PackageIndex, ControlError> {
+/// Where the stanzas of a text are: what [`PackageIndex`] keeps beside
+/// the text. Found from a borrowed text, so it can be computed while the
+/// same text is being hashed.
+#[derive(Debug)]
+pub(crate) struct Spans {
+    spans: Vec<(u32, u32)>,
+    names: Vec<(u32, u32)>,
+    provides: Vec<Option<(u32, u32)>>,
+}
+
+impl Spans {
+    pub(crate) fn of(text: &str) -> Result<Spans, ControlError> {
         let mut spans = Vec::new();
         let mut names = Vec::new();
+        let mut provides = Vec::new();
         let base = text.as_ptr() as usize;
         let offset = |s: &str| (s.as_ptr() as usize - base) as u32;
-        // Only the name is read here (the universe and `get` read the
-        // rest of a stanza when they need it).
-        let mut stanzas = paragraphs(&text);
-        while let Some(next) = stanzas.next_fields(["Package"]) {
-            let (t, [name]) = next?;
+        // Only the name and what it provides are read here (the universe
+        // and `get` read the rest of a stanza when they need it).
+        let mut stanzas = paragraphs(text);
+        while let Some(next) = stanzas.next_fields(["Package", "Provides"]) {
+            let (t, [name, provided]) = next?;
             let Some(name) = name else {
                 // A stanza without a name cannot be asked for; dpkg skips
                 // such entries too.
@@ -32,28 +47,46 @@ impl PackageIndex {
             };
             spans.push((offset(t), offset(t) + t.len() as u32));
             names.push((offset(name), offset(name) + name.len() as u32));
+            provides.push(provided.map(|p| (offset(p), offset(p) + p.len() as u32)));
         }
-        let mut by_name: Vec<u32> = (0..spans.len() as u32).collect();
-        let name_at = |i: u32| {
-            let (s, e) = names[i as usize];
-            &text[s as usize..e as usize]
-        };
-        // Unstable sort on (name, stanza number): the same order as a
-        // stable sort by name, without its buffer (a third of the time).
-        by_name.sort_unstable_by(|&a, &b| name_at(a).cmp(name_at(b)).then(a.cmp(&b)));
-        Ok(PackageIndex {
-            text,
+        Ok(Spans {
             spans,
             names,
-            by_name,
+            provides,
         })
     }
+}
 
-    /// Every stanza as (package name, stanza text), in file order: split
-    /// once when the index was loaded, so nothing is parsed again.
-    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+impl PackageIndex {
+    pub fn parse(text: String) -> Result<PackageIndex, ControlError> {
+        let spans = Spans::of(&text)?;
+        Ok(PackageIndex::with_spans(text, spans))
+    }
+
+    /// The index of `text` from its [`Spans`], which must have been found
+    /// in this very text.
+    pub(crate) fn with_spans(text: String, spans: Spans) -> PackageIndex {
+        PackageIndex {
+            text,
+            spans: spans.spans,
+            names: spans.names,
+            provides: spans.provides,
+            by_name: Default::default(),
+        }
+    }
+
+    /// Every stanza as (package name, stanza text, `Provides` value), in
+    /// file order: split once when the index was loaded, so nothing is
+    /// parsed again.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, Option<&str>)> {
         let at = |(s, e): (u32, u32)| &self.text[s as usize..e as usize];
-        (0..self.spans.len()).map(move |i| (at(self.names[i]), at(self.spans[i])))
+        (0..self.spans.len()).map(move |i| {
+            (
+                at(self.names[i]),
+                at(self.spans[i]),
+                self.provides[i].map(at),
+            )
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -84,8 +117,15 @@ impl PackageIndex {
 
     /// The stanzas of package `name`, in file order.
     pub fn get(&self, name: &str) -> Vec<Paragraph<'_>> {
-        let start = self.by_name.partition_point(|&i| self.name(i) < name);
-        self.by_name[start..]
+        let by_name = self.by_name.get_or_init(|| {
+            let mut order: Vec<u32> = (0..self.spans.len() as u32).collect();
+            // Unstable sort on (name, stanza number): the order of a
+            // stable sort by name, without its buffer.
+            order.sort_unstable_by(|&a, &b| self.name(a).cmp(self.name(b)).then(a.cmp(&b)));
+            order
+        });
+        let start = by_name.partition_point(|&i| self.name(i) < name);
+        by_name[start..]
             .iter()
             .take_while(|&&i| self.name(i) == name)
             .map(|&i| self.stanza(i))

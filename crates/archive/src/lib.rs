@@ -19,6 +19,7 @@ mod loader;
 pub use config::{ArchiveSpec, DistroSpec};
 pub use discover::{DiscoverError, Target, captures_from_html, captures_from_json, newest_capture};
 pub use index::PackageIndex;
+use index::Spans;
 pub use load::{Index, Loaded, Pins, load};
 pub use loader::{Loader, SuiteRelease};
 

@@ -60,11 +60,14 @@ impl Loaded {
     /// Every stanza of one architecture's indices as (position of its
     /// suite's Release, package name, stanza text): what a resolver
     /// universe is built from.
-    pub fn stanzas<'a>(&'a self, arch: &'a str) -> impl Iterator<Item = (usize, &'a str, &'a str)> {
+    pub fn stanzas<'a>(
+        &'a self,
+        arch: &'a str,
+    ) -> impl Iterator<Item = (usize, &'a str, &'a str, Option<&'a str>)> {
         self.for_arch(arch).flat_map(|i| {
             i.index
                 .entries()
-                .map(move |(name, text)| (i.release, name, text))
+                .map(move |(name, text, provides)| (i.release, name, text, provides))
         })
     }
 }

@@ -5,7 +5,7 @@ use distill_debian::{Served, Sha256, SnapshotTime};
 use distill_fetch::{FetchError, Fetcher, Pinned};
 use distill_trust::{Keyring, Release, verify_detached, verify_inrelease};
 
-use crate::{ArchiveError, ArchiveSpec, PackageIndex};
+use crate::{ArchiveError, ArchiveSpec, PackageIndex, Spans};
 
 /// A verified Release and where it came from.
 #[derive(Debug, Clone)]
@@ -247,15 +247,16 @@ impl Loader {
         if let Some(e) = plain.clone()
             && let Some(copy) = self.fetcher.cache().get(e.sha256.as_str())
         {
-            let text = tokio::task::spawn_blocking(move || read_verified(&copy, &e))
+            let read = tokio::task::spawn_blocking(move || read_verified(&copy, &e))
                 .await
                 .ok()
                 .flatten();
-            if let Some(text) = text {
-                return PackageIndex::parse(text).map_err(|source| ArchiveError::Parse {
+            if let Some((text, spans)) = read {
+                let spans = spans.map_err(|source| ArchiveError::Parse {
                     url: rel.dists_urls(&path)[0].clone(),
                     source,
-                });
+                })?;
+                return Ok(PackageIndex::with_spans(text, spans));
             }
         }
         let mut urls = Vec::new();
@@ -286,10 +287,19 @@ impl Loader {
         let cache = self.fetcher.cache().clone();
         tokio::task::spawn_blocking(move || {
             let text = decode_index(&file, &ext, &shown)?;
-            if let Some(e) = plain {
-                keep_plain(&cache, &text, &e, &shown)?;
-            }
-            PackageIndex::parse(text).map_err(|source| ArchiveError::Parse { url: shown, source })
+            // Kept (hashed and written) on one core while the other finds
+            // the stanzas; the index is returned only once it is kept.
+            let (kept, spans) = std::thread::scope(|s| {
+                let kept = s.spawn(|| match &plain {
+                    Some(e) => keep_plain(&cache, &text, e, &shown),
+                    None => Ok(()),
+                });
+                let spans = Spans::of(&text);
+                (joined(kept), spans)
+            });
+            kept?;
+            let spans = spans.map_err(|source| ArchiveError::Parse { url: shown, source })?;
+            Ok(PackageIndex::with_spans(text, spans))
         })
         .await
         .map_err(|e| ArchiveError::Decompress {
@@ -299,18 +309,40 @@ impl Loader {
     }
 }
 
-/// The cached uncompressed index, if its bytes still have the size and
-/// sha256 the verified Release gives; a copy that does not is removed.
-fn read_verified(path: &std::path::Path, entry: &distill_trust::FileEntry) -> Option<String> {
+/// The cached decompressed index at `path` if it has the size and sha256
+/// of the Release's `entry` (else it is removed, to be made again): its
+/// text, and its stanzas, found on a second core while the text is hashed
+/// (nothing of it is returned before the hash matched).
+fn read_verified(
+    path: &std::path::Path,
+    entry: &distill_trust::FileEntry,
+) -> Option<(String, Result<Spans, distill_debian::ControlError>)> {
     use sha2::Digest;
-    let bytes = std::fs::read(path).ok()?;
-    let ok = bytes.len() as u64 == entry.size
-        && hex::encode(sha2::Sha256::digest(&bytes)) == entry.sha256.as_str();
-    if !ok {
+    let discard = || {
         let _ = std::fs::remove_file(path);
-        return None;
+        None
+    };
+    let bytes = std::fs::read(path).ok()?;
+    if bytes.len() as u64 != entry.size {
+        return discard();
     }
-    String::from_utf8(bytes).ok()
+    let Ok(text) = String::from_utf8(bytes) else {
+        return discard();
+    };
+    let (sha, spans) = std::thread::scope(|s| {
+        let sha = s.spawn(|| hex::encode(sha2::Sha256::digest(text.as_bytes())));
+        let spans = Spans::of(&text);
+        (joined(sha), spans)
+    });
+    if sha != entry.sha256.as_str() {
+        return discard();
+    }
+    Some((text, spans))
+}
+
+/// A scoped thread's result; its panic, if it had one, goes on here.
+fn joined<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
 /// Checks the decompressed index against the Release's entry for the

@@ -202,7 +202,12 @@ impl Project {
 pub(crate) fn universe<'a>(loaded: &'a Loaded, arch: &'a str) -> Result<Universe<'a>> {
     let stanzas = loaded
         .stanzas(arch)
-        .map(|(origin, name, text)| Stanza { origin, name, text });
+        .map(|(origin, name, text, provides)| Stanza {
+            origin,
+            name,
+            text,
+            provides,
+        });
     Ok(Universe::new(arch, stanzas)?)
 }
 

@@ -29,13 +29,14 @@ fn main() {
         let t = Instant::now();
         let mut stanzas = Vec::new();
         let mut it = paragraphs(&text);
-        while let Some(next) = it.next_fields(["Package"]) {
-            let (text, [name]) = next.expect("stanza");
+        while let Some(next) = it.next_fields(["Package", "Provides"]) {
+            let (text, [name, provides]) = next.expect("stanza");
             if let Some(name) = name {
                 stanzas.push(Stanza {
                     origin: 0,
                     name,
                     text,
+                    provides,
                 });
             }
         }

@@ -106,6 +106,9 @@ pub struct Stanza<'a> {
     pub origin: usize,
     pub name: &'a str,
     pub text: &'a str,
+    /// The value of its `Provides` field: found by the pass that split
+    /// the index, so building a universe parses nothing.
+    pub provides: Option<&'a str>,
 }
 
 /// Every stanza of one name, and the candidate among them, chosen on the
@@ -132,7 +135,7 @@ pub struct Universe<'a> {
 impl<'a> Universe<'a> {
     /// Builds the universe from the stanzas of every suite of a distro
     /// for `arch` (suite order does not matter: highest version wins, as
-    /// with equal apt pins). Nothing is parsed here but `Provides` lines:
+    /// with equal apt pins). Nothing is parsed here but `Provides` values:
     /// an index loaded once (like apt's package cache) gives a universe in
     /// a few tens of milliseconds.
     pub fn new(
@@ -143,7 +146,6 @@ impl<'a> Universe<'a> {
             Map::with_capacity_and_hasher(1 << 16, Default::default());
         let mut providers: Providers<'a> =
             Map::with_capacity_and_hasher(1 << 13, Default::default());
-        let finder = memchr::memmem::Finder::new("rovides:");
         for s in stanzas {
             match names.entry(s.name) {
                 std::collections::hash_map::Entry::Occupied(mut e) => {
@@ -157,7 +159,7 @@ impl<'a> Universe<'a> {
                     });
                 }
             }
-            if let Some(field) = provides_field(s.text, &finder) {
+            if let Some(field) = s.provides {
                 for (virt, version) in provided(s.name, field)? {
                     providers
                         .entry(virt)
@@ -182,10 +184,16 @@ impl<'a> Universe<'a> {
         let mut stanzas = Vec::new();
         for (origin, text) in texts {
             let mut it = paragraphs(text);
-            while let Some(next) = it.next_fields(["Package"]) {
-                let (text, [name]) = next.map_err(|e| ResolveError::BadIndex(e.to_string()))?;
+            while let Some(next) = it.next_fields(["Package", "Provides"]) {
+                let (text, [name, provides]) =
+                    next.map_err(|e| ResolveError::BadIndex(e.to_string()))?;
                 if let Some(name) = name {
-                    stanzas.push(Stanza { origin, name, text });
+                    stanzas.push(Stanza {
+                        origin,
+                        name,
+                        text,
+                        provides,
+                    });
                 }
             }
         }
@@ -519,39 +527,6 @@ fn provided<'a>(name: &str, field: &'a str) -> Result<Vec<Provided<'a>>, Resolve
 
 /// Virtual name → (provider, provided version, providing stanza).
 type Providers<'a> = Map<Cow<'a, str>, Vec<(&'a str, Option<Cow<'a, str>>, &'a str)>>;
-
-/// The value of a stanza's `Provides` field (continuation lines
-/// included), found without parsing the stanza: a `Provides:` (any case
-/// of its first letter) at the start of a line.
-fn provides_field<'a>(text: &'a str, finder: &memchr::memmem::Finder<'_>) -> Option<&'a str> {
-    let bytes = text.as_bytes();
-    let mut from = 0;
-    while let Some(i) = finder.find(&bytes[from..]) {
-        let at = from + i;
-        from = at + 1;
-        let line_start =
-            at >= 1 && matches!(bytes[at - 1], b'P' | b'p') && (at == 1 || bytes[at - 2] == b'\n');
-        if !line_start {
-            continue;
-        }
-        let start = at + "rovides:".len();
-        let mut end = start;
-        loop {
-            end += bytes[end..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .unwrap_or(bytes.len() - end);
-            // A continuation line starts with a space or a tab.
-            if end + 1 < bytes.len() && matches!(bytes[end + 1], b' ' | b'\t') {
-                end += 1;
-                continue;
-            }
-            break;
-        }
-        return Some(text[start..end].trim());
-    }
-    None
-}
 
 /// A virtual name and the version it is provided at, if any.
 type Provided<'a> = (Cow<'a, str>, Option<Cow<'a, str>>);
