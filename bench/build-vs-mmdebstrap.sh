@@ -3,8 +3,7 @@
 # `mmdebstrap --variant=extract` of the same package set from a local
 # mirror holding the same .debs, in the same run (copy://, apt's local
 # method that mmdebstrap needs: file:// paths are not visible from its
-# chroot). Then the whole
-# matrix (every image of both committed locks), warm: time and peak RSS.
+# chroot). The whole matrix is measured by bench/speed.sh.
 # Needs mmdebstrap, dpkg-dev and GNU time (apt-get install mmdebstrap
 # dpkg-dev time), root for mmdebstrap's root mode, and deb.debian.org once
 # to warm the cache. Not run in CI.
@@ -13,8 +12,9 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export DISTILL_CACHE_DIR=${DISTILL_CACHE_DIR:-$work/cache}
-cargo build --release -q -p distill-cli
-bin=$PWD/target/release/distill
+# DISTILL=path measures another binary (an older build, say).
+if [ -z "${DISTILL:-}" ]; then cargo build --release -q -p distill-cli; fi
+bin=${DISTILL:-$PWD/target/release/distill}
 timed() { # label command...
   local label=$1
   shift
@@ -48,29 +48,20 @@ done
 (cd "$work/repo" && dpkg-scanpackages -m . 2>/dev/null |
   grep -v -E '^(Pre-)?Depends:|^(Recommends|Suggests|Breaks|Conflicts|Replaces):' > Packages)
 includes=$(IFS=,; echo "${include[*]}")
-echo "== cc-debian12 amd64: ${#include[@]} packages (3 runs each)"
-for i in 1 2 3; do
+echo "== cc-debian12 amd64: ${#include[@]} packages (5 runs each)"
+for i in 1 2 3 4 5; do
   rm -rf "$work/mm"
   timed "mmdebstrap --variant=extract (local mirror)" \
     mmdebstrap --quiet --mode=root --variant=extract --architectures=amd64 \
     --include="$includes" --aptopt='Acquire::Languages "none"' \
     bookworm "$work/mm" "deb [trusted=yes] copy://$work/repo ./"
 done
-for i in 1 2 3; do
+for i in 1 2 3 4 5; do
   rm -rf "$DISTILL_CACHE_DIR/layers"
   timed "distill build, layers made from the .debs" \
     "$bin" build -q --image cc --distro debian12 --arch amd64 --out "$work/o"
 done
-for i in 1 2 3; do
+for i in 1 2 3 4 5; do
   timed "distill build, layers cached" \
     "$bin" build -q --image cc --distro debian12 --arch amd64 --out "$work/o"
-done
-
-echo "== whole matrix: every image and tag of both locks (3 runs each)"
-for i in 1 2 3; do
-  rm -rf "$DISTILL_CACHE_DIR/layers"
-  timed "distill build, layers made from the .debs" "$bin" build -q --out "$work/all"
-done
-for i in 1 2 3; do
-  timed "distill build, layers cached" "$bin" build -q --out "$work/all"
 done

@@ -16,7 +16,8 @@
 #    the whole matrix with nodejs and java (once: minutes);
 # 5. warm `build` of the whole matrix (layers cached).
 # Needs deb.debian.org, registry.npmjs.org (cold lock), apt-get, curl, xz,
-# GNU time. Each binary gets its own cache. Not run in CI.
+# GNU time. Each binary gets its own cache. SKIP_BUILD=1 stops after the
+# lock and resolve rows. Not run in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -124,6 +125,7 @@ PY
   r=$(median "$d" --offline resolve git gnupg wget --distro debian12 --arch amd64)
   row "warm resolve git gnupg wget --offline" "$r"
   row "  apt-get install -s / distill --offline" "$(echo "scale=1; $apt_t / $r" | bc)x"
+  [ -z "${SKIP_BUILD:-}" ] || continue # SKIP_BUILD=1: lock and resolve only
   "$d" build --out "$work/out$n" >/dev/null # every .deb and tarball cached
   images=()
   for i in static base-nossl base cc python3; do images+=(--image "$i"); done

@@ -353,7 +353,7 @@ fn keep_plain(
     entry: &distill_trust::FileEntry,
     url: &str,
 ) -> Result<(), ArchiveError> {
-    let sha = cache.put_bytes(text.as_bytes())?;
+    let sha = cache.put_remakeable(text.as_bytes())?;
     if sha != entry.sha256.as_str() || text.len() as u64 != entry.size {
         // Cannot happen with an honest archive: the compressed file
         // matched the same signed Release.

@@ -74,23 +74,38 @@ impl Cache {
 
     /// Moves a fully written and hash-checked temporary file into place.
     pub fn commit(&self, tmp: NamedTempFile, sha256: &str) -> Result<PathBuf, FetchError> {
+        self.commit_as(tmp, sha256, true)
+    }
+
+    fn commit_as(
+        &self,
+        tmp: NamedTempFile,
+        sha256: &str,
+        durable: bool,
+    ) -> Result<PathBuf, FetchError> {
         let dest = self.blob_path(sha256);
         let parent = dest.parent().expect("blob path has a parent");
         fs::create_dir_all(parent).map_err(|e| cache_err(parent, e))?;
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| cache_err(tmp.path(), e))?;
+        if durable {
+            tmp.as_file()
+                .sync_all()
+                .map_err(|e| cache_err(tmp.path(), e))?;
+        }
         tmp.persist(&dest).map_err(|e| cache_err(&dest, e.error))?;
         Ok(dest)
     }
 
-    /// Stores bytes under their hash; returns the hash.
-    pub fn put_bytes(&self, bytes: &[u8]) -> Result<String, FetchError> {
+    /// Stores bytes under their hash (returned) that are hashed again on
+    /// every read and can be made again, such as the decompressed indices,
+    /// without waiting for the disk: a copy a crash tore fails that check
+    /// and is remade. Syncing 200 MB of indices cost a cold `lock` more
+    /// than decompressing them.
+    pub fn put_remakeable(&self, bytes: &[u8]) -> Result<String, FetchError> {
         let sha = hex::encode(Sha256::digest(bytes));
         if self.get(&sha).is_none() {
             let mut tmp = self.temp()?;
             tmp.write_all(bytes).map_err(|e| cache_err(tmp.path(), e))?;
-            self.commit(tmp, &sha)?;
+            self.commit_as(tmp, &sha, false)?;
         }
         Ok(sha)
     }
