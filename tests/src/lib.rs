@@ -132,6 +132,11 @@ impl Workspace {
         self.dir.path().join("cache")
     }
 
+    /// Where the cache's content store keeps the file with this sha256.
+    pub fn cache_blob(&self, sha256: &str) -> PathBuf {
+        self.cache().join("sha256").join(&sha256[..2]).join(sha256)
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         self.command(args).output().expect("run distill").into()
     }
@@ -169,6 +174,14 @@ impl Workspace {
         walk(&self.cache().join("tmp"), &mut tmp);
         (blobs, tmp)
     }
+}
+
+/// Damages the file at `path` in place: one bit of byte `at` flipped, the
+/// size unchanged.
+pub fn flip_byte(path: &Path, at: usize) {
+    let mut bytes = std::fs::read(path).expect("read the file to damage");
+    bytes[at] ^= 0x01;
+    std::fs::write(path, bytes).expect("write the damaged file");
 }
 
 /// An archive of `packages_toml`: name, snapshot base, mirrors, suites.

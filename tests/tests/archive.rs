@@ -708,7 +708,7 @@ fn the_decompressed_index_cache_is_used_and_a_damaged_copy_is_remade() {
     let files = plain_paths().index_files();
     let plain = sha256_hex(&files["main/binary-amd64/Packages"]);
     let packed = sha256_hex(&files["main/binary-amd64/Packages.xz"]);
-    let blob = |sha: &str| s.ws.cache().join("sha256").join(&sha[..2]).join(sha);
+    let blob = |sha: &str| s.ws.cache_blob(sha);
     assert!(blob(&plain).is_file(), "the decompressed index is kept");
 
     // Used: with the compressed index gone from the cache and from every
@@ -725,9 +725,7 @@ fn the_decompressed_index_cache_is_used_and_a_damaged_copy_is_remade() {
 
     // Damaged: detected by its hash, dropped, and made again from the
     // compressed index (fetched anew), never trusted.
-    let mut bytes = std::fs::read(blob(&plain)).unwrap();
-    bytes[10] ^= 0x20;
-    std::fs::write(blob(&plain), &bytes).unwrap();
+    flip_byte(&blob(&plain), 10);
     s.server
         .put(&xz, files["main/binary-amd64/Packages.xz"].clone());
     let run = show(&s.ws, &[]);
@@ -757,10 +755,8 @@ fn a_snapshot_captures_inrelease_is_fetched_once_then_read_from_the_cache() {
 
     // A damaged cached copy fails its hash and is fetched again.
     let sha = sha256_hex(&s.server.get(&inrelease).unwrap());
-    let blob = s.ws.cache().join("sha256").join(&sha[..2]).join(&sha);
-    let mut bytes = std::fs::read(&blob).unwrap();
-    bytes[40] ^= 0x01;
-    std::fs::write(&blob, &bytes).unwrap();
+    let blob = s.ws.cache_blob(&sha);
+    flip_byte(&blob, 40);
     let run = show(&s.ws, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(s.server.hits(&inrelease), 2, "fetched again");

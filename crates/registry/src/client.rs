@@ -202,14 +202,7 @@ impl Client {
             location = location_of(&base, &resp)?.unwrap_or(location);
             offset += len;
         }
-        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
-        if actual != digest {
-            return Err(RegistryError::Digest {
-                what,
-                expected: digest.to_owned(),
-                actual,
-            });
-        }
+        expect_digest(&what, digest, prefixed(hasher))?;
         let sep = if location.contains('?') { '&' } else { '?' };
         let put = format!("{location}{sep}digest={digest}");
         let body = if chunked {
@@ -571,12 +564,21 @@ fn location_of(base: &str, resp: &reqwest::Response) -> Result<Option<String>, R
 
 /// `sha256:<hex>` of `bytes`.
 fn digest_of(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    prefixed(Sha256::new_with_prefix(bytes))
+}
+
+/// `sha256:<hex>` of what `hasher` was fed.
+fn prefixed(hasher: Sha256) -> String {
+    format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
 /// `bytes` (from `what`) must have the digest `expected`.
 fn check_digest(what: &str, expected: &str, bytes: &[u8]) -> Result<(), RegistryError> {
-    let actual = digest_of(bytes);
+    expect_digest(what, expected, digest_of(bytes))
+}
+
+/// The digest of `what` was `actual`; it must be `expected`.
+fn expect_digest(what: &str, expected: &str, actual: String) -> Result<(), RegistryError> {
     if actual != expected {
         return Err(RegistryError::Digest {
             what: what.to_owned(),

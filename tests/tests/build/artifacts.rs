@@ -248,7 +248,7 @@ fn npm_artifacts_are_locked_built_under_nodejs_and_listed_in_the_sbom() {
     // A tarball altered in the cache is refused before it is read when its
     // layer has to be made again.
     let sha = amd64["sha256"].as_str().unwrap();
-    let blob = s.ws.cache().join("sha256").join(&sha[..2]).join(sha);
+    let blob = s.ws.cache_blob(sha);
     std::fs::write(&blob, b"not node").unwrap();
     std::fs::remove_dir_all(s.ws.cache().join("layers")).unwrap();
     let bad = build(&s.ws, "out3");

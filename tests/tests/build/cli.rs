@@ -1,7 +1,5 @@
 //! Selection, JSON output and the error contract of `distill build`.
 
-use std::path::PathBuf;
-
 use distill_tests::*;
 
 use crate::common::*;
@@ -144,7 +142,7 @@ fn missing_lock_and_tampered_cache_are_clear_errors() {
         .find(|p| p["name"].as_str() == Some("libc6"))
         .unwrap();
     let sha = libc["sha256"].as_str().unwrap();
-    let cached: PathBuf = s.ws.cache().join("sha256").join(&sha[..2]).join(sha);
+    let cached = s.ws.cache_blob(sha);
     std::fs::write(&cached, b"tampered").unwrap();
     std::fs::remove_dir_all(s.ws.cache().join("layers")).unwrap();
     s.ws.run(&["build", "--out", "out2"]).assert_error(&format!(

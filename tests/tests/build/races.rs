@@ -222,9 +222,7 @@ fn cache_verify_drops_damaged_files() {
         .find(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
         .unwrap();
     for p in [deb, &layer] {
-        let mut b = std::fs::read(p).unwrap();
-        b[0] ^= 0xff;
-        std::fs::write(p, b).unwrap();
+        flip_byte(p, 0);
     }
     let bad = s.ws.run(&["cache", "verify"]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
