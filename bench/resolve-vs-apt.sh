@@ -9,23 +9,8 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-setup_apt() { # dir arch packages-file
-  local r=$1
-  mkdir -p "$r"/{repo,etc/apt/apt.conf.d,etc/apt/sources.list.d,etc/apt/preferences.d,var/lib/apt/lists/partial,var/cache/apt/archives/partial,var/lib/dpkg,log}
-  cp "$3" "$r/repo/Packages"; : > "$r/var/lib/dpkg/status"
-  echo "deb [trusted=yes] file:$r/repo ./" > "$r/etc/apt/sources.list"
-  cat > "$r/apt.conf" <<CONF
-Dir "$r/"; Dir::State::status "$r/var/lib/dpkg/status"; Dir::Etc "$r/etc/apt/";
-Dir::Cache "$r/var/cache/apt/"; Dir::State "$r/var/lib/apt/"; Dir::Log "$r/log/";
-APT::Architecture "$2"; APT::Architectures { "$2"; }; pkgCacheGen::Essential "none";
-APT::Install-Recommends "false"; Acquire::Languages "none"; Debug::NoLocking "true";
-CONF
-  APT_CONFIG=$r/apt.conf apt-get update -qq
-}
-
-fetch() { # suite-url arch out
-  curl -fsS "$1/main/binary-$2/Packages.xz" | xz -d >> "$3"
-}
+# shellcheck source=bench/apt-root.sh
+. bench/apt-root.sh
 
 cc12="base-files netbase tzdata media-types libc6 libssl3 libgomp1 libstdc++6 libgcc-s1 gcc-12-base"
 py13="base-files netbase tzdata tzdata-legacy media-types libc6 libssl3t64 libzstd1 zlib1g libgomp1 libstdc++6 libgcc-s1 gcc-14-base libbz2-1.0 libdb5.3t64 libexpat1 liblzma5 libsqlite3-0 libuuid1 libncursesw6 libtinfo6 libcom-err2 libcrypt1 libc-bin libgssapi-krb5-2 libk5crypto3 libkeyutils1 libkrb5-3 libkrb5support0 libnsl2 libreadline8t64 libtirpc3t64 libffi8 libpython3.13-minimal libpython3.13-stdlib python3.13-minimal python3.13-venv"

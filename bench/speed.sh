@@ -52,20 +52,13 @@ project() { # dir
 }
 
 echo "== apt-get install -s git gnupg wget (bookworm amd64, isolated root, cache built)"
+# shellcheck source=bench/apt-root.sh
+. bench/apt-root.sh
 apt=$work/apt
-mkdir -p "$apt"/{repo,etc/apt/apt.conf.d,etc/apt/sources.list.d,etc/apt/preferences.d,var/lib/apt/lists/partial,var/cache/apt/archives/partial,var/lib/dpkg,log}
-: > "$apt/var/lib/dpkg/status"
 for s in debian/dists/bookworm debian/dists/bookworm-updates debian-security/dists/bookworm-security; do
-  curl -fsS "https://deb.debian.org/$s/main/binary-amd64/Packages.xz" | xz -d >> "$apt/repo/Packages"
+  fetch "https://deb.debian.org/$s" amd64 "$work/bookworm.Packages"
 done
-echo "deb [trusted=yes] file:$apt/repo ./" > "$apt/etc/apt/sources.list"
-cat > "$apt/apt.conf" <<CONF
-Dir "$apt/"; Dir::State::status "$apt/var/lib/dpkg/status"; Dir::Etc "$apt/etc/apt/";
-Dir::Cache "$apt/var/cache/apt/"; Dir::State "$apt/var/lib/apt/"; Dir::Log "$apt/log/";
-APT::Architecture "amd64"; APT::Architectures { "amd64"; }; pkgCacheGen::Essential "none";
-APT::Install-Recommends "false"; Acquire::Languages "none"; Debug::NoLocking "true";
-CONF
-APT_CONFIG=$apt/apt.conf apt-get update -qq
+setup_apt "$apt" amd64 "$work/bookworm.Packages"
 apt_t=$(median env APT_CONFIG="$apt/apt.conf" apt-get install -s -q git gnupg wget)
 row "apt-get install -s" "$apt_t"
 
