@@ -61,7 +61,9 @@ impl Cache {
     /// The path of a cached blob, if present. The name is its hash, and it
     /// was only renamed there after the hash matched, so it is not hashed
     /// again on every read.
+    /// Anything but a sha256 (a damaged URL note, say) is not there.
     pub fn get(&self, sha256: &str) -> Option<PathBuf> {
+        distill_debian::Sha256::parse(sha256).ok()?;
         let p = self.blob_path(sha256);
         p.is_file().then_some(p)
     }
@@ -144,7 +146,19 @@ impl Cache {
     /// What `url` last served, with the validators to ask the server
     /// whether it changed since.
     pub fn get_url_note(&self, url: &str) -> Option<(String, String, Validators)> {
-        let text = fs::read_to_string(self.url_ref(url)).ok()?;
+        self.read_note(&self.url_ref(url))
+    }
+
+    /// Whether the URL note at `path` (a file of `url/`) names content
+    /// the cache no longer has, or is not a note at all.
+    pub fn is_dangling_note(&self, path: &Path) -> bool {
+        self.read_note(path).is_none()
+    }
+
+    /// A URL note: `<sha256> <final url>` then optional `etag <value>` and
+    /// `last-modified <value>` lines; `None` unless its content is stored.
+    fn read_note(&self, path: &Path) -> Option<(String, String, Validators)> {
+        let text = fs::read_to_string(path).ok()?;
         let mut lines = text.lines();
         let (sha, served) = lines.next()?.split_once(' ')?;
         self.get(sha)?;
@@ -157,5 +171,37 @@ impl Cache {
             }
         }
         Some((sha.to_owned(), served.to_owned(), validators))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_notes_round_trip_and_damaged_ones_are_not_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path()).unwrap();
+        let sha = hex::encode(Sha256::digest(b"x"));
+        let mut tmp = cache.temp().unwrap();
+        tmp.write_all(b"x").unwrap();
+        cache.commit(tmp, &sha).unwrap();
+        let v = Validators {
+            etag: Some("\"1-a\"".into()),
+            last_modified: Some("Tue, 24 Nov 2026 10:00:00 GMT".into()),
+        };
+        cache.set_url("http://h/a", &sha, "http://h/b", &v).unwrap();
+        assert_eq!(
+            cache.get_url_note("http://h/a"),
+            Some((sha.clone(), "http://h/b".into(), v))
+        );
+        let note = cache.url_ref("http://h/a");
+        assert!(!cache.is_dangling_note(&note));
+        // Damaged notes are not notes, and nothing panics on them.
+        for damaged in ["a b\n", "\n", "é http://h/b\n", ""] {
+            std::fs::write(&note, damaged).unwrap();
+            assert_eq!(cache.get_url("http://h/a"), None, "{damaged:?}");
+            assert!(cache.is_dangling_note(&note));
+        }
     }
 }

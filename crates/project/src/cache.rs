@@ -81,7 +81,7 @@ impl Project {
                     let text = std::fs::read_to_string(&p).unwrap_or_default();
                     keep.extend(
                         text.split_whitespace()
-                            .filter(|w| is_hex64(w))
+                            .filter(|w| distill_debian::Sha256::parse(w).is_ok())
                             .map(str::to_owned),
                     );
                 }
@@ -136,18 +136,12 @@ impl Project {
     /// `url/` notes whose content is no longer stored.
     fn drop_dangling_urls(&self, root: &Path, report: &mut CacheReport) -> Result<()> {
         for note in files_in(&root.join("url"), false)? {
-            let text = std::fs::read_to_string(&note).unwrap_or_default();
-            let sha = text.split_whitespace().next().unwrap_or("");
-            if !is_hex64(sha) || self.fetcher.cache().get(sha).is_none() {
+            if self.fetcher.cache().is_dangling_note(&note) {
                 remove(&note, 0, report)?;
             }
         }
         Ok(())
     }
-}
-
-fn is_hex64(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Regular files in `dir` (and one level of subdirectories if `nested`,
