@@ -1,11 +1,14 @@
-//! An OCI image layout directory, written whole or not at all: everything
-//! goes into a temporary directory beside the destination, which replaces
-//! the old layout only once complete. Modes are set explicitly (0755 dirs,
-//! 0644 files) so the umask of the build does not show.
+//! An OCI image layout directory, written whole or not at all: its files
+//! are staged in memory (layer blobs as the cache files they link to) and
+//! written on commit into a temporary directory beside the destination,
+//! which replaces the old layout only once complete. A destination that
+//! already holds exactly the staged files is left alone: a warm rebuild
+//! creates and deletes nothing. Modes are set explicitly (0755 dirs, 0644
+//! files) so the umask of the build does not show.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::ImageError;
@@ -14,9 +17,20 @@ use crate::oci::{Descriptor, MANIFEST, REF_NAME, index};
 /// The empty JSON config of artifact manifests.
 const EMPTY: &str = "application/vnd.oci.empty.v1+json";
 
+/// Every layout has these directories, even when empty.
+const BLOBS: &str = "blobs/sha256";
+
+/// A file of the layout, before commit.
+enum Staged {
+    Bytes(Vec<u8>),
+    /// An existing file (a cached layer), hard-linked when it can be.
+    Link(PathBuf),
+}
+
 pub struct Layout {
-    tmp: tempfile::TempDir,
     dest: PathBuf,
+    /// Path relative to the layout's root → content.
+    files: BTreeMap<String, Staged>,
     entries: Vec<Descriptor>,
 }
 
@@ -32,52 +46,32 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), ImageError> {
 }
 
 impl Layout {
-    /// Starts a layout that will end up at `dest`.
+    /// Starts a layout that will end up at `dest`. Nothing is written
+    /// before [`Layout::commit`].
     pub fn create(dest: &Path) -> Result<Layout, ImageError> {
-        let parent = dest.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(parent).map_err(|e| err(parent, e))?;
-        let name = dest
-            .file_name()
-            .map_or("layout".into(), |n| n.to_string_lossy());
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}.tmp"))
-            .tempdir_in(parent)
-            .map_err(|e| err(parent, e))?;
-        let blobs = tmp.path().join("blobs/sha256");
-        fs::create_dir_all(&blobs).map_err(|e| err(&blobs, e))?;
         Ok(Layout {
-            tmp,
             dest: dest.to_owned(),
+            files: BTreeMap::new(),
             entries: Vec::new(),
         })
     }
 
-    fn blob_path(&self, digest: &str) -> PathBuf {
-        blob_path(self.tmp.path(), digest)
-    }
-
     /// Stores `bytes` as a blob of `media_type`.
-    pub fn put(&self, media_type: &str, bytes: &[u8]) -> Result<Descriptor, ImageError> {
+    pub fn put(&mut self, media_type: &str, bytes: &[u8]) -> Result<Descriptor, ImageError> {
         let d = Descriptor::of(media_type, bytes);
-        let p = self.blob_path(&d.digest);
-        if !p.exists() {
-            fs::write(&p, bytes).map_err(|e| err(&p, e))?;
-            set_mode(&p, 0o644)?;
-        }
+        self.files
+            .entry(blob_name(&d.digest))
+            .or_insert_with(|| Staged::Bytes(bytes.to_vec()));
         Ok(d)
     }
 
     /// Stores an existing file (a cached layer) as the blob `digest`: a
     /// hard link when the cache is on the same file system, else a copy.
-    pub fn put_file(&self, src: &Path, digest: &str) -> Result<(), ImageError> {
-        let p = self.blob_path(digest);
-        if p.exists() {
-            return Ok(());
-        }
-        if fs::hard_link(src, &p).is_err() {
-            fs::copy(src, &p).map_err(|e| err(&p, e))?;
-        }
-        set_mode(&p, 0o644)
+    pub fn put_file(&mut self, src: &Path, digest: &str) -> Result<(), ImageError> {
+        self.files
+            .entry(blob_name(digest))
+            .or_insert_with(|| Staged::Link(src.to_owned()));
+        Ok(())
     }
 
     /// Lists `desc` in index.json under the tag `name`.
@@ -94,14 +88,10 @@ impl Layout {
 
     /// Writes a plain file into the layout directory (`sbom/x.spdx.json`),
     /// beside the OCI structure, committed with it.
-    pub fn write_file(&self, rel: &str, bytes: &[u8]) -> Result<(), ImageError> {
-        let p = self.tmp.path().join(rel);
-        if let Some(dir) = p.parent() {
-            fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
-            set_mode(dir, 0o755)?;
-        }
-        fs::write(&p, bytes).map_err(|e| err(&p, e))?;
-        set_mode(&p, 0o644)
+    pub fn write_file(&mut self, rel: &str, bytes: &[u8]) -> Result<(), ImageError> {
+        self.files
+            .insert(rel.to_owned(), Staged::Bytes(bytes.to_vec()));
+        Ok(())
     }
 
     /// Attaches `bytes` (of `artifact_type`) to the manifest `subject` as
@@ -133,26 +123,129 @@ impl Layout {
         Ok(desc)
     }
 
-    /// Writes oci-layout and index.json and moves the layout into place.
-    pub fn commit(self) -> Result<PathBuf, ImageError> {
-        let root = self.tmp.path();
-        let layout = root.join("oci-layout");
-        fs::write(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(|e| err(&layout, e))?;
-        set_mode(&layout, 0o644)?;
-        let index_path = root.join("index.json");
-        fs::write(&index_path, index(&self.entries, &BTreeMap::new()))
-            .map_err(|e| err(&index_path, e))?;
-        set_mode(&index_path, 0o644)?;
-        for d in [
-            root.to_owned(),
-            root.join("blobs"),
-            root.join("blobs/sha256"),
-        ] {
+    /// Adds oci-layout and index.json and puts the layout in place,
+    /// unless the destination already holds exactly these files.
+    pub fn commit(mut self) -> Result<PathBuf, ImageError> {
+        let index = index(&self.entries, &BTreeMap::new());
+        self.files.insert(
+            "oci-layout".into(),
+            Staged::Bytes(br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+        );
+        self.files.insert("index.json".into(), Staged::Bytes(index));
+        if holds_exactly(&self.dest, &self.files) {
+            return Ok(self.dest);
+        }
+        let parent = self.dest.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).map_err(|e| err(parent, e))?;
+        let name = self
+            .dest
+            .file_name()
+            .map_or("layout".into(), |n| n.to_string_lossy());
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}.tmp"))
+            .tempdir_in(parent)
+            .map_err(|e| err(parent, e))?;
+        let root = tmp.path();
+        let blobs = root.join(BLOBS);
+        fs::create_dir_all(&blobs).map_err(|e| err(&blobs, e))?;
+        for (rel, staged) in &self.files {
+            let p = root.join(rel);
+            if let Some(dir) = p.parent()
+                && !dir.is_dir()
+            {
+                fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
+                set_mode(dir, 0o755)?;
+            }
+            match staged {
+                Staged::Bytes(b) => fs::write(&p, b).map_err(|e| err(&p, e))?,
+                Staged::Link(src) => {
+                    if fs::hard_link(src, &p).is_err() {
+                        fs::copy(src, &p).map_err(|e| err(&p, e))?;
+                    }
+                }
+            }
+            set_mode(&p, 0o644)?;
+        }
+        for d in [root.to_owned(), root.join("blobs"), blobs] {
             set_mode(&d, 0o755)?;
         }
-        swap_into_place(self.tmp, &self.dest)?;
+        swap_into_place(tmp, &self.dest)?;
         Ok(self.dest)
     }
+}
+
+/// Whether the layout at `dest` is exactly `files`: the same file names
+/// and nothing else, modes 0644 and 0755, the same bytes, and each linked
+/// blob the very file it would be linked to. Anything else (a missing or
+/// extra file, a copy instead of a link, an unreadable entry) means no.
+fn holds_exactly(dest: &Path, files: &BTreeMap<String, Staged>) -> bool {
+    let mut found = BTreeMap::new();
+    if !walk(dest, "", &mut found).unwrap_or(false) {
+        return false;
+    }
+    // The directories, named with a trailing `/`: the two every layout
+    // has and those the files are in.
+    let mut dirs: std::collections::BTreeSet<String> =
+        ["blobs/".to_owned(), format!("{BLOBS}/")].into();
+    for rel in files.keys() {
+        let mut at = 0;
+        while let Some(i) = rel[at..].find('/') {
+            at += i + 1;
+            dirs.insert(rel[..at].to_owned());
+        }
+    }
+    if found.len() != files.len() + dirs.len() || !dirs.iter().all(|d| found.contains_key(d)) {
+        return false;
+    }
+    files.iter().all(|(rel, staged)| {
+        let Some(meta) = found.get(rel) else {
+            return false;
+        };
+        if meta.mode() & 0o7777 != 0o644 {
+            return false;
+        }
+        match staged {
+            Staged::Bytes(b) => {
+                meta.len() == b.len() as u64
+                    && fs::read(dest.join(rel)).is_ok_and(|on_disk| on_disk == *b)
+            }
+            Staged::Link(src) => {
+                fs::metadata(src).is_ok_and(|s| (s.dev(), s.ino()) == (meta.dev(), meta.ino()))
+            }
+        }
+    })
+}
+
+/// The files and directories (named with a trailing `/`) under `dir`,
+/// relative names with `prefix`, into `out`; false if a directory is not
+/// mode 0755 or an entry is neither a file nor a directory.
+fn walk(
+    dir: &Path,
+    prefix: &str,
+    out: &mut BTreeMap<String, fs::Metadata>,
+) -> std::io::Result<bool> {
+    if fs::symlink_metadata(dir)?.mode() & 0o7777 != 0o755 {
+        return Ok(false);
+    }
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let Some(name) = entry.file_name().to_str().map(|n| format!("{prefix}{n}")) else {
+            return Ok(false);
+        };
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            let name = format!("{name}/");
+            if !walk(&entry.path(), &name, out)? {
+                return Ok(false);
+            }
+            out.insert(name, meta);
+        } else if meta.is_file() {
+            out.insert(name, meta);
+        } else {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Puts the finished directory `tmp` at `dest` in one atomic step: at
@@ -261,6 +354,66 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left, ["img"], "no temporary or old directories left");
+    }
+
+    /// A commit of exactly what is there touches nothing; any difference
+    /// (a changed, extra or re-moded file, a copy in place of the link)
+    /// gives a fresh layout.
+    #[test]
+    fn an_identical_layout_is_left_alone_and_any_difference_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("img");
+        let layer = dir.path().join("layer");
+        fs::write(&layer, b"layer bytes").unwrap();
+        let commit = |n: u32| {
+            let mut l = Layout::create(&dest).unwrap();
+            l.put_file(&layer, "sha256:ab").unwrap();
+            let d = l
+                .put(MANIFEST, format!("{{\"n\":{n}}}").as_bytes())
+                .unwrap();
+            l.write_file("sbom/x.json", b"[]").unwrap();
+            l.tag("latest", d);
+            l.commit().unwrap();
+        };
+        let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+        commit(1);
+        let (root, index) = (ino(&dest), ino(&dest.join("index.json")));
+        commit(1);
+        assert_eq!((ino(&dest), ino(&dest.join("index.json"))), (root, index));
+        commit(2);
+        assert_ne!(ino(&dest), root, "a new manifest, a new layout");
+
+        let changes: [(&str, &dyn Fn()); 5] = [
+            ("content", &|| {
+                fs::write(dest.join("index.json"), b"{}").unwrap()
+            }),
+            ("extra file", &|| {
+                fs::write(dest.join("blobs/stray"), b"").unwrap()
+            }),
+            ("extra dir", &|| {
+                fs::create_dir(dest.join("sbom/d")).unwrap()
+            }),
+            ("mode", &|| {
+                set_mode(&dest.join("sbom/x.json"), 0o600).unwrap()
+            }),
+            ("copied layer", &|| {
+                let blob = dest.join("blobs/sha256/ab");
+                fs::remove_file(&blob).unwrap();
+                fs::write(&blob, b"layer bytes").unwrap();
+                set_mode(&blob, 0o644).unwrap();
+            }),
+        ];
+        for (what, change) in changes {
+            change();
+            let before = ino(&dest);
+            commit(2);
+            assert_ne!(ino(&dest), before, "{what}: the layout was not replaced");
+            let again = ino(&dest);
+            commit(2);
+            assert_eq!(ino(&dest), again, "{what}: a second commit replaced it");
+        }
+        assert!(!dest.join("blobs/stray").exists());
+        assert_eq!(ino(&dest.join("blobs/sha256/ab")), ino(&layer));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! - two packages shipping one path differently (dpkg refuses that unless
 //!   one `Replaces` the other; distroless sets have no such pairs).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use crate::writer::EntryInfo;
 
@@ -38,14 +38,23 @@ pub enum TreeError {
     },
 }
 
-/// Path → (the layer's name, the entry), after every layer so far.
+/// Path → (the layer's name, the entry), after every layer so far;
+/// borrowed from the layers, so laying one over costs no copies. Hash
+/// maps, not a sorted map: a warm build checks tens of stacks of
+/// thousands of paths, and only looks paths up.
 #[derive(Debug, Default, Clone)]
-pub struct Tree {
-    pub entries: BTreeMap<String, (String, EntryInfo)>,
+pub struct Tree<'a> {
+    entries: Map<&'a str, (&'a str, &'a EntryInfo)>,
+    /// Each directory something was laid beneath → (that first path, its
+    /// layer): what a file or symlink laid at the directory would hide.
+    beneath: Map<&'a str, (&'a str, &'a str)>,
 }
 
-impl Tree {
-    pub fn new() -> Tree {
+/// Fixed hashing: lookups only, never iterated into output.
+type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
+impl<'a> Tree<'a> {
+    pub fn new() -> Tree<'a> {
         Tree::default()
     }
 
@@ -54,27 +63,24 @@ impl Tree {
     /// layers: distroless' os-release replaces base-files' one).
     pub fn add(
         &mut self,
-        name: &str,
-        entries: &[EntryInfo],
+        name: &'a str,
+        entries: &'a [EntryInfo],
         overrides: bool,
     ) -> Result<(), TreeError> {
         for e in entries {
             self.check_ancestors(name, &e.path)?;
-            if e.kind != "dir" {
+            if e.kind != "dir"
+                && let Some((p, owner)) = self.beneath.get(e.path.as_str())
+            {
                 // Something already under this path needs it a directory.
-                let prefix = format!("{}/", e.path);
-                if let Some((p, (owner, _))) = self.entries.range(prefix.clone()..).next()
-                    && p.starts_with(&prefix)
-                {
-                    return Err(under(owner, p, &e.path, name, &e.kind));
-                }
+                return Err(under(owner, p, &e.path, name, &e.kind));
             }
-            if let Some((first, prev)) = self.entries.get(&e.path) {
+            if let Some((first, prev)) = self.entries.get(e.path.as_str()) {
                 let both_dirs = prev.kind == "dir" && e.kind == "dir";
                 if !both_dirs && !overrides && !same(prev, e) {
                     return Err(TreeError::Conflict {
                         path: e.path.clone(),
-                        first: first.clone(),
+                        first: (*first).to_owned(),
                         second: name.to_owned(),
                     });
                 }
@@ -83,13 +89,33 @@ impl Tree {
                     continue;
                 }
             }
-            self.entries
-                .insert(e.path.clone(), (name.to_owned(), e.clone()));
+            self.entries.insert(&e.path, (name, e));
         }
         Ok(())
     }
 
-    fn check_ancestors(&self, name: &str, path: &str) -> Result<(), TreeError> {
+    /// The entry at `path`, and the layer it is from.
+    pub fn get(&self, path: &str) -> Option<(&'a str, &'a EntryInfo)> {
+        self.entries.get(path).copied()
+    }
+
+    /// The entries directly in directory `dir` (no trailing `/`), by name.
+    pub fn list(&self, dir: &str) -> Vec<(&'a str, &'a EntryInfo)> {
+        let mut out: Vec<(&'a str, &'a EntryInfo)> = self
+            .entries
+            .iter()
+            .filter_map(|(path, (_, e))| {
+                let name = path.strip_prefix(dir)?.strip_prefix('/')?;
+                (!name.contains('/')).then_some((name, *e))
+            })
+            .collect();
+        out.sort_unstable_by_key(|(name, _)| *name);
+        out
+    }
+
+    /// Refuses `path` under a file or symlink of the tree, and records it
+    /// beneath each of its directories.
+    fn check_ancestors(&mut self, name: &'a str, path: &'a str) -> Result<(), TreeError> {
         let mut at = 0;
         while let Some(i) = path[at..].find('/') {
             let ancestor = &path[..at + i];
@@ -98,6 +124,7 @@ impl Tree {
             {
                 return Err(under(name, path, ancestor, owner, &e.kind));
             }
+            self.beneath.entry(ancestor).or_insert((path, name));
             at += i + 1;
         }
         Ok(())
@@ -155,51 +182,58 @@ mod tests {
 
     #[test]
     fn refuses_files_under_symlinks_in_either_order() {
+        let link = [e("lib", "symlink", Some("usr/lib"))];
+        let file = [e("lib/x", "file", None)];
         let mut t = Tree::new();
-        t.add("base-files", &[e("lib", "symlink", Some("usr/lib"))], false)
-            .unwrap();
-        let err = t
-            .add("libc6", &[e("lib/x", "file", None)], false)
-            .unwrap_err();
+        t.add("base-files", &link, false).unwrap();
+        let err = t.add("libc6", &file, false).unwrap_err();
         assert!(matches!(err, TreeError::UnderSymlink { ref link, .. } if link == "lib"));
+
+        let deep = [e("lib/x/y", "file", None)];
+        let link = [e("lib/x", "symlink", Some("z"))];
+        let deeper = [e("lib/x/y/z", "file", None)];
         let mut t = Tree::new();
-        t.add("a", &[e("lib/x/y", "file", None)], false).unwrap();
-        let err = t
-            .add("b", &[e("lib/x", "symlink", Some("z"))], false)
-            .unwrap_err();
+        t.add("a", &deep, false).unwrap();
+        let err = t.add("b", &link, false).unwrap_err();
         assert_eq!(
             err.to_string(),
             "cannot assemble the image: a ships lib/x/y under lib/x, a symlink from b"
         );
-        let err = t
-            .add("c", &[e("lib/x/y/z", "file", None)], false)
-            .unwrap_err();
+        let err = t.add("c", &deeper, false).unwrap_err();
         assert_eq!(
             err.to_string(),
             "cannot assemble the image: c ships lib/x/y/z under lib/x/y, a file from a"
         );
     }
 
+    /// `lib/x` in the tree, then `lib/x-1` and `lib/x.d` (which sort
+    /// between `lib/x` and `lib/x/`) do not hide `lib/x/y` from the check.
+    #[test]
+    fn finds_children_past_siblings_that_sort_between() {
+        let below = [
+            e("lib/x-1", "file", None),
+            e("lib/x.d", "file", None),
+            e("lib/x/y", "file", None),
+        ];
+        let file = [e("lib/x", "file", None)];
+        let mut t = Tree::new();
+        t.add("a", &below, false).unwrap();
+        let err = t.add("b", &file, false).unwrap_err();
+        assert!(matches!(err, TreeError::UnderFile { ref path, .. } if path == "lib/x/y"));
+    }
+
     #[test]
     fn shared_dirs_fine_conflicting_files_not_unless_overriding() {
-        let mut t = Tree::new();
-        t.add(
-            "a",
-            &[e("usr", "dir", None), e("etc/x", "file", None)],
-            false,
-        )
-        .unwrap();
-        t.add(
-            "b",
-            &[e("usr", "dir", None), e("etc/x", "file", None)],
-            false,
-        )
-        .unwrap();
+        let a = [e("usr", "dir", None), e("etc/x", "file", None)];
         let mut other = e("etc/x", "file", None);
         other.sha256 = Some("11".into());
-        let err = t.add("c", std::slice::from_ref(&other), false).unwrap_err();
+        let other = [other];
+        let mut t = Tree::new();
+        t.add("a", &a, false).unwrap();
+        t.add("b", &a, false).unwrap();
+        let err = t.add("c", &other, false).unwrap_err();
         assert!(matches!(err, TreeError::Conflict { ref first, .. } if first == "a"));
-        t.add("generated", &[other], true).unwrap();
-        assert_eq!(t.entries["etc/x"].0, "generated");
+        t.add("generated", &other, true).unwrap();
+        assert_eq!(t.get("etc/x").unwrap().0, "generated");
     }
 }

@@ -24,6 +24,8 @@ pub(super) struct Assembly<'a> {
     pub distro: &'a str,
     pub version_id: &'a str,
     pub epoch: u64,
+    /// The layer stacks (digest, generated) already checked.
+    pub checked: std::cell::RefCell<std::collections::BTreeSet<Vec<(String, bool)>>>,
 }
 
 impl Assembly<'_> {
@@ -38,11 +40,8 @@ impl Assembly<'_> {
         layers: &[&Made],
         annotations: &BTreeMap<String, String>,
     ) -> Result<Descriptor> {
-        let mut tree = Tree::new();
-        for m in layers {
-            tree.add(&m.label, &m.layer.entries, m.generated)
-                .context(|| format!("cannot build {} {arch}", t.image))?;
-        }
+        self.check(layers)
+            .context(|| format!("cannot build {} {arch}", t.image))?;
         let platform = platform_of(arch)?;
         let mut env: BTreeMap<String, String> = self.build.env.clone();
         env.extend(self.fill(t, &t.settings.env)?);
@@ -101,6 +100,24 @@ impl Assembly<'_> {
         let mut desc = layout.put(MANIFEST, &bytes)?;
         desc.platform = Some(platform);
         Ok(desc)
+    }
+
+    /// Checks that `layers` stack without conflicts ([`Tree`]), once per
+    /// distinct stack: the tags of an image mostly share theirs.
+    fn check(&self, layers: &[&Made]) -> std::result::Result<(), distill_layer::TreeError> {
+        let key: Vec<(String, bool)> = layers
+            .iter()
+            .map(|m| (m.layer.digest.clone(), m.generated))
+            .collect();
+        if self.checked.borrow().contains(&key) {
+            return Ok(());
+        }
+        let mut tree = Tree::new();
+        for m in layers {
+            tree.add(&m.label, &m.layer.entries, m.generated)?;
+        }
+        self.checked.borrow_mut().insert(key);
+        Ok(())
     }
 
     /// The SPDX document of one image manifest, attached to it in the

@@ -361,6 +361,7 @@ impl Project {
             distro: name,
             version_id: &distro.version_id,
             epoch,
+            checked: Default::default(),
         };
         let mut built = Vec::new();
         for t in images {

@@ -219,7 +219,7 @@ pub(super) fn ld_cache(layers: &Layers, arch: &str, below: &[&Made]) -> Result<M
     // `lib/x` → `usr/lib/x` when `lib` is a symlink to `usr/lib`.
     let canonical = |dir: &str| -> String {
         let (top, rest) = dir.split_once('/').unwrap_or((dir, ""));
-        let target = tree.entries.get(top).and_then(|(_, e)| e.target.as_deref());
+        let target = tree.get(top).and_then(|(_, e)| e.target.as_deref());
         match target.map(|t| t.trim_start_matches('/')) {
             Some(t) if !t.is_empty() && rest.is_empty() => t.to_owned(),
             Some(t) if !t.is_empty() => format!("{t}/{rest}"),
@@ -238,13 +238,9 @@ pub(super) fn ld_cache(layers: &Layers, arch: &str, below: &[&Made]) -> Result<M
         if seen.contains(&real) {
             continue;
         }
-        let prefix = format!("{real}/");
-        for (path, (_, e)) in tree.entries.range(prefix.clone()..) {
-            let Some(name) = path.strip_prefix(&prefix) else {
-                break;
-            };
+        for (_, e) in tree.list(&real) {
             let Some(soname) = &e.soname else { continue };
-            if name.contains('/') || !tree.entries.contains_key(&format!("{prefix}{soname}")) {
+            if tree.get(&format!("{real}/{soname}")).is_none() {
                 continue;
             }
             entries.push((soname.clone(), format!("/{dir}/{soname}")));
