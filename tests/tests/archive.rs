@@ -723,9 +723,20 @@ fn the_decompressed_index_cache_is_used_and_a_damaged_copy_is_remade() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(s.server.hits(&xz), before, "no index download");
 
-    // Damaged: detected by its hash, dropped, and made again from the
-    // compressed index (fetched anew), never trusted.
-    flip_byte(&blob(&plain), 10);
+    // Kept with it: its table, so a run reads only the stanzas it needs.
+    let table = s.ws.cache().join(format!("derived/{plain}.table"));
+    let good_table = std::fs::read(&table).unwrap();
+
+    // Damaged: a byte of the very stanza `show` reads. The table's
+    // checksum of that stanza catches it; the text is made again from the
+    // compressed index (fetched anew: it is gone from the cache), hashed
+    // against the Release, and kept. The damaged bytes are never shown.
+    let text = &files["main/binary-amd64/Packages"];
+    let hello = text
+        .windows(14)
+        .position(|w| w == b"Package: hello")
+        .unwrap();
+    flip_byte(&blob(&plain), hello + 12);
     s.server
         .put(&xz, files["main/binary-amd64/Packages.xz"].clone());
     let run = show(&s.ws, &[]);
@@ -737,6 +748,15 @@ fn the_decompressed_index_cache_is_used_and_a_damaged_copy_is_remade() {
         "the index was fetched again"
     );
     assert_eq!(sha256_hex(&std::fs::read(blob(&plain)).unwrap()), plain);
+
+    // A damaged table fails its checksum: made again from the text (read
+    // and hashed against the Release), with no download.
+    flip_byte(&table, 200);
+    let run = show(&s.ws, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("Package: hello"), "{}", run.stdout);
+    assert_eq!(s.server.hits(&xz), before + 1, "no download");
+    assert_eq!(std::fs::read(&table).unwrap(), good_table);
     assert_nothing_half_written(&s.ws);
 }
 

@@ -75,6 +75,7 @@ fn load_distro(distro: &str, cache: &Path) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     each_index(distro, "amd64", cache, |suite, index| {
         for p in index.stanzas() {
+            let p = p.unwrap();
             let name = p.get("Package").unwrap();
             Version::parse(p.get("Version").unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(
@@ -199,7 +200,7 @@ fn packages_text(distro: &str, arch: &str, cache: &Path) -> String {
     let mut text = String::new();
     each_index(distro, arch, cache, |_, index| {
         for p in index.stanzas() {
-            text += p.text();
+            text += p.unwrap().text();
             text += "\n\n";
         }
     });
@@ -318,7 +319,9 @@ fn resolver_matches_apt() {
     ] {
         let text = packages_text(distro, arch, cache.path());
         let apt = Apt::new(&text, arch);
-        let universe = distill_resolve::Universe::from_texts(arch, [(0, text.as_str())]).unwrap();
+        let index = distill_archive::PackageIndex::parse(text.clone()).unwrap();
+        let source = &index as &dyn distill_debian::StanzaSource;
+        let universe = distill_resolve::Universe::new(arch, [(0, source)]).unwrap();
         // apt-get takes about 2 s a call on this index size: use both cores.
         type Outcome = (
             &'static str,

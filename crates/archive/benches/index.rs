@@ -35,7 +35,12 @@ fn main() {
         s
     });
     let (t_parse, index) = best(|| PackageIndex::parse(text.clone()).expect("parse"));
-    let (t_walk, fields) = best(|| index.stanzas().map(|p| p.fields().len()).sum::<usize>());
+    let (t_walk, fields) = best(|| {
+        index
+            .stanzas()
+            .map(|p| p.expect("stanza").fields().len())
+            .sum::<usize>()
+    });
     println!(
         "{} MB xz -> {} MB, {} stanzas, {fields} fields",
         raw.len() >> 20,

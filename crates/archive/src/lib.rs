@@ -1,6 +1,7 @@
 //! From a distro's configuration to verified, parsed package indices:
 //! InRelease (signature, suite, snapshot-time validity) → Packages(.xz)
-//! (size and SHA-256 from the verified Release) → stanzas.
+//! (size and SHA-256 from the verified Release) → stanzas, kept in the
+//! cache as the text and its table (see `index`).
 //!
 //! [`load`] brings a whole distro (every suite, component and
 //! architecture) in concurrently; [`newest_capture`] finds the captures
@@ -18,10 +19,9 @@ mod loader;
 
 pub use config::{ArchiveSpec, DistroSpec};
 pub use discover::{DiscoverError, Target, captures_from_html, captures_from_json, newest_capture};
-pub use index::PackageIndex;
-use index::Spans;
+pub use index::{PackageIndex, table_intact};
 pub use load::{Index, Loaded, Pins, load};
-pub use loader::{Loader, SuiteRelease};
+pub use loader::{Loader, SuiteRelease, table_name};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {

@@ -57,18 +57,14 @@ impl Loaded {
         self.indices.iter().filter(move |i| i.arch == arch)
     }
 
-    /// Every stanza of one architecture's indices as (position of its
-    /// suite's Release, package name, stanza text): what a resolver
-    /// universe is built from.
-    pub fn stanzas<'a>(
+    /// One architecture's indices as (position of its suite's Release,
+    /// the index): what a resolver universe is built from.
+    pub fn sources<'a>(
         &'a self,
         arch: &'a str,
-    ) -> impl Iterator<Item = (usize, &'a str, &'a str, Option<&'a str>)> {
-        self.for_arch(arch).flat_map(|i| {
-            i.index
-                .entries()
-                .map(move |(name, text, provides)| (i.release, name, text, provides))
-        })
+    ) -> impl Iterator<Item = (usize, &'a dyn distill_debian::StanzaSource)> {
+        self.for_arch(arch)
+            .map(|i| (i.release, &i.index as &dyn distill_debian::StanzaSource))
     }
 }
 

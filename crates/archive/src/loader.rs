@@ -5,7 +5,8 @@ use distill_debian::{Served, Sha256, SnapshotTime};
 use distill_fetch::{FetchError, Fetcher, Pinned};
 use distill_trust::{Keyring, Release, verify_detached, verify_inrelease};
 
-use crate::{ArchiveError, ArchiveSpec, PackageIndex, Spans};
+use crate::index::{Remake, Table};
+use crate::{ArchiveError, ArchiveSpec, PackageIndex};
 
 /// A verified Release and where it came from.
 #[derive(Debug, Clone)]
@@ -33,9 +34,9 @@ impl SuiteRelease {
 /// Loads verified indices. Cheap to share; all methods take `&self`.
 pub struct Loader {
     fetcher: Arc<Fetcher>,
-    keyring: Keyring,
+    keyring: Arc<Keyring>,
     /// Archive name → its own keyring (third-party archives).
-    archive_keyrings: std::collections::BTreeMap<String, Keyring>,
+    archive_keyrings: std::collections::BTreeMap<String, Arc<Keyring>>,
     /// The wall clock, for judging a live mirror's Release (a snapshot's is
     /// judged at its capture time). Injected so tests pin it.
     now: i64,
@@ -45,7 +46,7 @@ impl Loader {
     pub fn new(fetcher: Arc<Fetcher>, keyring: Keyring, now: i64) -> Loader {
         Loader {
             fetcher,
-            keyring,
+            keyring: Arc::new(keyring),
             archive_keyrings: Default::default(),
             now,
         }
@@ -53,7 +54,8 @@ impl Loader {
 
     /// Trusts only `keyring` for the archive called `archive`.
     pub fn with_archive_keyring(mut self, archive: &str, keyring: Keyring) -> Loader {
-        self.archive_keyrings.insert(archive.to_owned(), keyring);
+        self.archive_keyrings
+            .insert(archive.to_owned(), Arc::new(keyring));
         self
     }
 
@@ -99,12 +101,15 @@ impl Loader {
         let (bytes, source, final_url, text, at) = match fetched {
             Ok(f) => {
                 let at = self.judge_time(snapshot_served(f.source), snapshot, &f.final_url);
-                let verified = verify_inrelease(&f.bytes, keyring, at).map_err(|cause| {
-                    ArchiveError::Verify {
+                // On a blocking thread: the suites' signatures (RSA in pure
+                // Rust, milliseconds each) are checked side by side.
+                let (keys, bytes) = (Arc::clone(keyring), f.bytes.clone());
+                let verified = off_thread(move || verify_inrelease(&bytes, &keys, at))
+                    .await
+                    .map_err(|cause| ArchiveError::Verify {
                         url: f.final_url.clone(),
                         source: cause,
-                    }
-                })?;
+                    })?;
                 (f.bytes, f.source, f.final_url, verified.text, at)
             }
             Err(first) => {
@@ -237,28 +242,13 @@ impl Loader {
             });
         };
         // The verified Release also names the uncompressed index. A copy
-        // kept in the cache under that hash spares the download and the
-        // decompression (most of a warm `lock`); it is hashed again before
-        // use, so it adds no trust, and a damaged copy is made anew.
+        // kept in the cache under that hash, with its table, spares the
+        // download, the decompression and reading the text at all (see
+        // `index`): stanzas are read from it as they are asked for.
         let plain = rel
             .release
             .entry(path.strip_suffix(ext).unwrap_or(&path))
             .cloned();
-        if let Some(e) = plain.clone()
-            && let Some(copy) = self.fetcher.cache().get(e.sha256.as_str())
-        {
-            let read = tokio::task::spawn_blocking(move || read_verified(&copy, &e))
-                .await
-                .ok()
-                .flatten();
-            if let Some((text, spans)) = read {
-                let spans = spans.map_err(|source| ArchiveError::Parse {
-                    url: rel.dists_urls(&path)[0].clone(),
-                    source,
-                })?;
-                return Ok(PackageIndex::with_spans(text, spans));
-            }
-        }
         let mut urls = Vec::new();
         for canonical in rel.dists_urls(&path) {
             if rel.release.acquire_by_hash {
@@ -271,6 +261,23 @@ impl Loader {
             sha256: entry.sha256.clone(),
             size: Some(entry.size),
         };
+        let shown = rel.dists_urls(&path)[0].clone();
+        let cache = self.fetcher.cache().clone();
+        if let Some(e) = plain.clone()
+            && let Some(copy) = cache.get(e.sha256.as_str())
+        {
+            let source = Source {
+                fetcher: Arc::clone(&self.fetcher),
+                urls: urls.clone(),
+                pin: pin.clone(),
+            };
+            let remake = remaker(source, &e, ext, &shown);
+            let shown = shown.clone();
+            let found = off_thread(move || from_cache(&cache, copy, &e, remake, &shown)).await;
+            if let Some(index) = found {
+                return index;
+            }
+        }
         let file = self.fetcher.fetch_pinned(&urls, &pin).await.map_err(|e| {
             let integrity = matches!(
                 e,
@@ -282,41 +289,132 @@ impl Loader {
                 e.into()
             }
         })?;
-        let shown = urls[0].clone();
         let ext = ext.to_owned();
         let cache = self.fetcher.cache().clone();
-        tokio::task::spawn_blocking(move || {
+        off_thread(move || {
             let text = decode_index(&file, &ext, &shown)?;
-            // Kept (hashed and written) on one core while the other finds
-            // the stanzas; the index is returned only once it is kept.
-            let (kept, spans) = std::thread::scope(|s| {
+            // Kept (hashed and written) on one core while the other makes
+            // the table; the index is returned only once it is kept.
+            let (kept, table) = std::thread::scope(|s| {
                 let kept = s.spawn(|| match &plain {
                     Some(e) => keep_plain(&cache, &text, e, &shown),
                     None => Ok(()),
                 });
-                let spans = Spans::of(&text);
-                (joined(kept), spans)
+                let table = Table::of(&text);
+                (joined(kept), table)
             });
             kept?;
-            let spans = spans.map_err(|source| ArchiveError::Parse { url: shown, source })?;
-            Ok(PackageIndex::with_spans(text, spans))
+            let table = table.map_err(|source| ArchiveError::Parse {
+                url: shown.clone(),
+                source,
+            })?;
+            if let Some(e) = &plain {
+                keep_table(&cache, &table, e);
+            }
+            Ok(PackageIndex::with_table(text, table))
         })
         .await
-        .map_err(|e| ArchiveError::Decompress {
-            url: urls[0].clone(),
-            source: std::io::Error::other(e),
-        })?
     }
+}
+
+/// The name, in the cache's `derived/`, of the table of the index text
+/// with hash `sha256`.
+pub fn table_name(sha256: &str) -> String {
+    format!("{sha256}.table")
+}
+
+/// Keeps the table of a verified text, for the next run. Failing to is
+/// no error: that run makes it again.
+fn keep_table(cache: &distill_fetch::Cache, table: &Table, e: &distill_trust::FileEntry) {
+    let bytes = table.to_bytes(e.sha256.as_str(), e.size);
+    let _ = cache.put_derived(&table_name(e.sha256.as_str()), &bytes);
+}
+
+/// The index of the cached text `copy` of `e` (the Release's entry for
+/// the uncompressed file). With its table, the text is not read: stanzas
+/// come from the file when asked for, checked against the table. Without
+/// one (or with a damaged one), the text is read and hashed against the
+/// Release, and the table made and kept. `None` when the text does not
+/// match (it is removed, to be fetched anew).
+fn from_cache(
+    cache: &distill_fetch::Cache,
+    copy: std::path::PathBuf,
+    e: &distill_trust::FileEntry,
+    remake: Remake,
+    url: &str,
+) -> Option<Result<PackageIndex, ArchiveError>> {
+    let sha = e.sha256.as_str();
+    let table = std::fs::read(cache.derived_path(&table_name(sha)))
+        .ok()
+        .and_then(|bytes| Table::from_bytes(&bytes, sha, e.size));
+    let on_disk = std::fs::metadata(&copy).map(|m| m.len()).ok();
+    if let Some(table) = table
+        && on_disk == Some(e.size)
+        && let Ok(index) = PackageIndex::cached(copy.clone(), table, remake)
+    {
+        return Some(Ok(index));
+    }
+    let (text, table) = read_verified(&copy, e)?;
+    Some(match table {
+        Ok(table) => {
+            keep_table(cache, &table, e);
+            Ok(PackageIndex::with_table(text, table))
+        }
+        Err(source) => Err(ArchiveError::Parse {
+            url: url.to_owned(),
+            source,
+        }),
+    })
+}
+
+/// Where a compressed index comes from: the URLs to try and its pin.
+struct Source {
+    fetcher: Arc<Fetcher>,
+    urls: Vec<String>,
+    pin: Pinned,
+}
+
+/// What makes a cached index's text anew when a stanza read back from it
+/// is damaged: the compressed index (from the cache, hashed again, else
+/// fetched, as the first time), decompressed and hashed against the
+/// Release's `plain` entry, and kept again in place of the damaged copy.
+fn remaker(source: Source, plain: &distill_trust::FileEntry, ext: &str, url: &str) -> Remake {
+    let (plain, ext, url) = (plain.clone(), ext.to_owned(), url.to_owned());
+    // Stanzas are read after loading, outside the runtime: a fetch then
+    // blocks on it.
+    let runtime = tokio::runtime::Handle::current();
+    Box::new(move || {
+        let damaged = |why: &str| format!("the cached copy of {url} is damaged, and {why}");
+        let cache = source.fetcher.cache();
+        let sha = source.pin.sha256.as_str();
+        let cached = cache
+            .get(sha)
+            .filter(|f| distill_fetch::sha256_file(f).is_ok_and(|(s, _)| s == sha));
+        let file = match cached {
+            Some(f) => f,
+            None if tokio::runtime::Handle::try_current().is_ok() => {
+                return Err(damaged(
+                    "it cannot be fetched from here: run the command again",
+                ));
+            }
+            None => runtime
+                .block_on(source.fetcher.fetch_pinned(&source.urls, &source.pin))
+                .map_err(|e| damaged(&format!("fetching it again failed: {e}")))?,
+        };
+        let text = decode_index(&file, &ext, &url).map_err(|e| damaged(&e.to_string()))?;
+        keep_plain(cache, &text, &plain, &url).map_err(|e| damaged(&e.to_string()))?;
+        Ok(text)
+    })
 }
 
 /// The cached decompressed index at `path` if it has the size and sha256
 /// of the Release's `entry` (else it is removed, to be made again): its
-/// text, and its stanzas, found on a second core while the text is hashed
+/// text, and its table, made on a second core while the text is hashed
 /// (nothing of it is returned before the hash matched).
 fn read_verified(
     path: &std::path::Path,
     entry: &distill_trust::FileEntry,
-) -> Option<(String, Result<Spans, distill_debian::ControlError>)> {
+) -> Option<(String, Result<Table, distill_debian::ControlError>)> {
     use sha2::Digest;
     let discard = || {
         let _ = std::fs::remove_file(path);
@@ -329,15 +427,23 @@ fn read_verified(
     let Ok(text) = String::from_utf8(bytes) else {
         return discard();
     };
-    let (sha, spans) = std::thread::scope(|s| {
+    let (sha, table) = std::thread::scope(|s| {
         let sha = s.spawn(|| hex::encode(sha2::Sha256::digest(text.as_bytes())));
-        let spans = Spans::of(&text);
-        (joined(sha), spans)
+        let table = Table::of(&text);
+        (joined(sha), table)
     });
     if sha != entry.sha256.as_str() {
         return discard();
     }
-    Some((text, spans))
+    Some((text, table))
+}
+
+/// `f` on tokio's blocking pool; its panic, if it had one, goes on here.
+async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(t) => t,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 /// A scoped thread's result; its panic, if it had one, goes on here.

@@ -71,6 +71,12 @@ pub enum ControlError {
     OrphanContinuation { line: usize },
     #[error("line {line}: empty field name")]
     EmptyName { line: usize },
+    #[error("package {package}: bad {field}: {cause}")]
+    BadField {
+        package: String,
+        field: &'static str,
+        cause: String,
+    },
 }
 
 /// Iterates over the stanzas of `text`.
@@ -203,6 +209,35 @@ impl<'a> Iterator for Paragraphs<'a> {
         let text = self.next_with(|k, v| fields.push((k, v)));
         Some(text?.map(|text| Paragraph { fields, text }))
     }
+}
+
+/// The fields of a `Packages` stanza a resolver chooses candidates by,
+/// trimmed, as the stanza has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary<'a> {
+    pub name: &'a str,
+    pub version: Option<&'a str>,
+    pub arch: Option<&'a str>,
+    pub multi_arch: Option<&'a str>,
+    pub provides: Option<&'a str>,
+}
+
+/// A package index's stanzas by number: each one's [`Summary`] at hand,
+/// looked up by name or by what it provides, its text had on first use
+/// (an index kept in the cache reads only the stanzas a resolution
+/// touches, like apt's binary package cache).
+pub trait StanzaSource: Sync {
+    /// How many stanzas; numbers run from 0.
+    fn count(&self) -> u32;
+    /// The summary of stanza `id` (< count).
+    fn summary(&self, id: u32) -> Summary<'_>;
+    /// The text of stanza `id` (one paragraph), or why it cannot be had.
+    fn stanza_text(&self, id: u32) -> Result<&str, String>;
+    /// The stanzas whose `Package` is `name`, in file order.
+    fn named(&self, name: &str) -> &[u32];
+    /// The stanzas whose `Provides` names `virt`, in file order, each
+    /// with the version it provides, if any.
+    fn providing(&self, virt: &str) -> Vec<(u32, Option<&str>)>;
 }
 
 #[cfg(test)]

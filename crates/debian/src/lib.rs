@@ -14,8 +14,8 @@ pub mod time;
 pub mod version;
 
 pub use arch::{arch_matches, host_arch};
-pub use control::{ControlError, Paragraph, paragraphs};
-pub use relation::{Dependency, Op, Relation, RelationError, parse_relations};
+pub use control::{ControlError, Paragraph, StanzaSource, Summary, paragraphs};
+pub use relation::{Dependency, Op, Provided, Relation, RelationError, parse_relations, provided};
 pub use source::{IdentityError, Served, Sha256};
 pub use time::{SnapshotTime, TimeError};
 pub use version::{Version, VersionError, compare_versions};

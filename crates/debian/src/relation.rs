@@ -1,6 +1,7 @@
 //! Relation fields (`Depends`, `Pre-Depends`, `Provides`, `Conflicts`,
 //! `Breaks`, ...): `a (>= 1) | b:any, c [amd64 !i386] <!nocheck>`.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -236,6 +237,57 @@ fn parse_dependency(s: &str) -> Result<Dependency, &'static str> {
     }
     Ok(dep)
 }
+
+/// The (name, version) pairs of a `Provides` field, into `out`. Nearly
+/// every field is plain `a, b (= 1)`, read here without allocating (this
+/// runs for every stanza of a 60k-package index); anything else goes
+/// through the full relation parser.
+pub fn provided<'a>(field: &'a str, out: &mut Vec<Provided<'a>>) -> Result<(), RelationError> {
+    let simple = |item: &'a str| -> Option<Provided<'a>> {
+        let item = item.trim();
+        let (virt, rest) = item
+            .split_once(|c: char| c.is_whitespace() || c == '(')
+            .unwrap_or((item, ""));
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        };
+        if !plain(virt) {
+            return None;
+        }
+        let rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if rest.is_empty() {
+            return Some((Cow::Borrowed(virt), None));
+        }
+        let version = rest.strip_prefix('=')?.strip_suffix(')')?.trim();
+        let ok = !version.is_empty()
+            && version
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.~:".contains(&b));
+        ok.then_some((Cow::Borrowed(virt), Some(Cow::Borrowed(version))))
+    };
+    let start = out.len();
+    for item in field.split(',') {
+        match simple(item) {
+            Some(p) => out.push(p),
+            None => {
+                out.truncate(start);
+                let all = parse_relations(field)?
+                    .into_iter()
+                    .flat_map(|r| r.alternatives);
+                out.extend(
+                    all.map(|d| (Cow::Owned(d.name), d.version.map(|(_, v)| Cow::Owned(v)))),
+                );
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A virtual name and the version it is provided at, if any.
+pub type Provided<'a> = (Cow<'a, str>, Option<Cow<'a, str>>);
 
 #[cfg(test)]
 mod tests {

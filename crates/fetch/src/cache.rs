@@ -7,13 +7,6 @@ use tempfile::NamedTempFile;
 
 use crate::FetchError;
 
-/// Content-addressed store: `sha256/<2 hex>/<64 hex>` holds bytes whose
-/// hash is their name; `url/<sha256 of url>` records which content a URL
-/// last served (used for `--offline` replays of unpinned files).
-///
-/// Every write goes to a temporary file in `tmp/` on the same filesystem
-/// and is renamed into place, so readers never see a partial file and two
-/// processes sharing the cache at worst both write the same bytes.
 /// An HTTP response's `ETag` and `Last-Modified`, sent back as
 /// `If-None-Match` / `If-Modified-Since` to revalidate a cached copy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,6 +21,14 @@ impl Validators {
     }
 }
 
+/// Content-addressed store: `sha256/<2 hex>/<64 hex>` holds bytes whose
+/// hash is their name; `url/<sha256 of url>` records which content a URL
+/// last served (used for `--offline` replays of unpinned files);
+/// `derived/` holds what was made from stored content (index tables).
+///
+/// Every write goes to a temporary file in `tmp/` on the same filesystem
+/// and is renamed into place, so readers never see a partial file and two
+/// processes sharing the cache at worst both write the same bytes.
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
@@ -112,6 +113,25 @@ impl Cache {
         Ok(sha)
     }
 
+    /// `derived/<name>`: a file made from cached content, such as a
+    /// package index's table (named after the text's hash).
+    pub fn derived_path(&self, name: &str) -> PathBuf {
+        self.root.join("derived").join(name)
+    }
+
+    /// Stores a derived file. Like [`Cache::put_remakeable`] it is not
+    /// synced: it carries its own checksum, and one a crash tore is made
+    /// again.
+    pub fn put_derived(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, FetchError> {
+        let dest = self.derived_path(name);
+        let parent = dest.parent().expect("derived path has a parent");
+        fs::create_dir_all(parent).map_err(|e| cache_err(parent, e))?;
+        let mut tmp = self.temp()?;
+        tmp.write_all(bytes).map_err(|e| cache_err(tmp.path(), e))?;
+        tmp.persist(&dest).map_err(|e| cache_err(&dest, e.error))?;
+        Ok(dest)
+    }
+
     fn url_ref(&self, url: &str) -> PathBuf {
         self.root
             .join("url")
@@ -172,6 +192,14 @@ impl Cache {
         }
         Some((sha.to_owned(), served.to_owned(), validators))
     }
+}
+
+/// The sha256 (hex) and length of a file, read in chunks.
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut f = fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let len = std::io::copy(&mut f, &mut h)?;
+    Ok((hex::encode(h.finalize()), len))
 }
 
 #[cfg(test)]

@@ -116,7 +116,9 @@ impl Default for Timeouts {
 }
 
 pub struct Fetcher {
-    client: reqwest::Client,
+    /// Built on first use: loading the system's roots costs a run that
+    /// needs no request (`--offline`, a cached snapshot) ~5 ms.
+    client: std::sync::OnceLock<reqwest::Client>,
     timeouts: Timeouts,
     cache: Cache,
     offline: bool,
@@ -155,7 +157,7 @@ impl Fetcher {
         });
         let timeouts = Timeouts::default();
         Ok(Fetcher {
-            client: client(timeouts)?,
+            client: std::sync::OnceLock::new(),
             timeouts,
             cache,
             offline: false,
@@ -168,10 +170,9 @@ impl Fetcher {
     }
 
     pub fn with_timeouts(mut self, timeouts: Timeouts) -> Result<Self, FetchError> {
-        // The client is built once at start-up; only other limits need
-        // another.
+        // The client is built once, on first use, with these limits.
         if timeouts != self.timeouts {
-            self.client = client(timeouts)?;
+            self.client = std::sync::OnceLock::new();
             self.timeouts = timeouts;
         }
         Ok(self)
@@ -190,6 +191,15 @@ impl Fetcher {
     pub fn with_parallelism(mut self, n: usize) -> Self {
         self.limit = Arc::new(Semaphore::new(n.max(1)));
         self
+    }
+
+    /// The HTTP client, built on first use.
+    fn http(&self) -> Result<&reqwest::Client, FetchError> {
+        if let Some(c) = self.client.get() {
+            return Ok(c);
+        }
+        let built = client(self.timeouts)?;
+        Ok(self.client.get_or_init(|| built))
     }
 
     /// Where notes and progress go.
@@ -512,7 +522,7 @@ impl Fetcher {
             url: url.to_owned(),
             cause,
         };
-        let mut request = self.client.get(url);
+        let mut request = self.http()?.get(url);
         if let Some(v) = conditional {
             if let Some(etag) = &v.etag {
                 request = request.header(reqwest::header::IF_NONE_MATCH, etag);

@@ -21,7 +21,7 @@ mod cache;
 mod client;
 
 pub use atomic::{AtomicFile, write_atomic};
-pub use cache::{Cache, Validators};
+pub use cache::{Cache, Validators, sha256_file};
 pub use client::{
     Fetched, Fetcher, Observer, Pinned, RetryPolicy, Sha512Fetched, Silent, Timeouts, Transfer,
     authority, causes,

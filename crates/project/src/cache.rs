@@ -1,13 +1,11 @@
 //! `cache verify` and `cache gc`: the download cache re-checked file by
 //! file, and trimmed to what the project's locks still use. The cache is
-//! content-addressed (`sha256/`, `url/`, `tmp/`) with the layer cache
-//! beside it (`layers/<key>.json` records, `layers/blobs/<digest>`).
+//! content-addressed (`sha256/`, `url/`, `tmp/`), with the index tables
+//! made from it (`derived/<sha256>.table`) and the layer cache beside it
+//! (`layers/<key>.json` records, `layers/blobs/<digest>`).
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-
-use sha2::Digest;
 
 use crate::build::layers::LayerRecord;
 use crate::error::{Context, Result};
@@ -40,8 +38,8 @@ impl Project {
                 if name.as_deref().is_some_and(|n| n.starts_with('.')) {
                     continue; // a layer being written
                 }
-                let (hex, len) =
-                    sha256_file(&file).context(|| format!("cannot read {}", file.display()))?;
+                let (hex, len) = distill_fetch::sha256_file(&file)
+                    .context(|| format!("cannot read {}", file.display()))?;
                 report.files += 1;
                 report.bytes += len;
                 if name.as_deref() != Some(hex.as_str()) {
@@ -57,6 +55,17 @@ impl Project {
             }
         }
         self.drop_dangling_urls(&root, &mut report)?;
+        // Index tables carry their own checksum; one whose text is gone is
+        // of no use.
+        for table in files_in(&root.join("derived"), false)? {
+            let len = table.metadata().map_or(0, |m| m.len());
+            report.files += 1;
+            report.bytes += len;
+            let sound = std::fs::read(&table).is_ok_and(|b| distill_archive::table_intact(&b));
+            if !sound || !has_text(&root, &table) {
+                remove(&table, len, &mut report)?;
+            }
+        }
         Ok(report)
     }
 
@@ -130,6 +139,14 @@ impl Project {
             }
         }
         self.drop_dangling_urls(&root, &mut report)?;
+        for table in files_in(&root.join("derived"), false)? {
+            let len = table.metadata().map_or(0, |m| m.len());
+            report.files += 1;
+            report.bytes += len;
+            if !has_text(&root, &table) {
+                remove(&table, len, &mut report)?;
+            }
+        }
         Ok(report)
     }
 
@@ -169,26 +186,19 @@ fn files_in(dir: &Path, nested: bool) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Whether the index text a table in `derived/` was made from (named
+/// after its sha256) is still stored.
+fn has_text(root: &Path, table: &Path) -> bool {
+    let name = table.file_name().map(|n| n.to_string_lossy().into_owned());
+    let sha = name.as_deref().and_then(|n| n.get(..64)).unwrap_or("");
+    distill_debian::Sha256::parse(sha).is_ok()
+        && name.as_deref() == Some(distill_archive::table_name(sha).as_str())
+        && root.join("sha256").join(&sha[..2]).join(sha).is_file()
+}
+
 /// A layer record, if the file holds one.
 fn read_record(path: &Path) -> Option<LayerRecord> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
-}
-
-/// The sha256 (hex) and length of a file, read in chunks.
-pub(crate) fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut len = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        len += n as u64;
-        h.update(&buf[..n]);
-    }
-    Ok((hex::encode(h.finalize()), len))
 }
 
 fn remove(path: &Path, len: u64, report: &mut CacheReport) -> Result<()> {

@@ -395,7 +395,9 @@ fn debug_additions(
 /// The lock entry of a candidate.
 fn lock_entry(pkg: &Package<'_>, loaded: &Loaded) -> Result<LockedPackage> {
     let rel = &loaded.releases[pkg.origin];
-    let stanza = pkg.stanza();
+    let stanza = pkg
+        .stanza()
+        .context(|| format!("cannot lock {} {}", pkg.name, pkg.version))?;
     let field = |f: &str| {
         stanza.get(f).ok_or_else(|| {
             fail!(

@@ -10,7 +10,7 @@ use distill_archive::{DistroSpec, Loaded, Loader, Pins};
 use distill_debian::SnapshotTime;
 use distill_fetch::{Cache, Fetcher, Observer, RetryPolicy, Timeouts, write_atomic};
 use distill_lock::Lock;
-use distill_resolve::{Stanza, Universe};
+use distill_resolve::Universe;
 use distill_trust::Keyring;
 
 use crate::config::Config;
@@ -200,15 +200,7 @@ impl Project {
 
 /// The resolver's universe of one architecture of a loaded distro.
 pub(crate) fn universe<'a>(loaded: &'a Loaded, arch: &'a str) -> Result<Universe<'a>> {
-    let stanzas = loaded
-        .stanzas(arch)
-        .map(|(origin, name, text, provides)| Stanza {
-            origin,
-            name,
-            text,
-            provides,
-        });
-    Ok(Universe::new(arch, stanzas)?)
+    Ok(Universe::new(arch, loaded.sources(arch))?)
 }
 
 /// The lock at `path`, or `None` when there is no file.

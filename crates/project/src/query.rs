@@ -42,7 +42,11 @@ impl Project {
         let mut found = Vec::new();
         for idx in loaded.for_arch(arch) {
             let rel = &loaded.releases[idx.release];
-            for p in idx.index.get(package) {
+            let stanzas = idx
+                .index
+                .get(package)
+                .map_err(|e| fail!("cannot read the index of {}: {e}", rel.suite))?;
+            for p in stanzas {
                 found.push(Found {
                     archive: rel.archive.clone(),
                     suite: rel.suite.clone(),

@@ -9,8 +9,9 @@
 
 use std::time::{Duration, Instant};
 
-use distill_debian::paragraphs;
-use distill_resolve::{Stanza, Universe};
+use distill_archive::PackageIndex;
+use distill_debian::StanzaSource;
+use distill_resolve::Universe;
 
 fn main() {
     let args: Vec<String> = std::env::args()
@@ -27,22 +28,10 @@ fn main() {
     let mut size = 0;
     for _ in 0..5 {
         let t = Instant::now();
-        let mut stanzas = Vec::new();
-        let mut it = paragraphs(&text);
-        while let Some(next) = it.next_fields(["Package", "Provides"]) {
-            let (text, [name, provides]) = next.expect("stanza");
-            if let Some(name) = name {
-                stanzas.push(Stanza {
-                    origin: 0,
-                    name,
-                    text,
-                    provides,
-                });
-            }
-        }
+        let index = PackageIndex::parse(text.clone()).expect("index");
         split = split.min(t.elapsed());
         let t = Instant::now();
-        let u = Universe::new(arch, stanzas).expect("universe");
+        let u = Universe::new(arch, [(0, &index as &dyn StanzaSource)]).expect("universe");
         universe = universe.min(t.elapsed());
         let t = Instant::now();
         let r = u.resolve(&roots, &Default::default()).expect("resolve");
@@ -52,7 +41,7 @@ fn main() {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!("{size} packages for {} roots", roots.len());
     println!(
-        "load: split into stanzas  {:>8.1} ms  (once per index, like apt update)",
+        "load: the table            {:>8.1} ms  (once per index, like apt update)",
         ms(split)
     );
     println!(

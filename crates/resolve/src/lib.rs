@@ -19,17 +19,17 @@
 //! The result keeps the dependency graph (petgraph) so `why` can show the
 //! paths from the roots to any package.
 //!
-//! One file of ~650 lines on purpose: the universe's private tables (names,
-//! candidates chosen on first lookup, providers) and the resolution loop
-//! that reads them are one piece; split, the tables would have to become
-//! an internal API. The rule-by-rule tests are in `tests.rs`.
+//! The indices look names and provides up themselves (the cached table of
+//! each, like apt's binary cache); the universe keeps the candidates it
+//! chose on first lookup. One file on purpose: those memo tables and the
+//! resolution loop that reads them are one piece. The rule-by-rule tests
+//! are in `tests.rs`.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use distill_debian::{
-    Dependency, Paragraph, Relation, compare_versions, paragraphs, parse_relations,
+    Dependency, Paragraph, Relation, StanzaSource, compare_versions, paragraphs, parse_relations,
 };
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -61,143 +61,104 @@ pub enum ResolveError {
     BadIndex(String),
 }
 
-/// The universe's tables are only ever looked up (never iterated into
-/// output), so they use a fast fixed hash instead of SipHash: a quarter of
-/// the universe build went to hashing 60k names.
+/// The universe's memo tables are only ever looked up (never iterated
+/// into output), so they use a fast fixed hash instead of SipHash.
 type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
-const FIELDS: [&str; 5] = [
-    "Package",
-    "Version",
-    "Architecture",
-    "Multi-Arch",
-    "Provides",
-];
-
 /// A candidate package: the fields the resolver and the lock need.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Package<'a> {
     pub name: &'a str,
     pub version: &'a str,
     pub arch: &'a str,
     pub multi_arch: &'a str,
     pub provides: Option<&'a str>,
-    /// The stanza's text; [`Package::stanza`] parses it on demand (the
-    /// resolver touches a few hundred of the tens of thousands).
-    pub text: &'a str,
     /// The caller's tag for the index this stanza came from.
     pub origin: usize,
+    /// Where the stanza is: its text is read on demand (the resolver
+    /// touches a few hundred of the tens of thousands).
+    at: At,
+    source: &'a dyn StanzaSource,
+}
+
+impl std::fmt::Debug for Package<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.name, self.version, self.arch)
+    }
 }
 
 impl<'a> Package<'a> {
+    /// The stanza's text.
+    pub fn text(&self) -> Result<&'a str, ResolveError> {
+        self.source
+            .stanza_text(self.at.id)
+            .map_err(ResolveError::BadIndex)
+    }
+
     /// The full stanza.
-    pub fn stanza(&self) -> Paragraph<'a> {
-        distill_debian::paragraphs(self.text)
-            .next()
-            .and_then(Result::ok)
-            .expect("a stanza that parsed once parses again")
+    pub fn stanza(&self) -> Result<Paragraph<'a>, ResolveError> {
+        match paragraphs(self.text()?).next() {
+            Some(Ok(p)) => Ok(p),
+            _ => Err(ResolveError::BadStanza {
+                name: self.name.to_owned(),
+                cause: "its stanza does not parse".into(),
+            }),
+        }
     }
 }
 
-/// One stanza of an index, as the universe takes it: its text (borrowed
-/// from the index), its `Package` name, and the caller's tag for the index.
-#[derive(Debug, Clone, Copy)]
-pub struct Stanza<'a> {
-    pub origin: usize,
-    pub name: &'a str,
-    pub text: &'a str,
-    /// The value of its `Provides` field: found by the pass that split
-    /// the index, so building a universe parses nothing.
-    pub provides: Option<&'a str>,
+/// A stanza of the universe: which of its sources, and which stanza.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct At {
+    source: u32,
+    id: u32,
 }
 
-/// Every stanza of one name, and the candidate among them, chosen on the
-/// first lookup (a resolution touches a few hundred of 60k names).
-struct Entry<'a> {
-    /// Most names have one stanza: kept inline, no allocation.
-    first: (usize, &'a str),
-    more: Vec<(usize, &'a str)>,
-    /// Boxed: 60k entries stay small (the map's memory is most of the
-    /// universe's build time), and only a few hundred are ever chosen.
-    chosen: OnceLock<Option<Box<Package<'a>>>>,
-}
+/// The candidate chosen for a name (none when no stanza of it is of the
+/// universe's architecture), once chosen.
+type Slot<'a> = OnceLock<Option<Box<Package<'a>>>>;
 
-/// All candidates for one architecture.
+/// What provides a virtual name: (provider, version provided, stanza).
+type Providers<'a> = Arc<[(&'a str, Option<&'a str>, At)]>;
+
+/// All candidates for one architecture, over indices that look names and
+/// provides up themselves ([`StanzaSource`]): building a universe costs
+/// nothing, and a resolution reads only the names it touches.
 pub struct Universe<'a> {
     arch: String,
-    /// A hash map for speed (60k names): it is only ever looked up.
-    names: Map<&'a str, Entry<'a>>,
-    /// Virtual name → (provider, provided version, the providing stanza);
-    /// a provide counts only while that stanza is its name's candidate.
-    providers: Providers<'a>,
+    /// The indices, each with the caller's tag for it.
+    sources: Vec<(usize, &'a dyn StanzaSource)>,
+    /// One slot per stanza of each source; a name's candidate is kept in
+    /// the slot of its first stanza (first source that has it, first in
+    /// file order). Boxed: only a few hundred are ever chosen.
+    chosen: Vec<Vec<Slot<'a>>>,
+    /// Name → the slot of its first stanza: a name asked for again (the
+    /// resolver asks many times) costs a hash lookup, not a search.
+    slots: Mutex<Map<Box<str>, Option<At>>>,
+    /// Virtual name → what provides it, found on first use.
+    providers: Mutex<Map<Box<str>, Providers<'a>>>,
 }
 
 impl<'a> Universe<'a> {
-    /// Builds the universe from the stanzas of every suite of a distro
-    /// for `arch` (suite order does not matter: highest version wins, as
-    /// with equal apt pins). Nothing is parsed here but `Provides` values:
-    /// an index loaded once (like apt's package cache) gives a universe in
-    /// a few tens of milliseconds.
+    /// The universe of the indices of every suite of a distro for `arch`,
+    /// each with a tag the candidates carry as their `origin` (suite order
+    /// does not matter: highest version wins, as with equal apt pins).
     pub fn new(
         arch: &str,
-        stanzas: impl IntoIterator<Item = Stanza<'a>>,
+        sources: impl IntoIterator<Item = (usize, &'a dyn StanzaSource)>,
     ) -> Result<Universe<'a>, ResolveError> {
-        let mut names: Map<&'a str, Entry<'a>> =
-            Map::with_capacity_and_hasher(1 << 16, Default::default());
-        let mut providers: Providers<'a> =
-            Map::with_capacity_and_hasher(1 << 13, Default::default());
-        for s in stanzas {
-            match names.entry(s.name) {
-                std::collections::hash_map::Entry::Occupied(mut e) => {
-                    e.get_mut().more.push((s.origin, s.text))
-                }
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(Entry {
-                        first: (s.origin, s.text),
-                        more: Vec::new(),
-                        chosen: OnceLock::new(),
-                    });
-                }
-            }
-            if let Some(field) = s.provides {
-                for (virt, version) in provided(s.name, field)? {
-                    providers
-                        .entry(virt)
-                        .or_default()
-                        .push((s.name, version, s.text));
-                }
-            }
-        }
+        let sources: Vec<(usize, &'a dyn StanzaSource)> = sources.into_iter().collect();
+        let chosen = sources
+            .iter()
+            .map(|(_, s)| (0..s.count()).map(|_| OnceLock::new()).collect())
+            .collect();
         Ok(Universe {
             arch: arch.to_owned(),
-            names,
-            providers,
+            sources,
+            chosen,
+            slots: Mutex::default(),
+            providers: Mutex::default(),
         })
-    }
-
-    /// The universe of whole Packages texts, each tagged with its origin
-    /// (tests and benchmarks; the CLI hands over its parsed indices).
-    pub fn from_texts(
-        arch: &str,
-        texts: impl IntoIterator<Item = (usize, &'a str)>,
-    ) -> Result<Universe<'a>, ResolveError> {
-        let mut stanzas = Vec::new();
-        for (origin, text) in texts {
-            let mut it = paragraphs(text);
-            while let Some(next) = it.next_fields(["Package", "Provides"]) {
-                let (text, [name, provides]) =
-                    next.map_err(|e| ResolveError::BadIndex(e.to_string()))?;
-                if let Some(name) = name {
-                    stanzas.push(Stanza {
-                        origin,
-                        name,
-                        text,
-                        provides,
-                    });
-                }
-            }
-        }
-        Universe::new(arch, stanzas)
     }
 
     pub fn arch(&self) -> &str {
@@ -207,53 +168,87 @@ impl<'a> Universe<'a> {
     /// The candidate of `name`: the highest version among its stanzas of
     /// the universe's architecture or `all`.
     pub fn get(&self, name: &str) -> Option<&Package<'a>> {
-        let entry = self.names.get(name)?;
-        entry
-            .chosen
-            .get_or_init(|| {
-                let all = std::iter::once(&entry.first).chain(&entry.more);
-                self.choose(name, all).map(Box::new)
-            })
+        let at = self.slot(name)?;
+        self.chosen[at.source as usize][at.id as usize]
+            .get_or_init(|| self.choose(name).map(Box::new))
             .as_deref()
     }
 
-    fn choose<'s>(
-        &self,
-        name: &str,
-        stanzas: impl Iterator<Item = &'s (usize, &'a str)>,
-    ) -> Option<Package<'a>>
-    where
-        'a: 's,
-    {
+    /// Where the candidate of `name` is kept, if any stanza has that name.
+    fn slot(&self, name: &str) -> Option<At> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(at) = slots.get(name) {
+            return *at;
+        }
+        let at = self.sources.iter().enumerate().find_map(|(n, (_, src))| {
+            src.named(name).first().map(|&id| At {
+                source: n as u32,
+                id,
+            })
+        });
+        slots.insert(name.into(), at);
+        at
+    }
+
+    fn choose(&self, name: &str) -> Option<Package<'a>> {
         let mut best: Option<Package<'a>> = None;
-        for &(origin, text) in stanzas {
-            let Some(Ok((text, [n, version, parch, multi_arch, provides]))) =
-                paragraphs(text).next_fields(FIELDS)
-            else {
-                continue;
-            };
-            let (Some(n), Some(version), Some(parch)) = (n, version, parch) else {
-                continue;
-            };
-            if n != name || (parch != self.arch && parch != "all") {
-                continue;
-            }
-            if best
-                .as_ref()
-                .is_none_or(|b| compare_versions(version, b.version).is_gt())
-            {
-                best = Some(Package {
-                    name: n,
-                    version,
-                    arch: parch,
-                    multi_arch: multi_arch.unwrap_or("no"),
-                    provides,
-                    text,
-                    origin,
-                });
+        for (n, &(origin, source)) in self.sources.iter().enumerate() {
+            for &id in source.named(name) {
+                let s = source.summary(id);
+                let (Some(version), Some(parch)) = (s.version, s.arch) else {
+                    continue;
+                };
+                if parch != self.arch && parch != "all" {
+                    continue;
+                }
+                if best
+                    .as_ref()
+                    .is_none_or(|b| compare_versions(version, b.version).is_gt())
+                {
+                    best = Some(Package {
+                        name: s.name,
+                        version,
+                        arch: parch,
+                        multi_arch: s.multi_arch.unwrap_or("no"),
+                        provides: s.provides,
+                        origin,
+                        at: At {
+                            source: n as u32,
+                            id,
+                        },
+                        source,
+                    });
+                }
             }
         }
         best
+    }
+
+    /// Every stanza that provides `virt`, in source then file order.
+    fn provided_by(&self, virt: &str) -> Providers<'a> {
+        let mut memo = self
+            .providers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = memo.get(virt) {
+            return found.clone();
+        }
+        let found: Providers<'a> = self
+            .sources
+            .iter()
+            .enumerate()
+            .flat_map(|(n, &(_, src))| {
+                src.providing(virt).into_iter().map(move |(id, version)| {
+                    let at = At {
+                        source: n as u32,
+                        id,
+                    };
+                    (src.summary(id).name, version, at)
+                })
+            })
+            .collect();
+        memo.insert(virt.into(), found.clone());
+        found
     }
 
     /// A name the resolution already found a candidate for.
@@ -282,23 +277,17 @@ impl<'a> Universe<'a> {
     /// `optional`, for `awk`), then we take name order. (Every candidate is
     /// of the image's architecture or `all`, so an arch qualifier on a
     /// virtual name has nothing more to rule out.)
-    fn providers_of(&self, dep: &Dependency) -> Vec<&'a str> {
-        let mut out: Vec<&'a str> = self
-            .providers
-            .get(dep.name.as_str())
-            .into_iter()
-            .flatten()
-            .filter(|(p, v, text)| {
-                dep.version_matches(v.as_deref())
-                    && self
-                        .get(p)
-                        .is_some_and(|c| std::ptr::eq(c.text.as_ptr(), text.as_ptr()))
-            })
-            .map(|(p, _, _)| *p)
-            .collect();
-        out.sort_by_key(|p| (priority_rank(self.must(p).stanza().get("Priority")), *p));
+    fn providers_of(&self, dep: &Dependency) -> Result<Vec<&'a str>, ResolveError> {
+        let mut out = Vec::new();
+        for &(p, v, at) in self.provided_by(&dep.name).iter() {
+            if dep.version_matches(v) && self.get(p).is_some_and(|c| c.at == at) {
+                let priority = self.must(p).stanza()?.get("Priority");
+                out.push((priority_rank(priority), p));
+            }
+        }
+        out.sort();
         out.dedup();
-        out
+        Ok(out.into_iter().map(|(_, p)| p).collect())
     }
 
     /// Resolves `roots` with `excludes` (name → reason).
@@ -336,10 +325,10 @@ impl<'a> Universe<'a> {
         }
 
         while let Some(name) = queue.pop_front() {
-            let pkg = &self.must(name);
+            let stanza = self.must(name).stanza()?;
             let mut rels = Vec::new();
             for field in ["Pre-Depends", "Depends"] {
-                if let Some(v) = pkg.stanza().get(field) {
+                if let Some(v) = stanza.get(field) {
                     rels.extend(relations(name, v)?);
                 }
             }
@@ -354,31 +343,34 @@ impl<'a> Universe<'a> {
                 }
                 let label = rel.to_string();
                 // 1. Already satisfied by something chosen?
-                let chosen = alts.iter().find_map(|d| {
+                let mut target = None;
+                for d in &alts {
                     if nodes.contains_key(d.name.as_str()) && self.real_satisfies(&d.name, d) {
-                        return Some(self.must(d.name.as_str()).name);
+                        target = Some(self.must(d.name.as_str()).name);
+                    } else {
+                        target = self
+                            .providers_of(d)?
+                            .into_iter()
+                            .find(|p| nodes.contains_key(p));
                     }
-                    self.providers_of(d)
-                        .into_iter()
-                        .find(|p| nodes.contains_key(p))
-                });
-                let target = match chosen {
-                    Some(t) => Some(t),
-                    None => {
-                        // 2. First satisfiable alternative, real before virtual.
-                        alts.iter().find_map(|d| {
-                            if excludes.contains_key(&d.name) {
-                                return None;
-                            }
-                            if self.real_satisfies(&d.name, d) {
-                                return Some(self.must(d.name.as_str()).name);
-                            }
-                            self.providers_of(d)
-                                .into_iter()
-                                .find(|p| !excludes.contains_key(*p))
-                        })
+                    if target.is_some() {
+                        break;
                     }
-                };
+                }
+                // 2. First satisfiable alternative, real before virtual.
+                for d in alts.iter().filter(|d| !excludes.contains_key(&d.name)) {
+                    if target.is_some() {
+                        break;
+                    }
+                    if self.real_satisfies(&d.name, d) {
+                        target = Some(self.must(d.name.as_str()).name);
+                    } else {
+                        target = self
+                            .providers_of(d)?
+                            .into_iter()
+                            .find(|p| !excludes.contains_key(*p));
+                    }
+                }
                 match target {
                     Some(t) => {
                         let tn = *nodes.entry(t).or_insert_with(|| {
@@ -434,9 +426,9 @@ impl<'a> Universe<'a> {
 
     fn check_conflicts(&self, chosen: &BTreeSet<&str>) -> Result<(), ResolveError> {
         for &name in chosen {
-            let pkg = &self.must(name);
+            let stanza = self.must(name).stanza()?;
             for (field, rule) in [("Conflicts", "conflicts with"), ("Breaks", "breaks")] {
-                let Some(v) = pkg.stanza().get(field) else {
+                let Some(v) = stanza.get(field) else {
                     continue;
                 };
                 for rel in relations(name, v)? {
@@ -452,7 +444,7 @@ impl<'a> Universe<'a> {
                         // only unversioned ones (versioned provides are
                         // matched like real versions).
                         let virtual_hit = self
-                            .providers_of(d)
+                            .providers_of(d)?
                             .into_iter()
                             .find(|p| *p != name && chosen.contains(p));
                         if let Some(b) = real_hit
@@ -485,51 +477,6 @@ fn priority_rank(priority: Option<&str>) -> u8 {
         _ => 5,
     }
 }
-
-/// The (name, version) pairs of a `Provides` field. Nearly every field is
-/// plain `a, b (= 1)`, read here without allocating (this runs for every
-/// candidate of a 60k-package universe); anything else goes through the
-/// full relation parser.
-fn provided<'a>(name: &str, field: &'a str) -> Result<Vec<Provided<'a>>, ResolveError> {
-    let simple = |item: &'a str| -> Option<Provided<'a>> {
-        let item = item.trim();
-        let (virt, rest) = item
-            .split_once(|c: char| c.is_whitespace() || c == '(')
-            .unwrap_or((item, ""));
-        let plain = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-        };
-        if !plain(virt) {
-            return None;
-        }
-        let rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
-        if rest.is_empty() {
-            return Some((Cow::Borrowed(virt), None));
-        }
-        let version = rest.strip_prefix('=')?.strip_suffix(')')?.trim();
-        let ok = !version.is_empty()
-            && version
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+-.~:".contains(&b));
-        ok.then_some((Cow::Borrowed(virt), Some(Cow::Borrowed(version))))
-    };
-    if let Some(all) = field.split(',').map(simple).collect::<Option<Vec<_>>>() {
-        return Ok(all);
-    }
-    Ok(relations(name, field)?
-        .into_iter()
-        .flat_map(|r| r.alternatives)
-        .map(|d| (Cow::Owned(d.name), d.version.map(|(_, v)| Cow::Owned(v))))
-        .collect())
-}
-
-/// Virtual name → (provider, provided version, providing stanza).
-type Providers<'a> = Map<Cow<'a, str>, Vec<(&'a str, Option<Cow<'a, str>>, &'a str)>>;
-
-/// A virtual name and the version it is provided at, if any.
-type Provided<'a> = (Cow<'a, str>, Option<Cow<'a, str>>);
 
 fn relations(name: &str, field: &str) -> Result<Vec<Relation>, ResolveError> {
     parse_relations(field).map_err(|e| ResolveError::BadStanza {

@@ -210,23 +210,27 @@ fn cache_verify_drops_damaged_files() {
         "{}",
         ok.stdout
     );
-    // Damage one stored .deb and one layer blob.
+    // Damage one stored .deb, one layer blob and one index table.
     let (blobs, _) = s.ws.cache_files();
     let deb = blobs
         .iter()
         .max_by_key(|b| b.metadata().unwrap().len())
         .unwrap();
-    let layer = std::fs::read_dir(s.ws.cache().join("layers/blobs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
-        .unwrap();
-    for p in [deb, &layer] {
+    let first_in = |dir: &str| {
+        std::fs::read_dir(s.ws.cache().join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+            .unwrap()
+    };
+    let layer = first_in("layers/blobs");
+    let table = first_in("derived");
+    for p in [deb, &layer, &table] {
         flip_byte(p, 0);
     }
     let bad = s.ws.run(&["cache", "verify"]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
-    for p in [deb, &layer] {
+    for p in [deb, &layer, &table] {
         assert!(
             bad.stdout.contains(&format!("removed {}", p.display())),
             "{}",

@@ -235,7 +235,7 @@ pub(super) async fn fetch_artifacts<'a>(
 /// The cache's file is named by its hash and was checked when stored; it
 /// is checked again here, right before its bytes go into an image.
 pub(super) fn check_hash(path: &Path, sha256: &Sha256, label: &str) -> Result<()> {
-    let (got, _) = crate::cache::sha256_file(path)
+    let (got, _) = distill_fetch::sha256_file(path)
         .context(|| format!("cannot read {label}: {}", path.display()))?;
     if got != sha256.as_str() {
         return Err(fail!(
