@@ -20,6 +20,7 @@ pub mod generated;
 pub mod jks;
 pub mod ldcache;
 pub mod path;
+mod pgzip;
 pub mod reader;
 pub mod tree;
 pub mod upstream;

@@ -64,7 +64,7 @@ fn the_api_builds_what_the_binary_builds() {
     assert_eq!(binary.code, 0, "{}", binary.stderr);
     assert_eq!(lines.join("\n") + "\n", binary.stdout);
     assert!(lines.contains(
-        &"static-test:latest sha256:2776ccb19c85bf7fa5774f75ea4df7fdb57d9f2f6e612eb3fd50d8a40a09e9a8"
+        &"static-test:latest sha256:c6406cb0d1d6dce53673b1b2de809f5be1a433cb3bb119ce9f935818e0e35dc3"
             .to_owned()
     ));
 

@@ -20,7 +20,7 @@ use crate::error::{Context, Result, fail};
 
 /// Bump when the bytes a layer is made of change for the same inputs, so
 /// cached layers of older distills are not reused.
-const LAYER_FORMAT: &str = "distill-layer 3";
+const LAYER_FORMAT: &str = "distill-layer 4";
 
 /// What `layers/<key>.json` holds: the layer, and the sha256 of every
 /// file it was made from (none for layers made from packages.toml alone).

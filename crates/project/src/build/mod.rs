@@ -301,22 +301,32 @@ impl Project {
             fetch_artifacts(&self.fetcher, uses.values().copied()),
         ))?;
 
-        let steps = self.observer().steps(
-            (needed.len() + uses.len()) as u64,
-            &format!("{name} layers"),
-        );
         // One queue for every layer to make, the biggest first: a JDK
-        // started last would leave the other cores idle at the end.
+        // started last would leave the other cores idle at the end. The
+        // layers the build makes of its tools (the skeleton with the CA
+        // bundle, busybox) are in it too.
         enum Work<'l> {
             Artifact(&'l LockedArtifact),
             Package(&'l LockedPackage),
+            Skeleton(&'l str, Option<&'l LockedPackage>),
+            Busybox(&'l str, &'l LockedPackage),
         }
         let work: Vec<Work> = (uses.values().map(|a| Work::Artifact(a)))
             .chain(needed.values().map(|p| Work::Package(p)))
+            .chain(tools.iter().map(|(arch, t)| Work::Skeleton(arch, t.ca)))
+            .chain(
+                tools
+                    .iter()
+                    .filter_map(|(arch, t)| t.busybox.map(|p| Work::Busybox(arch, p))),
+            )
             .collect();
+        let steps = self
+            .observer()
+            .steps(work.len() as u64, &format!("{name} layers"));
         let size = |w: &Work| match w {
             Work::Artifact(a) => a.size,
-            Work::Package(p) => p.size,
+            Work::Package(p) | Work::Busybox(_, p) | Work::Skeleton(_, Some(p)) => p.size,
+            Work::Skeleton(_, None) => 0,
         };
         let done = largest_first(&work, size, |w| {
             let made = match w {
@@ -331,29 +341,28 @@ impl Project {
                     layers.artifact(a, spec, &tarballs[&a.sha256])?
                 }
                 Work::Package(p) => layers.package(p, &debs[&p.sha256])?,
+                Work::Skeleton(_, ca) => {
+                    let ca = ca.map(|p| (p, debs[&p.sha256].as_path()));
+                    recipes::skeleton(&layers, build, distro, ca)?
+                }
+                Work::Busybox(_, p) => recipes::busybox(&layers, p, &debs[&p.sha256])?,
             };
             steps.advance(1);
             Ok(made)
         })?;
         let mut from_artifacts: BTreeMap<&str, Made> = BTreeMap::new();
         let mut made: BTreeMap<&str, Made> = BTreeMap::new();
+        let mut skeletons: BTreeMap<&str, Made> = BTreeMap::new();
+        let mut busybox: BTreeMap<&str, Made> = BTreeMap::new();
         for (w, layer) in work.iter().zip(done) {
             match w {
                 Work::Artifact(a) => from_artifacts.insert(a.sha256.as_str(), layer),
                 Work::Package(p) => made.insert(p.sha256.as_str(), layer),
+                Work::Skeleton(arch, _) => skeletons.insert(arch, layer),
+                Work::Busybox(arch, _) => busybox.insert(arch, layer),
             };
         }
         drop(steps);
-
-        let mut skeletons: BTreeMap<&str, Made> = BTreeMap::new();
-        let mut busybox: BTreeMap<&str, Made> = BTreeMap::new();
-        for (arch, t) in &tools {
-            let ca = t.ca.map(|p| (p, debs[&p.sha256].as_path()));
-            skeletons.insert(arch, recipes::skeleton(&layers, build, distro, ca)?);
-            if let Some(p) = t.busybox {
-                busybox.insert(arch, recipes::busybox(&layers, p, &debs[&p.sha256])?);
-            }
-        }
 
         let assembly = Assembly {
             build,
