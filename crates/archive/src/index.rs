@@ -202,6 +202,101 @@ impl Lazy {
     }
 }
 
+/// A [`Table`] made as its text arrives: whole stanzas at a time.
+pub(crate) struct TableBuilder {
+    t: Table,
+}
+
+impl TableBuilder {
+    /// For a text of about `size` bytes.
+    pub(crate) fn new(size: usize) -> TableBuilder {
+        // Sized from what Debian's indices hold (a stanza per ~750 bytes,
+        // ~45 bytes of summary each), so the pool and records rarely grow.
+        TableBuilder {
+            t: Table {
+                records: Vec::with_capacity(size / 600),
+                pool: String::with_capacity(size / 12),
+                ..Table::default()
+            },
+        }
+    }
+
+    /// Adds the stanzas of `region`: whole stanzas only, starting `at`
+    /// bytes into the text. Errors name lines of the region.
+    pub(crate) fn feed(&mut self, region: &str, at: usize) -> Result<(), ControlError> {
+        let t = &mut self.t;
+        let base = region.as_ptr() as usize;
+        let mut stanzas = paragraphs(region);
+        let fields = [
+            "Package",
+            "Version",
+            "Architecture",
+            "Multi-Arch",
+            "Provides",
+        ];
+        let mut provided = Vec::new();
+        while let Some(next) = stanzas.next_fields(fields) {
+            let (s, [name, version, arch, multi_arch, provides]) = next?;
+            let Some(name) = name else {
+                // A stanza without a name cannot be asked for; dpkg skips
+                // such entries too.
+                continue;
+            };
+            let id = t.records.len() as u32;
+            if let Some(field) = provides {
+                provided.clear();
+                distill_debian::provided(field, &mut provided).map_err(|e| {
+                    ControlError::BadField {
+                        package: name.to_owned(),
+                        field: "Provides",
+                        cause: e.to_string(),
+                    }
+                })?;
+                for (virt, version) in &provided {
+                    let p = Provide {
+                        virt: t.put(Some(virt)),
+                        version: t.put(version.as_deref()),
+                        id,
+                    };
+                    t.provides.push(p);
+                }
+            }
+            let r = Record {
+                start: (at + s.as_ptr() as usize - base) as u32,
+                len: s.len() as u32,
+                name: t.put(Some(name)),
+                version: t.put(version),
+                arch: t.put(arch),
+                multi_arch: t.put(multi_arch),
+                provides: t.put(provides),
+                hash: xxh3_64(s.as_bytes()),
+            };
+            t.records.push(r);
+        }
+        Ok(())
+    }
+
+    /// The table, with its name and provides orders.
+    pub(crate) fn finish(self) -> Table {
+        let mut t = self.t;
+        // Unstable sorts of keys that end in the stanza number: the order
+        // of a stable sort, without its buffer; the strings at hand in the
+        // keys, not looked up for each comparison.
+        let mut names: Vec<(&str, u32)> = (0..t.records.len() as u32)
+            .map(|i| (t.name(i), i))
+            .collect();
+        names.sort_unstable();
+        let by_name = names.into_iter().map(|(_, i)| i).collect();
+        let mut virts: Vec<(&str, u32, usize)> = (t.provides.iter().enumerate())
+            .map(|(n, p)| (t.string(p.virt).unwrap_or(""), p.id, n))
+            .collect();
+        virts.sort_unstable();
+        let provides = virts.into_iter().map(|(_, _, n)| t.provides[n]).collect();
+        (t.by_name, t.provides) = (by_name, provides);
+        t
+    }
+}
+
 /// Whether `bytes` is an index table of this format with an intact
 /// checksum (what `cache verify` can check without the text's hash).
 pub fn table_intact(bytes: &[u8]) -> bool {
@@ -277,67 +372,9 @@ const PROVIDE: usize = 8 + 8 + 4;
 impl Table {
     /// The table of `text`: one pass over its stanzas, then the sorts.
     pub(crate) fn of(text: &str) -> Result<Table, ControlError> {
-        let mut t = Table::default();
-        let base = text.as_ptr() as usize;
-        let mut stanzas = paragraphs(text);
-        let fields = [
-            "Package",
-            "Version",
-            "Architecture",
-            "Multi-Arch",
-            "Provides",
-        ];
-        let mut provided = Vec::new();
-        while let Some(next) = stanzas.next_fields(fields) {
-            let (s, [name, version, arch, multi_arch, provides]) = next?;
-            let Some(name) = name else {
-                // A stanza without a name cannot be asked for; dpkg skips
-                // such entries too.
-                continue;
-            };
-            let id = t.records.len() as u32;
-            if let Some(field) = provides {
-                provided.clear();
-                distill_debian::provided(field, &mut provided).map_err(|e| {
-                    ControlError::BadField {
-                        package: name.to_owned(),
-                        field: "Provides",
-                        cause: e.to_string(),
-                    }
-                })?;
-                for (virt, version) in &provided {
-                    let p = Provide {
-                        virt: t.put(Some(virt)),
-                        version: t.put(version.as_deref()),
-                        id,
-                    };
-                    t.provides.push(p);
-                }
-            }
-            let r = Record {
-                start: (s.as_ptr() as usize - base) as u32,
-                len: s.len() as u32,
-                name: t.put(Some(name)),
-                version: t.put(version),
-                arch: t.put(arch),
-                multi_arch: t.put(multi_arch),
-                provides: t.put(provides),
-                hash: xxh3_64(s.as_bytes()),
-            };
-            t.records.push(r);
-        }
-        let mut by_name: Vec<u32> = (0..t.records.len() as u32).collect();
-        // Unstable sorts on keys that end in the stanza number: the order
-        // of a stable sort, without its buffer.
-        by_name.sort_unstable_by(|&a, &b| t.name(a).cmp(t.name(b)).then(a.cmp(&b)));
-        t.by_name = by_name;
-        let mut provides = std::mem::take(&mut t.provides);
-        provides.sort_unstable_by(|a, b| {
-            let key = |p: &Provide| (t.string(p.virt).unwrap_or(""), p.id);
-            key(a).cmp(&key(b))
-        });
-        t.provides = provides;
-        Ok(t)
+        let mut b = TableBuilder::new(text.len());
+        b.feed(text, 0)?;
+        Ok(b.finish())
     }
 
     fn put(&mut self, v: Option<&str>) -> Ref {

@@ -5,7 +5,7 @@ use distill_debian::{Served, Sha256, SnapshotTime};
 use distill_fetch::{FetchError, Fetcher, Pinned};
 use distill_trust::{Keyring, Release, verify_detached, verify_inrelease};
 
-use crate::index::{Remake, Table};
+use crate::index::{Remake, Table, TableBuilder};
 use crate::{ArchiveError, ArchiveSpec, PackageIndex};
 
 /// A verified Release and where it came from.
@@ -292,22 +292,7 @@ impl Loader {
         let ext = ext.to_owned();
         let cache = self.fetcher.cache().clone();
         off_thread(move || {
-            let text = decode_index(&file, &ext, &shown)?;
-            // Kept (hashed and written) on one core while the other makes
-            // the table; the index is returned only once it is kept.
-            let (kept, table) = std::thread::scope(|s| {
-                let kept = s.spawn(|| match &plain {
-                    Some(e) => keep_plain(&cache, &text, e, &shown),
-                    None => Ok(()),
-                });
-                let table = Table::of(&text);
-                (joined(kept), table)
-            });
-            kept?;
-            let table = table.map_err(|source| ArchiveError::Parse {
-                url: shown.clone(),
-                source,
-            })?;
+            let (text, table) = decode_and_index(&file, &ext, &shown, plain.as_ref(), &cache)?;
             if let Some(e) = &plain {
                 keep_table(&cache, &table, e);
             }
@@ -401,8 +386,8 @@ fn remaker(source: Source, plain: &distill_trust::FileEntry, ext: &str, url: &st
                 .block_on(source.fetcher.fetch_pinned(&source.urls, &source.pin))
                 .map_err(|e| damaged(&format!("fetching it again failed: {e}")))?,
         };
-        let text = decode_index(&file, &ext, &url).map_err(|e| damaged(&e.to_string()))?;
-        keep_plain(cache, &text, &plain, &url).map_err(|e| damaged(&e.to_string()))?;
+        let (text, _) = decode_and_index(&file, &ext, &url, Some(&plain), cache)
+            .map_err(|e| damaged(&distill_fetch::causes(&e).join(": ")))?;
         Ok(text)
     })
 }
@@ -451,54 +436,191 @@ fn joined<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
     h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
-/// Checks the decompressed index against the Release's entry for the
-/// uncompressed file and keeps it in the cache under that hash.
-fn keep_plain(
-    cache: &distill_fetch::Cache,
-    text: &str,
-    entry: &distill_trust::FileEntry,
+/// Decompresses the index `file` on another thread while this one takes
+/// the text as it comes: hashes it, writes it into the cache (when the
+/// Release names the plain text: kept only if it matches that entry) and
+/// makes its table, whole stanzas at a time. A cold index costs its
+/// decompression and little more. The bytes of `file` were hash-checked
+/// before they reached the cache, so only honest-but-odd input fails.
+fn decode_and_index(
+    file: &std::path::Path,
+    ext: &str,
     url: &str,
-) -> Result<(), ArchiveError> {
-    let sha = cache.put_remakeable(text.as_bytes())?;
-    if sha != entry.sha256.as_str() || text.len() as u64 != entry.size {
-        // Cannot happen with an honest archive: the compressed file
-        // matched the same signed Release.
-        if let Some(p) = cache.get(&sha) {
-            let _ = std::fs::remove_file(p);
-        }
-        return Err(ArchiveError::Release {
-            url: url.to_owned(),
-            reason: format!(
-                "the decompressed index has sha256 {sha}, the Release says {}",
-                entry.sha256
-            ),
-        });
-    }
-    Ok(())
-}
-
-/// Decompresses an index. The bytes were hash-checked before they
-/// reached the cache, so only honest-but-odd input gets here.
-fn decode_index(file: &std::path::Path, ext: &str, url: &str) -> Result<String, ArchiveError> {
+    plain: Option<&distill_trust::FileEntry>,
+    cache: &distill_fetch::Cache,
+) -> Result<(String, Table), ArchiveError> {
+    use sha2::Digest;
+    use std::io::Write;
+    const BLOCK: u64 = 1 << 20;
     let dec = |source: std::io::Error| ArchiveError::Decompress {
         url: url.to_owned(),
         source,
     };
     let raw = std::fs::read(file).map_err(dec)?;
-    let mut text = String::new();
-    let result = match ext {
-        ".xz" => xz2::read::XzDecoder::new(&raw[..]).read_to_string(&mut text),
-        ".gz" => flate2::read::GzDecoder::new(&raw[..]).read_to_string(&mut text),
-        _ => std::str::from_utf8(&raw)
-            .map(|s| text.push_str(s))
-            .map(|_| 0)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
-    };
-    result.map_err(dec)?;
-    Ok(text)
+    // The text in one buffer of the size the Release gives (growing a
+    // 50 MB one copies it at each doubling); at most 1 GiB on its word.
+    let size = plain.map_or(raw.len() * 6, |e| e.size.min(1 << 30) as usize);
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(8);
+        let raw = &raw[..];
+        s.spawn(move || {
+            let mut text: Box<dyn Read> = match ext {
+                ".xz" => Box::new(xz2::read::XzDecoder::new(raw)),
+                ".gz" => Box::new(flate2::read::GzDecoder::new(raw)),
+                _ => Box::new(raw),
+            };
+            loop {
+                let mut block = Vec::with_capacity(BLOCK as usize);
+                let read = (&mut text).take(BLOCK).read_to_end(&mut block);
+                // Ends at the end of the text, at an error, or when the
+                // reader below stopped early.
+                let stop = !matches!(read, Ok(n) if n > 0);
+                let sent = match read {
+                    Ok(0) => Ok(()),
+                    Ok(_) => tx.send(Ok(block)),
+                    Err(e) => tx.send(Err(e)),
+                };
+                if stop || sent.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut text = Vec::with_capacity(size + 1);
+        let mut sha = sha2::Sha256::new();
+        let mut kept = plain.map(|_| cache.temp()).transpose()?;
+        let mut table = TableBuilder::new(size);
+        let mut parsed = 0;
+        let mut feed = |text: &[u8], from: usize, to: usize| {
+            let region = std::str::from_utf8(&text[from..to])
+                .map_err(|e| dec(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+            table.feed(region, from).map_err(|source| {
+                let lines = memchr::memchr_iter(b'\n', &text[..from]).count();
+                ArchiveError::Parse {
+                    url: url.to_owned(),
+                    source: source.after_lines(lines),
+                }
+            })
+        };
+        for block in rx {
+            let block = block.map_err(dec)?;
+            sha.update(&block);
+            if let Some(f) = &mut kept {
+                f.write_all(&block).map_err(&dec)?;
+            }
+            text.extend_from_slice(&block);
+            // The stanzas so far: up to the last blank line.
+            if let Some(end) = memchr::memmem::rfind(&text[parsed..], b"\n\n") {
+                let end = parsed + end + 2;
+                feed(&text, parsed, end)?;
+                parsed = end;
+            }
+        }
+        feed(&text, parsed, text.len())?;
+        let sha = hex::encode(sha.finalize());
+        if let (Some(e), Some(f)) = (plain, kept) {
+            if sha != e.sha256.as_str() || text.len() as u64 != e.size {
+                // Cannot happen with an honest archive: the compressed
+                // file matched the same signed Release.
+                return Err(ArchiveError::Release {
+                    url: url.to_owned(),
+                    reason: format!(
+                        "the decompressed index has sha256 {sha}, the Release says {}",
+                        e.sha256
+                    ),
+                });
+            }
+            cache.commit_remakeable(f, &sha)?;
+        }
+        let text = String::from_utf8(text)
+            .map_err(|e| dec(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+        Ok((text, table.finish()))
+    })
 }
 
 /// The capture in a snapshot URL: `.../archive/debian/20250101T000000Z/dists/...`.
 fn capture_of(url: &str) -> Option<SnapshotTime> {
     url.split('/').find_map(|seg| SnapshotTime::parse(seg).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::Digest;
+    use std::io::Write;
+
+    /// Several MiB of stanzas, so the text arrives in many blocks and
+    /// stanzas straddle their edges.
+    fn text() -> String {
+        (0..12_000)
+            .map(|i| {
+                format!(
+                    "Package: p{}\nVersion: 1.{i}\nArchitecture: amd64\nProvides: v{}\nDescription: x\n {}\n\n",
+                    i % 5000,
+                    i % 7,
+                    "word ".repeat(40 + i % 50)
+                )
+            })
+            .collect()
+    }
+
+    fn xz(text: &str, dir: &std::path::Path) -> std::path::PathBuf {
+        let mut e = xz2::write::XzEncoder::new(Vec::new(), 1);
+        e.write_all(text.as_bytes()).unwrap();
+        let path = dir.join("Packages.xz");
+        std::fs::write(&path, e.finish().unwrap()).unwrap();
+        path
+    }
+
+    /// Made as the text streams in, the table is the one of the whole
+    /// text; the text is kept in the cache only when it matches the
+    /// Release's entry.
+    #[test]
+    fn the_streamed_table_is_the_whole_texts_and_the_text_is_kept_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = distill_fetch::Cache::new(dir.path().join("cache")).unwrap();
+        let text = text();
+        assert!(text.len() > 4 << 20);
+        let file = xz(&text, dir.path());
+        let sha = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+        let entry = distill_trust::FileEntry {
+            sha256: distill_debian::Sha256::parse(&sha).unwrap(),
+            size: text.len() as u64,
+        };
+        let (got, table) = decode_and_index(&file, ".xz", "u", Some(&entry), &cache).unwrap();
+        assert!(got == text);
+        let whole = Table::of(&text).unwrap();
+        assert!(table.to_bytes(&sha, entry.size) == whole.to_bytes(&sha, entry.size));
+        assert!(cache.get(&sha).is_some(), "kept");
+
+        let wrong = distill_trust::FileEntry {
+            sha256: distill_debian::Sha256::parse(&"0".repeat(64)).unwrap(),
+            size: entry.size,
+        };
+        let e = decode_and_index(&file, ".xz", "u", Some(&wrong), &cache).unwrap_err();
+        assert!(e.to_string().contains("the Release says"), "{e}");
+        assert!(cache.get(&"0".repeat(64)).is_none());
+    }
+
+    /// A bad stanza deep in the text is reported at its line in the whole
+    /// text, not in the block it arrived in.
+    #[test]
+    fn a_parse_error_names_the_line_in_the_whole_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = distill_fetch::Cache::new(dir.path().join("cache")).unwrap();
+        let mut text = text();
+        let lines = text.lines().count();
+        text.push_str("Package: bad\nnot a field\n");
+        let file = xz(&text, dir.path());
+        let e = decode_and_index(&file, ".xz", "u", None, &cache).unwrap_err();
+        let ArchiveError::Parse { source, .. } = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            source.to_string(),
+            format!(
+                "line {}: expected `Field: value`, found \"not a field\"",
+                lines + 2
+            )
+        );
+    }
 }

@@ -79,6 +79,24 @@ pub enum ControlError {
     },
 }
 
+impl ControlError {
+    /// The same error in a text that had `lines` more lines before the
+    /// part that was parsed.
+    pub fn after_lines(self, lines: usize) -> ControlError {
+        match self {
+            ControlError::NotAField { line, found } => ControlError::NotAField {
+                line: line + lines,
+                found,
+            },
+            ControlError::OrphanContinuation { line } => {
+                ControlError::OrphanContinuation { line: line + lines }
+            }
+            ControlError::EmptyName { line } => ControlError::EmptyName { line: line + lines },
+            other => other,
+        }
+    }
+}
+
 /// Iterates over the stanzas of `text`.
 pub fn paragraphs(text: &str) -> Paragraphs<'_> {
     Paragraphs {

@@ -98,19 +98,18 @@ impl Cache {
         Ok(dest)
     }
 
-    /// Stores bytes under their hash (returned) that are hashed again on
-    /// every read and can be made again, such as the decompressed indices,
-    /// without waiting for the disk: a copy a crash tore fails that check
-    /// and is remade. Syncing 200 MB of indices cost a cold `lock` more
-    /// than decompressing them.
-    pub fn put_remakeable(&self, bytes: &[u8]) -> Result<String, FetchError> {
-        let sha = hex::encode(Sha256::digest(bytes));
-        if self.get(&sha).is_none() {
-            let mut tmp = self.temp()?;
-            tmp.write_all(bytes).map_err(|e| cache_err(tmp.path(), e))?;
-            self.commit_as(tmp, &sha, false)?;
-        }
-        Ok(sha)
+    /// Moves a fully written and hash-checked temporary file into place
+    /// without waiting for the disk, for content that can be made again
+    /// and is checked on use, such as a decompressed index (its stanzas
+    /// against their table): a copy a crash tore fails that check and is
+    /// remade. Syncing 200 MB of indices cost a cold `lock` more than
+    /// decompressing them.
+    pub fn commit_remakeable(
+        &self,
+        tmp: NamedTempFile,
+        sha256: &str,
+    ) -> Result<PathBuf, FetchError> {
+        self.commit_as(tmp, sha256, false)
     }
 
     /// `derived/<name>`: a file made from cached content, such as a
@@ -119,7 +118,7 @@ impl Cache {
         self.root.join("derived").join(name)
     }
 
-    /// Stores a derived file. Like [`Cache::put_remakeable`] it is not
+    /// Stores a derived file. Like [`Cache::commit_remakeable`] it is not
     /// synced: it carries its own checksum, and one a crash tore is made
     /// again.
     pub fn put_derived(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, FetchError> {
