@@ -111,14 +111,6 @@ impl PackageIndex {
         self.table.len() == 0
     }
 
-    fn stanza(&self, id: u32) -> Result<Paragraph<'_>, String> {
-        let text = self.stanza_text(id)?;
-        match paragraphs(text).next() {
-            Some(Ok(p)) => Ok(p),
-            _ => Err(format!("stanza {id} of {self:?} does not parse")),
-        }
-    }
-
     /// Every stanza, in file order.
     pub fn stanzas(&self) -> impl Iterator<Item = Result<Paragraph<'_>, String>> {
         (0..self.table.len() as u32).map(|i| self.stanza(i))
@@ -181,10 +173,17 @@ impl Lazy {
             Some(t) => t,
             None => {
                 // Damaged (or cut short) since it was written: not used.
-                // The text is made again from the compressed index, which
-                // also puts a good copy back in the cache.
-                let _ = std::fs::remove_file(&self.path);
-                let whole = self.remade.get_or_init(|| (self.remake)()).as_ref()?;
+                // The text is made again from the compressed index, once,
+                // which also puts a good copy back in place of this one
+                // (removed first, and only then: a later damaged stanza,
+                // read from the old file, must not remove the new copy).
+                let whole = self
+                    .remade
+                    .get_or_init(|| {
+                        let _ = std::fs::remove_file(&self.path);
+                        (self.remake)()
+                    })
+                    .as_ref()?;
                 let t = whole
                     .get(r.span())
                     .filter(|t| xxh3_64(t.as_bytes()) == r.hash)

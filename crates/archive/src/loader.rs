@@ -485,14 +485,14 @@ fn decode_and_index(
                 }
             }
         });
+        let invalid = |e| dec(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
         let mut text = Vec::with_capacity(size + 1);
         let mut sha = sha2::Sha256::new();
         let mut kept = plain.map(|_| cache.temp()).transpose()?;
         let mut table = TableBuilder::new(size);
         let mut parsed = 0;
         let mut feed = |text: &[u8], from: usize, to: usize| {
-            let region = std::str::from_utf8(&text[from..to])
-                .map_err(|e| dec(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+            let region = std::str::from_utf8(&text[from..to]).map_err(invalid)?;
             table.feed(region, from).map_err(|source| {
                 let lines = memchr::memchr_iter(b'\n', &text[..from]).count();
                 ArchiveError::Parse {
@@ -531,8 +531,7 @@ fn decode_and_index(
             }
             cache.commit_remakeable(f, &sha)?;
         }
-        let text = String::from_utf8(text)
-            .map_err(|e| dec(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+        let text = String::from_utf8(text).map_err(|e| invalid(e.utf8_error()))?;
         Ok((text, table.finish()))
     })
 }

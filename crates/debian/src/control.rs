@@ -251,6 +251,13 @@ pub trait StanzaSource: Sync {
     fn summary(&self, id: u32) -> Summary<'_>;
     /// The text of stanza `id` (one paragraph), or why it cannot be had.
     fn stanza_text(&self, id: u32) -> Result<&str, String>;
+    /// Stanza `id`, parsed.
+    fn stanza(&self, id: u32) -> Result<Paragraph<'_>, String> {
+        match paragraphs(self.stanza_text(id)?).next() {
+            Some(Ok(p)) => Ok(p),
+            _ => Err(format!("stanza {id} does not parse")),
+        }
+    }
     /// The stanzas whose `Package` is `name`, in file order.
     fn named(&self, name: &str) -> &[u32];
     /// The stanzas whose `Provides` names `virt`, in file order, each

@@ -86,16 +86,7 @@ impl Cache {
         sha256: &str,
         durable: bool,
     ) -> Result<PathBuf, FetchError> {
-        let dest = self.blob_path(sha256);
-        let parent = dest.parent().expect("blob path has a parent");
-        fs::create_dir_all(parent).map_err(|e| cache_err(parent, e))?;
-        if durable {
-            tmp.as_file()
-                .sync_all()
-                .map_err(|e| cache_err(tmp.path(), e))?;
-        }
-        tmp.persist(&dest).map_err(|e| cache_err(&dest, e.error))?;
-        Ok(dest)
+        persist(tmp, self.blob_path(sha256), durable)
     }
 
     /// Moves a fully written and hash-checked temporary file into place
@@ -122,13 +113,9 @@ impl Cache {
     /// synced: it carries its own checksum, and one a crash tore is made
     /// again.
     pub fn put_derived(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, FetchError> {
-        let dest = self.derived_path(name);
-        let parent = dest.parent().expect("derived path has a parent");
-        fs::create_dir_all(parent).map_err(|e| cache_err(parent, e))?;
         let mut tmp = self.temp()?;
         tmp.write_all(bytes).map_err(|e| cache_err(tmp.path(), e))?;
-        tmp.persist(&dest).map_err(|e| cache_err(&dest, e.error))?;
-        Ok(dest)
+        persist(tmp, self.derived_path(name), false)
     }
 
     fn url_ref(&self, url: &str) -> PathBuf {
@@ -191,6 +178,20 @@ impl Cache {
         }
         Some((sha.to_owned(), served.to_owned(), validators))
     }
+}
+
+/// Moves a written temporary file to `dest` (its directory made first),
+/// synced to disk first when `durable`.
+fn persist(tmp: NamedTempFile, dest: PathBuf, durable: bool) -> Result<PathBuf, FetchError> {
+    let parent = dest.parent().expect("cache paths have a parent");
+    fs::create_dir_all(parent).map_err(|e| cache_err(parent, e))?;
+    if durable {
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| cache_err(tmp.path(), e))?;
+    }
+    tmp.persist(&dest).map_err(|e| cache_err(&dest, e.error))?;
+    Ok(dest)
 }
 
 /// The sha256 (hex) and length of a file, read in chunks.

@@ -55,17 +55,10 @@ impl Project {
             }
         }
         self.drop_dangling_urls(&root, &mut report)?;
-        // Index tables carry their own checksum; one whose text is gone is
-        // of no use.
-        for table in files_in(&root.join("derived"), false)? {
-            let len = table.metadata().map_or(0, |m| m.len());
-            report.files += 1;
-            report.bytes += len;
-            let sound = std::fs::read(&table).is_ok_and(|b| distill_archive::table_intact(&b));
-            if !sound || !has_text(&root, &table) {
-                remove(&table, len, &mut report)?;
-            }
-        }
+        // Index tables carry their own checksum.
+        drop_tables(&root, &mut report, |table| {
+            std::fs::read(table).is_ok_and(|b| distill_archive::table_intact(&b))
+        })?;
         Ok(report)
     }
 
@@ -139,14 +132,7 @@ impl Project {
             }
         }
         self.drop_dangling_urls(&root, &mut report)?;
-        for table in files_in(&root.join("derived"), false)? {
-            let len = table.metadata().map_or(0, |m| m.len());
-            report.files += 1;
-            report.bytes += len;
-            if !has_text(&root, &table) {
-                remove(&table, len, &mut report)?;
-            }
-        }
+        drop_tables(&root, &mut report, |_| true)?;
         Ok(report)
     }
 
@@ -184,6 +170,20 @@ fn files_in(dir: &Path, nested: bool) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// Removes the index tables of `derived/` that fail `keep` or whose text
+/// is gone (of no use without it).
+fn drop_tables(root: &Path, report: &mut CacheReport, keep: impl Fn(&Path) -> bool) -> Result<()> {
+    for table in files_in(&root.join("derived"), false)? {
+        let len = table.metadata().map_or(0, |m| m.len());
+        report.files += 1;
+        report.bytes += len;
+        if !keep(&table) || !has_text(root, &table) {
+            remove(&table, len, report)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether the index text a table in `derived/` was made from (named

@@ -133,32 +133,17 @@ impl Project {
         let mut add = |p: LockedPackage| {
             packages.insert((p.name.clone(), p.architecture.clone()), p);
         };
-        // The architectures some image is built for, each with its
-        // universe. Those are built side by side (tens of milliseconds of
-        // one core each); what follows runs in architecture order.
-        let wanted_by_arch: Vec<(&String, Vec<&(String, ImagePlan)>)> = archs
-            .iter()
-            .map(|arch| {
-                let wanted = plans
-                    .iter()
-                    .filter(|(_, p)| p.architectures.contains(arch))
-                    .collect::<Vec<_>>();
-                (arch, wanted)
-            })
-            .filter(|(_, wanted)| !wanted.is_empty())
-            .collect();
-        let universes = std::thread::scope(|s| {
-            let loaded = &loaded;
-            let building: Vec<_> = wanted_by_arch
+        for arch in archs {
+            let wanted: Vec<&(String, ImagePlan)> = plans
                 .iter()
-                .map(|(arch, _)| s.spawn(move || universe(loaded, arch)))
+                .filter(|(_, p)| p.architectures.contains(arch))
                 .collect();
-            building
-                .into_iter()
-                .map(|b| b.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect::<Result<Vec<_>>>()
-        })?;
-        for ((arch, wanted), universe) in wanted_by_arch.into_iter().zip(universes) {
+            if wanted.is_empty() {
+                continue;
+            }
+            // Costs nothing to build: names are looked up in the indices'
+            // tables.
+            let universe = universe(&loaded, arch)?;
             // The build's own packages are locked as they are, without
             // dependencies: the build takes files out of them and installs
             // nothing they need.

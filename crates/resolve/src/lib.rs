@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use distill_debian::{
-    Dependency, Paragraph, Relation, StanzaSource, compare_versions, paragraphs, parse_relations,
+    Dependency, Paragraph, Relation, StanzaSource, compare_versions, parse_relations,
 };
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -97,13 +97,9 @@ impl<'a> Package<'a> {
 
     /// The full stanza.
     pub fn stanza(&self) -> Result<Paragraph<'a>, ResolveError> {
-        match paragraphs(self.text()?).next() {
-            Some(Ok(p)) => Ok(p),
-            _ => Err(ResolveError::BadStanza {
-                name: self.name.to_owned(),
-                cause: "its stanza does not parse".into(),
-            }),
-        }
+        self.source
+            .stanza(self.at.id)
+            .map_err(ResolveError::BadIndex)
     }
 }
 
