@@ -10,7 +10,7 @@
 #    isolated root holding the same three indices, its cache built;
 # 2. warm `lock --arch amd64 --arch arm64`, both distros;
 # 3. cold `lock` (empty cache) against the floor: curl + xz -d of the same
-#    12 indices, two at a time (2 cores);
+#    12 indices, two at a time (2 cores), run alternately with it;
 # 4. `build` with layers made from cached .debs: the images the issue's
 #    table was measured on (static, base-nossl, base, cc, python3), and
 #    the whole matrix with nodejs and java (once: minutes);
@@ -29,19 +29,29 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# one timed run of a command: its wall time (s) appended to the file $1,
+# its peak RSS kept for row
+once() { # times-file command...
+  local out=$1
+  shift
+  /usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>"$work/err" || {
+    cat "$work/err" >&2
+    return 1
+  }
+  cut -d' ' -f1 "$work/t" >> "$out"
+  cut -d' ' -f2 "$work/t" > "$work/rss"
+}
+# the median of the times in a file; prints "x.xxx"
+median_of() { sort -n "$1" | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'; }
 # median of the wall times (s) of RUNS runs of a command; prints "x.xxx"
 median() {
-  local i times=()
-  for ((i = 0; i < RUNS; i++)); do
-    /usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>"$work/err" || {
-      cat "$work/err" >&2
-      return 1
-    }
-    times+=("$(cut -d' ' -f1 "$work/t")")
-    cut -d' ' -f2 "$work/t" > "$work/rss"
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'
+  local i
+  : > "$work/times"
+  for ((i = 0; i < RUNS; i++)); do once "$work/times" "$@" || return 1; done
+  median_of "$work/times"
 }
+# a / b to two places
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # label value: the value and the peak RSS of the last measured run
 row() { printf '  %-58s %8s  (peak RSS %s MB)\n' "$1" "$2" "$(($(cat "$work/rss") / 1024))"; }
 
@@ -62,7 +72,9 @@ setup_apt "$apt" amd64 "$work/bookworm.Packages"
 apt_t=$(median env APT_CONFIG="$apt/apt.conf" apt-get install -s -q git gnupg wget)
 row "apt-get install -s" "$apt_t"
 
-echo "== floor of a cold lock: curl + xz -d of the 12 indices, 2 at a time"
+# The floor of a cold lock: curl + xz -d of the 12 indices, 2 at a time.
+# It is measured alternately with each binary's cold lock, since the
+# network's speed drifts over the minutes a run takes.
 for d in bookworm trixie; do
   for a in amd64 arm64; do
     for s in debian/dists/$d debian/dists/$d-updates debian-security/dists/$d-security; do
@@ -70,8 +82,8 @@ for d in bookworm trixie; do
     done
   done
 done > "$work/indices"
-floor=$(median sh -c "xargs -P2 -I{} sh -c 'curl -fsS {} | xz -d > /dev/null' < $work/indices")
-row "curl | xz -d, 12 indices, -P2" "$floor"
+printf '#!/bin/sh\nexec xargs -P2 -I{} sh -c "curl -fsS {} | xz -d > /dev/null" < "%s"\n' \
+  "$work/indices" > "$work/floor"
 
 n=0
 for bin in "$@"; do
@@ -104,9 +116,17 @@ for lock in sys.argv[3:]:
 PY
   printf '#!/bin/sh\nrm -rf "%s"; cp -r "%s" "%s"; exec "%s" lock --arch amd64 --arch arm64\n' \
     "$DISTILL_CACHE_DIR" "$seed" "$DISTILL_CACHE_DIR" "$d" > "$work/cold$n"
-  c=$(median sh "$work/cold$n")
+  : > "$work/floor-times"
+  : > "$work/cold-times"
+  for ((i = 0; i < RUNS; i++)); do
+    once "$work/floor-times" sh "$work/floor"
+    once "$work/cold-times" sh "$work/cold$n"
+  done
+  floor=$(median_of "$work/floor-times")
+  c=$(median_of "$work/cold-times")
   row "cold lock (empty cache but Node tarballs), amd64+arm64" "$c"
-  row "  ratio to the curl+xz floor" "$(echo "scale=2; $c / $floor" | bc)"
+  printf '  %-58s %8s\n' "  curl | xz -d of the 12 indices, -P2, alternately" "$floor"
+  row "  ratio to the curl+xz floor" "$(ratio "$c" "$floor")"
   row "warm lock, both distros, amd64+arm64" "$(median "$d" lock --arch amd64 --arch arm64)"
   for f in debian12 debian13; do
     cmp -s "$p/snapshots/$f.lock" "$root/snapshots/$f.lock" && echo "  $f.lock byte-identical to the committed one" ||
@@ -114,10 +134,10 @@ PY
   done
   r=$(median "$d" resolve git gnupg wget --distro debian12 --arch amd64)
   row "warm resolve git gnupg wget" "$r"
-  row "  apt-get install -s / distill" "$(echo "scale=1; $apt_t / $r" | bc)x"
+  row "  apt-get install -s / distill" "$(ratio "$apt_t" "$r")x"
   r=$(median "$d" --offline resolve git gnupg wget --distro debian12 --arch amd64)
   row "warm resolve git gnupg wget --offline" "$r"
-  row "  apt-get install -s / distill --offline" "$(echo "scale=1; $apt_t / $r" | bc)x"
+  row "  apt-get install -s / distill --offline" "$(ratio "$apt_t" "$r")x"
   [ -z "${SKIP_BUILD:-}" ] || continue # SKIP_BUILD=1: lock and resolve only
   "$d" build --out "$work/out$n" >/dev/null # every .deb and tarball cached
   images=()
