@@ -1,11 +1,12 @@
 //! A package index: a `Packages` text and its table, the fields a
 //! resolver chooses by ([`Summary`]) and where each stanza is.
 //!
-//! A fresh index holds its text in memory. An index from the cache holds
-//! only its table (a few MB, against 50–60 MB of text for bookworm
-//! amd64): the text stays in its file, and a stanza is read from it when
-//! first asked for. A warm `resolve` reads a few hundred stanzas instead
-//! of hashing and copying the whole text.
+//! An index whose text the cache keeps holds only its table (~13 MB,
+//! against 50–60 MB of text for bookworm amd64), fresh or not: the text
+//! stays in its file, and a stanza is read from it when first asked for.
+//! A warm `resolve` reads a few hundred stanzas instead of hashing and
+//! copying the whole text. A text the cache cannot keep (the Release
+//! names no uncompressed file) is held in memory.
 //!
 //! The cache keeps the text under its sha256, which the signed Release
 //! names, written only after it matched; the table is made in the same

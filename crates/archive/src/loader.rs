@@ -40,6 +40,10 @@ pub struct Loader {
     /// The wall clock, for judging a live mirror's Release (a snapshot's is
     /// judged at its capture time). Injected so tests pin it.
     now: i64,
+    /// One index decompressed per core at a time: more would not finish
+    /// sooner, and each holds its blocks in flight and a table being made,
+    /// so a lock of many architectures would grow with them.
+    decoding: Arc<tokio::sync::Semaphore>,
 }
 
 impl Loader {
@@ -49,6 +53,9 @@ impl Loader {
             keyring: Arc::new(keyring),
             archive_keyrings: Default::default(),
             now,
+            decoding: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         }
     }
 
@@ -289,14 +296,37 @@ impl Loader {
                 e.into()
             }
         })?;
+        let remake = plain.as_ref().map(|e| {
+            let source = Source {
+                fetcher: Arc::clone(&self.fetcher),
+                urls,
+                pin,
+            };
+            remaker(source, e, ext, &shown)
+        });
         let ext = ext.to_owned();
         let cache = self.fetcher.cache().clone();
+        // Never closed, so acquiring cannot fail.
+        let turn = Arc::clone(&self.decoding).acquire_owned().await;
         off_thread(move || {
-            let (text, table) = decode_and_index(&file, &ext, &shown, plain.as_ref(), &cache)?;
-            if let Some(e) = &plain {
-                keep_table(&cache, &table, e);
+            let _turn = turn;
+            let (text, table) =
+                decode_and_index(&file, &ext, &shown, plain.as_ref(), &cache, false)?;
+            match (text, plain, remake) {
+                // Read from the cache from now on, as on a warm run: a
+                // cold lock holds the tables, not the texts (some 50 MB
+                // an index), however many architectures it locks.
+                (Decoded::Cached(path), Some(e), Some(remake)) => {
+                    keep_table(&cache, &table, &e);
+                    PackageIndex::cached(path, table, remake).map_err(|source| {
+                        ArchiveError::Decompress {
+                            url: shown.clone(),
+                            source,
+                        }
+                    })
+                }
+                (text, ..) => Ok(PackageIndex::with_table(text.into_text()?, table)),
             }
-            Ok(PackageIndex::with_table(text, table))
         })
         .await
     }
@@ -386,9 +416,9 @@ fn remaker(source: Source, plain: &distill_trust::FileEntry, ext: &str, url: &st
                 .block_on(source.fetcher.fetch_pinned(&source.urls, &source.pin))
                 .map_err(|e| damaged(&format!("fetching it again failed: {e}")))?,
         };
-        let (text, _) = decode_and_index(&file, &ext, &url, Some(&plain), cache)
-            .map_err(|e| damaged(&distill_fetch::causes(&e).join(": ")))?;
-        Ok(text)
+        decode_and_index(&file, &ext, &url, Some(&plain), cache, true)
+            .and_then(|(text, _)| text.into_text())
+            .map_err(|e| damaged(&distill_fetch::causes(&e).join(": ")))
     })
 }
 
@@ -436,19 +466,45 @@ fn joined<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
     h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
+/// Where a decoded index's text is.
+#[derive(Debug)]
+enum Decoded {
+    Memory(String),
+    /// In the cache, at this path: it was not held, to spare the memory.
+    Cached(std::path::PathBuf),
+}
+
+impl Decoded {
+    fn into_text(self) -> Result<String, ArchiveError> {
+        match self {
+            Decoded::Memory(text) => Ok(text),
+            Decoded::Cached(path) => {
+                std::fs::read_to_string(&path).map_err(|source| ArchiveError::Decompress {
+                    url: path.display().to_string(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
 /// Decompresses the index `file` on another thread while this one takes
 /// the text as it comes: hashes it, writes it into the cache (when the
 /// Release names the plain text: kept only if it matches that entry) and
 /// makes its table, whole stanzas at a time. A cold index costs its
-/// decompression and little more. The bytes of `file` were hash-checked
-/// before they reached the cache, so only honest-but-odd input fails.
+/// decompression and little more. The text is held in memory only when
+/// `hold` asks for it or the cache cannot keep it (no plain entry);
+/// otherwise only the stanza being read is. The bytes of `file` were
+/// hash-checked before they reached the cache, so only honest-but-odd
+/// input fails.
 fn decode_and_index(
     file: &std::path::Path,
     ext: &str,
     url: &str,
     plain: Option<&distill_trust::FileEntry>,
     cache: &distill_fetch::Cache,
-) -> Result<(String, Table), ArchiveError> {
+    hold: bool,
+) -> Result<(Decoded, Table), ArchiveError> {
     use sha2::Digest;
     use std::io::Write;
     const BLOCK: u64 = 1 << 20;
@@ -456,18 +512,21 @@ fn decode_and_index(
         url: url.to_owned(),
         source,
     };
-    let raw = std::fs::read(file).map_err(dec)?;
+    let raw = std::fs::File::open(file).map_err(dec)?;
+    let hold = hold || plain.is_none();
     // The text in one buffer of the size the Release gives (growing a
     // 50 MB one copies it at each doubling); at most 1 GiB on its word.
-    let size = plain.map_or(raw.len() * 6, |e| e.size.min(1 << 30) as usize);
+    let size = match plain {
+        Some(e) => e.size.min(1 << 30) as usize,
+        None => raw.metadata().map_err(dec)?.len().min(1 << 27) as usize * 6,
+    };
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(8);
-        let raw = &raw[..];
         s.spawn(move || {
             let mut text: Box<dyn Read> = match ext {
                 ".xz" => Box::new(xz2::read::XzDecoder::new(raw)),
                 ".gz" => Box::new(flate2::read::GzDecoder::new(raw)),
-                _ => Box::new(raw),
+                _ => Box::new(std::io::BufReader::with_capacity(1 << 16, raw)),
             };
             loop {
                 let mut block = Vec::with_capacity(BLOCK as usize);
@@ -486,15 +545,19 @@ fn decode_and_index(
             }
         });
         let invalid = |e| dec(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
-        let mut text = Vec::with_capacity(size + 1);
+        // Unless held, `text` is what is not parsed yet: the text from
+        // byte `offset`, which has `lines` lines before it.
+        let mut text = Vec::with_capacity(if hold { size + 1 } else { 2 * BLOCK as usize });
+        let (mut offset, mut lines) = (0, 0);
         let mut sha = sha2::Sha256::new();
         let mut kept = plain.map(|_| cache.temp()).transpose()?;
         let mut table = TableBuilder::new(size);
         let mut parsed = 0;
-        let mut feed = |text: &[u8], from: usize, to: usize| {
+        // Every byte is in exactly one region, each checked to be UTF-8.
+        let mut feed = |text: &[u8], from: usize, to: usize, offset: usize, lines: usize| {
             let region = std::str::from_utf8(&text[from..to]).map_err(invalid)?;
-            table.feed(region, from).map_err(|source| {
-                let lines = memchr::memchr_iter(b'\n', &text[..from]).count();
+            table.feed(region, offset + from).map_err(|source| {
+                let lines = lines + memchr::memchr_iter(b'\n', &text[..from]).count();
                 ArchiveError::Parse {
                     url: url.to_owned(),
                     source: source.after_lines(lines),
@@ -511,14 +574,22 @@ fn decode_and_index(
             // The stanzas so far: up to the last blank line.
             if let Some(end) = memchr::memmem::rfind(&text[parsed..], b"\n\n") {
                 let end = parsed + end + 2;
-                feed(&text, parsed, end)?;
+                feed(&text, parsed, end, offset, lines)?;
                 parsed = end;
+                if !hold {
+                    lines += memchr::memchr_iter(b'\n', &text[..end]).count();
+                    offset += end;
+                    text.drain(..end);
+                    parsed = 0;
+                }
             }
         }
-        feed(&text, parsed, text.len())?;
+        feed(&text, parsed, text.len(), offset, lines)?;
+        let total = offset + text.len();
         let sha = hex::encode(sha.finalize());
+        let mut path = None;
         if let (Some(e), Some(f)) = (plain, kept) {
-            if sha != e.sha256.as_str() || text.len() as u64 != e.size {
+            if sha != e.sha256.as_str() || total as u64 != e.size {
                 // Cannot happen with an honest archive: the compressed
                 // file matched the same signed Release.
                 return Err(ArchiveError::Release {
@@ -529,9 +600,13 @@ fn decode_and_index(
                     ),
                 });
             }
-            cache.commit_remakeable(f, &sha)?;
+            path = Some(cache.commit_remakeable(f, &sha)?);
         }
-        let text = String::from_utf8(text).map_err(|e| invalid(e.utf8_error()))?;
+        let text = match path {
+            Some(path) if !hold => Decoded::Cached(path),
+            // Checked to be UTF-8 region by region.
+            _ => Decoded::Memory(String::from_utf8(text).map_err(|e| invalid(e.utf8_error()))?),
+        };
         Ok((text, table.finish()))
     })
 }
@@ -585,17 +660,26 @@ mod tests {
             sha256: distill_debian::Sha256::parse(&sha).unwrap(),
             size: text.len() as u64,
         };
-        let (got, table) = decode_and_index(&file, ".xz", "u", Some(&entry), &cache).unwrap();
-        assert!(got == text);
+        let (got, table) = decode_and_index(&file, ".xz", "u", Some(&entry), &cache, true).unwrap();
+        assert!(got.into_text().unwrap() == text);
         let whole = Table::of(&text).unwrap();
         assert!(table.to_bytes(&sha, entry.size) == whole.to_bytes(&sha, entry.size));
         assert!(cache.get(&sha).is_some(), "kept");
+        // Not held: only the stanzas being read are in memory; the text is
+        // the cache's copy, and the table the same.
+        let (got, streamed) =
+            decode_and_index(&file, ".xz", "u", Some(&entry), &cache, false).unwrap();
+        let Decoded::Cached(path) = got else {
+            panic!("held though the cache keeps it")
+        };
+        assert!(std::fs::read_to_string(path).unwrap() == text);
+        assert!(streamed.to_bytes(&sha, entry.size) == whole.to_bytes(&sha, entry.size));
 
         let wrong = distill_trust::FileEntry {
             sha256: distill_debian::Sha256::parse(&"0".repeat(64)).unwrap(),
             size: entry.size,
         };
-        let e = decode_and_index(&file, ".xz", "u", Some(&wrong), &cache).unwrap_err();
+        let e = decode_and_index(&file, ".xz", "u", Some(&wrong), &cache, false).unwrap_err();
         assert!(e.to_string().contains("the Release says"), "{e}");
         assert!(cache.get(&"0".repeat(64)).is_none());
     }
@@ -610,16 +694,23 @@ mod tests {
         let lines = text.lines().count();
         text.push_str("Package: bad\nnot a field\n");
         let file = xz(&text, dir.path());
-        let e = decode_and_index(&file, ".xz", "u", None, &cache).unwrap_err();
-        let ArchiveError::Parse { source, .. } = e else {
-            panic!("{e:?}")
+        // Held (no plain entry to keep it under), and not held.
+        let any = distill_trust::FileEntry {
+            sha256: distill_debian::Sha256::parse(&"0".repeat(64)).unwrap(),
+            size: text.len() as u64,
         };
-        assert_eq!(
-            source.to_string(),
-            format!(
-                "line {}: expected `Field: value`, found \"not a field\"",
-                lines + 2
-            )
-        );
+        for plain in [None, Some(&any)] {
+            let e = decode_and_index(&file, ".xz", "u", plain, &cache, false).unwrap_err();
+            let ArchiveError::Parse { source, .. } = e else {
+                panic!("{e:?}")
+            };
+            assert_eq!(
+                source.to_string(),
+                format!(
+                    "line {}: expected `Field: value`, found \"not a field\"",
+                    lines + 2
+                )
+            );
+        }
     }
 }
