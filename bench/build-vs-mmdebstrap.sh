@@ -6,7 +6,8 @@
 # chroot). The whole matrix is measured by bench/speed.sh.
 # Needs mmdebstrap, dpkg-dev and GNU time (apt-get install mmdebstrap
 # dpkg-dev time), root for mmdebstrap's root mode, and deb.debian.org once
-# to warm the cache. Not run in CI.
+# to warm the cache. RUNS (default 5) runs of each, alternately, and their
+# medians. Not run in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -48,19 +49,26 @@ done
 (cd "$work/repo" && dpkg-scanpackages -m . 2>/dev/null |
   grep -v -E '^(Pre-)?Depends:|^(Recommends|Suggests|Breaks|Conflicts|Replaces):' > Packages)
 includes=$(IFS=,; echo "${include[*]}")
-echo "== cc-debian12 amd64: ${#include[@]} packages (5 runs each)"
-for i in 1 2 3 4 5; do
+runs=${RUNS:-5}
+echo "== cc-debian12 amd64: ${#include[@]} packages ($runs runs each, alternately)"
+: > "$work/mm-times"
+: > "$work/distill-times"
+for ((i = 0; i < runs; i++)); do
   rm -rf "$work/mm"
   timed "mmdebstrap --variant=extract (local mirror)" \
     mmdebstrap --quiet --mode=root --variant=extract --architectures=amd64 \
     --include="$includes" --aptopt='Acquire::Languages "none"' \
     bookworm "$work/mm" "deb [trusted=yes] copy://$work/repo ./"
-done
-for i in 1 2 3 4 5; do
+  cut -d' ' -f1 "$work/t" >> "$work/mm-times"
   rm -rf "$DISTILL_CACHE_DIR/layers"
   timed "distill build, layers made from the .debs" \
     "$bin" build -q --image cc --distro debian12 --arch amd64 --out "$work/o"
+  cut -d' ' -f1 "$work/t" >> "$work/distill-times"
 done
+median_of() { sort -n "$1" | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'; }
+mm=$(median_of "$work/mm-times")
+ds=$(median_of "$work/distill-times")
+echo "  medians: mmdebstrap $mm s, distill $ds s: distill is $(awk -v a="$mm" -v b="$ds" 'BEGIN { printf "%.1f", a / b }')x faster"
 for i in 1 2 3 4 5; do
   timed "distill build, layers cached" \
     "$bin" build -q --image cc --distro debian12 --arch amd64 --out "$work/o"
