@@ -27,8 +27,9 @@ const LEVEL: u32 = 6;
 /// nothing of the machine or the clock.
 pub(crate) struct ParGzip<W: Write> {
     inner: W,
-    /// Input not compressed yet (less than a batch, or a batch and a byte:
-    /// the last chunk is only known as last at `finish`).
+    /// Input not compressed yet: at most a batch between writes (a batch
+    /// and a byte within one: the last chunk is only known as last at
+    /// `finish`).
     pending: Vec<u8>,
     /// The up to 32 KiB of input just before `pending`.
     dict: Vec<u8>,
@@ -41,7 +42,7 @@ impl<W: Write> ParGzip<W> {
         inner.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255])?;
         Ok(ParGzip {
             inner,
-            pending: Vec::with_capacity(BATCH + CHUNK),
+            pending: Vec::with_capacity(BATCH + 1),
             dict: Vec::new(),
             crc: Crc::new(),
         })
@@ -97,14 +98,19 @@ impl<W: Write> ParGzip<W> {
 }
 
 impl<W: Write> Write for ParGzip<W> {
+    /// Takes at most what fills `pending` to a batch and a byte, so a
+    /// big write (a whole file of a layer: the JDK's modules is over
+    /// 100 MB) is neither copied whole into `pending` nor shifted down
+    /// after each batch; `write_all` hands over the rest.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.crc.update(buf);
-        self.pending.extend_from_slice(buf);
+        let take = &buf[..buf.len().min(BATCH + 1 - self.pending.len())];
+        self.crc.update(take);
+        self.pending.extend_from_slice(take);
         // More than a batch: the batch's chunks are not the last ones.
-        while self.pending.len() > BATCH {
+        if self.pending.len() > BATCH {
             self.compress(BATCH, false)?;
         }
-        Ok(buf.len())
+        Ok(take.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -195,6 +201,7 @@ mod tests {
             // One concatenated stream, not several gzip members.
             assert_eq!(out.windows(3).filter(|w| w == &[0x1f, 0x8b, 8]).count(), 1);
             assert_eq!(gzip(&data, 4093), out, "{len}: write sizes changed it");
+            assert_eq!(gzip(&data, len), out, "{len}: one write changed it");
             for threads in [1, 3] {
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
