@@ -54,7 +54,7 @@ impl Default for Text {
 
 /// Makes the verified text of an index anew (from the cached compressed
 /// file), for when a stanza read back from the cached text is damaged.
-pub(crate) type Remake = Box<dyn Fn() -> Result<String, String> + Send + Sync>;
+pub(crate) type Remake = std::sync::Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
 
 /// The text of a cached index, read a stanza at a time.
 struct Lazy {
@@ -639,7 +639,7 @@ mod tests {
         let path = dir.path().join("text");
         let open = |remade: &'static str| {
             let table = Table::of(TEXT).unwrap();
-            let remake: Remake = Box::new(move || Ok(remade.to_owned()));
+            let remake: Remake = std::sync::Arc::new(move || Ok(remade.to_owned()));
             PackageIndex::cached(path.clone(), table, remake).unwrap()
         };
         std::fs::write(&path, TEXT).unwrap();

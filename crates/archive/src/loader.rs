@@ -269,17 +269,23 @@ impl Loader {
             size: Some(entry.size),
         };
         let shown = rel.dists_urls(&path)[0].clone();
-        let cache = self.fetcher.cache().clone();
-        if let Some(e) = plain.clone()
-            && let Some(copy) = cache.get(e.sha256.as_str())
-        {
+        // A text the Release names is kept in the cache, with what makes
+        // it anew should a stanza read back from that copy be damaged.
+        let kept = plain.map(|e| {
             let source = Source {
                 fetcher: Arc::clone(&self.fetcher),
                 urls: urls.clone(),
                 pin: pin.clone(),
             };
             let remake = remaker(source, &e, ext, &shown);
-            let shown = shown.clone();
+            (e, remake)
+        });
+        let cache = self.fetcher.cache().clone();
+        if let Some((e, remake)) = &kept
+            && let Some(copy) = cache.get(e.sha256.as_str())
+        {
+            let (cache, e, remake, shown) =
+                (cache.clone(), e.clone(), Arc::clone(remake), shown.clone());
             let found = off_thread(move || from_cache(&cache, copy, &e, remake, &shown)).await;
             if let Some(index) = found {
                 return index;
@@ -296,27 +302,18 @@ impl Loader {
                 e.into()
             }
         })?;
-        let remake = plain.as_ref().map(|e| {
-            let source = Source {
-                fetcher: Arc::clone(&self.fetcher),
-                urls,
-                pin,
-            };
-            remaker(source, e, ext, &shown)
-        });
         let ext = ext.to_owned();
-        let cache = self.fetcher.cache().clone();
         // Never closed, so acquiring cannot fail.
         let turn = Arc::clone(&self.decoding).acquire_owned().await;
         off_thread(move || {
             let _turn = turn;
-            let (text, table) =
-                decode_and_index(&file, &ext, &shown, plain.as_ref(), &cache, false)?;
-            match (text, plain, remake) {
+            let plain = kept.as_ref().map(|(e, _)| e);
+            let (text, table) = decode_and_index(&file, &ext, &shown, plain, &cache, false)?;
+            match (text, kept) {
                 // Read from the cache from now on, as on a warm run: a
                 // cold lock holds the tables, not the texts (some 50 MB
                 // an index), however many architectures it locks.
-                (Decoded::Cached(path), Some(e), Some(remake)) => {
+                (Decoded::Cached(path), Some((e, remake))) => {
                     keep_table(&cache, &table, &e);
                     PackageIndex::cached(path, table, remake).map_err(|source| {
                         ArchiveError::Decompress {
@@ -325,7 +322,7 @@ impl Loader {
                         }
                     })
                 }
-                (text, ..) => Ok(PackageIndex::with_table(text.into_text()?, table)),
+                (text, _) => Ok(PackageIndex::with_table(text.into_text()?, table)),
             }
         })
         .await
@@ -398,7 +395,7 @@ fn remaker(source: Source, plain: &distill_trust::FileEntry, ext: &str, url: &st
     // Stanzas are read after loading, outside the runtime: a fetch then
     // blocks on it.
     let runtime = tokio::runtime::Handle::current();
-    Box::new(move || {
+    Arc::new(move || {
         let damaged = |why: &str| format!("the cached copy of {url} is damaged, and {why}");
         let cache = source.fetcher.cache();
         let sha = source.pin.sha256.as_str();
