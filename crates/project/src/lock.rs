@@ -143,7 +143,7 @@ impl Project {
             }
             // Costs nothing to build: names are looked up in the indices'
             // tables.
-            let universe = universe(&loaded, arch)?;
+            let universe = universe(&loaded, arch);
             // The build's own packages are locked as they are, without
             // dependencies: the build takes files out of them and installs
             // nothing they need.

@@ -199,8 +199,8 @@ impl Project {
 }
 
 /// The resolver's universe of one architecture of a loaded distro.
-pub(crate) fn universe<'a>(loaded: &'a Loaded, arch: &'a str) -> Result<Universe<'a>> {
-    Ok(Universe::new(arch, loaded.sources(arch))?)
+pub(crate) fn universe<'a>(loaded: &'a Loaded, arch: &'a str) -> Universe<'a> {
+    Universe::new(arch, loaded.sources(arch))
 }
 
 /// The lock at `path`, or `None` when there is no file.

@@ -90,6 +90,6 @@ impl Project {
         self.not_future(snapshot, "--snapshot")?;
         let pins = Pins::all(snapshot.unwrap_or_else(|| self.default_snapshot()));
         let loaded = self.load(distro, &[arch.to_owned()], &pins)?;
-        Ok(universe(&loaded, arch)?.resolve(roots, excludes)?)
+        Ok(universe(&loaded, arch).resolve(roots, excludes)?)
     }
 }

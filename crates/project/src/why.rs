@@ -50,7 +50,7 @@ impl Project {
             })?;
         let pins = pins_of(Some(&lock), self.default_snapshot());
         let loaded = self.load(distro, &[arch.to_owned()], &pins)?;
-        let universe = universe(&loaded, arch)?;
+        let universe = universe(&loaded, arch);
         let resolution = resolve_image(&universe, image, distro, plan)?;
         // The answer must explain the locked set. A lock made from a live
         // mirror (not a snapshot) can drift as the mirror moves on.

@@ -142,19 +142,19 @@ impl<'a> Universe<'a> {
     pub fn new(
         arch: &str,
         sources: impl IntoIterator<Item = (usize, &'a dyn StanzaSource)>,
-    ) -> Result<Universe<'a>, ResolveError> {
+    ) -> Universe<'a> {
         let sources: Vec<(usize, &'a dyn StanzaSource)> = sources.into_iter().collect();
         let chosen = sources
             .iter()
             .map(|(_, s)| (0..s.count()).map(|_| OnceLock::new()).collect())
             .collect();
-        Ok(Universe {
+        Universe {
             arch: arch.to_owned(),
             sources,
             chosen,
             slots: Mutex::default(),
             providers: Mutex::default(),
-        })
+        }
     }
 
     pub fn arch(&self) -> &str {

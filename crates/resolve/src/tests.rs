@@ -31,7 +31,7 @@ fn resolve(
 ) -> Result<Resolution, ResolveError> {
     let index = distill_archive::PackageIndex::parse(text.to_owned())
         .map_err(|e| ResolveError::BadIndex(e.to_string()))?;
-    let u = Universe::new("amd64", [(0, &index as &dyn StanzaSource)])?;
+    let u = Universe::new("amd64", [(0, &index as &dyn StanzaSource)]);
     let roots: Vec<String> = roots.iter().map(|s| s.to_string()).collect();
     let ex: BTreeMap<String, String> = excludes
         .iter()
