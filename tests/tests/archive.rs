@@ -381,11 +381,15 @@ fn snapshot_down_falls_back_to_the_mirror_and_says_so_once() {
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{}", run.stderr);
     assert!(
-        lines[0].starts_with(&format!("note: snapshot {TS1} unavailable (")),
+        lines[0].starts_with(&format!("note: snapshot {TS1} not served (")),
         "{}",
         lines[0]
     );
-    assert!(lines[0].contains("testing from 127.0.0.1"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("read test (testing) from 127.0.0.1"),
+        "{}",
+        lines[0]
+    );
     assert!(s.server.hits("/mirror/debian/dists/testing/InRelease") == 1);
 }
 

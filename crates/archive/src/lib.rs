@@ -20,7 +20,7 @@ mod loader;
 pub use config::{ArchiveSpec, DistroSpec};
 pub use discover::{DiscoverError, Target, captures_from_html, captures_from_json, newest_capture};
 pub use index::{PackageIndex, table_intact};
-pub use load::{Index, Loaded, Pins, load};
+pub use load::{Index, Loaded, MirrorFallback, Pins, load};
 pub use loader::{Loader, SuiteRelease, table_name};
 
 #[derive(Debug, thiserror::Error)]

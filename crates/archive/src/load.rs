@@ -49,6 +49,8 @@ pub struct Loaded {
     /// In packages.toml's order of archives and suites.
     pub releases: Vec<SuiteRelease>,
     pub indices: Vec<Index>,
+    /// The suites a mirror served in place of their pins, if any.
+    pub mirrored: Option<MirrorFallback>,
 }
 
 impl Loaded {
@@ -69,8 +71,8 @@ impl Loaded {
 }
 
 /// Loads every suite of `distro` at its pin and the indices of `archs`.
-/// When suites came from a mirror instead of the snapshot, says so in one
-/// note (through the fetcher's observer) with the reasons.
+/// Suites that came from a mirror instead of the snapshot are named in
+/// [`Loaded::mirrored`], for the command to say once.
 pub async fn load(
     loader: &Loader,
     distro: &DistroSpec,
@@ -88,7 +90,7 @@ pub async fn load(
             .map(|(a, s)| loader.release(a, s, pins.of(&a.name))),
     )
     .await?;
-    note_mirrors(loader, distro, &releases, pins);
+    let mirrored = mirror_fallback(loader, distro, &releases, pins);
     let mut jobs = Vec::new();
     for arch in archs {
         for (i, (archive, _)) in suites.iter().enumerate() {
@@ -112,12 +114,38 @@ pub async fn load(
             index,
         })
         .collect();
-    Ok(Loaded { releases, indices })
+    Ok(Loaded {
+        releases,
+        indices,
+        mirrored,
+    })
 }
 
-/// One line for the suites that came from a live mirror instead of the
-/// requested snapshot, with the reason each snapshot host failed.
-fn note_mirrors(loader: &Loader, distro: &DistroSpec, releases: &[SuiteRelease], pins: &Pins) {
+/// Suites of a distro that came from a live mirror instead of the pinned
+/// snapshot: what a command tells its user once (the mirror moves, so
+/// what was chosen there is not what the pin would have chosen).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorFallback {
+    /// The pins that were asked for, sorted.
+    pub requested: Vec<String>,
+    /// The suites read from a mirror, in packages.toml's order.
+    pub suites: Vec<String>,
+    /// The mirrors' hosts.
+    pub mirrors: Vec<String>,
+    /// Why each snapshot host failed (`host: cause`), or why none was
+    /// asked (`not in the cache` when offline).
+    pub why: Vec<String>,
+}
+
+/// The suites that came from a live mirror instead of the requested
+/// snapshot, with the reason each snapshot host failed; `None` when every
+/// suite with a snapshot service was served by it.
+fn mirror_fallback(
+    loader: &Loader,
+    distro: &DistroSpec,
+    releases: &[SuiteRelease],
+    pins: &Pins,
+) -> Option<MirrorFallback> {
     let fallbacks = loader.fetcher().take_fallbacks();
     // Archives without a snapshot service are read from their mirrors by
     // design; only a snapshot that failed is worth a note.
@@ -135,7 +163,7 @@ fn note_mirrors(loader: &Loader, distro: &DistroSpec, releases: &[SuiteRelease],
         })
         .collect();
     if mirrored.is_empty() {
-        return;
+        return None;
     }
     let requested: BTreeSet<String> = distro
         .archives
@@ -143,22 +171,23 @@ fn note_mirrors(loader: &Loader, distro: &DistroSpec, releases: &[SuiteRelease],
         .filter(|a| a.snapshot.is_some())
         .map(|a| pins.of(&a.name).to_string())
         .collect();
-    let names: Vec<&str> = mirrored.iter().map(|(s, _)| *s).collect();
-    let mut mirrors: Vec<&str> = mirrored.iter().map(|(_, m)| authority(m)).collect();
+    let mut mirrors: Vec<String> = mirrored
+        .iter()
+        .map(|(_, m)| authority(m).to_owned())
+        .collect();
     mirrors.dedup();
     let why = if fallbacks.is_empty() {
-        "not in the cache".to_owned()
+        vec!["not in the cache".to_owned()]
     } else {
         fallbacks
             .iter()
             .map(|(h, cause)| format!("{h}: {cause}"))
-            .collect::<Vec<_>>()
-            .join("; ")
+            .collect()
     };
-    loader.fetcher().observer().note(&format!(
-        "note: snapshot {} unavailable ({why}); {} from {} as it is now",
-        requested.into_iter().collect::<Vec<_>>().join(", "),
-        names.join(", "),
-        mirrors.join(", ")
-    ));
+    Some(MirrorFallback {
+        requested: requested.into_iter().collect(),
+        suites: mirrored.iter().map(|(s, _)| (*s).to_owned()).collect(),
+        mirrors,
+        why,
+    })
 }

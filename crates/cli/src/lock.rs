@@ -14,13 +14,13 @@ pub(crate) struct Args {
     /// (default: now).
     #[arg(long)]
     snapshot: Option<String>,
-    /// Lock only these architectures (repeatable; default: all of the
-    /// distro's). The lock then covers just these.
+    /// Re-resolve only these architectures (repeatable; default: all of
+    /// the distro's). The lock's other architectures stay as they are.
     #[arg(long = "arch")]
     archs: Vec<String>,
-    /// Write nothing: re-resolve each lock at its own pins from the signed
-    /// indices and report every difference (exit 0: the lock is right,
-    /// 2: it differs).
+    /// Write nothing: make each lock again as `distill lock` would, from
+    /// the signed indices at its own pins, and report every difference
+    /// (exit 0: the lock is right, 2: it differs).
     #[arg(long, conflicts_with_all = ["snapshot", "archs"])]
     check: bool,
 }
@@ -51,21 +51,49 @@ pub(crate) fn run(project: &Project, quiet: bool, args: Args) -> Result<u8> {
     Ok(0)
 }
 
-/// `lock --check`: the report on stdout, one line per difference.
+/// `lock --check`: the report on stdout, one line per difference, and
+/// what the lock was compared against: its pins, or (when they were not
+/// served) the mirror as it is now, with each such suite's Release date
+/// against the lock's.
 fn check(project: &Project, distro: Option<String>) -> Result<u8> {
     let mut text = String::new();
     let mut differs = false;
     for c in project.check_locks(&distro.into_iter().collect::<Vec<_>>())? {
+        let against = if c.not_at_pins.is_empty() {
+            "the signed indices at its pins".to_owned()
+        } else {
+            let dates: Vec<String> = c
+                .not_at_pins
+                .iter()
+                .map(|s| {
+                    let show = |d: Option<distill_debian::SnapshotTime>| {
+                        d.map_or("unrecorded".to_owned(), |d| d.to_string())
+                    };
+                    let same = if s.date == s.locked_date {
+                        ", as locked"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "{} dated {} (locked {}{same})",
+                        s.suite,
+                        show(s.date),
+                        show(s.locked_date)
+                    )
+                })
+                .collect();
+            format!(
+                "the signed indices a mirror serves now, not its pins, which were not served ({})",
+                dates.join("; ")
+            )
+        };
         if c.discrepancies.is_empty() {
-            text += &format!(
-                "{}: matches the signed indices at its pins\n",
-                c.path.display()
-            );
+            text += &format!("{}: matches {against}\n", c.path.display());
             continue;
         }
         differs = true;
         text += &format!(
-            "{}: {} difference(s) from the signed indices at its pins\n",
+            "{}: {} difference(s) from {against}\n",
             c.path.display(),
             c.discrepancies.len()
         );

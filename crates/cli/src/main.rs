@@ -105,16 +105,16 @@ fn main() -> ExitCode {
     let g = &cli.global;
     let result = match cli.command {
         Command::Diff(args) => diff::run(&g.config, args),
-        Command::Show(args) => open(g).and_then(|p| query::show(&p, args)),
-        Command::Resolve(args) => open(g).and_then(|p| query::resolve(&p, args)),
-        Command::Lock(args) => open(g).and_then(|p| lock::run(&p, g.quiet, args)),
-        Command::Build(args) => open(g).and_then(|p| build::run(&p, args)),
-        Command::Update(args) => open(g).and_then(|p| update::run(&p, args)),
-        Command::Why(args) => open(g).and_then(|p| why::run(&p, args)),
-        Command::Push(args) => open(g).and_then(|p| push::run(&p, args)),
-        Command::Verify(args) => open(g).and_then(|p| verify::run(&p, args)),
+        Command::Show(args) => with_project(g, |p| query::show(p, args)),
+        Command::Resolve(args) => with_project(g, |p| query::resolve(p, args)),
+        Command::Lock(args) => with_project(g, |p| lock::run(p, g.quiet, args)),
+        Command::Build(args) => with_project(g, |p| build::run(p, args)),
+        Command::Update(args) => with_project(g, |p| update::run(p, args)),
+        Command::Why(args) => with_project(g, |p| why::run(p, args)),
+        Command::Push(args) => with_project(g, |p| push::run(p, args)),
+        Command::Verify(args) => with_project(g, |p| verify::run(p, args)),
         Command::Append(args) => append::run(args),
-        Command::Cache(args) => open(g).and_then(|p| cache::run(&p, args)),
+        Command::Cache(args) => with_project(g, |p| cache::run(p, args)),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -131,6 +131,18 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Runs `command` on the project of `--config`, then says once (unless
+/// `--quiet`) which suites the run read from a mirror as it is now
+/// instead of their pins, whether or not the command succeeded.
+fn with_project(g: &Global, command: impl FnOnce(&Project) -> Result<u8>) -> Result<u8> {
+    let project = open(g)?;
+    let result = command(&project);
+    if let Some(note) = project.mirror_note().filter(|_| !g.quiet) {
+        eprintln!("{note}");
+    }
+    result
 }
 
 /// The project of `--config`, in the environment the flags describe.

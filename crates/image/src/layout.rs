@@ -127,14 +127,13 @@ impl Layout {
     /// unless the destination already holds exactly these files.
     pub fn commit(mut self) -> Result<PathBuf, ImageError> {
         let index = index(&self.entries, &BTreeMap::new());
-        self.files.insert(
-            "oci-layout".into(),
-            Staged::Bytes(br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
-        );
+        self.files
+            .insert("oci-layout".into(), Staged::Bytes(OCI_LAYOUT.to_vec()));
         self.files.insert("index.json".into(), Staged::Bytes(index));
         if holds_exactly(&self.dest, &self.files) {
             return Ok(self.dest);
         }
+        ours_to_replace(&self.dest)?;
         let parent = self.dest.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(parent).map_err(|e| err(parent, e))?;
         let name = self
@@ -171,6 +170,56 @@ impl Layout {
         }
         swap_into_place(tmp, &self.dest)?;
         Ok(self.dest)
+    }
+}
+
+/// The layout `commit` writes holds these and nothing else at its top.
+const LAYOUT_ENTRIES: [&str; 4] = ["oci-layout", "index.json", BLOBS_DIR, "sbom"];
+const BLOBS_DIR: &str = "blobs";
+const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// Refuses to replace `dest` unless it is missing, an empty directory, or
+/// an image layout as distill writes one (`oci-layout` with distill's
+/// bytes, `index.json`, `blobs/`, `sbom/`, nothing else at the top): a user's
+/// directory or file that happens to be at `out/<image>-<distro>` is
+/// never removed.
+fn ours_to_replace(dest: &Path) -> Result<(), ImageError> {
+    let not_ours = |what| ImageError::NotOurs {
+        path: dest.display().to_string(),
+        what,
+    };
+    let meta = match fs::symlink_metadata(dest) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(ImageError::Read {
+                path: dest.display().to_string(),
+                source: e,
+            });
+        }
+    };
+    if meta.file_type().is_symlink() {
+        return Err(not_ours("a symbolic link"));
+    }
+    if !meta.is_dir() {
+        return Err(not_ours("a file"));
+    }
+    let names: Vec<String> = fs::read_dir(dest)
+        .map_err(|e| err(dest, e))?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(dest, e))?;
+    if names.is_empty() {
+        return Ok(());
+    }
+    let layout = names.iter().all(|n| LAYOUT_ENTRIES.contains(&n.as_str()))
+        && fs::read(dest.join("oci-layout")).is_ok_and(|b| b == OCI_LAYOUT)
+        && dest.join("index.json").is_file()
+        && dest.join(BLOBS_DIR).is_dir();
+    if layout {
+        Ok(())
+    } else {
+        Err(not_ours("a directory with other files"))
     }
 }
 
@@ -272,16 +321,21 @@ fn swap_into_place(tmp: tempfile::TempDir, dest: &Path) -> Result<(), ImageError
                 }
             }
             // Filesystems without RENAME_EXCHANGE: move the old one aside
-            // first (a failure in between leaves it at `<dest>.old`).
+            // first, to a fresh name of its own beside it (never a name
+            // someone else may own; a failure in between leaves it there).
             Err(rustix::io::Errno::INVAL) => {
-                let old = dest.with_extension("old");
+                let parent = dest.parent().unwrap_or(Path::new("."));
+                let aside = tempfile::Builder::new()
+                    .prefix(".distill-old")
+                    .tempdir_in(parent)
+                    .map_err(|e| err(parent, e))?;
                 if dest.exists() {
-                    let _ = fs::remove_dir_all(&old);
-                    fs::rename(dest, &old).map_err(|e| err(dest, e))?;
+                    // Onto the empty directory just made: rename replaces it.
+                    fs::rename(dest, aside.path()).map_err(|e| err(dest, e))?;
                 }
                 fs::rename(tmp.path(), dest).map_err(|e| err(dest, e))?;
                 let _ = tmp.keep();
-                let _ = fs::remove_dir_all(&old);
+                drop(aside);
                 return Ok(());
             }
             Err(e) => return Err(err(dest, e.into())),
@@ -416,16 +470,77 @@ mod tests {
         assert_eq!(ino(&dest.join("blobs/sha256/ab")), ino(&layer));
     }
 
+    /// `l` with one manifest tagged `tag`.
+    fn l_put(l: &mut Layout, tag: &str, bytes: &[u8]) {
+        let d = l.put(MANIFEST, bytes).unwrap();
+        l.tag(tag, d);
+    }
+
+    /// What distill did not write is never replaced: a user's directory,
+    /// a file, a symlink; the error names it and nothing is left beside.
+    #[test]
+    fn what_is_not_a_layout_survives() {
+        let dir = tempfile::tempdir().unwrap();
+        let notes = dir.path().join("notes");
+        fs::create_dir(&notes).unwrap();
+        fs::write(notes.join("todo.txt"), b"mine").unwrap();
+        let file = dir.path().join("file");
+        fs::write(&file, b"mine too").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&notes, &link).unwrap();
+        // A layout with a stranger at its top is not distill's either.
+        let other = dir.path().join("other");
+        let mut l = Layout::create(&other).unwrap();
+        l_put(&mut l, "latest", b"{}");
+        l.commit().unwrap();
+        fs::write(other.join("README"), b"mine").unwrap();
+        for (dest, what) in [
+            (&notes, "a directory with other files"),
+            (&file, "a file"),
+            (&link, "a symbolic link"),
+            (&other, "a directory with other files"),
+        ] {
+            let mut l = Layout::create(dest).unwrap();
+            l_put(&mut l, "latest", b"{}");
+            let e = l.commit().unwrap_err().to_string();
+            assert!(e.contains(what), "{e}");
+            assert!(e.contains("not an image layout distill wrote"), "{e}");
+        }
+        assert_eq!(fs::read(notes.join("todo.txt")).unwrap(), b"mine");
+        assert_eq!(fs::read(&file).unwrap(), b"mine too");
+        assert_eq!(fs::read(other.join("README")).unwrap(), b"mine");
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["file", "link", "notes", "other"],
+            "no temp dirs left"
+        );
+        // An empty directory is taken.
+        let empty = dir.path().join("empty");
+        fs::create_dir(&empty).unwrap();
+        let mut l = Layout::create(&empty).unwrap();
+        l_put(&mut l, "latest", b"{}");
+        l.commit().unwrap();
+        assert!(empty.join("index.json").is_file());
+    }
+
     #[test]
     fn commit_replaces_whole_layout() {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("img");
-        fs::create_dir_all(dest.join("stale")).unwrap();
+        let mut l = Layout::create(&dest).unwrap();
+        l_put(&mut l, "old", b"[]");
+        l.commit().unwrap();
+        fs::write(dest.join("blobs/stale"), b"").unwrap();
         let mut l = Layout::create(&dest).unwrap();
         let d = l.put(MANIFEST, b"{}").unwrap();
         l.tag("latest", d.clone());
         l.commit().unwrap();
-        assert!(!dest.join("stale").exists());
+        assert!(!dest.join("blobs/stale").exists());
         let index = fs::read_to_string(dest.join("index.json")).unwrap();
         assert!(index.contains(r#""org.opencontainers.image.ref.name":"latest""#));
         let blob = dest.join("blobs/sha256").join(&d.digest[7..]);

@@ -44,4 +44,8 @@ pub enum ImageError {
     Invalid { path: String, reason: String },
     #[error("cannot map architecture {0} to an OCI platform")]
     Arch(String),
+    #[error(
+        "cannot write {path}: it is {what}, not an image layout distill wrote; move it away or choose another --out"
+    )]
+    NotOurs { path: String, what: &'static str },
 }

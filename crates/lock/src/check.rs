@@ -27,10 +27,20 @@ impl Lock {
     /// sorted; empty when the lock is exactly what it should be.
     pub fn discrepancies(&self, fresh: &Lock) -> Vec<String> {
         let mut out = Vec::new();
+        // An `all` package locked at two versions is two entries, each
+        // named by the architectures it is for.
         let by_key = |l: &'_ Lock| -> BTreeMap<(String, String), LockedPackage> {
             l.packages
                 .iter()
-                .map(|p| ((p.name.clone(), p.architecture.clone()), p.clone()))
+                .map(|p| {
+                    let arch = match &p.for_architectures {
+                        Some(for_archs) => {
+                            format!("{} for {}", p.architecture, for_archs.join(" "))
+                        }
+                        None => p.architecture.clone(),
+                    };
+                    ((p.name.clone(), arch), p.clone())
+                })
                 .collect()
         };
         let (mine, theirs) = (by_key(self), by_key(fresh));
@@ -138,6 +148,7 @@ mod tests {
                     filename: format!("pool/{n}.deb"),
                     size: 1,
                     sha256: Sha256::parse(&sha.repeat(32)).unwrap(),
+                    for_architectures: None,
                 })
                 .collect(),
             images: [(

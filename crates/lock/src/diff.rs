@@ -193,6 +193,7 @@ mod tests {
                     filename: format!("pool/{n}.deb"),
                     size: 1,
                     sha256: Sha256::parse(&"00".repeat(32)).unwrap(),
+                    for_architectures: None,
                 })
                 .collect(),
             images: images

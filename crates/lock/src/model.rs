@@ -58,7 +58,7 @@ pub struct LockedSuite {
     pub date: Option<SnapshotTime>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LockedPackage {
     pub name: String,
@@ -69,6 +69,25 @@ pub struct LockedPackage {
     pub filename: String,
     pub size: u64,
     pub sha256: Sha256,
+    /// The image architectures this entry is for, set only on an
+    /// `Architecture: all` package locked at more than one version: a
+    /// suite that does not publish some architecture (bookworm-security
+    /// has no s390x) leaves those architectures the older version, as apt
+    /// there would. Absent: every architecture of the lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_architectures: Option<Vec<String>>,
+}
+
+impl LockedPackage {
+    /// Whether this entry is the one an image of `arch` uses.
+    pub fn serves(&self, arch: &str) -> bool {
+        self.architecture == arch
+            || (self.architecture == "all"
+                && self
+                    .for_architectures
+                    .as_ref()
+                    .is_none_or(|a| a.iter().any(|x| x == arch)))
+    }
 }
 
 /// An upstream artifact (Node's Linux build) pinned for one architecture.
@@ -133,9 +152,13 @@ impl Lock {
         sorted
             .suites
             .sort_by(|a, b| (&a.archive, &a.suite).cmp(&(&b.archive, &b.suite)));
-        sorted
-            .packages
-            .sort_by(|a, b| (&a.name, &a.architecture).cmp(&(&b.name, &b.architecture)));
+        sorted.packages.sort_by(|a, b| {
+            (&a.name, &a.architecture, &a.for_architectures).cmp(&(
+                &b.name,
+                &b.architecture,
+                &b.for_architectures,
+            ))
+        });
         sorted.packages.dedup();
         sorted
             .artifacts
@@ -193,11 +216,11 @@ impl Lock {
     }
 
     /// The locked package `name` for an image of architecture `arch`
-    /// (its own arch, or `all`).
+    /// (its own arch, or the `all` entry for that architecture).
     pub fn package(&self, name: &str, arch: &str) -> Option<&LockedPackage> {
         self.packages
             .iter()
-            .find(|p| p.name == name && (p.architecture == arch || p.architecture == "all"))
+            .find(|p| p.name == name && p.serves(arch))
     }
 }
 
@@ -215,6 +238,7 @@ mod tests {
             filename: format!("pool/main/x/{name}_1.0-1_{arch}.deb"),
             size: 10,
             sha256: Sha256::parse(&"ab".repeat(32)).unwrap(),
+            for_architectures: None,
         };
         Lock {
             version: LOCK_VERSION,

@@ -11,7 +11,7 @@ use distill_layer::{EntryInfo, overlay, read_layer};
 use distill_lock::LockDiff;
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Result, fail};
 use crate::project::read_lock_file;
 
 /// The difference between two lock files, and the new lock's images
@@ -21,6 +21,17 @@ pub fn diff_lock_files(
     new: &Path,
 ) -> Result<(LockDiff, BTreeMap<String, BTreeSet<String>>)> {
     let (o, n) = (read_lock_file(old)?, read_lock_file(new)?);
+    // Two distros' locks share package names, not history: their "diff"
+    // would read as a bump that never happened.
+    if o.distro != n.distro {
+        return Err(fail!(
+            "cannot diff {} {}: the first is a lock of {}, the second of {}; a diff compares two locks of one distro",
+            old.display(),
+            new.display(),
+            o.distro,
+            n.distro
+        ));
+    }
     Ok((o.diff(&n), n.image_archs()))
 }
 

@@ -1,16 +1,24 @@
 //! `lock`: resolve every image of a distro against its pinned snapshots
 //! and write `snapshots/<distro>.lock`.
+//!
+//! One resolution serves `lock`, `lock --check`, `why` and `update`
+//! ([`Project::resolve_lock`]): the lock is conservative, as cargo's is.
+//! Every locked package whose exact version and sha256 a signed index
+//! still serves stays the candidate (apt's `install pkg=version`), so
+//! changed intent re-resolves only what it touches, and a pin the
+//! snapshot cannot serve (the mirror as it is now) does not move what the
+//! lock already says. Only `update` resolves afresh, at its new pins.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use distill_archive::{Loaded, Pins};
-use distill_debian::{Sha256, SnapshotTime};
+use distill_debian::{Served, Sha256, SnapshotTime};
 use distill_lock::{LOCK_VERSION, Lock, LockedArtifact, LockedPackage, LockedSuite};
-use distill_resolve::{Package, Resolution, Universe};
+use distill_resolve::{Package, Preferred, Resolution, ResolveError, Universe};
 
 use crate::artifacts::ArtifactPins;
-use crate::error::{Context, Result, fail};
+use crate::error::{Context, Error, Result, fail};
 use crate::images::ImagePlan;
 use crate::project::{Project, universe};
 
@@ -21,7 +29,8 @@ pub struct LockOptions {
     pub distros: Vec<String>,
     /// Pin for archives the lock does not pin yet (default: now).
     pub snapshot: Option<SnapshotTime>,
-    /// Only these architectures (default: all of each distro's).
+    /// Re-resolve only these architectures (default: all of each
+    /// distro's); the lock's others stay as they are.
     pub archs: Vec<String>,
 }
 
@@ -40,35 +49,130 @@ pub struct Locked {
 pub struct LockCheck {
     pub distro: String,
     pub path: PathBuf,
-    /// What the lock claims that the signed indices at its pins do not
-    /// give (empty: the lock is exactly right).
+    /// What the lock claims that the signed indices do not give, the
+    /// same resolution `lock` makes (empty: the lock is exactly right).
     pub discrepancies: Vec<String>,
+    /// Suites that were not served at the lock's pins but by a mirror as
+    /// it is now: the check compared against those instead.
+    pub not_at_pins: Vec<SuiteSeen>,
+}
+
+/// A suite as a check saw it, against what the lock records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuiteSeen {
+    pub suite: String,
+    /// `mirror https://…` or `snapshot <capture>`.
+    pub served: Served,
+    /// The verified Release's date.
+    pub date: Option<SnapshotTime>,
+    /// The date the lock records for the suite.
+    pub locked_date: Option<SnapshotTime>,
+}
+
+/// Whether a resolution keeps what the old lock chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// Keep every locked package the indices still serve (`lock`,
+    /// `lock --check`, `why`).
+    Locked,
+    /// The indices' newest (`update`, at new pins).
+    Nothing,
+}
+
+/// What one architecture's resolution gives.
+#[derive(Default)]
+struct ArchSets {
+    /// Image → its packages.
+    images: BTreeMap<String, Vec<String>>,
+    /// Image → what its debug tags add (only images that add some).
+    debug: BTreeMap<String, Vec<String>>,
+    /// The build's own packages.
+    build: Vec<String>,
+    /// Name → the entry this architecture uses.
+    packages: BTreeMap<String, LockedPackage>,
+    /// (image, artifact pin) for every artifact an image uses.
+    artifacts: Vec<(String, LockedArtifact)>,
+}
+
+/// One architecture resolved: its sets, and what `why` and the notes need.
+pub(crate) struct ArchLock {
+    sets: ArchSets,
+    /// Image → its resolution and, with debug packages, theirs.
+    pub(crate) resolutions: BTreeMap<String, (Resolution, Option<Resolution>)>,
+    /// Image → the artifacts it uses that have no build here.
+    unbuilt: BTreeMap<String, Vec<String>>,
+    /// Locked packages that had to move so the set resolves.
+    loosened: Vec<String>,
+}
+
+/// Why an attempt at an architecture failed: a resolver error (which
+/// kept versions may cause) with what was being done, or anything else.
+enum Failure {
+    Resolve(ResolveError, String),
+    Other(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Other(e)
+    }
 }
 
 impl Project {
-    /// Re-resolves every selected distro at its lock's own pins from the
-    /// signed indices, writing nothing, and reports where the committed
-    /// lock differs: a hand-edited hash, a package added or removed, a
-    /// set that packages.toml no longer gives.
+    /// Re-makes every selected distro's lock exactly as `distill lock`
+    /// would (the same conservative resolution from the signed indices),
+    /// writing nothing, and reports where the committed lock differs: a
+    /// hand-edited hash, a package added or removed, a set that
+    /// packages.toml no longer gives. Suites not served at the lock's
+    /// pins are named in the result.
     pub fn check_locks(&self, distros: &[String]) -> Result<Vec<LockCheck>> {
         let artifacts = self.artifact_pins(false);
         let mut out = Vec::new();
         for name in self.distros(distros)? {
             let old = self.require_lock(&name, &format!("check the {name} lock"))?;
             let pins = pins_of(Some(&old), self.default_snapshot());
+            let archs = self.distro(&name)?.architectures.clone();
             let fresh =
-                self.resolve_lock(&name, &old.architectures(), &pins, &artifacts, Some(&old))?;
+                self.resolve_lock(&name, &archs, &pins, &artifacts, Some(&old), Keep::Locked)?;
             out.push(LockCheck {
                 distro: name.clone(),
                 path: self.lock_path(&name),
                 discrepancies: old.discrepancies(&fresh),
+                not_at_pins: self.not_at_pins(&name, &old, &fresh),
             });
         }
         Ok(out)
     }
 
+    /// The suites of `fresh` a mirror served in place of their pins.
+    fn not_at_pins(&self, distro: &str, old: &Lock, fresh: &Lock) -> Vec<SuiteSeen> {
+        let Ok(spec) = self.distro(distro) else {
+            return Vec::new();
+        };
+        fresh
+            .suites
+            .iter()
+            .filter(|s| matches!(s.served, Served::Mirror { .. }))
+            .filter(|s| {
+                spec.archive(&s.archive)
+                    .is_some_and(|a| a.snapshot.is_some())
+            })
+            .map(|s| SuiteSeen {
+                suite: s.suite.clone(),
+                served: s.served.clone(),
+                date: s.date,
+                locked_date: old
+                    .suites
+                    .iter()
+                    .find(|o| o.archive == s.archive && o.suite == s.suite)
+                    .and_then(|o| o.date),
+            })
+            .collect()
+    }
+
     /// Resolves and writes the lock of every selected distro. A second
-    /// run reuses the pins, so nothing moves unless the config changed.
+    /// run reuses the pins and keeps every locked package still served,
+    /// so nothing moves unless the config changed.
     pub fn lock_distros(&self, opts: &LockOptions) -> Result<Vec<Locked>> {
         self.not_future(opts.snapshot, "--snapshot")?;
         let fallback = opts.snapshot.unwrap_or_else(|| self.default_snapshot());
@@ -87,7 +191,8 @@ impl Project {
                 }
                 opts.archs.clone()
             };
-            let lock = self.resolve_lock(&name, &archs, &pins, &artifacts, old.as_ref())?;
+            let lock =
+                self.resolve_lock(&name, &archs, &pins, &artifacts, old.as_ref(), Keep::Locked)?;
             if let Some(o) = old.as_ref().filter(|o| o.version < LOCK_VERSION) {
                 self.observer().note(&format!(
                     "note: {} is a version {} lock; writing it as version {LOCK_VERSION}, which records each suite's Release date",
@@ -97,7 +202,9 @@ impl Project {
             }
             let text = lock.to_toml();
             let changed = old.map(|o| o.to_toml()).as_ref() != Some(&text);
-            self.write_lock(&name, &text)?;
+            if changed {
+                self.write_lock(&name, &text)?;
+            }
             out.push(Locked {
                 path: self.lock_path(&name),
                 changed,
@@ -108,8 +215,11 @@ impl Project {
         Ok(out)
     }
 
-    /// Loads `distro`'s indices at `pins` and resolves every image into a
-    /// lock (not written).
+    /// Loads `distro`'s indices at `pins` and resolves every image on
+    /// `archs` into a lock (not written). The old lock's other
+    /// architectures (those the distro still has) are carried over as
+    /// they are; with [`Keep::Locked`] its packages are kept on `archs`
+    /// too wherever the indices still serve them.
     pub(crate) fn resolve_lock(
         &self,
         distro: &str,
@@ -117,122 +227,189 @@ impl Project {
         pins: &Pins,
         artifact_pins: &ArtifactPins<'_>,
         old: Option<&Lock>,
+        keep: Keep,
     ) -> Result<Lock> {
         let plans = self.plans(distro)?;
+        let spec = self.distro(distro)?;
         let loaded = self.load(distro, archs, pins)?;
         if let Some(old) = old {
             refuse_rollback(distro, old, &loaded)?;
         }
         let artifact_of = self.pin_artifacts(&plans, archs, artifact_pins, old)?;
-        let mut artifacts: BTreeMap<(String, String), LockedArtifact> = BTreeMap::new();
-        let spec = self.distro(distro)?;
-        let mut packages: BTreeMap<(String, String), LockedPackage> = BTreeMap::new();
-        let mut images: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
-        let mut debug: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
-        let mut build: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut add = |p: LockedPackage| {
-            packages.insert((p.name.clone(), p.architecture.clone()), p);
-        };
+        let mut per_arch: BTreeMap<String, ArchSets> = BTreeMap::new();
+        let mut unbuilt: BTreeMap<String, (Vec<String>, BTreeSet<String>)> = BTreeMap::new();
         for arch in archs {
-            let wanted: Vec<&(String, ImagePlan)> = plans
-                .iter()
-                .filter(|(_, p)| p.architectures.contains(arch))
-                .collect();
-            if wanted.is_empty() {
+            let prefer = match (keep, old) {
+                (Keep::Locked, Some(old)) => preferred(old, arch),
+                _ => BTreeMap::new(),
+            };
+            let Some(resolved) =
+                self.resolve_arch(&loaded, distro, arch, &plans, &artifact_of, prefer)?
+            else {
                 continue;
+            };
+            if !resolved.loosened.is_empty() {
+                self.observer().note(&format!(
+                    "note: {distro} {arch}: the locked {} no longer resolve with the rest; they move to the newest the indices serve",
+                    resolved.loosened.join(", ")
+                ));
             }
-            // Costs nothing to build: names are looked up in the indices'
-            // tables.
-            let universe = universe(&loaded, arch);
-            // The build's own packages are locked as they are, without
-            // dependencies: the build takes files out of them and installs
-            // nothing they need.
-            for name in self.config.build.packages() {
-                let pkg = universe.get(&name).ok_or_else(|| {
-                    fail!(
-                        "cannot lock build package {name} for {distro} {arch}: no package of that name"
-                    )
-                })?;
-                add(lock_entry(pkg, &loaded)?);
-                build.entry(arch.clone()).or_default().push(name.clone());
+            for (image, missing) in resolved.unbuilt {
+                let entry = unbuilt.entry(image).or_default();
+                entry.0.push(arch.clone());
+                entry.1.extend(missing);
             }
-            for (image, plan) in wanted {
-                // Built only where every artifact it uses has a build.
-                let Some(used) = plan
-                    .artifacts
-                    .iter()
-                    .map(|a| {
-                        artifact_of
-                            .get(&(a.clone(), arch.clone()))
-                            .cloned()
-                            .flatten()
-                    })
-                    .collect::<Option<Vec<LockedArtifact>>>()
-                else {
-                    self.observer().note(&format!(
-                        "{image} is not built for {distro} {arch}: an artifact it uses has no {arch} build"
-                    ));
+            per_arch.insert(arch.clone(), resolved.sets);
+        }
+        for (image, (on, artifacts)) in unbuilt {
+            let artifacts: Vec<String> = artifacts.into_iter().collect();
+            self.observer().note(&format!(
+                "{image} is not built for {distro} {}: {} has no build there",
+                on.join(", "),
+                artifacts.join(", ")
+            ));
+        }
+        // The old lock's other architectures, as they are, while the
+        // distro and its images still have them.
+        if let Some(old) = old {
+            for arch in old.architectures() {
+                if archs.contains(&arch) || !spec.architectures.contains(&arch) {
                     continue;
-                };
-                for a in used {
-                    let key = (a.name.clone(), a.architecture.clone());
-                    // The images are this resolution's, not a kept pin's.
-                    let pin = artifacts.entry(key).or_insert(LockedArtifact {
-                        images: Vec::new(),
-                        ..a
-                    });
-                    pin.images.push(image.clone());
                 }
-                let resolution = resolve_image(&universe, image, distro, plan)?;
-                for chosen in resolution.packages.values() {
-                    let pkg = universe
-                        .get(&chosen.name)
-                        .expect("chosen from the universe");
-                    add(lock_entry(pkg, &loaded)?);
-                }
-                let names: Vec<String> = resolution.packages.keys().cloned().collect();
-                let added = debug_additions(&universe, image, distro, plan, &names)?;
-                for name in &added {
-                    let pkg = universe.get(name).expect("chosen from the universe");
-                    add(lock_entry(pkg, &loaded)?);
-                }
-                if !added.is_empty() {
-                    debug
-                        .entry(image.clone())
-                        .or_default()
-                        .insert(arch.clone(), added);
-                }
-                images
-                    .entry(image.clone())
-                    .or_default()
-                    .insert(arch.clone(), names);
+                per_arch.insert(arch.clone(), kept_arch(old, &arch, &plans)?);
             }
         }
-        Ok(Lock {
-            version: LOCK_VERSION,
-            distro: distro.to_owned(),
-            archives: spec
-                .archives
+        Ok(assemble(distro, spec, pins, &loaded, per_arch))
+    }
+
+    /// Resolves every image of `plans` built on `arch`, keeping `prefer`
+    /// where the indices still serve it: a kept version that makes the
+    /// set fail (a new dependency needs a newer one) is let go, and the
+    /// architecture tried again, until it resolves or nothing kept is to
+    /// blame. `None` when no image is built on `arch`.
+    pub(crate) fn resolve_arch(
+        &self,
+        loaded: &Loaded,
+        distro: &str,
+        arch: &str,
+        plans: &[(String, ImagePlan)],
+        artifact_of: &BTreeMap<(String, String), Option<LockedArtifact>>,
+        mut prefer: BTreeMap<String, Preferred>,
+    ) -> Result<Option<ArchLock>> {
+        let wanted: Vec<&(String, ImagePlan)> = plans
+            .iter()
+            .filter(|(_, p)| p.architectures.iter().any(|a| a == arch))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(None);
+        }
+        let mut loosened = Vec::new();
+        loop {
+            // Costs nothing to build: names are looked up in the indices'
+            // tables.
+            let universe = universe(loaded, arch).preferring(prefer.clone());
+            match self.attempt(&universe, loaded, distro, &wanted, artifact_of) {
+                Ok(mut resolved) => {
+                    resolved.loosened = loosened;
+                    return Ok(Some(resolved));
+                }
+                Err(Failure::Other(e)) => return Err(e),
+                Err(Failure::Resolve(e, what)) => {
+                    let blamed: Vec<String> = e
+                        .implicated()
+                        .into_iter()
+                        .filter(|n| prefer.remove(n).is_some())
+                        .collect();
+                    if blamed.is_empty() {
+                        return Err(e).context(|| what);
+                    }
+                    loosened.extend(blamed);
+                }
+            }
+        }
+    }
+
+    /// One try at an architecture with one universe.
+    fn attempt(
+        &self,
+        universe: &Universe<'_>,
+        loaded: &Loaded,
+        distro: &str,
+        wanted: &[&(String, ImagePlan)],
+        artifact_of: &BTreeMap<(String, String), Option<LockedArtifact>>,
+    ) -> Result<ArchLock, Failure> {
+        let arch = universe.arch().to_owned();
+        let mut out = ArchLock {
+            sets: ArchSets::default(),
+            resolutions: BTreeMap::new(),
+            unbuilt: BTreeMap::new(),
+            loosened: Vec::new(),
+        };
+        let sets = &mut out.sets;
+        let add = |sets: &mut ArchSets, pkg: &Package<'_>| -> Result<(), Failure> {
+            let entry = lock_entry(pkg, loaded)?;
+            sets.packages.insert(entry.name.clone(), entry);
+            Ok(())
+        };
+        // The build's own packages are locked as they are, without
+        // dependencies: the build takes files out of them and installs
+        // nothing they need.
+        for name in self.config.build.packages() {
+            let pkg = universe.get(&name).ok_or_else(|| {
+                fail!(
+                    "cannot lock build package {name} for {distro} {arch}: no package of that name"
+                )
+            })?;
+            add(sets, pkg)?;
+            sets.build.push(name.clone());
+        }
+        for (image, plan) in wanted {
+            // Built only where every artifact it uses has a build.
+            let missing: Vec<String> = plan
+                .artifacts
                 .iter()
-                .map(|a| (a.name.clone(), pins.of(&a.name)))
-                .collect(),
-            suites: loaded
-                .releases
-                .iter()
-                .map(|r| LockedSuite {
-                    archive: r.archive.clone(),
-                    suite: r.suite.clone(),
-                    served: r.served.clone(),
-                    inrelease_sha256: r.inrelease_sha256.clone(),
-                    date: Some(SnapshotTime::from_unix(r.release.date)),
+                .filter(|a| {
+                    artifact_of
+                        .get(&((*a).clone(), arch.clone()))
+                        .is_none_or(Option::is_none)
                 })
-                .collect(),
-            packages: packages.into_values().collect(),
-            images,
-            debug,
-            build,
-            artifacts: artifacts.into_values().collect(),
-        })
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                out.unbuilt.insert(image.clone(), missing);
+                continue;
+            }
+            for a in &plan.artifacts {
+                if let Some(Some(pin)) = artifact_of.get(&(a.clone(), arch.clone())) {
+                    sets.artifacts.push((image.clone(), pin.clone()));
+                }
+            }
+            let resolution = universe.resolve(&plan.roots, &plan.excludes).map_err(|e| {
+                Failure::Resolve(e, format!("cannot lock image {image} for {distro} {arch}"))
+            })?;
+            for chosen in resolution.packages.values() {
+                add(
+                    sets,
+                    universe
+                        .get(&chosen.name)
+                        .expect("chosen from the universe"),
+                )?;
+            }
+            let names: Vec<String> = resolution.packages.keys().cloned().collect();
+            let debug = debug_additions(universe, image, distro, plan, &names)?;
+            if let Some((_, added)) = &debug {
+                for name in added {
+                    add(sets, universe.get(name).expect("chosen from the universe"))?;
+                }
+                if !added.is_empty() {
+                    sets.debug.insert(image.clone(), added.clone());
+                }
+            }
+            sets.images.insert(image.clone(), names);
+            out.resolutions
+                .insert(image.clone(), (resolution, debug.map(|(both, _)| both)));
+        }
+        Ok(out)
     }
 
     /// A fresh set of artifact pins for one command: `newest` moves them
@@ -302,17 +479,6 @@ pub(crate) fn pins_of(lock: Option<&Lock>, fallback: SnapshotTime) -> Pins {
     pins
 }
 
-pub(crate) fn resolve_image(
-    universe: &Universe<'_>,
-    image: &str,
-    distro: &str,
-    plan: &ImagePlan,
-) -> Result<Resolution> {
-    universe
-        .resolve(&plan.roots, &plan.excludes)
-        .context(|| format!("cannot lock image {image} for {distro} {}", universe.arch()))
-}
-
 /// Rollback and indefinite freeze: every suite's verified Release must be
 /// at least as new as the one the lock records. A mirror (or a snapshot)
 /// serving an older, validly signed Release is refused, never locked.
@@ -338,7 +504,8 @@ fn refuse_rollback(distro: &str, old: &Lock, loaded: &Loaded) -> Result<()> {
 }
 
 /// What the debug tags of `image` add to its set `base`: the image's
-/// roots and its debug roots resolved together, less `base`. The debug
+/// roots and its debug roots resolved together (that resolution, and the
+/// names it adds to `base`); `None` without debug packages. The debug
 /// tags hold everything the others do, so the result must contain `base`
 /// (a debug root that changes a choice the image made is refused).
 fn debug_additions(
@@ -347,34 +514,187 @@ fn debug_additions(
     distro: &str,
     plan: &ImagePlan,
     base: &[String],
-) -> Result<Vec<String>> {
+) -> Result<Option<(Resolution, Vec<String>)>, Failure> {
     if plan.debug_roots.is_empty() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
+    let arch = universe.arch();
     let roots: Vec<String> = plan
         .roots
         .iter()
         .chain(&plan.debug_roots)
         .cloned()
         .collect();
-    let both = universe.resolve(&roots, &plan.excludes).context(|| {
-        format!(
-            "cannot lock the debug tags of {image} for {distro} {}",
-            universe.arch()
+    let both = universe.resolve(&roots, &plan.excludes).map_err(|e| {
+        Failure::Resolve(
+            e,
+            format!("cannot lock the debug tags of {image} for {distro} {arch}"),
         )
     })?;
     if let Some(gone) = base.iter().find(|n| !both.packages.contains_key(*n)) {
-        return Err(fail!(
-            "cannot lock the debug tags of {image} for {distro} {}: with its debug packages the image would lose {gone}",
-            universe.arch()
-        ));
+        return Err(Failure::Other(fail!(
+            "cannot lock the debug tags of {image} for {distro} {arch}: with its debug packages the image would lose {gone}"
+        )));
     }
-    Ok(both
+    let added = both
         .packages
         .keys()
         .filter(|n| !base.contains(n))
         .cloned()
-        .collect())
+        .collect();
+    Ok(Some((both, added)))
+}
+
+/// What `old` locks on `arch`, as the resolver's preferences: every
+/// package of its images, debug tags and build on that architecture.
+pub(crate) fn preferred(old: &Lock, arch: &str) -> BTreeMap<String, Preferred> {
+    let names = old
+        .images
+        .values()
+        .chain(old.debug.values())
+        .filter_map(|a| a.get(arch))
+        .chain(old.build.get(arch))
+        .flatten();
+    let mut out = BTreeMap::new();
+    for name in names {
+        if let Some(p) = old.package(name, arch) {
+            out.insert(
+                name.clone(),
+                Preferred {
+                    version: p.version.clone(),
+                    sha256: p.sha256.to_string(),
+                },
+            );
+        }
+    }
+    out
+}
+
+/// `old`'s sets on `arch`, carried over unresolved (`lock --arch` for
+/// another architecture): only images packages.toml still builds there.
+fn kept_arch(old: &Lock, arch: &str, plans: &[(String, ImagePlan)]) -> Result<ArchSets> {
+    let builds = |image: &str| {
+        plans
+            .iter()
+            .any(|(n, p)| n == image && p.architectures.iter().any(|a| a == arch))
+    };
+    let mut sets = ArchSets::default();
+    for (image, per_arch) in &old.images {
+        if let Some(names) = per_arch.get(arch).filter(|_| builds(image)) {
+            sets.images.insert(image.clone(), names.clone());
+            if let Some(d) = old.debug.get(image).and_then(|d| d.get(arch)) {
+                sets.debug.insert(image.clone(), d.clone());
+            }
+        }
+    }
+    sets.build = old.build.get(arch).cloned().unwrap_or_default();
+    let names: BTreeSet<&String> = sets
+        .images
+        .values()
+        .chain(sets.debug.values())
+        .chain([&sets.build])
+        .flatten()
+        .collect();
+    for name in names {
+        let p = old.package(name, arch).ok_or_else(|| {
+            fail!(
+                "cannot keep {} {arch}: it lists {name}, which it does not lock; run `distill lock` for every architecture",
+                old.distro
+            )
+        })?;
+        sets.packages.insert(name.clone(), p.clone());
+    }
+    for a in old.artifacts.iter().filter(|a| a.architecture == arch) {
+        for image in a.images.iter().filter(|i| sets.images.contains_key(*i)) {
+            sets.artifacts.push((image.clone(), a.clone()));
+        }
+    }
+    Ok(sets)
+}
+
+/// The lock of every architecture's sets. An `Architecture: all` package
+/// is one entry when every architecture uses the same .deb, else one per
+/// .deb naming the architectures that use it.
+fn assemble(
+    distro: &str,
+    spec: &distill_archive::DistroSpec,
+    pins: &Pins,
+    loaded: &Loaded,
+    per_arch: BTreeMap<String, ArchSets>,
+) -> Lock {
+    let mut images: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    let mut debug: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    let mut build: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut artifacts: BTreeMap<(String, String), LockedArtifact> = BTreeMap::new();
+    // (name, deb architecture) → entry → the image architectures using it.
+    let mut uses: BTreeMap<(String, String), BTreeMap<LockedPackage, Vec<String>>> =
+        BTreeMap::new();
+    for (arch, sets) in per_arch {
+        for (image, names) in sets.images {
+            images.entry(image).or_default().insert(arch.clone(), names);
+        }
+        for (image, names) in sets.debug {
+            debug.entry(image).or_default().insert(arch.clone(), names);
+        }
+        if !sets.build.is_empty() {
+            build.insert(arch.clone(), sets.build);
+        }
+        for (image, a) in sets.artifacts {
+            let key = (a.name.clone(), a.architecture.clone());
+            // The images are this resolution's, not a kept pin's.
+            let pin = artifacts.entry(key).or_insert(LockedArtifact {
+                images: Vec::new(),
+                ..a
+            });
+            pin.images.push(image);
+        }
+        for (name, mut p) in sets.packages {
+            p.for_architectures = None;
+            uses.entry((name, p.architecture.clone()))
+                .or_default()
+                .entry(p)
+                .or_default()
+                .push(arch.clone());
+        }
+    }
+    let mut packages = Vec::new();
+    for (_, entries) in uses {
+        let split = entries.len() > 1;
+        for (mut p, archs) in entries {
+            if split {
+                p.for_architectures = Some(archs);
+            }
+            packages.push(p);
+        }
+    }
+    // Every suite's Release is read whatever the architectures.
+    let mut suites: Vec<LockedSuite> = loaded
+        .releases
+        .iter()
+        .map(|r| LockedSuite {
+            archive: r.archive.clone(),
+            suite: r.suite.clone(),
+            served: r.served.clone(),
+            inrelease_sha256: r.inrelease_sha256.clone(),
+            date: Some(SnapshotTime::from_unix(r.release.date)),
+        })
+        .collect();
+    suites.sort_by(|a, b| (&a.archive, &a.suite).cmp(&(&b.archive, &b.suite)));
+    Lock {
+        version: LOCK_VERSION,
+        distro: distro.to_owned(),
+        archives: spec
+            .archives
+            .iter()
+            .map(|a| (a.name.clone(), pins.of(&a.name)))
+            .collect(),
+        suites,
+        packages,
+        images,
+        debug,
+        build,
+        artifacts: artifacts.into_values().collect(),
+    }
 }
 
 /// The lock entry of a candidate.
@@ -407,5 +727,6 @@ fn lock_entry(pkg: &Package<'_>, loaded: &Loaded) -> Result<LockedPackage> {
         filename: field("Filename")?.to_owned(),
         size,
         sha256,
+        for_architectures: None,
     })
 }

@@ -2,11 +2,12 @@
 //! commands run in (cache, network, clock, keyring). Every command is a
 //! method of [`Project`] taking typed options.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use distill_archive::{DistroSpec, Loaded, Loader, Pins};
+use distill_archive::{DistroSpec, Loaded, Loader, MirrorFallback, Pins};
 use distill_debian::SnapshotTime;
 use distill_fetch::{Cache, Fetcher, Observer, RetryPolicy, Timeouts, write_atomic};
 use distill_lock::Lock;
@@ -44,6 +45,9 @@ pub struct Project {
     runtime: tokio::runtime::Runtime,
     keyring: Option<PathBuf>,
     pub(crate) now: i64,
+    /// Distro → the suites this run read from a mirror in place of their
+    /// pins (said once, by [`Project::mirror_note`]).
+    mirrored: Mutex<BTreeMap<String, MirrorFallback>>,
 }
 
 impl Project {
@@ -74,6 +78,7 @@ impl Project {
             runtime,
             keyring: env.keyring,
             now: env.now,
+            mirrored: Mutex::default(),
         })
     }
 
@@ -117,21 +122,56 @@ impl Project {
         base.join("snapshots").join(format!("{distro}.lock"))
     }
 
-    /// The distro's lock, if there is one.
+    /// The distro's lock, if there is one; a lock of another distro at
+    /// its path is refused.
     pub fn lock(&self, distro: &str) -> Result<Option<Lock>> {
-        read_lock(&self.lock_path(distro))
+        let path = self.lock_path(distro);
+        let Some(lock) = read_lock(&path)? else {
+            return Ok(None);
+        };
+        self.lock_is_of(&lock, distro)
+            .map_err(|why| fail!("cannot read {}: {why}", path.display()))?;
+        Ok(Some(lock))
     }
 
     /// The distro's lock, which `what` ("build debian12") cannot do
     /// without.
     pub(crate) fn require_lock(&self, distro: &str, what: &str) -> Result<Lock> {
-        let path = self.lock_path(distro);
-        read_lock(&path)?.ok_or_else(|| {
+        self.lock(distro)?.ok_or_else(|| {
             fail!(
                 "cannot {what}: no lock at {}; run `distill lock` first",
-                path.display()
+                self.lock_path(distro).display()
             )
         })
+    }
+
+    /// Whether `lock` says it is `distro`'s: its `distro` field, and
+    /// suites of that distro's archives (a lock whose suites are all
+    /// another codename's is another distro's, whatever its field says).
+    pub(crate) fn lock_is_of(&self, lock: &Lock, distro: &str) -> std::result::Result<(), String> {
+        if lock.distro != distro {
+            return Err(format!(
+                "it is the lock of {}, not of {distro} (a copied file?); move it to snapshots/{}.lock and run `distill lock --distro {distro}`",
+                lock.distro, lock.distro
+            ));
+        }
+        let Ok(spec) = self.distro(distro) else {
+            return Ok(());
+        };
+        let ours = |suite: &str| {
+            spec.archives
+                .iter()
+                .any(|a| a.suites.iter().any(|s| s == suite))
+        };
+        if !lock.suites.is_empty() && !lock.suites.iter().any(|s| ours(&s.suite)) {
+            let theirs: Vec<&str> = lock.suites.iter().map(|s| s.suite.as_str()).collect();
+            return Err(format!(
+                "it locks suites {}, none of which {distro} has (codename {}); move it away and run `distill lock --distro {distro}`",
+                theirs.join(", "),
+                spec.codename
+            ));
+        }
+        Ok(())
     }
 
     /// Writes `text`, a lock's canonical form, as `distro`'s lock.
@@ -190,7 +230,56 @@ impl Project {
                 loader = loader.with_archive_keyring(&a.name, keyring);
             }
         }
-        Ok(self.block_on(distill_archive::load(&loader, spec, archs, pins))?)
+        let loaded = self.block_on(distill_archive::load(&loader, spec, archs, pins))?;
+        if let Some(m) = &loaded.mirrored {
+            self.mirrored
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(distro.to_owned())
+                .or_insert_with(|| m.clone());
+        }
+        Ok(loaded)
+    }
+
+    /// The suites this run read from a mirror as it is now instead of
+    /// their snapshot pins, by distro.
+    pub fn mirrored(&self) -> BTreeMap<String, MirrorFallback> {
+        self.mirrored
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// One line for the whole run saying which suites came from a mirror
+    /// as it is now and what that means; `None` when every pin was served.
+    pub fn mirror_note(&self) -> Option<String> {
+        let mirrored = self.mirrored();
+        if mirrored.is_empty() {
+            return None;
+        }
+        let mut pins: Vec<&str> = Vec::new();
+        let mut why: Vec<&str> = Vec::new();
+        let mut mirrors: Vec<&str> = Vec::new();
+        for m in mirrored.values() {
+            pins.extend(m.requested.iter().map(String::as_str));
+            why.extend(m.why.iter().map(String::as_str));
+            mirrors.extend(m.mirrors.iter().map(String::as_str));
+        }
+        for v in [&mut pins, &mut why, &mut mirrors] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        let suites: Vec<String> = mirrored
+            .iter()
+            .map(|(d, m)| format!("{d} ({})", m.suites.join(", ")))
+            .collect();
+        Some(format!(
+            "note: snapshot {} not served ({}); read {} from {} as it is now: locked versions still served there are kept, anything else is the mirror's newest, which the pin may not have chosen",
+            pins.join(", "),
+            why.join("; "),
+            suites.join(", "),
+            mirrors.join(", ")
+        ))
     }
 
     pub(crate) fn observer(&self) -> &dyn Observer {

@@ -11,7 +11,7 @@ use distill_debian::SnapshotTime;
 use distill_lock::LockDiff;
 
 use crate::error::{Result, fail};
-use crate::lock::pins_of;
+use crate::lock::{Keep, pins_of};
 use crate::project::Project;
 
 /// Which capture to move pins to.
@@ -105,7 +105,15 @@ impl Project {
             let new = if moved.by_archive == pins.by_archive && !artifact_moved {
                 old.clone()
             } else {
-                self.resolve_lock(name, &old.architectures(), &moved, &artifacts, Some(&old))?
+                // Afresh at the new pins: this is where versions move.
+                self.resolve_lock(
+                    name,
+                    &old.architectures(),
+                    &moved,
+                    &artifacts,
+                    Some(&old),
+                    Keep::Nothing,
+                )?
             };
             let mut diff = old.diff(&new);
             // Pins move only with the packages: a day passing is not a

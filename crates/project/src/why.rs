@@ -4,8 +4,8 @@
 use distill_resolve::Cut;
 
 use crate::error::{Result, fail};
-use crate::lock::{pins_of, resolve_image};
-use crate::project::{Project, universe};
+use crate::lock::{pins_of, preferred};
+use crate::project::Project;
 
 /// Why `package` is (or is not) in an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,8 +22,11 @@ pub enum Why {
 }
 
 impl Project {
-    /// Re-resolves `image` for `distro`/`arch` from the lock's pins (the
-    /// indices are in the cache after `lock`) and explains `package`.
+    /// Explains `package` in `image` for `distro`/`arch` with the lock's
+    /// own choices: the same resolution `lock` makes at the lock's pins
+    /// (the indices are in the cache after `lock`), keeping the locked
+    /// versions. When the indices no longer give exactly the locked set,
+    /// it says so instead of explaining another one.
     pub fn why(&self, package: &str, image: &str, distro: &str, arch: &str) -> Result<Why> {
         self.check_arch(distro, arch)?;
         let lock = self.require_lock(distro, "answer why")?;
@@ -50,19 +53,86 @@ impl Project {
             })?;
         let pins = pins_of(Some(&lock), self.default_snapshot());
         let loaded = self.load(distro, &[arch.to_owned()], &pins)?;
-        let universe = universe(&loaded, arch);
-        let resolution = resolve_image(&universe, image, distro, plan)?;
-        // The answer must explain the locked set. A lock made from a live
-        // mirror (not a snapshot) can drift as the mirror moves on.
-        if !resolution.packages.keys().eq(locked.iter()) {
+        // The artifacts are the lock's: why is about packages.
+        let artifact_of = plans
+            .iter()
+            .flat_map(|(_, p)| &p.artifacts)
+            .map(|a| {
+                let key = (a.clone(), arch.to_owned());
+                (key, lock.artifact(a, arch).cloned())
+            })
+            .collect();
+        let resolved = self
+            .resolve_arch(
+                &loaded,
+                distro,
+                arch,
+                &plans,
+                &artifact_of,
+                preferred(&lock, arch),
+            )?
+            .ok_or_else(|| fail!("cannot answer why: nothing is built for {distro} {arch}"))?;
+        let Some((resolution, with_debug)) = resolved.resolutions.get(image) else {
             return Err(fail!(
-                "cannot answer why: the archive no longer resolves {image} {arch} to the locked set (a mirror moved on since the lock was written); run `distill lock`"
+                "cannot answer why: an artifact of {image} has no {arch} build"
+            ));
+        };
+        // The answer must explain the locked set, at the locked versions.
+        let debug_locked = lock.debug.get(image).and_then(|d| d.get(arch));
+        let differs = |r: &distill_resolve::Resolution, names: Vec<&String>| -> Option<String> {
+            let chosen: Vec<&String> = r.packages.keys().collect();
+            if chosen != names {
+                let extra: Vec<&str> = chosen
+                    .iter()
+                    .filter(|n| !names.contains(n))
+                    .map(|n| n.as_str())
+                    .collect();
+                let gone: Vec<&str> = names
+                    .iter()
+                    .filter(|n| !chosen.contains(n))
+                    .map(|n| n.as_str())
+                    .collect();
+                return Some(format!(
+                    "it would add [{}] and drop [{}]",
+                    extra.join(", "),
+                    gone.join(", ")
+                ));
+            }
+            r.packages.values().find_map(|c| {
+                let l = lock.package(&c.name, arch)?;
+                (l.version != c.version).then(|| {
+                    format!(
+                        "{} is {} in the lock, {} in the indices",
+                        c.name, l.version, c.version
+                    )
+                })
+            })
+        };
+        let mut names: Vec<&String> = locked.iter().collect();
+        names.sort();
+        let mismatch = differs(resolution, names.clone()).or_else(|| {
+            let both = with_debug.as_ref()?;
+            let mut all: Vec<&String> = names
+                .iter()
+                .copied()
+                .chain(debug_locked.into_iter().flatten())
+                .collect();
+            all.sort();
+            all.dedup();
+            differs(both, all)
+        });
+        if let Some(why) = mismatch {
+            return Err(fail!(
+                "cannot answer why: the archive no longer resolves {image} {arch} to the locked set ({why}); `distill lock --check` lists every difference"
             ));
         }
+        let version = |name: &str| {
+            lock.package(name, arch)
+                .map_or_else(String::new, |p| p.version.clone())
+        };
         if let Some(path) = resolution.why(package) {
-            let version = resolution.packages[package].version.clone();
             return Ok(Why::Included {
-                version,
+                version: version(package),
                 path,
                 debug_only: false,
             });
@@ -71,18 +141,12 @@ impl Project {
             return Ok(Why::Excluded(cut.clone()));
         }
         // What the debug tags add (a JDK): the image resolved with them.
-        if !plan.debug_roots.is_empty() {
-            let mut with_debug = plan.clone();
-            with_debug.roots.extend(plan.debug_roots.iter().cloned());
-            let resolution = resolve_image(&universe, image, distro, &with_debug)?;
-            if let Some(path) = resolution.why(package) {
-                let version = resolution.packages[package].version.clone();
-                return Ok(Why::Included {
-                    version,
-                    path,
-                    debug_only: true,
-                });
-            }
+        if let Some(path) = with_debug.as_ref().and_then(|r| r.why(package)) {
+            return Ok(Why::Included {
+                version: version(package),
+                path,
+                debug_only: true,
+            });
         }
         Err(fail!(
             "cannot answer why: {package} is not in image {image} for {distro} {arch}, and nothing there needs it"

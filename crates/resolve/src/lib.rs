@@ -2,7 +2,10 @@
 //! it for `install --no-install-recommends` into an empty system:
 //!
 //! - one candidate per package name: the highest version among the
-//!   architecture's own and `Architecture: all` stanzas of every suite;
+//!   architecture's own and `Architecture: all` stanzas of every suite,
+//!   unless the caller prefers a version (the lock's, as cargo keeps its
+//!   lockfile's): then the stanza of exactly that version and `SHA256`
+//!   when an index still serves it, as `apt install pkg=version` would;
 //! - `Pre-Depends` and `Depends`, transitively; `Recommends` are not
 //!   followed and `Essential` packages are not added implicitly;
 //! - alternatives: one already chosen wins, else the first satisfiable;
@@ -59,6 +62,30 @@ pub enum ResolveError {
     BadStanza { name: String, cause: String },
     #[error("cannot read a package index: {0}")]
     BadIndex(String),
+}
+
+impl ResolveError {
+    /// The packages whose candidate made this resolution fail: for a
+    /// missing relation, the names it asks for and the package asking;
+    /// for a conflict, both sides. A caller that kept older versions
+    /// (the lock's) lets these move and tries again.
+    pub fn implicated(&self) -> Vec<String> {
+        match self {
+            ResolveError::Missing {
+                chain, relation, ..
+            } => {
+                let mut names: Vec<String> = parse_relations(relation)
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|r| r.alternatives.into_iter().map(|d| d.name))
+                    .collect();
+                names.extend(chain.rsplit(" -> ").next().map(str::to_owned));
+                names
+            }
+            ResolveError::Conflict { a, b, .. } => vec![a.clone(), b.clone()],
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// The universe's memo tables are only ever looked up (never iterated
@@ -133,6 +160,16 @@ pub struct Universe<'a> {
     slots: Mutex<Map<Box<str>, Option<At>>>,
     /// Virtual name → what provides it, found on first use.
     providers: Mutex<Map<Box<str>, Providers<'a>>>,
+    /// Name → the locked (version, sha256) to keep where still served.
+    prefer: BTreeMap<String, Preferred>,
+}
+
+/// A version the caller wants kept: the candidate when a stanza of the
+/// universe has exactly this version and this `SHA256` (the same .deb).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preferred {
+    pub version: String,
+    pub sha256: String,
 }
 
 impl<'a> Universe<'a> {
@@ -154,7 +191,14 @@ impl<'a> Universe<'a> {
             chosen,
             slots: Mutex::default(),
             providers: Mutex::default(),
+            prefer: BTreeMap::new(),
         }
+    }
+
+    /// The same universe, keeping these choices where still served.
+    pub fn preferring(mut self, prefer: BTreeMap<String, Preferred>) -> Universe<'a> {
+        self.prefer = prefer;
+        self
     }
 
     pub fn arch(&self) -> &str {
@@ -187,6 +231,7 @@ impl<'a> Universe<'a> {
     }
 
     fn choose(&self, name: &str) -> Option<Package<'a>> {
+        let prefer = self.prefer.get(name);
         let mut best: Option<Package<'a>> = None;
         for (n, &(origin, source)) in self.sources.iter().enumerate() {
             for &id in source.named(name) {
@@ -197,9 +242,19 @@ impl<'a> Universe<'a> {
                 if parch != self.arch && parch != "all" {
                     continue;
                 }
-                if best
-                    .as_ref()
-                    .is_none_or(|b| compare_versions(version, b.version).is_gt())
+                // The kept version: the very .deb, not just its version
+                // string (one version in two suites can be two builds).
+                let kept = prefer.is_some_and(|p| {
+                    p.version == version
+                        && source.stanza(id).is_ok_and(|st| {
+                            st.get("SHA256")
+                                .is_some_and(|h| h.eq_ignore_ascii_case(&p.sha256))
+                        })
+                });
+                if kept
+                    || best
+                        .as_ref()
+                        .is_none_or(|b| compare_versions(version, b.version).is_gt())
                 {
                     best = Some(Package {
                         name: s.name,
@@ -214,6 +269,9 @@ impl<'a> Universe<'a> {
                         },
                         source,
                     });
+                    if kept {
+                        return best;
+                    }
                 }
             }
         }

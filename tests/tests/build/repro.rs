@@ -80,11 +80,23 @@ fn build_uses_only_the_lock_and_works_offline_when_warm() {
     let offline = s.ws.run(&["--offline", "build", "--out", "again"]);
     assert_eq!(offline.code, 0, "{}", offline.stderr);
     assert_eq!(offline.stdout, run.stdout);
-    // A second build over the first replaces it whole: a stray file goes.
-    std::fs::write(s.ws.path().join("out/cc-test/stray"), b"x").unwrap();
+    // A second build over the first replaces it whole: a stray blob goes.
+    std::fs::write(s.ws.path().join("out/cc-test/blobs/stray"), b"x").unwrap();
     let again = build(&s.ws, "out");
     assert_eq!(again.stdout, run.stdout);
-    assert!(!s.ws.path().join("out/cc-test/stray").exists());
+    assert!(!s.ws.path().join("out/cc-test/blobs/stray").exists());
+    // What distill did not write is never removed: a user's file beside
+    // the layout's own makes it not a distill layout, and the build stops.
+    std::fs::write(s.ws.path().join("out/cc-test/NOTES"), b"mine").unwrap();
+    let refused = s.ws.run(&["--offline", "build", "--out", "out"]);
+    refused.assert_error(
+        "out/cc-test: it is a directory with other files, not an image layout distill wrote",
+    );
+    assert_eq!(
+        std::fs::read(s.ws.path().join("out/cc-test/NOTES")).unwrap(),
+        b"mine"
+    );
+    std::fs::remove_file(s.ws.path().join("out/cc-test/NOTES")).unwrap();
     let names: Vec<String> = std::fs::read_dir(s.ws.path().join("out"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -143,13 +143,31 @@ impl Project {
             false => None,
         };
         let layouts = scratch.as_ref().map_or(opts.out.as_path(), |s| s.path());
+        let selected = self.distros(&opts.distros)?;
         let mut since: BTreeMap<String, Lock> = BTreeMap::new();
         for path in &opts.changed_since {
             let old = read_lock_file(path)?;
-            since.insert(old.distro.clone(), old);
+            // A lock of a distro this build does not make compares with
+            // nothing: say so instead of building nothing in silence.
+            if !selected.contains(&old.distro) {
+                return Err(fail!(
+                    "cannot build --changed-since {}: it is a lock of {}, and this build is of {}",
+                    path.display(),
+                    old.distro,
+                    selected.join(", ")
+                ));
+            }
+            self.lock_is_of(&old, &old.distro.clone())
+                .map_err(|why| fail!("cannot build --changed-since {}: {why}", path.display()))?;
+            if since.insert(old.distro.clone(), old).is_some() {
+                return Err(fail!(
+                    "cannot build --changed-since {}: a second lock of the same distro",
+                    path.display()
+                ));
+            }
         }
         let mut report = BuildReport::default();
-        for name in self.distros(&opts.distros)? {
+        for name in selected {
             let lock = self.require_lock(&name, &format!("build {name}"))?;
             let mut images = self.image_builds(&lock, opts)?;
             if !opts.changed_since.is_empty() {
