@@ -659,3 +659,330 @@ fn a_version_1_lock_is_read_and_rewritten_as_version_2_with_a_note() {
     );
     assert_eq!(s.ws.lock_text(), v2);
 }
+
+// A lock that must keep meaning what it says when the snapshot cannot
+// serve its pins and the mirror has moved on.
+
+const TS_KEEP: &str = "20250110T000000Z";
+
+/// The archive at the pin: main, an (empty) updates suite, and a
+/// security suite that publishes amd64 only, with a newer tzdata (`all`).
+/// `now` adds what the mirror serves today: newer libc6 and zlib1g in
+/// updates, and a package that needs the newer libc6.
+fn keep_suites(now: bool) -> [Suite; 3] {
+    let date = if now { DATE1 + 10 * DAY } else { DATE1 };
+    let mut main = Suite::new("testing", DATE1);
+    let mut updates = Suite::new("testing-updates", date);
+    for arch in ["amd64", "arm64"] {
+        main = main
+            .with(arch, &stanza("base-files", "13", arch, ""))
+            .with(arch, &stanza("libc6", "2.41-1", arch, ""))
+            .with(
+                arch,
+                &stanza("zlib1g", "1:1.3-1", arch, "Depends: libc6 (>= 2.41)"),
+            );
+        // One version in two suites, two different builds: the lock
+        // takes the first suite's, and so must its check.
+        let twin = stanza("libtwin", "1.0", arch, "");
+        let other = twin.replace(
+            &sha256_hex(format!("libtwin_1.0_{arch}").as_bytes()),
+            &"ee".repeat(32),
+        );
+        main = main.with(arch, &twin);
+        updates = updates.with(arch, &other);
+        if now {
+            updates = updates
+                .with(arch, &stanza("libc6", "2.41-2", arch, ""))
+                .with(
+                    arch,
+                    &stanza("zlib1g", "1:1.3-2", arch, "Depends: libc6 (>= 2.41)"),
+                )
+                .with(
+                    arch,
+                    &stanza("newtool", "1", arch, "Depends: libc6 (>= 2.41-2)"),
+                );
+        }
+    }
+    main = main.with("all", &stanza("tzdata", "2025a-1", "all", ""));
+    let mut security = Suite::new("testing-security", date);
+    security.architectures = vec!["amd64".into()];
+    let security = security.with("all", &stanza("tzdata", "2025b-0+deb13u1", "all", ""));
+    [main, updates, security]
+}
+
+const KEEP_IMAGES: &str = r#"
+[build]
+ca-certificates = "tzdata"
+
+[images.static]
+packages = ["base-files", "tzdata", "libtwin"]
+
+[images.base]
+extends = "static"
+packages = ["libc6"]
+"#;
+
+/// Locked at the pin from the snapshot; then the snapshot goes away and
+/// the mirror serves `keep_suites(true)`.
+fn keep_setup() -> Setup {
+    let server = Server::start();
+    let key = TestKey::generate("test archive");
+    let [main, updates, security] = keep_suites(false);
+    for s in [&main, &updates] {
+        server.put_capture("debian", TS_KEEP, s, &key);
+    }
+    server.put_capture("debian-security", TS_KEEP, &security, &key);
+    let [main, updates, security] = keep_suites(true);
+    for s in [&main, &updates] {
+        server.put_suite("/mirror/debian", s, &key);
+    }
+    server.put_suite("/mirror/debian-security", &security, &key);
+    let url = server.url();
+    let toml = packages_toml(
+        &["amd64", "arm64"],
+        &[
+            (
+                "debian",
+                format!("{url}/archive/debian"),
+                vec![format!("{url}/mirror/debian")],
+                &["testing", "testing-updates"],
+            ),
+            (
+                "debian-security",
+                format!("{url}/archive/debian-security"),
+                vec![format!("{url}/mirror/debian-security")],
+                &["testing-security"],
+            ),
+        ],
+    ) + KEEP_IMAGES;
+    let s = Setup::from_toml(server, key, &toml);
+    let run = s.ws.run(&["lock", "--snapshot", TS_KEEP]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let check = s.ws.run(&["lock", "--check"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    assert_eq!(
+        check.stdout,
+        "snapshots/test.lock: matches the signed indices at its pins\n"
+    );
+    // The snapshot service goes away: the pins fall back to the mirror.
+    let toml = std::fs::read_to_string(s.ws.path().join("packages.toml"))
+        .unwrap()
+        .replace(
+            &format!("{url}/archive/"),
+            &format!("{}/archive/", dead_url()),
+        );
+    std::fs::write(s.ws.path().join("packages.toml"), toml).unwrap();
+    s
+}
+
+fn add_image(ws: &Workspace, text: &str) {
+    let path = ws.path().join("packages.toml");
+    let toml = std::fs::read_to_string(&path).unwrap() + text;
+    std::fs::write(path, toml).unwrap();
+}
+
+fn read_lock(ws: &Workspace) -> distill_lock::Lock {
+    distill_lock::Lock::parse(&ws.lock_text()).unwrap()
+}
+
+#[test]
+fn an_all_package_a_suite_lacks_for_one_architecture_is_locked_per_deb() {
+    let s = keep_setup();
+    let lock = read_lock(&s.ws);
+    let tz: Vec<_> = lock
+        .packages
+        .iter()
+        .filter(|p| p.name == "tzdata")
+        .collect();
+    assert_eq!(tz.len(), 2, "{tz:?}");
+    assert_eq!(
+        lock.package("tzdata", "amd64").unwrap().version,
+        "2025b-0+deb13u1"
+    );
+    assert_eq!(lock.package("tzdata", "arm64").unwrap().version, "2025a-1");
+    assert_eq!(
+        lock.package("tzdata", "arm64").unwrap().for_architectures,
+        Some(vec!["arm64".to_owned()])
+    );
+    // The same version in two suites: main's build, as apt's first source.
+    let twin = lock.package("libtwin", "amd64").unwrap();
+    assert_eq!(twin.suite, "testing");
+    assert_ne!(twin.sha256.to_string(), "ee".repeat(32));
+}
+
+#[test]
+fn relocking_without_the_snapshot_keeps_what_the_lock_says() {
+    let s = keep_setup();
+    let before = read_lock(&s.ws);
+    // A new image, with the pins unavailable and the mirror moved on.
+    add_image(
+        &s.ws,
+        "\n[images.zlib]\nextends = \"base\"\npackages = [\"zlib1g\"]\n",
+    );
+    let run = s.ws.run(&["lock"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let notes: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("not served"))
+        .collect();
+    assert_eq!(notes.len(), 1, "said once per run: {}", run.stderr);
+    assert!(
+        notes[0].contains("read test (testing, testing-updates, testing-security) from 127.0.0.1"),
+        "{}",
+        notes[0]
+    );
+    let after = read_lock(&s.ws);
+    // Every package the lock had is there byte for byte; the new image
+    // adds only its own, at the mirror's newest.
+    for p in &before.packages {
+        assert!(
+            after.packages.contains(p),
+            "{} moved: {:?}",
+            p.name,
+            after.package(&p.name, "amd64")
+        );
+    }
+    let added: Vec<(&str, &str)> = after
+        .packages
+        .iter()
+        .filter(|p| !before.packages.contains(p))
+        .map(|p| (p.name.as_str(), p.version.as_str()))
+        .collect();
+    assert_eq!(added, [("zlib1g", "1:1.3-2"), ("zlib1g", "1:1.3-2")]);
+    for image in ["static", "base"] {
+        assert_eq!(after.images[image], before.images[image], "{image}");
+    }
+    assert_eq!(after.package("libc6", "amd64").unwrap().version, "2.41-1");
+    // A fresh lock passes its check, again and again, with the pins not
+    // served; the check says what it compared against.
+    let text = s.ws.lock_text();
+    for _ in 0..3 {
+        let check = s.ws.run(&["lock", "--check"]);
+        assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+        assert!(
+            check.stdout.starts_with(
+                "snapshots/test.lock: matches the signed indices a mirror serves now, not its pins, which were not served (testing dated 20250109T000000Z (locked 20250109T000000Z, as locked); testing-updates dated 20250119T000000Z (locked 20250119T000000Z, as locked)"
+            ),
+            "{}",
+            check.stdout
+        );
+        assert_eq!(s.ws.lock_text(), text, "the check writes nothing");
+    }
+    // And a second lock changes nothing.
+    let again = s.ws.run(&["lock"]);
+    assert!(again.stderr.contains("unchanged"), "{}", again.stderr);
+    assert_eq!(s.ws.lock_text(), text);
+    // why explains the locked version, not the mirror's newest.
+    let why = s.ws.run(&[
+        "why", "libc6", "--image", "zlib", "--distro", "test", "--arch", "amd64",
+    ]);
+    assert_eq!(why.code, 0, "{}", why.stderr);
+    assert_eq!(
+        why.stdout,
+        "libc6 2.41-1 is in zlib (a root of the image):\n  libc6\n"
+    );
+}
+
+#[test]
+fn a_kept_version_that_no_longer_resolves_is_let_go_and_named() {
+    let s = keep_setup();
+    add_image(
+        &s.ws,
+        "\n[images.tool]\nextends = \"base\"\npackages = [\"newtool\"]\n",
+    );
+    let run = s.ws.run(&["lock"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("note: test amd64: the locked libc6 no longer resolve with the rest"),
+        "{}",
+        run.stderr
+    );
+    let lock = read_lock(&s.ws);
+    assert_eq!(lock.package("libc6", "amd64").unwrap().version, "2.41-2");
+    let check = s.ws.run(&["lock", "--check"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+}
+
+#[test]
+fn lock_arch_re_resolves_only_that_architecture() {
+    let s = keep_setup();
+    let before = read_lock(&s.ws);
+    add_image(
+        &s.ws,
+        "\n[images.zlib]\nextends = \"base\"\npackages = [\"zlib1g\"]\n",
+    );
+    let run = s.ws.run(&["lock", "--arch", "amd64"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after = read_lock(&s.ws);
+    assert_eq!(after.images["zlib"].keys().collect::<Vec<_>>(), ["amd64"]);
+    for image in ["static", "base"] {
+        assert_eq!(
+            after.images[image], before.images[image],
+            "{image}: arm64 kept"
+        );
+    }
+    assert_eq!(after.build, before.build);
+    for p in before.packages.iter().filter(|p| p.serves("arm64")) {
+        assert_eq!(after.package(&p.name, "arm64"), Some(p), "{}", p.name);
+    }
+    // Without --arch, arm64 gets the new image too.
+    assert_eq!(s.ws.run(&["lock"]).code, 0);
+    assert!(read_lock(&s.ws).images["zlib"].contains_key("arm64"));
+}
+
+#[test]
+fn a_lock_of_another_distro_is_refused_by_every_command() {
+    let s = setup();
+    add_image(
+        &s.ws,
+        "\n[build.tags]\nlatest = { user = \"0\", workdir = \"/\" }\n",
+    );
+    assert_eq!(s.ws.run(&["lock", "--snapshot", TS1]).code, 0);
+    let path = s.ws.path().join("snapshots/test.lock");
+    let good = s.ws.lock_text();
+    std::fs::write(
+        &path,
+        good.replace("distro = \"test\"", "distro = \"other\""),
+    )
+    .unwrap();
+    for args in [
+        &["lock"][..],
+        &["lock", "--check"],
+        &["build"],
+        &[
+            "why", "libc6", "--image", "base", "--distro", "test", "--arch", "amd64",
+        ],
+    ] {
+        let run = s.ws.run(args);
+        run.assert_error(
+            "cannot read snapshots/test.lock: it is the lock of other, not of test (a copied file?); move it to snapshots/other.lock and run `distill lock --distro test`",
+        );
+    }
+    // Its field right but its suites another codename's: refused too.
+    std::fs::write(
+        &path,
+        good.replace("suite = \"testing\"", "suite = \"bookworm\"")
+            .replace(
+                "suite = \"testing-security\"",
+                "suite = \"bookworm-security\"",
+            ),
+    )
+    .unwrap();
+    s.ws.run(&["build"]).assert_error(
+        "it locks suites bookworm, bookworm-security, none of which test has (codename testing)",
+    );
+    // --changed-since and diff with another distro's lock.
+    std::fs::write(&path, &good).unwrap();
+    let other = s.ws.path().join("other.lock");
+    std::fs::write(
+        &other,
+        good.replace("distro = \"test\"", "distro = \"other\""),
+    )
+    .unwrap();
+    s.ws.run(&["build", "--changed-since", "other.lock"])
+        .assert_error("cannot build --changed-since other.lock: it is a lock of other, and this build is of test");
+    s.ws.run(&["diff", "other.lock", "snapshots/test.lock"])
+        .assert_error("the first is a lock of other, the second of test");
+}
