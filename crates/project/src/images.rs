@@ -157,6 +157,10 @@ pub struct DistroPart {
     pub packages: Vec<String>,
     #[serde(default)]
     pub exclude: Vec<Exclude>,
+    /// Architectures on this distro, in place of the image's own (a
+    /// distro whose archive serves fewer of them).
+    #[serde(default)]
+    pub architectures: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -232,12 +236,15 @@ pub fn plan(
         return Ok(None);
     }
     let chain = chain(images, image)?;
-    // The nearest definition up the chain: a runtime family's build base
-    // names its architectures once.
-    let inherited = chain
-        .iter()
-        .rev()
-        .find_map(|n| images[*n].architectures.as_ref());
+    // The nearest definition up the chain, the distro's part first: a
+    // runtime family's build base names its architectures once.
+    let inherited = chain.iter().rev().find_map(|n| {
+        let s = &images[*n];
+        s.distro
+            .get(distro)
+            .and_then(|p| p.architectures.as_ref())
+            .or(s.architectures.as_ref())
+    });
     let mut roots: Vec<String> = Vec::new();
     let mut debug_roots: Vec<String> = Vec::new();
     let mut artifacts: Vec<String> = Vec::new();
@@ -406,6 +413,21 @@ mod tests {
         assert_eq!(java.roots, ["libc6", "zlib1g", "jre"]);
         assert_eq!(java.debug_roots, ["jdk"]);
         assert_eq!(java.architectures, ["arm64"], "inherited from the base");
+        // A distro's part names its own architectures, for its children too.
+        let per_distro = images(
+            "[jbuild]\npublish = false\narchitectures = [\"amd64\", \"s390x\"]\n\
+             [jbuild.distro.e]\narchitectures = [\"amd64\"]\n\
+             [java]\nextends = \"jbuild\"\n",
+        );
+        let three = vec!["amd64".to_owned(), "arm64".to_owned(), "s390x".to_owned()];
+        let on = |d: &str, a: &[String]| {
+            plan(&per_distro, "java", d, a)
+                .unwrap()
+                .unwrap()
+                .architectures
+        };
+        assert_eq!(on("d", &three), ["amd64", "s390x"]);
+        assert_eq!(on("e", &archs), ["amd64"]);
         assert!(
             plan(&imgs, "base", "d", &archs)
                 .unwrap()
