@@ -150,6 +150,17 @@ pub type Captures = [(&'static str, i64, Vec<Deb>)];
 /// `setup`, plus a `debian-security` archive with these captures (the
 /// lock pins its first).
 pub fn setup_full(extra: &[Deb], images: &str, security: &Captures) -> Setup {
+    setup_with_security_archs(extra, images, security, &ARCHS)
+}
+
+/// `setup_full` with a security suite that publishes only `security_archs`
+/// (as bookworm-security has no s390x).
+pub fn setup_with_security_archs(
+    extra: &[Deb],
+    images: &str,
+    security: &Captures,
+    security_archs: &[&str],
+) -> Setup {
     let server = Server::start();
     let key = TestKey::generate("k");
     let mut suite = Suite::new("testing", DATE1);
@@ -175,6 +186,7 @@ pub fn setup_full(extra: &[Deb], images: &str, security: &Captures) -> Setup {
     let mut archives = vec![snapshot_archive(&server, "debian", &["testing"])];
     for (ts, date, debs) in security {
         let mut suite = Suite::new("testing-security", *date);
+        suite.architectures = security_archs.iter().map(|a| a.to_string()).collect();
         for deb in debs {
             let bytes = deb.build();
             suite = suite.with(&deb.arch, &deb.stanza(&bytes));

@@ -133,3 +133,36 @@ fn a_security_bump_rebuilds_only_the_images_that_contain_it() {
     ws.run(&["diff", "old.lock", "out/cc-test"])
         .assert_error("give two lock files or two image layouts");
 }
+
+/// A security suite that does not publish arm64 gives amd64 a newer
+/// tzdata (`all`) than arm64: the lock keeps both .debs, each for its
+/// architectures, the check agrees, and each image gets its own.
+#[test]
+fn an_all_package_can_be_two_debs_one_per_architecture() {
+    let newer = Deb::new("tzdata", "2025b-0+deb13u1", "all")
+        .compression("zst")
+        .dir("./usr/")
+        .dir("./usr/share/")
+        .dir("./usr/share/zoneinfo/")
+        .file("./usr/share/zoneinfo/UTC", b"TZif2 UTC, fixed");
+    let s = setup_with_security_archs(&[], "", &[(TS1, DATE1, vec![newer])], &["amd64"]);
+    let ws = &s.ws;
+    let lock = distill_lock::Lock::parse(&ws.lock_text()).unwrap();
+    assert_eq!(
+        lock.package("tzdata", "amd64").unwrap().version,
+        "2025b-0+deb13u1"
+    );
+    assert_eq!(lock.package("tzdata", "arm64").unwrap().version, "2025a-1");
+    let check = ws.run(&["lock", "--check"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    let run = build(ws, "out");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let layout = ws.path().join("out/static-test");
+    let utc = |arch: &str| {
+        unpack(&layout, &manifest(&layout, "latest", arch))["usr/share/zoneinfo/UTC"]
+            .data
+            .clone()
+    };
+    assert_eq!(utc("amd64"), b"TZif2 UTC, fixed");
+    assert_eq!(utc("arm64"), b"TZif2 UTC");
+}

@@ -277,14 +277,16 @@ impl Project {
         // Every package any image needs, and per architecture the packages
         // the build takes files from without installing them: the CA
         // bundle's source, and busybox for debug tags.
-        let mut needed: BTreeMap<(&str, &str), &LockedPackage> = BTreeMap::new();
+        // Keyed by the .deb itself: an `all` package can be two .debs, one
+        // per set of architectures.
+        let mut needed: BTreeMap<(&str, &str, &str), &LockedPackage> = BTreeMap::new();
         let mut tools: BTreeMap<&str, Tools> = BTreeMap::new();
         let locales = images.iter().any(|t| !t.settings.locales.is_empty());
         for t in images {
             for (arch, pkgs) in &t.archs {
                 let added = if debug { &t.debug[arch][..] } else { &[] };
                 for p in pkgs.iter().chain(added) {
-                    needed.insert((&p.name, &p.architecture), p);
+                    needed.insert((&p.name, &p.architecture, p.sha256.as_str()), p);
                 }
                 if !tools.contains_key(arch.as_str()) {
                     let tool = |n: &Option<String>| n.as_deref().map(|n| locked(lock, n, arch));
