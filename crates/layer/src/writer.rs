@@ -453,7 +453,7 @@ mod tests {
                 )
                 .as_bytes(),
             );
-            if line % 61 == 0 {
+            if line.is_multiple_of(61) {
                 for _ in 0..512 {
                     x ^= x << 13;
                     x ^= x >> 7;
