@@ -487,9 +487,14 @@ fn refuse_rollback(distro: &str, old: &Lock, loaded: &Loaded) -> Result<()> {
         let recorded = old
             .suites
             .iter()
-            .find(|s| s.archive == r.archive && s.suite == r.suite)
-            .and_then(|s| s.date);
-        if let Some(recorded) = recorded
+            .find(|s| s.archive == r.archive && s.suite == r.suite);
+        // A lock written while the snapshot was out of reach records the
+        // mirror's (newer) Release; the pinned capture, served again, is
+        // older by design and is what the pin means. Every other pairing
+        // must not go backwards.
+        let back_at_pin = recorded.is_some_and(|s| matches!(s.served, Served::Mirror { .. }))
+            && matches!(r.served, Served::Snapshot { .. });
+        if let Some(recorded) = recorded.and_then(|s| s.date).filter(|_| !back_at_pin)
             && r.release.date < recorded.unix()
         {
             return Err(fail!(
