@@ -1028,3 +1028,26 @@ fn a_lock_of_another_distro_is_refused_by_every_command() {
     s.ws.run(&["diff", "other.lock", "snapshots/test.lock"])
         .assert_error("the first is a lock of other, the second of test");
 }
+
+#[test]
+fn a_failure_in_one_distro_writes_no_lock_of_any() {
+    let s = setup();
+    let path = s.ws.path().join("packages.toml");
+    let toml = std::fs::read_to_string(&path).unwrap();
+    let distro: String = toml
+        .split("\n[images.")
+        .next()
+        .unwrap()
+        .replace("distros.test", "distros.two");
+    std::fs::write(
+        &path,
+        format!("{toml}\n{distro}\n[images.broken]\ndistros = [\"two\"]\npackages = [\"nonexistent-lib\"]\n"),
+    )
+    .unwrap();
+    let run = s.ws.run(&["lock", "--snapshot", TS1]);
+    run.assert_error("cannot lock image broken for two amd64: cannot resolve nonexistent-lib");
+    assert!(
+        !s.ws.path().join("snapshots/test.lock").exists(),
+        "test resolved, but nothing is written while two fails"
+    );
+}

@@ -202,17 +202,26 @@ impl Project {
             }
             let text = lock.to_toml();
             let changed = old.map(|o| o.to_toml()).as_ref() != Some(&text);
-            if changed {
-                self.write_lock(&name, &text)?;
-            }
-            out.push(Locked {
-                path: self.lock_path(&name),
-                changed,
-                packages: lock.packages.len(),
-                images: lock.images.len(),
-            });
+            let path = self.lock_path(&name);
+            out.push((
+                name,
+                text,
+                Locked {
+                    path,
+                    changed,
+                    packages: lock.packages.len(),
+                    images: lock.images.len(),
+                },
+            ));
         }
-        Ok(out)
+        // Every distro resolved before any lock is written: a failure in
+        // one leaves all of them as they were.
+        for (name, text, locked) in &out {
+            if locked.changed {
+                self.write_lock(name, text)?;
+            }
+        }
+        Ok(out.into_iter().map(|(_, _, l)| l).collect())
     }
 
     /// Loads `distro`'s indices at `pins` and resolves every image on
