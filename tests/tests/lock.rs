@@ -867,6 +867,14 @@ fn relocking_without_the_snapshot_keeps_what_the_lock_says() {
             "{}",
             check.stdout
         );
+        // What the lock keeps below the mirror's newest is listed, not failed.
+        assert!(
+            check.stdout.ends_with(
+                "  1 package(s) held below the newest those indices serve (`distill update` moves them):\n    libc6 2.41-1, newest 2.41-2 (amd64, arm64)\n"
+            ),
+            "{}",
+            check.stdout
+        );
         assert_eq!(s.ws.lock_text(), text, "the check writes nothing");
     }
     // And a second lock changes nothing.

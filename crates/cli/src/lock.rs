@@ -87,8 +87,21 @@ fn check(project: &Project, distro: Option<String>) -> Result<u8> {
                 dates.join("; ")
             )
         };
+        // Kept below the newest served: not a difference, but worth a look.
+        let held = |text: &mut String| {
+            if !c.held.is_empty() {
+                *text += &format!(
+                    "  {} package(s) held below the newest those indices serve (`distill update` moves them):\n",
+                    c.held.len()
+                );
+                for h in &c.held {
+                    *text += &format!("    {h}\n");
+                }
+            }
+        };
         if c.discrepancies.is_empty() {
             text += &format!("{}: matches {against}\n", c.path.display());
+            held(&mut text);
             continue;
         }
         differs = true;
@@ -100,6 +113,7 @@ fn check(project: &Project, distro: Option<String>) -> Result<u8> {
         for d in &c.discrepancies {
             text += &format!("  {d}\n");
         }
+        held(&mut text);
     }
     emit(&text)?;
     Ok(if differs { 2 } else { 0 })

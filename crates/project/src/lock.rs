@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use distill_archive::{Loaded, Pins};
-use distill_debian::{Served, Sha256, SnapshotTime};
+use distill_debian::{Served, Sha256, SnapshotTime, compare_versions};
 use distill_lock::{LOCK_VERSION, Lock, LockedArtifact, LockedPackage, LockedSuite};
 use distill_resolve::{Package, Preferred, Resolution, ResolveError, Universe};
 
@@ -55,6 +55,11 @@ pub struct LockCheck {
     /// Suites that were not served at the lock's pins but by a mirror as
     /// it is now: the check compared against those instead.
     pub not_at_pins: Vec<SuiteSeen>,
+    /// Locked packages older than the newest the same indices serve, one
+    /// line each (`libc6 2.41-1, newest 2.41-2 (amd64, arm64)`): a valid
+    /// conservative lock, but a reviewer sees what `update` would move
+    /// (or a hand-edited downgrade to a version still served).
+    pub held: Vec<String>,
 }
 
 /// A suite as a check saw it, against what the lock records.
@@ -134,11 +139,14 @@ impl Project {
             let archs = self.distro(&name)?.architectures.clone();
             let fresh =
                 self.resolve_lock(&name, &archs, &pins, &artifacts, Some(&old), Keep::Locked)?;
+            // The indices are in the cache now: reading them again is cheap.
+            let loaded = self.load(&name, &archs, &pins)?;
             out.push(LockCheck {
                 distro: name.clone(),
                 path: self.lock_path(&name),
                 discrepancies: old.discrepancies(&fresh),
                 not_at_pins: self.not_at_pins(&name, &old, &fresh),
+                held: held_back(&loaded, &old),
             });
         }
         Ok(out)
@@ -477,6 +485,42 @@ impl Project {
             .plans(distro)
             .map_err(|e| fail!("cannot use {}: {e}", self.config_path().display()))
     }
+}
+
+/// Every package `lock` keeps below the newest version `loaded` serves
+/// for its architecture, with the architectures, sorted.
+fn held_back(loaded: &Loaded, lock: &Lock) -> Vec<String> {
+    let mut held: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
+    for arch in lock.architectures() {
+        let universe = universe(loaded, &arch);
+        let names: BTreeSet<&String> = lock
+            .images
+            .values()
+            .chain(lock.debug.values())
+            .filter_map(|a| a.get(&arch))
+            .chain(lock.build.get(&arch))
+            .flatten()
+            .collect();
+        for name in names {
+            let (Some(locked), Some(newest)) = (lock.package(name, &arch), universe.get(name))
+            else {
+                continue;
+            };
+            if compare_versions(newest.version, &locked.version).is_gt() {
+                let key = (
+                    name.clone(),
+                    locked.version.clone(),
+                    newest.version.to_owned(),
+                );
+                held.entry(key).or_default().push(arch.clone());
+            }
+        }
+    }
+    held.into_iter()
+        .map(|((name, locked, newest), archs)| {
+            format!("{name} {locked}, newest {newest} ({})", archs.join(", "))
+        })
+        .collect()
 }
 
 /// The lock's pins, or `fallback` for archives it does not pin.
