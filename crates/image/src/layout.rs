@@ -174,8 +174,7 @@ impl Layout {
 }
 
 /// The layout `commit` writes holds these and nothing else at its top.
-const LAYOUT_ENTRIES: [&str; 4] = ["oci-layout", "index.json", BLOBS_DIR, "sbom"];
-const BLOBS_DIR: &str = "blobs";
+const LAYOUT_ENTRIES: [&str; 4] = ["oci-layout", "index.json", "blobs", "sbom"];
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
 /// Refuses to replace `dest` unless it is missing, an empty directory, or
@@ -215,7 +214,7 @@ fn ours_to_replace(dest: &Path) -> Result<(), ImageError> {
     let layout = names.iter().all(|n| LAYOUT_ENTRIES.contains(&n.as_str()))
         && fs::read(dest.join("oci-layout")).is_ok_and(|b| b == OCI_LAYOUT)
         && dest.join("index.json").is_file()
-        && dest.join(BLOBS_DIR).is_dir();
+        && dest.join("blobs").is_dir();
     if layout {
         Ok(())
     } else {

@@ -208,6 +208,18 @@ impl Lock {
         archs
     }
 
+    /// Every package name `arch` uses: its images', their debug tags'
+    /// and the build's, sorted.
+    pub fn names_on(&self, arch: &str) -> std::collections::BTreeSet<&String> {
+        self.images
+            .values()
+            .chain(self.debug.values())
+            .filter_map(|a| a.get(arch))
+            .chain(self.build.get(arch))
+            .flatten()
+            .collect()
+    }
+
     /// The locked artifact `name` for architecture `arch`.
     pub fn artifact(&self, name: &str, arch: &str) -> Option<&LockedArtifact> {
         self.artifacts

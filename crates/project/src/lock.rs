@@ -86,22 +86,22 @@ pub(crate) enum Keep {
 
 /// What one architecture's resolution gives.
 #[derive(Default)]
-struct ArchSets {
+pub(crate) struct ArchSets {
     /// Image → its packages.
-    images: BTreeMap<String, Vec<String>>,
+    pub(crate) images: BTreeMap<String, Vec<String>>,
     /// Image → what its debug tags add (only images that add some).
-    debug: BTreeMap<String, Vec<String>>,
+    pub(crate) debug: BTreeMap<String, Vec<String>>,
     /// The build's own packages.
     build: Vec<String>,
     /// Name → the entry this architecture uses.
-    packages: BTreeMap<String, LockedPackage>,
+    pub(crate) packages: BTreeMap<String, LockedPackage>,
     /// (image, artifact pin) for every artifact an image uses.
     artifacts: Vec<(String, LockedArtifact)>,
 }
 
 /// One architecture resolved: its sets, and what `why` and the notes need.
 pub(crate) struct ArchLock {
-    sets: ArchSets,
+    pub(crate) sets: ArchSets,
     /// Image → its resolution and, with debug packages, theirs.
     pub(crate) resolutions: BTreeMap<String, (Resolution, Option<Resolution>)>,
     /// Image → the artifacts it uses that have no build here.
@@ -137,45 +137,25 @@ impl Project {
             let old = self.require_lock(&name, &format!("check the {name} lock"))?;
             let pins = pins_of(Some(&old), self.default_snapshot());
             let archs = self.distro(&name)?.architectures.clone();
-            let fresh =
-                self.resolve_lock(&name, &archs, &pins, &artifacts, Some(&old), Keep::Locked)?;
-            // The indices are in the cache now: reading them again is cheap.
             let loaded = self.load(&name, &archs, &pins)?;
+            let fresh = self.resolve_loaded(
+                &name,
+                &archs,
+                &pins,
+                &loaded,
+                &artifacts,
+                Some(&old),
+                Keep::Locked,
+            )?;
             out.push(LockCheck {
                 distro: name.clone(),
                 path: self.lock_path(&name),
                 discrepancies: old.discrepancies(&fresh),
-                not_at_pins: self.not_at_pins(&name, &old, &fresh),
+                not_at_pins: not_at_pins(&loaded, &old, &fresh),
                 held: held_back(&loaded, &old),
             });
         }
         Ok(out)
-    }
-
-    /// The suites of `fresh` a mirror served in place of their pins.
-    fn not_at_pins(&self, distro: &str, old: &Lock, fresh: &Lock) -> Vec<SuiteSeen> {
-        let Ok(spec) = self.distro(distro) else {
-            return Vec::new();
-        };
-        fresh
-            .suites
-            .iter()
-            .filter(|s| matches!(s.served, Served::Mirror { .. }))
-            .filter(|s| {
-                spec.archive(&s.archive)
-                    .is_some_and(|a| a.snapshot.is_some())
-            })
-            .map(|s| SuiteSeen {
-                suite: s.suite.clone(),
-                served: s.served.clone(),
-                date: s.date,
-                locked_date: old
-                    .suites
-                    .iter()
-                    .find(|o| o.archive == s.archive && o.suite == s.suite)
-                    .and_then(|o| o.date),
-            })
-            .collect()
     }
 
     /// Resolves and writes the lock of every selected distro. A second
@@ -246,11 +226,27 @@ impl Project {
         old: Option<&Lock>,
         keep: Keep,
     ) -> Result<Lock> {
+        let loaded = self.load(distro, archs, pins)?;
+        self.resolve_loaded(distro, archs, pins, &loaded, artifact_pins, old, keep)
+    }
+
+    /// [`Project::resolve_lock`] over indices already loaded at `pins`
+    /// (`lock --check` reads them again for what the lock holds back).
+    #[allow(clippy::too_many_arguments)] // resolve_lock's, plus the indices
+    fn resolve_loaded(
+        &self,
+        distro: &str,
+        archs: &[String],
+        pins: &Pins,
+        loaded: &Loaded,
+        artifact_pins: &ArtifactPins<'_>,
+        old: Option<&Lock>,
+        keep: Keep,
+    ) -> Result<Lock> {
         let plans = self.plans(distro)?;
         let spec = self.distro(distro)?;
-        let loaded = self.load(distro, archs, pins)?;
         if let Some(old) = old {
-            refuse_rollback(distro, old, &loaded)?;
+            refuse_rollback(distro, old, loaded)?;
         }
         let artifact_of = self.pin_artifacts(&plans, archs, artifact_pins, old)?;
         let mut per_arch: BTreeMap<String, ArchSets> = BTreeMap::new();
@@ -261,7 +257,7 @@ impl Project {
                 _ => BTreeMap::new(),
             };
             let Some(resolved) =
-                self.resolve_arch(&loaded, distro, arch, &plans, &artifact_of, prefer)?
+                self.resolve_arch(loaded, distro, arch, &plans, &artifact_of, prefer)?
             else {
                 continue;
             };
@@ -296,7 +292,7 @@ impl Project {
                 per_arch.insert(arch.clone(), kept_arch(old, &arch, &plans)?);
             }
         }
-        Ok(assemble(distro, spec, pins, &loaded, per_arch))
+        Ok(assemble(distro, spec, pins, loaded, per_arch))
     }
 
     /// Resolves every image of `plans` built on `arch`, keeping `prefer`
@@ -487,21 +483,36 @@ impl Project {
     }
 }
 
+/// The suites of `fresh` a mirror served in place of their pins (as the
+/// load found them), with the dates `old` records.
+fn not_at_pins(loaded: &Loaded, old: &Lock, fresh: &Lock) -> Vec<SuiteSeen> {
+    let Some(mirrored) = &loaded.mirrored else {
+        return Vec::new();
+    };
+    fresh
+        .suites
+        .iter()
+        .filter(|s| mirrored.suites.contains(&s.suite))
+        .map(|s| SuiteSeen {
+            suite: s.suite.clone(),
+            served: s.served.clone(),
+            date: s.date,
+            locked_date: old
+                .suites
+                .iter()
+                .find(|o| o.archive == s.archive && o.suite == s.suite)
+                .and_then(|o| o.date),
+        })
+        .collect()
+}
+
 /// Every package `lock` keeps below the newest version `loaded` serves
 /// for its architecture, with the architectures, sorted.
 fn held_back(loaded: &Loaded, lock: &Lock) -> Vec<String> {
     let mut held: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
     for arch in lock.architectures() {
         let universe = universe(loaded, &arch);
-        let names: BTreeSet<&String> = lock
-            .images
-            .values()
-            .chain(lock.debug.values())
-            .filter_map(|a| a.get(&arch))
-            .chain(lock.build.get(&arch))
-            .flatten()
-            .collect();
-        for name in names {
+        for name in lock.names_on(&arch) {
             let (Some(locked), Some(newest)) = (lock.package(name, &arch), universe.get(name))
             else {
                 continue;
@@ -606,26 +617,17 @@ fn debug_additions(
 /// What `old` locks on `arch`, as the resolver's preferences: every
 /// package of its images, debug tags and build on that architecture.
 pub(crate) fn preferred(old: &Lock, arch: &str) -> BTreeMap<String, Preferred> {
-    let names = old
-        .images
-        .values()
-        .chain(old.debug.values())
-        .filter_map(|a| a.get(arch))
-        .chain(old.build.get(arch))
-        .flatten();
-    let mut out = BTreeMap::new();
-    for name in names {
-        if let Some(p) = old.package(name, arch) {
-            out.insert(
-                name.clone(),
-                Preferred {
-                    version: p.version.clone(),
-                    sha256: p.sha256.to_string(),
-                },
-            );
-        }
-    }
-    out
+    old.names_on(arch)
+        .into_iter()
+        .filter_map(|name| {
+            let p = old.package(name, arch)?;
+            let kept = Preferred {
+                version: p.version.clone(),
+                sha256: p.sha256.clone(),
+            };
+            Some((name.clone(), kept))
+        })
+        .collect()
 }
 
 /// `old`'s sets on `arch`, carried over unresolved (`lock --arch` for

@@ -241,19 +241,10 @@ impl Project {
         Ok(loaded)
     }
 
-    /// The suites this run read from a mirror as it is now instead of
-    /// their snapshot pins, by distro.
-    pub fn mirrored(&self) -> BTreeMap<String, MirrorFallback> {
-        self.mirrored
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
     /// One line for the whole run saying which suites came from a mirror
     /// as it is now and what that means; `None` when every pin was served.
     pub fn mirror_note(&self) -> Option<String> {
-        let mirrored = self.mirrored();
+        let mirrored = self.mirrored.lock().unwrap_or_else(PoisonError::into_inner);
         if mirrored.is_empty() {
             return None;
         }

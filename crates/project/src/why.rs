@@ -1,6 +1,8 @@
 //! `why`: the dependency path from an image's roots to a package, or the
 //! exclude that removed it, answered from the lock's own pins.
 
+use std::collections::BTreeSet;
+
 use distill_resolve::Cut;
 
 use crate::error::{Result, fail};
@@ -77,50 +79,59 @@ impl Project {
                 "cannot answer why: an artifact of {image} has no {arch} build"
             ));
         };
-        // The answer must explain the locked set, at the locked versions.
-        let debug_locked = lock.debug.get(image).and_then(|d| d.get(arch));
-        let differs = |r: &distill_resolve::Resolution, names: Vec<&String>| -> Option<String> {
-            let chosen: Vec<&String> = r.packages.keys().collect();
-            if chosen != names {
-                let extra: Vec<&str> = chosen
-                    .iter()
-                    .filter(|n| !names.contains(n))
-                    .map(|n| n.as_str())
-                    .collect();
-                let gone: Vec<&str> = names
-                    .iter()
-                    .filter(|n| !chosen.contains(n))
-                    .map(|n| n.as_str())
-                    .collect();
-                return Some(format!(
-                    "it would add [{}] and drop [{}]",
-                    extra.join(", "),
-                    gone.join(", ")
-                ));
-            }
-            r.packages.values().find_map(|c| {
-                let l = lock.package(&c.name, arch)?;
-                (l.version != c.version).then(|| {
+        // The answer must explain the locked set, at the locked .debs:
+        // the image's names and its debug tags', then every entry.
+        let sets = &resolved.sets;
+        let none = Vec::new();
+        let pairs = [
+            (sets.images.get(image).unwrap_or(&none), Some(locked)),
+            (
+                sets.debug.get(image).unwrap_or(&none),
+                lock.debug.get(image).and_then(|d| d.get(arch)),
+            ),
+        ];
+        let mismatch = pairs
+            .iter()
+            .find_map(|(fresh, locked)| {
+                let fresh: BTreeSet<&String> = fresh.iter().collect();
+                let locked: BTreeSet<&String> = locked.iter().flat_map(|l| l.iter()).collect();
+                (fresh != locked).then(|| {
+                    let list = |a: &BTreeSet<&String>, b: &BTreeSet<&String>| {
+                        a.difference(b)
+                            .map(|n| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
                     format!(
-                        "{} is {} in the lock, {} in the indices",
-                        c.name, l.version, c.version
+                        "it would add [{}] and drop [{}]",
+                        list(&fresh, &locked),
+                        list(&locked, &fresh)
                     )
                 })
             })
-        };
-        let mut names: Vec<&String> = locked.iter().collect();
-        names.sort();
-        let mismatch = differs(resolution, names.clone()).or_else(|| {
-            let both = with_debug.as_ref()?;
-            let mut all: Vec<&String> = names
-                .iter()
-                .copied()
-                .chain(debug_locked.into_iter().flatten())
-                .collect();
-            all.sort();
-            all.dedup();
-            differs(both, all)
-        });
+            .or_else(|| {
+                pairs
+                    .iter()
+                    .flat_map(|(fresh, _)| fresh.iter())
+                    .find_map(|name| {
+                        // The .deb, not the entry: a lock's `all` entry may
+                        // name the architectures it is for.
+                        let (f, l) = (sets.packages.get(name)?, lock.package(name, arch)?);
+                        if f.version != l.version {
+                            Some(format!(
+                                "{name} is {} in the lock, {} in the indices",
+                                l.version, f.version
+                            ))
+                        } else {
+                            (f.sha256 != l.sha256).then(|| {
+                                format!(
+                                    "{name} {} is sha256 {} in the lock, {} in the indices",
+                                    l.version, l.sha256, f.sha256
+                                )
+                            })
+                        }
+                    })
+            });
         if let Some(why) = mismatch {
             return Err(fail!(
                 "cannot answer why: the archive no longer resolves {image} {arch} to the locked set ({why}); `distill lock --check` lists every difference"

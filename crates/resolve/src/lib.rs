@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use distill_debian::{
-    Dependency, Paragraph, Relation, StanzaSource, compare_versions, parse_relations,
+    Dependency, Paragraph, Relation, Sha256, StanzaSource, compare_versions, parse_relations,
 };
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -169,7 +169,7 @@ pub struct Universe<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preferred {
     pub version: String,
-    pub sha256: String,
+    pub sha256: Sha256,
 }
 
 impl<'a> Universe<'a> {
@@ -248,7 +248,7 @@ impl<'a> Universe<'a> {
                     p.version == version
                         && source.stanza(id).is_ok_and(|st| {
                             st.get("SHA256")
-                                .is_some_and(|h| h.eq_ignore_ascii_case(&p.sha256))
+                                .is_some_and(|h| h.eq_ignore_ascii_case(p.sha256.as_str()))
                         })
                 });
                 if kept

@@ -157,7 +157,7 @@ impl Project {
                     selected.join(", ")
                 ));
             }
-            self.lock_is_of(&old, &old.distro.clone())
+            self.lock_is_of(&old, &old.distro)
                 .map_err(|why| fail!("cannot build --changed-since {}: {why}", path.display()))?;
             if since.insert(old.distro.clone(), old).is_some() {
                 return Err(fail!(
