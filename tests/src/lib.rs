@@ -8,6 +8,7 @@
 
 pub mod archive;
 pub mod deb;
+pub mod hostile;
 pub mod key;
 pub mod mutate;
 pub mod proxy;
@@ -270,7 +271,10 @@ impl Setup {
             offline: false,
             keyring: None,
             now: self.ws.now,
-            retry_base: Some(Duration::from_millis(5)),
+            retry: distill_fetch::RetryPolicy {
+                base_delay: Duration::from_millis(5),
+                ..Default::default()
+            },
             timeouts: Default::default(),
         };
         distill_project::Project::open(&self.ws.path().join("packages.toml"), env, observer)

@@ -39,7 +39,7 @@ fn repo_project(cache: &Path) -> Project {
         offline: false,
         keyring: None,
         now: now(),
-        retry_base: None,
+        retry: Default::default(),
         timeouts: Default::default(),
     };
     Project::open(&path, env, Arc::new(Silent)).expect("the repository's packages.toml loads")

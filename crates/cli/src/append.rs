@@ -101,6 +101,8 @@ pub(crate) fn run(args: Args) -> Result<u8> {
         epoch,
         plain_http: args.plain_http,
         docker_config: None,
+        timeouts: crate::timeouts()?,
+        retry: crate::retry()?,
     };
     let a = distill_project::append(&opts)?;
     emit(&format!("{} {}\n", a.target, a.digest))?;

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
-use distill_fetch::{Timeouts, causes};
+use distill_fetch::{RetryPolicy, Timeouts, causes};
 use distill_project::{EnvOptions, Error, Project, Result};
 
 #[derive(Parser)]
@@ -169,16 +169,26 @@ fn open(g: &Global) -> Result<Project> {
         offline: g.offline,
         keyring: g.keyring.clone(),
         now,
-        retry_base: parse::env_number("DISTILL_RETRY_BASE_MS")?
-            .map(|ms| Duration::from_millis(ms.max(0) as u64)),
+        retry: retry()?,
         timeouts: timeouts()?,
     };
     Project::open(&g.config, env, Arc::new(progress::Bars::new(g.quiet)))
 }
 
+/// The retry policy, with `DISTILL_RETRY_BASE_MS` as the first backoff
+/// when set (tests shorten it).
+pub(crate) fn retry() -> Result<RetryPolicy> {
+    let mut r = RetryPolicy::default();
+    if let Some(ms) = parse::env_number("DISTILL_RETRY_BASE_MS")? {
+        r.base_delay = Duration::from_millis(ms.max(0) as u64);
+    }
+    Ok(r)
+}
+
 /// `DISTILL_READ_TIMEOUT` (seconds without a byte) and
-/// `DISTILL_FILE_DEADLINE` (seconds for a whole file), else the defaults.
-fn timeouts() -> Result<Timeouts> {
+/// `DISTILL_FILE_DEADLINE` (seconds for a whole file or registry
+/// request), else the defaults.
+pub(crate) fn timeouts() -> Result<Timeouts> {
     let mut t = Timeouts::default();
     let secs = |name: &str| -> Result<Option<Duration>> {
         Ok(match parse::env_number(name)? {

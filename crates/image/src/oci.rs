@@ -46,6 +46,10 @@ pub fn platform_of(debian_arch: &str) -> Result<Platform, ImageError> {
 pub struct Descriptor {
     #[serde(rename = "mediaType")]
     pub media_type: String,
+    /// Always `sha256:` and 64 lower-case hex digits: a document naming
+    /// anything else does not parse, so no digest read from a layout or a
+    /// registry can reach a URL or a file name unchecked.
+    #[serde(deserialize_with = "sha256_digest")]
     pub digest: String,
     pub size: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,6 +58,19 @@ pub struct Descriptor {
     pub artifact_type: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub annotations: BTreeMap<String, String>,
+}
+
+fn sha256_digest<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    let ok = s.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    });
+    if !ok {
+        return Err(serde::de::Error::custom(format!(
+            "{s:?} is not a sha256 digest"
+        )));
+    }
+    Ok(s)
 }
 
 impl Descriptor {

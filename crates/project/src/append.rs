@@ -9,12 +9,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use distill_image::{Descriptor, INDEX, Layout, LayoutReader, MANIFEST, REF_NAME};
+use distill_fetch::{RetryPolicy, Timeouts};
+use distill_image::{Descriptor, INDEX, Layout, LayoutReader, ManifestDoc, REF_NAME};
 use distill_layer::{Compression, Layer, layer_from_dir};
-use distill_registry::{Client, Reference};
+use distill_registry::{Client, Document, Reference};
 use sha2::Digest;
 
 use crate::error::{Context, Result, fail};
+use crate::remote::{image_manifests, parse};
 
 const BASE_NAME: &str = "org.opencontainers.image.base.name";
 const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
@@ -41,6 +43,9 @@ pub struct AppendOptions {
     pub epoch: Option<u64>,
     pub plain_http: bool,
     pub docker_config: Option<PathBuf>,
+    /// Read timeout and per-request deadline for the registries.
+    pub timeouts: Timeouts,
+    pub retry: RetryPolicy,
 }
 
 /// The image written.
@@ -83,7 +88,9 @@ impl Place {
 struct Platform {
     /// The base's descriptor of it (with `platform`).
     desc: Descriptor,
+    /// As served (every field kept for the new manifest), and read.
     manifest: serde_json::Value,
+    doc: ManifestDoc,
     config: serde_json::Value,
 }
 
@@ -99,13 +106,18 @@ pub fn append(opts: &AppendOptions) -> Result<Appended> {
         if opts.layers.is_empty() && opts.dirs.is_empty() && opts.platform_layers.is_empty() {
             return Err(fail!("cannot append: give --layer, --dir or --platform"));
         }
-        let client = crate::push::registry_client(opts.docker_config.as_ref(), opts.plain_http)
-            .context(|| format!("cannot append to {}", opts.base))?;
+        let client = crate::remote::registry_client(
+            opts.docker_config.as_ref(),
+            opts.plain_http,
+            opts.timeouts,
+            opts.retry.clone(),
+        )
+        .context(|| format!("cannot append onto {}", opts.base))?;
         let scratch = tempfile::Builder::new()
             .prefix("distill-append")
             .tempdir()
             .context(|| "cannot create a scratch directory".into())?;
-        let what = || format!("cannot append to {}", opts.base);
+        let what = || format!("cannot append onto {}", opts.base);
         let (top, platforms) = runtime.block_on(read_base(&client, &base)).context(what)?;
         let created = platforms
             .first()
@@ -184,7 +196,7 @@ pub fn append(opts: &AppendOptions) -> Result<Appended> {
             docs.push((media_type, bytes));
             new_descs.push(desc);
         }
-        let (top_type, top_bytes) = if top.media_type == INDEX {
+        let (top_type, top_bytes) = if crate::remote::is_index(&top.media_type) {
             let index = serde_json::json!({
                 "schemaVersion": 2,
                 "mediaType": INDEX,
@@ -203,8 +215,8 @@ pub fn append(opts: &AppendOptions) -> Result<Appended> {
         let new_layers: Vec<&Layer> = common.iter().chain(own.values().flatten()).collect();
         let base_layers: Vec<(String, u64)> = platforms
             .iter()
-            .flat_map(|p| p.manifest["layers"].as_array().cloned().unwrap_or_default())
-            .filter_map(|l| Some((l["digest"].as_str()?.to_owned(), l["size"].as_u64()?)))
+            .flat_map(|p| &p.doc.layers)
+            .map(|l| (l.digest.clone(), l.size))
             .collect::<BTreeMap<_, _>>()
             .into_iter()
             .collect();
@@ -222,7 +234,7 @@ pub fn append(opts: &AppendOptions) -> Result<Appended> {
                 &docs,
                 (&top_desc, &top_bytes),
             ))
-            .context(|| format!("cannot append to {}", opts.target))?;
+            .context(|| format!("cannot write {}", opts.target))?;
         Ok(Appended {
             target: opts.target.clone(),
             digest: top_desc.digest,
@@ -243,96 +255,74 @@ fn platform_name(d: &Descriptor) -> String {
 }
 
 /// The base's top descriptor and every platform image, from the registry
-/// (manifests and configs only) or a layout.
+/// (manifests and configs only, each checked against its descriptor) or
+/// a layout.
 async fn read_base(client: &Client, base: &Place) -> Result<(Descriptor, Vec<Platform>)> {
-    let (top_type, top_bytes) = get_doc(client, base, None).await?;
-    let top = Descriptor::of(&top_type, &top_bytes);
-    let descs: Vec<Descriptor> = if top_type == INDEX
-        || top_type == "application/vnd.docker.distribution.manifest.list.v2+json"
-    {
-        let index: distill_image::IndexDoc = parse(&top_bytes)?;
-        index
-            .manifests
-            .into_iter()
-            .filter(|d| d.artifact_type.is_none())
-            .collect()
-    } else {
-        vec![top.clone()]
-    };
+    let top = get_doc(client, base, None).await?;
+    let descs = image_manifests(&top)?
+        .into_iter()
+        .filter(|d| d.artifact_type.is_none())
+        .collect::<Vec<_>>();
     let mut out = Vec::new();
     for d in descs {
         let bytes = if d.digest == top.digest {
-            top_bytes.clone()
+            top.bytes.clone()
         } else {
-            get_doc(client, base, Some(&d.digest)).await?.1
+            get_doc(client, base, Some(&d)).await?.bytes
         };
         let manifest: serde_json::Value = parse(&bytes)?;
-        let config_digest = manifest["config"]["digest"]
-            .as_str()
-            .ok_or_else(|| fail!("manifest {} has no config", d.digest))?
-            .to_owned();
-        let config: serde_json::Value = parse(&get_blob(client, base, &config_digest).await?)?;
+        let doc: ManifestDoc = parse(&bytes)?;
+        let config: serde_json::Value = parse(&get_blob(client, base, &doc.config).await?)?;
         out.push(Platform {
             desc: d,
             manifest,
+            doc,
             config,
         });
     }
-    Ok((top, out))
+    Ok((Descriptor::of(&top.media_type, &top.bytes), out))
 }
 
-/// A manifest or index: the tagged one (`digest` None) or by digest.
-async fn get_doc(
-    client: &Client,
-    place: &Place,
-    digest: Option<&str>,
-) -> Result<(String, Vec<u8>)> {
+/// A manifest or index: the tagged one (`desc` None) or by descriptor.
+async fn get_doc(client: &Client, place: &Place, desc: Option<&Descriptor>) -> Result<Document> {
     match place {
         Place::Registry(r) => {
-            let reference =
-                digest.map_or_else(|| r.reference.clone().expect("checked"), str::to_owned);
+            let reference = desc.map_or_else(
+                || r.reference.clone().expect("checked"),
+                |d| d.digest.clone(),
+            );
             client
-                .get_manifest(&r.registry, &r.repository, &reference)
+                .get_manifest(&r.registry, &r.repository, &reference, desc.map(|d| d.size))
                 .await?
                 .ok_or_else(|| fail!("{} has no {reference}", r.with(&reference)))
         }
         Place::Layout { dir, tag } => {
             let reader = LayoutReader::open(dir)?;
-            let d = match digest {
+            let d = match desc {
                 None => reader
                     .tags()
                     .find(|(t, _)| t == tag)
                     .map(|(_, d)| d.clone())
                     .ok_or_else(|| fail!("{} has no tag {tag}", dir.display()))?,
-                Some(dg) => Descriptor {
-                    digest: dg.to_owned(),
-                    size: std::fs::metadata(reader.blob_path(dg))
-                        .context(|| format!("{} lacks {dg}", dir.display()))?
-                        .len(),
-                    ..Descriptor::of(MANIFEST, b"")
-                },
+                Some(d) => d.clone(),
             };
-            Ok((d.media_type.clone(), reader.blob(&d)?))
+            let bytes = reader.blob(&d)?;
+            Ok(Document {
+                media_type: d.media_type.clone(),
+                digest: d.digest.clone(),
+                bytes,
+            })
         }
     }
 }
 
-async fn get_blob(client: &Client, place: &Place, digest: &str) -> Result<Vec<u8>> {
+/// A config blob, checked against its descriptor.
+async fn get_blob(client: &Client, place: &Place, d: &Descriptor) -> Result<Vec<u8>> {
     match place {
-        Place::Registry(r) => Ok(client.get_blob(&r.registry, &r.repository, digest).await?),
-        Place::Layout { dir, .. } => {
-            let path = distill_image::blob_path(dir, digest);
-            let bytes =
-                std::fs::read(&path).context(|| format!("cannot read {}", path.display()))?;
-            let actual = Descriptor::of("", &bytes).digest;
-            if actual != digest {
-                return Err(fail!(
-                    "{} has sha256 {actual}, not {digest}",
-                    path.display()
-                ));
-            }
-            Ok(bytes)
-        }
+        Place::Registry(r) => Ok(client
+            .get_blob(&r.registry, &r.repository, &d.digest, d.size)
+            .await?),
+        Place::Layout { dir, .. } => Ok(LayoutReader::open(dir)?.blob(d)?),
     }
 }
 
@@ -368,7 +358,7 @@ impl Write<'_> {
                         _ => false,
                     };
                     if !mounted {
-                        let path = self.local_base_blob(digest).await?;
+                        let path = self.local_base_blob(digest, *size).await?;
                         transferred += usize::from(!matches!(self.base, Place::Layout { .. }));
                         self.client
                             .put_blob(reg, repo, digest, &path, *size, None)
@@ -403,8 +393,8 @@ impl Write<'_> {
             }
             Place::Layout { dir, tag } => {
                 let mut layout = Layout::create(dir)?;
-                for (digest, _) in base_layers {
-                    let path = self.local_base_blob(digest).await?;
+                for (digest, size) in base_layers {
+                    let path = self.local_base_blob(digest, *size).await?;
                     transferred += usize::from(!matches!(self.base, Place::Layout { .. }));
                     layout.put_file(&path, digest)?;
                 }
@@ -425,14 +415,15 @@ impl Write<'_> {
 
     /// A base layer blob as a local file: the base layout's, or fetched
     /// from the base registry into the scratch directory.
-    async fn local_base_blob(&self, digest: &str) -> Result<PathBuf> {
+    async fn local_base_blob(&self, digest: &str, size: u64) -> Result<PathBuf> {
         match self.base {
             Place::Layout { dir, .. } => Ok(distill_image::blob_path(dir, digest)),
-            Place::Registry(_) => {
-                let bytes = get_blob(self.client, self.base, digest).await?;
+            Place::Registry(r) => {
                 let path = self.scratch.join(digest.replace(':', "-"));
-                std::fs::write(&path, bytes)
-                    .context(|| format!("cannot write {}", path.display()))?;
+                self.client
+                    .download_blob(&r.registry, &r.repository, digest, size, &path)
+                    .await
+                    .context(|| r.to_string())?;
                 Ok(path)
             }
         }
@@ -570,10 +561,6 @@ fn rfc3339_seconds(s: &str) -> u64 {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     (days * 86_400 + h * 3600 + mi * 60 + se).max(0) as u64
-}
-
-fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| fail!("an unreadable image document: {e}"))
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ mod lock;
 mod project;
 mod push;
 mod query;
+mod remote;
 mod spec;
 mod update;
 mod verify;

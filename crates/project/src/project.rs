@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use distill_archive::{DistroSpec, Loaded, Loader, MirrorFallback, Pins};
 use distill_debian::SnapshotTime;
@@ -29,8 +28,8 @@ pub struct EnvOptions {
     /// Seconds since the epoch taken as "now" (the wall clock unless a
     /// replay or a test pins it).
     pub now: i64,
-    /// First retry backoff; doubled per retry.
-    pub retry_base: Option<Duration>,
+    /// Retries of downloads and registry requests.
+    pub retry: RetryPolicy,
     /// Read timeout and per-file deadline of downloads.
     pub timeouts: Timeouts,
 }
@@ -48,6 +47,9 @@ pub struct Project {
     /// Distro → the suites this run read from a mirror in place of their
     /// pins (said once, by [`Project::mirror_note`]).
     mirrored: Mutex<BTreeMap<String, MirrorFallback>>,
+    /// The archive's timeouts and retries, for the registry client too.
+    pub(crate) timeouts: Timeouts,
+    pub(crate) retry: RetryPolicy,
 }
 
 impl Project {
@@ -59,14 +61,11 @@ impl Project {
     ) -> Result<Project> {
         let config = Config::load(config_path)?;
         let cache = Cache::new(&env.cache_dir)?;
-        let mut retry = RetryPolicy::default();
-        if let Some(d) = env.retry_base {
-            retry.base_delay = d;
-        }
+        let retry = env.retry;
         let fetcher = Fetcher::new(cache, observer)?
             .with_timeouts(env.timeouts)?
             .with_offline(env.offline)
-            .with_retry(retry);
+            .with_retry(retry.clone());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -79,6 +78,8 @@ impl Project {
             keyring: env.keyring,
             now: env.now,
             mirrored: Mutex::default(),
+            timeouts: env.timeouts,
+            retry,
         })
     }
 

@@ -60,8 +60,13 @@ impl Project {
                 opts.target
             ));
         }
-        let client = registry_client(opts.docker_config.as_ref(), opts.plain_http)
-            .context(|| format!("cannot push to {}", opts.target))?;
+        let client = crate::remote::registry_client(
+            opts.docker_config.as_ref(),
+            opts.plain_http,
+            self.timeouts,
+            self.retry.clone(),
+        )
+        .context(|| format!("cannot push to {}", opts.target))?;
         let mut layouts = Vec::new();
         for distro in self.distros(&opts.distros)? {
             for image in self.config.images.keys() {
@@ -95,18 +100,6 @@ impl Project {
         }
         Ok(pusher.report.into_inner().expect("lock"))
     }
-}
-
-/// A registry client with credentials from `docker_config`, else
-/// `$DOCKER_CONFIG` or `~/.docker/config.json`.
-pub(crate) fn registry_client(
-    docker_config: Option<&PathBuf>,
-    plain_http: bool,
-) -> Result<Client, distill_registry::RegistryError> {
-    let config = docker_config
-        .cloned()
-        .or_else(distill_registry::auth::docker_config_path);
-    Client::new(config, plain_http)
 }
 
 struct Pusher<'p> {
@@ -273,8 +266,8 @@ impl Pusher<'_> {
         for (subject, referrers) in by_subject {
             let tag = subject.replace(':', "-");
             let mut listed: Vec<serde_json::Value> =
-                match self.client.get_manifest(registry, name, &tag).await? {
-                    Some((_, bytes)) => serde_json::from_slice::<serde_json::Value>(&bytes)
+                match self.client.get_manifest(registry, name, &tag, None).await? {
+                    Some(doc) => serde_json::from_slice::<serde_json::Value>(&doc.bytes)
                         .ok()
                         .and_then(|v| v["manifests"].as_array().cloned())
                         .unwrap_or_default(),

@@ -8,14 +8,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use distill_image::{Descriptor, INDEX, IndexDoc, ManifestDoc, REF_NAME, blob_path};
+use distill_image::{Descriptor, ManifestDoc, REF_NAME, blob_path};
 use distill_registry::{Client, Reference};
-use sha2::Digest;
 
 use crate::build::BuildOptions;
 use crate::diff::{LayoutDiff, diff_layouts};
 use crate::error::{Context, Result, fail};
 use crate::project::Project;
+use crate::remote::{image_manifests, parse};
 
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
@@ -74,8 +74,13 @@ impl Project {
             .iter()
             .find(|b| b.tag == tag)
             .ok_or_else(|| fail!("cannot verify {reference}: the lock builds no tag {tag}"))?;
-        let client = crate::push::registry_client(opts.docker_config.as_ref(), opts.plain_http)
-            .context(what)?;
+        let client = crate::remote::registry_client(
+            opts.docker_config.as_ref(),
+            opts.plain_http,
+            self.timeouts,
+            self.retry.clone(),
+        )
+        .context(what)?;
         let served_dir = scratch.path().join("served");
         let (served, fetched) = self
             .block_on(fetch_layout(
@@ -104,9 +109,10 @@ impl Project {
 
 /// Writes the image `reference` serves under `tag` as an OCI layout at
 /// `dest`, taking every blob the built layout `local` already has from it
-/// and fetching only the others. Returns the served digest and how many
-/// blobs were fetched; when the digest equals the built one, nothing else
-/// is fetched.
+/// and fetching only the others (each checked against its descriptor and
+/// streamed to its file). Returns the served digest and how many blobs
+/// were fetched; when the digest equals the built one, nothing else is
+/// fetched.
 async fn fetch_layout(
     client: &Client,
     reference: &Reference,
@@ -115,57 +121,57 @@ async fn fetch_layout(
     dest: &Path,
 ) -> Result<(String, usize)> {
     let (registry, repo) = (&reference.registry, &reference.repository);
-    let (media_type, bytes) = client
-        .get_manifest(registry, repo, tag)
+    let top = client
+        .get_manifest(registry, repo, tag, None)
         .await?
         .ok_or_else(|| fail!("the registry has no tag {tag}"))?;
-    let top = Descriptor::of(&media_type, &bytes);
+    let top_desc = Descriptor::of(&top.media_type, &top.bytes);
     let built_top = local_tag_digest(local, tag)?;
     if Some(&top.digest) == built_top.as_ref() {
         return Ok((top.digest, 0));
     }
     let mut fetched = 0;
-    let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    blobs.insert(top.digest.clone(), bytes.clone());
-    let manifests: Vec<Descriptor> = if media_type == INDEX {
-        let index: IndexDoc = parse(&bytes)?;
-        index.manifests
-    } else {
-        vec![top.clone()]
-    };
-    for m in manifests.iter().filter(|m| m.digest != top.digest) {
-        let (_, bytes) = client
-            .get_manifest(registry, repo, &m.digest)
-            .await?
-            .ok_or_else(|| fail!("the registry lacks manifest {}", m.digest))?;
-        blobs.insert(m.digest.clone(), bytes);
-    }
-    let mut wanted = Vec::new();
+    let mut docs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let manifests = image_manifests(&top)?;
     for m in &manifests {
-        let doc: ManifestDoc = parse(&blobs[&m.digest])?;
-        wanted.push(doc.config.digest.clone());
-        wanted.extend(doc.layers.iter().map(|l| l.digest.clone()));
+        let bytes = if m.digest == top.digest {
+            top.bytes.clone()
+        } else {
+            client
+                .get_manifest(registry, repo, &m.digest, Some(m.size))
+                .await?
+                .ok_or_else(|| fail!("the registry lacks manifest {}", m.digest))?
+                .bytes
+        };
+        docs.insert(m.digest.clone(), bytes);
+    }
+    docs.insert(top.digest.clone(), top.bytes.clone());
+    let mut wanted = BTreeMap::new();
+    for m in &manifests {
+        let doc: ManifestDoc = parse(&docs[&m.digest])?;
+        for d in std::iter::once(&doc.config).chain(&doc.layers) {
+            wanted.insert(d.digest.clone(), d.size);
+        }
     }
     std::fs::create_dir_all(dest.join("blobs/sha256"))
         .context(|| format!("cannot write {}", dest.display()))?;
-    for digest in wanted {
+    for (digest, size) in wanted {
         let to = blob_path(dest, &digest);
         let have = blob_path(local, &digest);
         if have.is_file() {
             std::fs::copy(&have, &to).context(|| format!("cannot write {}", to.display()))?;
-        } else if !blobs.contains_key(&digest) {
-            blobs.insert(
-                digest.clone(),
-                client.get_blob(registry, repo, &digest).await?,
-            );
+        } else if !docs.contains_key(&digest) {
+            client
+                .download_blob(registry, repo, &digest, size, &to)
+                .await?;
             fetched += 1;
         }
     }
-    for (digest, bytes) in &blobs {
+    for (digest, bytes) in &docs {
         let to = blob_path(dest, digest);
         std::fs::write(&to, bytes).context(|| format!("cannot write {}", to.display()))?;
     }
-    let mut entry = top.clone();
+    let mut entry = top_desc;
     entry.annotations.insert(REF_NAME.into(), tag.to_owned());
     let index = serde_json::json!({"schemaVersion": 2, "manifests": [entry]});
     std::fs::write(
@@ -189,13 +195,4 @@ fn local_tag_digest(local: &Path, tag: &str) -> Result<Option<String>> {
         .tags()
         .find(|(t, _)| *t == tag)
         .map(|(_, d)| d.digest.clone()))
-}
-
-fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        fail!(
-            "the registry served an unreadable document (sha256:{}): {e}",
-            hex::encode(sha2::Sha256::digest(bytes))
-        )
-    })
 }

@@ -1,19 +1,31 @@
 //! The distribution API over reqwest: blobs (HEAD, cross-repository mount,
-//! monolithic or chunked upload), manifests (PUT, GET) and the referrers
-//! API, with auth (anonymous, Basic, Bearer tokens) and retries on 5xx,
-//! 429 and broken connections.
+//! monolithic or chunked upload, download), manifests (PUT, GET) and the
+//! referrers API, with auth (anonymous, Basic, Bearer tokens) and retries
+//! on 5xx, 429 and broken connections.
+//!
+//! A registry is untrusted input. Every read is bounded ([`crate::read`]):
+//! documents to [`MAX_DOCUMENT`], blobs to their descriptor's size, token
+//! and error bodies to a few KiB; every request to the read timeout (no
+//! byte for that long) and the per-request deadline; redirects to five; a
+//! 401 is answered once; a `Retry-After` is capped like the backoff.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, Once};
 use std::time::Duration;
 
+use distill_fetch::{AtomicFile, RetryPolicy, Timeouts};
 use reqwest::{Method, StatusCode, header};
 use sha2::{Digest, Sha256};
 
 use crate::RegistryError;
 use crate::auth::{Challenge, Credentials, lookup};
+use crate::read::{
+    FileSink, Limit, MANIFEST_TYPES, MAX_DOCUMENT, MAX_ERROR_BODY, MAX_TOKEN, Named, content_type,
+    digest_header, is_digest, media_type, read_body,
+};
 
 /// Blobs up to this size go in one PUT; larger ones in PATCH chunks of it.
 pub const CHUNK: u64 = 16 << 20;
@@ -29,12 +41,22 @@ pub enum Placed {
     Uploaded,
 }
 
+/// A manifest or index as a registry served it, after its checks.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The document's own `mediaType`, else the Content-Type it came with.
+    pub media_type: String,
+    /// The digest of [`Document::bytes`], computed here: never a header's.
+    pub digest: String,
+    pub bytes: Vec<u8>,
+}
+
 pub struct Client {
     http: reqwest::Client,
     plain_http: bool,
     docker_config: Option<PathBuf>,
-    attempts: u32,
-    base_delay: Duration,
+    retry: RetryPolicy,
+    timeouts: Timeouts,
     creds: Mutex<BTreeMap<String, Option<Credentials>>>,
     /// (registry, scope) → the `Authorization` value that worked.
     auth: Mutex<BTreeMap<(String, String), String>>,
@@ -44,15 +66,21 @@ static CRYPTO: Once = Once::new();
 
 impl Client {
     /// `docker_config`: where credentials are looked up; `plain_http`:
-    /// use http for every registry (loopback registries always are).
-    pub fn new(docker_config: Option<PathBuf>, plain_http: bool) -> Result<Client, RegistryError> {
+    /// use http for every registry (loopback registries always are);
+    /// `timeouts` and `retry` as for the archive's downloads.
+    pub fn new(
+        docker_config: Option<PathBuf>,
+        plain_http: bool,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+    ) -> Result<Client, RegistryError> {
         CRYPTO.call_once(|| {
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
         let http = reqwest::Client::builder()
             .user_agent(concat!("distill/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(15))
-            .read_timeout(Duration::from_secs(120))
+            .read_timeout(timeouts.read)
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()
             .map_err(|e| RegistryError::Http {
@@ -63,17 +91,32 @@ impl Client {
             http,
             plain_http,
             docker_config,
-            attempts: 4,
-            base_delay: Duration::from_millis(300),
+            retry,
+            timeouts,
             creds: Mutex::new(BTreeMap::new()),
             auth: Mutex::new(BTreeMap::new()),
         })
     }
 
-    /// First retry backoff (doubled per retry).
-    pub fn with_retry_base(mut self, d: Duration) -> Self {
-        self.base_delay = d;
-        self
+    /// `fut` (one whole request: its retries and its body) within the
+    /// per-request deadline: a trickling registry is cut off there.
+    async fn within<T>(
+        &self,
+        url: &str,
+        fut: impl Future<Output = Result<T, RegistryError>>,
+    ) -> Result<T, RegistryError> {
+        let deadline = self.timeouts.deadline;
+        tokio::time::timeout(deadline, fut)
+            .await
+            .unwrap_or_else(|_| {
+                Err(http_error_msg(
+                    url,
+                    &format!(
+                        "not complete within {}s, the per-request deadline",
+                        deadline.as_secs_f64()
+                    ),
+                ))
+            })
     }
 
     fn base(&self, registry: &str) -> String {
@@ -112,7 +155,7 @@ impl Client {
         match resp.status() {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
-            s => Err(status_error(&format!("HEAD {url}"), s, resp).await),
+            _ => Err(self.status_error(&format!("HEAD {url}"), resp).await),
         }
     }
 
@@ -143,22 +186,20 @@ impl Client {
         match resp.status() {
             StatusCode::CREATED if from.is_some() => return Ok(Placed::Mounted),
             StatusCode::ACCEPTED => {}
-            s => return Err(status_error(&format!("POST {start}"), s, resp).await),
+            _ => return Err(self.status_error(&format!("POST {start}"), resp).await),
         }
         let mut location = location(&base, &resp)?;
         let what = path.display().to_string();
-        let io = |e: std::io::Error| RegistryError::Io {
+        let io = |cause: String| RegistryError::Io {
             path: what.clone(),
-            cause: e.to_string(),
+            cause,
         };
-        let mut file = std::fs::File::open(path).map_err(io)?;
-        let on_disk = file.metadata().map_err(io)?.len();
+        let mut file = std::fs::File::open(path).map_err(|e| io(e.to_string()))?;
+        let on_disk = file.metadata().map_err(|e| io(e.to_string()))?.len();
         if on_disk != size {
-            return Err(RegistryError::Digest {
-                what: what.clone(),
-                expected: format!("{digest} ({size} bytes)"),
-                actual: format!("{on_disk} bytes"),
-            });
+            return Err(io(format!(
+                "it has {on_disk} bytes, not the {size} of {digest}"
+            )));
         }
         // Large blobs go in chunks read one at a time (each PATCH is small
         // enough to retry, and memory stays at one chunk per upload); the
@@ -175,7 +216,7 @@ impl Client {
                 size
             };
             data.resize(len as usize, 0);
-            file.read_exact(&mut data).map_err(io)?;
+            file.read_exact(&mut data).map_err(|e| io(e.to_string()))?;
             hasher.update(&data);
             if !chunked {
                 break;
@@ -196,13 +237,15 @@ impl Client {
                 )
                 .await?;
             if resp.status() != StatusCode::ACCEPTED {
-                let s = resp.status();
-                return Err(status_error(&format!("PATCH {location}"), s, resp).await);
+                return Err(self.status_error(&format!("PATCH {location}"), resp).await);
             }
             location = location_of(&base, &resp)?.unwrap_or(location);
             offset += len;
         }
-        expect_digest(&what, digest, prefixed(hasher))?;
+        let actual = prefixed(hasher);
+        if actual != digest {
+            return Err(io(format!("its content is {actual}, not {digest}")));
+        }
         let sep = if location.contains('?') { '&' } else { '?' };
         let put = format!("{location}{sep}digest={digest}");
         let body = if chunked {
@@ -215,10 +258,9 @@ impl Client {
             .send(registry, &scope, Method::PUT, &put, &headers, body)
             .await?;
         if resp.status() != StatusCode::CREATED {
-            let s = resp.status();
-            return Err(status_error(&format!("PUT {put}"), s, resp).await);
+            return Err(self.status_error(&format!("PUT {put}"), resp).await);
         }
-        check_digest_header(&resp, digest, &put)?;
+        check_stored(&resp, digest, &put)?;
         Ok(Placed::Uploaded)
     }
 
@@ -251,12 +293,12 @@ impl Client {
         match resp.status() {
             StatusCode::CREATED => Ok(true),
             StatusCode::ACCEPTED => Ok(false),
-            s => Err(status_error(&format!("POST {url}"), s, resp).await),
+            _ => Err(self.status_error(&format!("POST {url}"), resp).await),
         }
     }
 
     /// PUTs a manifest or index under `reference` (its digest or a tag);
-    /// returns the digest the registry confirmed.
+    /// returns its digest, which the registry must confirm.
     pub async fn put_manifest(
         &self,
         registry: &str,
@@ -266,7 +308,7 @@ impl Client {
         bytes: &[u8],
     ) -> Result<String, RegistryError> {
         let url = format!("{}/v2/{repo}/manifests/{reference}", self.base(registry));
-        let digest = digest_of(bytes);
+        let digest = prefixed(Sha256::new_with_prefix(bytes));
         let headers = [(header::CONTENT_TYPE, media_type.to_owned())];
         let resp = self
             .send(
@@ -279,95 +321,154 @@ impl Client {
             )
             .await?;
         if resp.status() != StatusCode::CREATED {
-            let s = resp.status();
-            return Err(status_error(&format!("PUT {url}"), s, resp).await);
+            return Err(self.status_error(&format!("PUT {url}"), resp).await);
         }
-        check_digest_header(&resp, &digest, &url)?;
+        check_stored(&resp, &digest, &url)?;
         Ok(digest)
     }
 
-    /// A manifest or index by tag or digest: (media type, bytes), or `None`
-    /// when the registry has no such reference. A digest reference is
-    /// checked against the bytes.
+    /// A manifest or index by tag or digest, or `None` when the registry
+    /// has no such reference. At most [`MAX_DOCUMENT`] bytes are read, and
+    /// exactly `size` when a descriptor gives it. By digest, the bytes must
+    /// have it; by tag, a `Docker-Content-Digest` must name them. Either
+    /// way the digest returned is the one computed here.
     pub async fn get_manifest(
         &self,
         registry: &str,
         repo: &str,
         reference: &str,
-    ) -> Result<Option<(String, Vec<u8>)>, RegistryError> {
-        let url = format!("{}/v2/{repo}/manifests/{reference}", self.base(registry));
-        let accept = [(
-            header::ACCEPT,
-            "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
-             application/vnd.docker.distribution.manifest.list.v2+json, \
-             application/vnd.docker.distribution.manifest.v2+json"
-                .to_owned(),
-        )];
-        let resp = self
-            .send(
-                registry,
-                &pull_scope(repo),
-                Method::GET,
-                &url,
-                &accept,
-                Body::Empty,
-            )
-            .await?;
-        match resp.status() {
-            StatusCode::NOT_FOUND => Ok(None),
-            s if s.is_success() => {
-                let media_type = resp
-                    .headers()
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned();
-                let bytes = resp
-                    .bytes()
-                    .await
-                    .map_err(|e| http_error(&url, &e))?
-                    .to_vec();
-                if reference.starts_with("sha256:") {
-                    check_digest(&url, reference, &bytes)?;
-                }
-                Ok(Some((media_type, bytes)))
-            }
-            s => Err(status_error(&format!("GET {url}"), s, resp).await),
+        size: Option<u64>,
+    ) -> Result<Option<Document>, RegistryError> {
+        let by_digest = reference.contains(':');
+        if by_digest && !is_digest(reference) {
+            return Err(RegistryError::BadDigest(reference.to_owned()));
         }
+        let sep = if by_digest { '@' } else { ':' };
+        let what = format!("{registry}/{repo}{sep}{reference}");
+        let limit = document_limit(&what, size)?;
+        let url = format!("{}/v2/{repo}/manifests/{reference}", self.base(registry));
+        let accept = [(header::ACCEPT, MANIFEST_TYPES.join(", "))];
+        self.within(&url, async {
+            let resp = self
+                .send(
+                    registry,
+                    &pull_scope(repo),
+                    Method::GET,
+                    &url,
+                    &accept,
+                    Body::Empty,
+                )
+                .await?;
+            match resp.status() {
+                StatusCode::NOT_FOUND => return Ok(None),
+                s if s.is_success() => {}
+                _ => return Err(self.status_error(&format!("GET {url}"), resp).await),
+            }
+            let served = content_type(&resp);
+            let header = digest_header(&resp);
+            let name = Named {
+                what: &what,
+                digest: by_digest.then_some(reference),
+            };
+            let mut bytes = Vec::new();
+            let digest = read_body(resp, limit, &name, &mut bytes).await?;
+            if let Some(header) = header.filter(|h| !by_digest && *h != digest) {
+                return Err(RegistryError::DigestHeader {
+                    what,
+                    header,
+                    actual: digest,
+                });
+            }
+            let media_type = media_type(&what, served.as_deref(), &bytes)?;
+            Ok(Some(Document {
+                media_type,
+                digest,
+                bytes,
+            }))
+        })
+        .await
     }
 
-    /// Blob `digest` of `repo`, checked against its digest.
+    /// Blob `digest` of `repo` (a config: at most [`MAX_DOCUMENT`]),
+    /// exactly `size` bytes with that digest.
     pub async fn get_blob(
         &self,
         registry: &str,
         repo: &str,
         digest: &str,
+        size: u64,
     ) -> Result<Vec<u8>, RegistryError> {
-        let url = format!("{}/v2/{repo}/blobs/{digest}", self.base(registry));
-        let resp = self
-            .send(
-                registry,
-                &pull_scope(repo),
-                Method::GET,
-                &url,
-                &[],
-                Body::Empty,
-            )
+        let what = format!("{registry}/{repo}@{digest}");
+        let limit = document_limit(&what, Some(size))?;
+        let mut bytes = Vec::new();
+        self.blob_into(registry, repo, digest, limit, &mut bytes)
             .await?;
-        if !resp.status().is_success() {
-            let s = resp.status();
-            return Err(status_error(&format!("GET {url}"), s, resp).await);
-        }
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| http_error(&url, &e))?
-            .to_vec();
-        check_digest(&url, digest, &bytes)?;
         Ok(bytes)
     }
 
-    /// Whether the registry serves the OCI 1.1 referrers API.
+    /// Blob `digest` of `repo` (a layer, of any size) into the file
+    /// `dest`: exactly `size` bytes with that digest, streamed to a
+    /// temporary file beside it and renamed into place only when checked.
+    pub async fn download_blob(
+        &self,
+        registry: &str,
+        repo: &str,
+        digest: &str,
+        size: u64,
+        dest: &Path,
+    ) -> Result<(), RegistryError> {
+        let io = |e: std::io::Error| RegistryError::Io {
+            path: dest.display().to_string(),
+            cause: e.to_string(),
+        };
+        let mut file = AtomicFile::create(dest).map_err(io)?;
+        let mut sink = FileSink {
+            file: file.file(),
+            path: dest,
+        };
+        self.blob_into(registry, repo, digest, Limit::Exactly(size), &mut sink)
+            .await?;
+        file.commit(0o644).map_err(io)
+    }
+
+    async fn blob_into(
+        &self,
+        registry: &str,
+        repo: &str,
+        digest: &str,
+        limit: Limit,
+        sink: &mut dyn crate::read::Sink,
+    ) -> Result<(), RegistryError> {
+        if !is_digest(digest) {
+            return Err(RegistryError::BadDigest(digest.to_owned()));
+        }
+        let what = format!("{registry}/{repo}@{digest}");
+        let url = format!("{}/v2/{repo}/blobs/{digest}", self.base(registry));
+        self.within(&url, async {
+            let resp = self
+                .send(
+                    registry,
+                    &pull_scope(repo),
+                    Method::GET,
+                    &url,
+                    &[],
+                    Body::Empty,
+                )
+                .await?;
+            if !resp.status().is_success() {
+                return Err(self.status_error(&format!("GET {url}"), resp).await);
+            }
+            let name = Named {
+                what: &what,
+                digest: Some(digest),
+            };
+            read_body(resp, limit, &name, sink).await.map(drop)
+        })
+        .await
+    }
+
+    /// Whether the registry serves the OCI 1.1 referrers API (its answer's
+    /// body is not read).
     pub async fn has_referrers_api(
         &self,
         registry: &str,
@@ -385,17 +486,17 @@ impl Client {
                 Body::Empty,
             )
             .await?;
-        let is_index = resp
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
+        let is_index = content_type(&resp)
             .is_some_and(|v| v.starts_with("application/vnd.oci.image.index.v1+json"));
         Ok(resp.status().is_success() && is_index)
     }
 
     /// One request with auth and retries: a 401 is answered once with
-    /// the challenge's credentials or token; 5xx, 429 (honouring
-    /// `Retry-After`) and broken connections are retried with backoff.
+    /// the challenge's credentials or token (a second 401 is an error);
+    /// 5xx, 429 (honouring `Retry-After` up to the backoff's cap) and
+    /// broken connections are retried with backoff. Each attempt gets the
+    /// per-request deadline for its response; redirects (five at most)
+    /// are not retried.
     async fn send(
         &self,
         registry: &str,
@@ -407,7 +508,7 @@ impl Client {
     ) -> Result<reqwest::Response, RegistryError> {
         let key = (registry.to_owned(), scope.to_owned());
         let mut authorized_once = false;
-        let mut delay = self.base_delay;
+        let mut delay = self.retry.base_delay;
         let mut tries = 0;
         loop {
             tries += 1;
@@ -422,28 +523,47 @@ impl Client {
                 Body::Empty => req.header(header::CONTENT_LENGTH, "0"),
                 Body::Bytes(b) => req.body(b.to_vec()),
             };
-            let result = req.send().await;
+            let result = match tokio::time::timeout(self.timeouts.deadline, req.send()).await {
+                Ok(r) => r.map_err(|e| (!e.is_builder() && !e.is_redirect(), http_error(url, &e))),
+                Err(_) => Err((
+                    true,
+                    http_error_msg(
+                        url,
+                        &format!(
+                            "no response within {}s, the per-request deadline",
+                            self.timeouts.deadline.as_secs_f64()
+                        ),
+                    ),
+                )),
+            };
             let transient = match &result {
-                Err(e) => !e.is_builder(),
+                Err((transient, _)) => *transient,
                 Ok(r) => {
                     r.status().is_server_error() || r.status() == StatusCode::TOO_MANY_REQUESTS
                 }
             };
-            if transient && tries < self.attempts {
+            if transient && tries < self.retry.attempts {
                 let wait = result
                     .as_ref()
                     .ok()
                     .and_then(|r| r.headers().get(header::RETRY_AFTER))
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map_or(delay, |s| Duration::from_secs(s.min(30)));
+                    .map_or(delay, |s| {
+                        Duration::from_secs(s.min(self.retry.max_delay.as_secs()))
+                    })
+                    .min(self.retry.max_delay);
                 tokio::time::sleep(wait).await;
-                delay = (delay * 2).min(Duration::from_secs(30));
+                delay = (delay * 2).min(self.retry.max_delay);
                 continue;
             }
-            let resp = result.map_err(|e| http_error(url, &e))?;
-            if resp.status() != StatusCode::UNAUTHORIZED || authorized_once {
+            let resp = result.map_err(|(_, e)| e)?;
+            if resp.status() != StatusCode::UNAUTHORIZED {
                 return Ok(resp);
+            }
+            if authorized_once {
+                let what = format!("{method} {url} (after authenticating)");
+                return Err(self.status_error(&what, resp).await);
             }
             authorized_once = true;
             let challenge = resp
@@ -478,6 +598,8 @@ impl Client {
 
     /// A Bearer token from the challenge's realm for `scope`, with Basic
     /// credentials when the docker config has some (anonymous otherwise).
+    /// Credentials go to a plain-http realm only on this machine (or with
+    /// `plain_http`): a registry cannot ask for them in the clear.
     async fn token(
         &self,
         registry: &str,
@@ -498,28 +620,82 @@ impl Client {
         }
         let mut req = self.http.get(url.clone());
         if let Some(c) = self.credentials(registry)? {
+            let local = url.host_str().is_some_and(|h| {
+                crate::Reference {
+                    registry: h.to_owned(),
+                    repository: "x".into(),
+                    reference: None,
+                }
+                .is_loopback()
+            });
+            if url.scheme() != "https" && !local && !self.plain_http {
+                return Err(http_error_msg(
+                    realm,
+                    "the registry asks for credentials over plain http; refused",
+                ));
+            }
             req = req.header(header::AUTHORIZATION, c.basic());
         }
-        let resp = req.send().await.map_err(|e| http_error(realm, &e))?;
-        if !resp.status().is_success() {
-            let s = resp.status();
-            return Err(status_error(&format!("GET {realm} (token)"), s, resp).await);
+        self.within(realm, async {
+            let resp = req.send().await.map_err(|e| http_error(realm, &e))?;
+            if !resp.status().is_success() {
+                return Err(self
+                    .status_error(&format!("GET {realm} (token)"), resp)
+                    .await);
+            }
+            #[derive(serde::Deserialize)]
+            struct Token {
+                #[serde(default)]
+                token: Option<String>,
+                #[serde(default)]
+                access_token: Option<String>,
+            }
+            let what = format!("the token from {realm}");
+            let name = Named {
+                what: &what,
+                digest: None,
+            };
+            let mut bytes = Vec::new();
+            read_body(resp, Limit::AtMost(MAX_TOKEN), &name, &mut bytes).await?;
+            let t: Token = serde_json::from_slice(&bytes)
+                .map_err(|e| http_error_msg(realm, &e.to_string()))?;
+            let token = t
+                .token
+                .or(t.access_token)
+                .ok_or_else(|| http_error_msg(realm, "the token response has no token"))?;
+            Ok(format!("Bearer {token}"))
+        })
+        .await
+    }
+
+    /// A status the operation did not expect, with the registry's own error
+    /// message (`{"errors":[{"code","message"}]}`) when it sent one: at
+    /// most [`MAX_ERROR_BODY`] of it is read, within the deadline.
+    async fn status_error(&self, what: &str, resp: reqwest::Response) -> RegistryError {
+        let status = resp.status();
+        let name = Named { what, digest: None };
+        let mut body = Vec::new();
+        let read = read_body(resp, Limit::AtMost(MAX_ERROR_BODY), &name, &mut body);
+        let detail = match tokio::time::timeout(self.timeouts.deadline, read).await {
+            Ok(Ok(_)) => serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| {
+                    let e = &v["errors"][0];
+                    Some(format!(
+                        "{}: {}",
+                        e["code"].as_str()?,
+                        e["message"].as_str().unwrap_or("")
+                    ))
+                })
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        RegistryError::Status {
+            what: what.to_owned(),
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").to_owned(),
+            detail,
         }
-        #[derive(serde::Deserialize)]
-        struct Token {
-            #[serde(default)]
-            token: Option<String>,
-            #[serde(default)]
-            access_token: Option<String>,
-        }
-        let bytes = resp.bytes().await.map_err(|e| http_error(realm, &e))?;
-        let t: Token =
-            serde_json::from_slice(&bytes).map_err(|e| http_error_msg(realm, &e.to_string()))?;
-        let token = t
-            .token
-            .or(t.access_token)
-            .ok_or_else(|| http_error_msg(realm, "the token response has no token"))?;
-        Ok(format!("Bearer {token}"))
     }
 }
 
@@ -538,6 +714,19 @@ fn push_scope(repo: &str, from: Option<&str>) -> String {
 
 fn pull_scope(repo: &str) -> String {
     format!("repository:{repo}:pull")
+}
+
+/// How much of a document to read: exactly its descriptor's size (which
+/// must be within [`MAX_DOCUMENT`]), else at most that.
+fn document_limit(what: &str, size: Option<u64>) -> Result<Limit, RegistryError> {
+    match size {
+        Some(n) if n > MAX_DOCUMENT => Err(RegistryError::TooLarge {
+            what: format!("{what} (its descriptor says {n} bytes)"),
+            limit: MAX_DOCUMENT,
+        }),
+        Some(n) => Ok(Limit::Exactly(n)),
+        None => Ok(Limit::AtMost(MAX_DOCUMENT)),
+    }
 }
 
 /// The upload location a response names, absolute.
@@ -562,88 +751,41 @@ fn location_of(base: &str, resp: &reqwest::Response) -> Result<Option<String>, R
     ))
 }
 
-/// `sha256:<hex>` of `bytes`.
-fn digest_of(bytes: &[u8]) -> String {
-    prefixed(Sha256::new_with_prefix(bytes))
-}
-
 /// `sha256:<hex>` of what `hasher` was fed.
 fn prefixed(hasher: Sha256) -> String {
     format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
-/// `bytes` (from `what`) must have the digest `expected`.
-fn check_digest(what: &str, expected: &str, bytes: &[u8]) -> Result<(), RegistryError> {
-    expect_digest(what, expected, digest_of(bytes))
-}
-
-/// The digest of `what` was `actual`; it must be `expected`.
-fn expect_digest(what: &str, expected: &str, actual: String) -> Result<(), RegistryError> {
-    if actual != expected {
-        return Err(RegistryError::Digest {
-            what: what.to_owned(),
-            expected: expected.to_owned(),
-            actual,
-        });
-    }
-    Ok(())
-}
-
-fn check_digest_header(
-    resp: &reqwest::Response,
-    digest: &str,
-    url: &str,
-) -> Result<(), RegistryError> {
-    match resp
-        .headers()
-        .get("docker-content-digest")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(d) if d != digest => Err(RegistryError::Digest {
-            what: url.to_owned(),
+/// After a PUT: a `Docker-Content-Digest` must name what was sent.
+fn check_stored(resp: &reqwest::Response, digest: &str, url: &str) -> Result<(), RegistryError> {
+    match digest_header(resp) {
+        Some(d) if d != digest => Err(RegistryError::Stored {
+            url: url.to_owned(),
             expected: digest.to_owned(),
-            actual: d.to_owned(),
+            actual: d,
         }),
         _ => Ok(()),
     }
 }
 
-fn http_error(url: &str, e: &reqwest::Error) -> RegistryError {
+/// An error and its causes, one line.
+pub(crate) fn error_chain(e: &reqwest::Error) -> String {
     let mut cause = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
         cause = format!("{cause}: {s}");
         src = s.source();
     }
-    http_error_msg(url, &cause)
+    cause
+}
+
+fn http_error(url: &str, e: &reqwest::Error) -> RegistryError {
+    http_error_msg(url, &error_chain(e))
 }
 
 fn http_error_msg(url: &str, cause: &str) -> RegistryError {
     RegistryError::Http {
         url: url.to_owned(),
         cause: cause.to_owned(),
-    }
-}
-
-/// A status the operation did not expect, with the registry's own error
-/// message (`{"errors":[{"code","message"}]}`) when it sent one.
-async fn status_error(what: &str, status: StatusCode, resp: reqwest::Response) -> RegistryError {
-    let body = resp.text().await.unwrap_or_default();
-    let detail = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| {
-            let e = &v["errors"][0];
-            Some(format!(
-                "{}: {}",
-                e["code"].as_str()?,
-                e["message"].as_str().unwrap_or("")
-            ))
-        })
-        .unwrap_or_default();
-    RegistryError::Status {
-        what: what.to_owned(),
-        status: status.as_u16(),
-        reason: status.canonical_reason().unwrap_or("").to_owned(),
-        detail,
     }
 }

@@ -12,9 +12,11 @@
 
 pub mod auth;
 mod client;
+mod read;
 mod reference;
 
-pub use client::{CHUNK, Client, Placed};
+pub use client::{CHUNK, Client, Document, Placed};
+pub use read::{MAX_DOCUMENT, is_digest};
 pub use reference::Reference;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -32,12 +34,56 @@ pub enum RegistryError {
         reason: String,
         detail: String,
     },
-    #[error("{what}: digest mismatch (expected {expected}, got {actual})")]
-    Digest {
+    /// Bytes fetched by digest that have another.
+    #[error("the registry served {actual} for {expected}")]
+    Digest { expected: String, actual: String },
+    /// Fetched by tag: the body is not what its `Docker-Content-Digest`
+    /// header names.
+    #[error("the registry served {actual} for {what}, whose Docker-Content-Digest says {header}")]
+    DigestHeader {
         what: String,
+        header: String,
+        actual: String,
+    },
+    /// After a PUT: the registry names other bytes than the ones sent.
+    #[error("{url}: the registry stored {actual} for the {expected} sent")]
+    Stored {
+        url: String,
         expected: String,
         actual: String,
     },
+    /// Not the size the descriptor gives.
+    #[error("the registry served {actual} bytes for {digest}, whose descriptor says {expected}")]
+    Size {
+        digest: String,
+        expected: u64,
+        actual: String,
+    },
+    /// More than distill reads of such a document.
+    #[error("the registry sent more than {} for {what}, the most distill reads", mib(*limit))]
+    TooLarge { what: String, limit: u64 },
+    #[error("{what}: served as {served}, but the document says it is {says}")]
+    MediaType {
+        what: String,
+        served: String,
+        says: String,
+    },
+    #[error("{what}: not a readable document: {cause}")]
+    Document { what: String, cause: String },
+    /// A digest in a registry document that is not `sha256:` + 64 hex.
+    #[error("the registry named a malformed digest {0:?}")]
+    BadDigest(String),
     #[error("cannot read {path}: {cause}")]
     Io { path: String, cause: String },
+}
+
+/// `4 MiB`, `64 KiB`: a limit in words.
+fn mib(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes.is_multiple_of(1024) {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
+    }
 }

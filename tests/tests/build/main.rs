@@ -9,6 +9,7 @@ mod append;
 mod artifacts;
 mod cli;
 mod common;
+mod hostile;
 mod inprocess;
 mod java;
 mod push;

@@ -464,10 +464,11 @@ fn verify_is_0_for_a_fresh_push_and_2_naming_files_after_a_layer_is_replaced() {
 fn replace_top_layer(addr: &str, repo: &str, tag: &str, arch: &str) {
     use std::io::Write;
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let client = distill_registry::Client::new(None, false).unwrap();
+    let client =
+        distill_registry::Client::new(None, false, Default::default(), Default::default()).unwrap();
     rt.block_on(async {
-        let (_, index) = client.get_manifest(addr, repo, tag).await.unwrap().unwrap();
-        let mut index: serde_json::Value = serde_json::from_slice(&index).unwrap();
+        let index = client.get_manifest(addr, repo, tag, None).await.unwrap();
+        let mut index: serde_json::Value = serde_json::from_slice(&index.unwrap().bytes).unwrap();
         let entry = index["manifests"]
             .as_array_mut()
             .unwrap()
@@ -475,12 +476,11 @@ fn replace_top_layer(addr: &str, repo: &str, tag: &str, arch: &str) {
             .find(|m| m["platform"]["architecture"] == arch)
             .unwrap();
         let digest = entry["digest"].as_str().unwrap().to_owned();
-        let (_, m) = client
-            .get_manifest(addr, repo, &digest)
+        let m = client
+            .get_manifest(addr, repo, &digest, None)
             .await
-            .unwrap()
             .unwrap();
-        let mut m: serde_json::Value = serde_json::from_slice(&m).unwrap();
+        let mut m: serde_json::Value = serde_json::from_slice(&m.unwrap().bytes).unwrap();
 
         let mut tar = tar::Builder::new(Vec::new());
         let mut h = tar::Header::new_gnu();
