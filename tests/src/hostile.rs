@@ -388,16 +388,7 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             for (k, v) in blob.as_ref().map(honest).unwrap_or_default() {
                 head += &format!("{k}: {v}\r\n");
             }
-            conn.write_all(format!("{head}\r\n").as_bytes())?;
-            let chunk = vec![b' '; 64 << 10];
-            let mut sent = 0u64;
-            // A write fails once the client hangs up; 16 GiB at most.
-            for _ in 0..(1 << 18) {
-                if conn.write_all(&chunk).is_err() {
-                    break;
-                }
-                sent += chunk.len() as u64;
-            }
+            let sent = crate::server::send_endless(&mut conn, &format!("{head}\r\n"))?;
             state.lock().unwrap().sent.insert(path, sent);
             Ok(())
         }

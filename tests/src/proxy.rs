@@ -172,14 +172,8 @@ fn serve(conn: TcpStream, upstream: &str, me: &str, state: &Mutex<State>) -> std
         match fault {
             Some(ProxyFault::Reset) => return Ok(()),
             Some(ProxyFault::Endless) => {
-                conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.index.v1+json\r\nConnection: close\r\n\r\n")?;
-                let chunk = vec![b' '; 64 << 10];
-                // A write fails once the client hangs up; 16 GiB at most.
-                for _ in 0..(1 << 18) {
-                    if conn.write_all(&chunk).is_err() {
-                        break;
-                    }
-                }
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.index.v1+json\r\nConnection: close\r\n\r\n";
+                crate::server::send_endless(&mut conn, head)?;
                 return Ok(());
             }
             Some(ProxyFault::Status(code, retry)) => {

@@ -288,16 +288,7 @@ fn handle(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             write_response(&mut conn, 200, &[], &body, body.len())
         }
         Reply::Fault(Fault::Endless, _) => {
-            conn.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
-            let chunk = vec![0u8; 64 << 10];
-            // A write fails once the client hangs up; 1 GiB at most.
-            let mut sent = 0u64;
-            for _ in 0..(1 << 14) {
-                if conn.write_all(&chunk).is_err() {
-                    break;
-                }
-                sent += chunk.len() as u64;
-            }
+            let sent = send_endless(&mut conn, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
             state.lock().unwrap().sent.insert(path, sent);
             Ok(())
         }
@@ -316,6 +307,21 @@ fn handle(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Writes `head`, then a body without end until the client hangs up
+/// (16 GiB at most); returns the body bytes that got out.
+pub fn send_endless(conn: &mut TcpStream, head: &str) -> std::io::Result<u64> {
+    conn.write_all(head.as_bytes())?;
+    let chunk = vec![b' '; 64 << 10];
+    let mut sent = 0u64;
+    for _ in 0..(1 << 18) {
+        if conn.write_all(&chunk).is_err() {
+            break;
+        }
+        sent += chunk.len() as u64;
+    }
+    Ok(sent)
 }
 
 /// A strong validator of the content (as a CDN would send).

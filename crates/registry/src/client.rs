@@ -349,16 +349,7 @@ impl Client {
         let url = format!("{}/v2/{repo}/manifests/{reference}", self.base(registry));
         let accept = [(header::ACCEPT, MANIFEST_TYPES.join(", "))];
         self.within(&url, async {
-            let resp = self
-                .send(
-                    registry,
-                    &pull_scope(repo),
-                    Method::GET,
-                    &url,
-                    &accept,
-                    Body::Empty,
-                )
-                .await?;
+            let resp = self.pull(registry, repo, &url, &accept).await?;
             match resp.status() {
                 StatusCode::NOT_FOUND => return Ok(None),
                 s if s.is_success() => {}
@@ -445,16 +436,7 @@ impl Client {
         let what = format!("{registry}/{repo}@{digest}");
         let url = format!("{}/v2/{repo}/blobs/{digest}", self.base(registry));
         self.within(&url, async {
-            let resp = self
-                .send(
-                    registry,
-                    &pull_scope(repo),
-                    Method::GET,
-                    &url,
-                    &[],
-                    Body::Empty,
-                )
-                .await?;
+            let resp = self.pull(registry, repo, &url, &[]).await?;
             if !resp.status().is_success() {
                 return Err(self.status_error(&format!("GET {url}"), resp).await);
             }
@@ -476,19 +458,23 @@ impl Client {
         digest: &str,
     ) -> Result<bool, RegistryError> {
         let url = format!("{}/v2/{repo}/referrers/{digest}", self.base(registry));
-        let resp = self
-            .send(
-                registry,
-                &pull_scope(repo),
-                Method::GET,
-                &url,
-                &[],
-                Body::Empty,
-            )
-            .await?;
+        let resp = self.pull(registry, repo, &url, &[]).await?;
         let is_index = content_type(&resp)
             .is_some_and(|v| v.starts_with("application/vnd.oci.image.index.v1+json"));
         Ok(resp.status().is_success() && is_index)
+    }
+
+    /// A GET of `url` in `repo` with pull rights.
+    async fn pull(
+        &self,
+        registry: &str,
+        repo: &str,
+        url: &str,
+        headers: &[(header::HeaderName, String)],
+    ) -> Result<reqwest::Response, RegistryError> {
+        let scope = pull_scope(repo);
+        self.send(registry, &scope, Method::GET, url, headers, Body::Empty)
+            .await
     }
 
     /// One request with auth and retries: a 401 is answered once with

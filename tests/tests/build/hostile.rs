@@ -506,3 +506,34 @@ fn push_cuts_an_endless_referrers_list_and_pushes_no_tag() {
         "a tag was pushed"
     );
 }
+
+/// In process: a layer download that fails leaves nothing in its
+/// directory (the temporary file goes with the error), and one that
+/// succeeds leaves exactly the checked file.
+#[test]
+fn a_failed_blob_download_leaves_no_file() {
+    let (hostile, sample) = Hostile::start();
+    let layer = sample.layer.digest();
+    let size = sample.layer.bytes.len() as u64;
+    let client =
+        distill_registry::Client::new(None, false, Default::default(), Default::default()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("layer");
+    let listing = || std::fs::read_dir(dir.path()).unwrap().count();
+    rt.block_on(client.download_blob(&hostile.addr, REPO, &layer, size, &dest))
+        .unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), sample.layer.bytes);
+    std::fs::remove_file(&dest).unwrap();
+    for attack in [Attack::Endless, Attack::Body(b"short".to_vec())] {
+        hostile.attack(&Hostile::blob_path(&layer), attack);
+        let e = rt
+            .block_on(client.download_blob(&hostile.addr, REPO, &layer, size, &dest))
+            .unwrap_err();
+        assert!(e.to_string().contains(&layer), "{e}");
+        assert_eq!(listing(), 0, "{e}");
+    }
+}
