@@ -264,7 +264,7 @@ impl Setup {
     /// opens it (same cache, same pinned clock), observed by `observer`.
     pub fn project_with(
         &self,
-        observer: Arc<dyn distill_fetch::Observer>,
+        observer: Arc<dyn distill_store::Observer>,
     ) -> distill_project::Project {
         let env = distill_project::EnvOptions {
             cache_dir: self.ws.cache(),
@@ -278,11 +278,11 @@ impl Setup {
             timeouts: Default::default(),
         };
         distill_project::Project::open(&self.ws.path().join("packages.toml"), env, observer)
-            .unwrap_or_else(|e| panic!("{}", distill_fetch::causes(&e).join(": ")))
+            .unwrap_or_else(|e| panic!("{}", distill_store::causes(&e).join(": ")))
     }
 
     /// [`Setup::project_with`] a silent observer.
     pub fn project(&self) -> distill_project::Project {
-        self.project_with(Arc::new(distill_fetch::Silent))
+        self.project_with(Arc::new(distill_store::Silent))
     }
 }

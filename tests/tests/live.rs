@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use distill_archive::Pins;
 use distill_debian::{Served, SnapshotTime, Version, parse_relations};
-use distill_fetch::Silent;
 use distill_project::{EnvOptions, Project};
+use distill_store::Silent;
 use distill_tests::distill_bin;
 
 fn live() -> bool {
@@ -57,7 +57,7 @@ fn each_index(
     let pins = Pins::all(SnapshotTime::from_unix(now()));
     let loaded = project
         .load(distro, &[arch.to_owned()], &pins)
-        .unwrap_or_else(|e| panic!("{distro}: {}", distill_fetch::causes(&e).join(": ")));
+        .unwrap_or_else(|e| panic!("{distro}: {}", distill_store::causes(&e).join(": ")));
     for rel in &loaded.releases {
         assert!(matches!(
             rel.served,

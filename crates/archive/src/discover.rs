@@ -3,7 +3,8 @@
 //! (`/archive/<name>/?year=Y&month=M`). Used to move pins forward.
 
 use distill_debian::SnapshotTime;
-use distill_fetch::{Fetcher, causes};
+use distill_fetch::Fetcher;
+use distill_store::causes;
 
 use crate::ArchiveSpec;
 

@@ -27,6 +27,8 @@ pub use loader::{Loader, SuiteRelease, table_name};
 pub enum ArchiveError {
     #[error(transparent)]
     Fetch(#[from] distill_fetch::FetchError),
+    #[error(transparent)]
+    Store(#[from] distill_store::StoreError),
     #[error("cannot verify {url}")]
     Verify {
         url: String,

@@ -337,7 +337,7 @@ pub fn table_name(sha256: &str) -> String {
 
 /// Keeps the table of a verified text, for the next run. Failing to is
 /// no error: that run makes it again.
-fn keep_table(cache: &distill_fetch::Cache, table: &Table, e: &distill_trust::FileEntry) {
+fn keep_table(cache: &distill_store::Cache, table: &Table, e: &distill_trust::FileEntry) {
     let bytes = table.to_bytes(e.sha256.as_str(), e.size);
     let _ = cache.put_derived(&table_name(e.sha256.as_str()), &bytes);
 }
@@ -349,7 +349,7 @@ fn keep_table(cache: &distill_fetch::Cache, table: &Table, e: &distill_trust::Fi
 /// Release, and the table made and kept. `None` when the text does not
 /// match (it is removed, to be fetched anew).
 fn from_cache(
-    cache: &distill_fetch::Cache,
+    cache: &distill_store::Cache,
     copy: std::path::PathBuf,
     e: &distill_trust::FileEntry,
     remake: Remake,
@@ -401,7 +401,7 @@ fn remaker(source: Source, plain: &distill_trust::FileEntry, ext: &str, url: &st
         let sha = source.pin.sha256.as_str();
         let cached = cache
             .get(sha)
-            .filter(|f| distill_fetch::sha256_file(f).is_ok_and(|(s, _)| s == sha));
+            .filter(|f| distill_store::sha256_file(f).is_ok_and(|(s, _)| s == sha));
         let file = match cached {
             Some(f) => f,
             None if tokio::runtime::Handle::try_current().is_ok() => {
@@ -415,7 +415,7 @@ fn remaker(source: Source, plain: &distill_trust::FileEntry, ext: &str, url: &st
         };
         decode_and_index(&file, &ext, &url, Some(&plain), cache, true)
             .and_then(|(text, _)| text.into_text())
-            .map_err(|e| damaged(&distill_fetch::causes(&e).join(": ")))
+            .map_err(|e| damaged(&distill_store::causes(&e).join(": ")))
     })
 }
 
@@ -499,7 +499,7 @@ fn decode_and_index(
     ext: &str,
     url: &str,
     plain: Option<&distill_trust::FileEntry>,
-    cache: &distill_fetch::Cache,
+    cache: &distill_store::Cache,
     hold: bool,
 ) -> Result<(Decoded, Table), ArchiveError> {
     use sha2::Digest;
@@ -648,7 +648,7 @@ mod tests {
     #[test]
     fn the_streamed_table_is_the_whole_texts_and_the_text_is_kept_checked() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = distill_fetch::Cache::new(dir.path().join("cache")).unwrap();
+        let cache = distill_store::Cache::new(dir.path().join("cache")).unwrap();
         let text = text();
         assert!(text.len() > 4 << 20);
         let file = xz(&text, dir.path());
@@ -686,7 +686,7 @@ mod tests {
     #[test]
     fn a_parse_error_names_the_line_in_the_whole_text() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = distill_fetch::Cache::new(dir.path().join("cache")).unwrap();
+        let cache = distill_store::Cache::new(dir.path().join("cache")).unwrap();
         let mut text = text();
         let lines = text.lines().count();
         text.push_str("Package: bad\nnot a field\n");

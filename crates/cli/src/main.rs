@@ -25,8 +25,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
-use distill_fetch::{RetryPolicy, Timeouts, causes};
+use distill_fetch::{RetryPolicy, Timeouts};
 use distill_project::{EnvOptions, Error, Project, Result};
+use distill_store::causes;
 
 #[derive(Parser)]
 #[command(

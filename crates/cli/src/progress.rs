@@ -1,7 +1,7 @@
 //! Progress bars and notes on stderr when it is a terminal (indicatif
 //! draws nothing otherwise); nothing at all with `--quiet`.
 
-use distill_fetch::{Observer, Transfer};
+use distill_store::{Observer, Transfer};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub(crate) struct Bars {

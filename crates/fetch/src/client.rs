@@ -9,39 +9,9 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use crate::{Cache, FetchError, Validators};
+use distill_store::{Cache, Observer, Validators, causes};
 
-/// Where everything the user should see goes: downloads, counted steps
-/// and one-line notes. The libraries never print; the CLI draws progress
-/// bars and prints notes, tests record or ignore them. Every method has a
-/// silent default, so an observer implements only what it shows.
-pub trait Observer: Send + Sync {
-    /// A download begins; `total` is the expected size if known.
-    fn start(&self, _url: &str, _total: Option<u64>) -> Box<dyn Transfer> {
-        Box::new(NoTransfer)
-    }
-    /// Counted work that is not a download (`debian12 layers 12/40`);
-    /// finished when the returned handle is dropped.
-    fn steps(&self, _total: u64, _what: &str) -> Box<dyn Transfer> {
-        Box::new(NoTransfer)
-    }
-    /// A one-line notice: a mirror used instead of the snapshot, a layout
-    /// written, a lock left unchanged.
-    fn note(&self, _line: &str) {}
-}
-
-/// Progress of one download (bytes) or one counted task (steps).
-pub trait Transfer: Send + Sync {
-    fn advance(&self, amount: u64);
-}
-
-/// Ignores everything (tests, `--quiet`).
-pub struct Silent;
-struct NoTransfer;
-impl Transfer for NoTransfer {
-    fn advance(&self, _: u64) {}
-}
-impl Observer for Silent {}
+use crate::{FetchError, cache_err};
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -133,7 +103,16 @@ pub struct Fetcher {
     fallbacks: Mutex<Vec<(String, String)>>,
 }
 
-static CRYPTO: Once = Once::new();
+/// Installs rustls's crypto provider for the process, once: reqwest is
+/// built without a default (aws-lc needs cmake and a C toolchain), and
+/// ring is pure enough to build anywhere. Every HTTP client of distill
+/// (this crate's and the registry's) calls it before it is built.
+pub fn install_crypto() {
+    static CRYPTO: Once = Once::new();
+    CRYPTO.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
 
 /// The HTTP client: rustls with ring, bounded connect and read waits.
 fn client(timeouts: Timeouts) -> Result<reqwest::Client, FetchError> {
@@ -150,11 +129,7 @@ fn client(timeouts: Timeouts) -> Result<reqwest::Client, FetchError> {
 
 impl Fetcher {
     pub fn new(cache: Cache, observer: Arc<dyn Observer>) -> Result<Fetcher, FetchError> {
-        // reqwest is built without a default crypto provider (aws-lc needs
-        // cmake and a C toolchain); ring is pure enough to build anywhere.
-        CRYPTO.call_once(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        });
+        install_crypto();
         let timeouts = Timeouts::default();
         Ok(Fetcher {
             client: std::sync::OnceLock::new(),
@@ -233,7 +208,7 @@ impl Fetcher {
         }
         self.over_sources(urls, &what, |url| async move {
             let tmp = self.download(&url, Some(pin), UNPINNED_LIMIT).await?;
-            self.cache.commit(tmp.0, pin.sha256.as_str())
+            Ok(self.cache.commit(tmp.0, pin.sha256.as_str())?)
         })
         .await
         .map(|(p, _)| p)
@@ -287,10 +262,7 @@ impl Fetcher {
                     None => fresh().await?,
                 };
                 let (tmp, final_url, validators) = got.ok_or_else(|| not_modified(&url))?;
-                let bytes = std::fs::read(tmp.path()).map_err(|e| FetchError::Cache {
-                    path: tmp.path().display().to_string(),
-                    source: e,
-                })?;
+                let bytes = std::fs::read(tmp.path()).map_err(|e| cache_err(tmp.path(), e))?;
                 let sha = hex::encode(Sha256::digest(&bytes));
                 // Also when a damaged copy is in the way.
                 if self.read_cached(&sha).is_none() {
@@ -351,16 +323,12 @@ impl Fetcher {
     }
 
     fn sha512_fetched(&self, path: PathBuf) -> Result<Sha512Fetched, FetchError> {
-        let cache = |e| FetchError::Cache {
-            path: path.display().to_string(),
-            source: e,
-        };
-        let size = std::fs::metadata(&path).map_err(cache)?.len();
+        let size = std::fs::metadata(&path)
+            .map_err(|e| cache_err(&path, e))?
+            .len();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let sha256 = Sha256Hex::parse(name).map_err(|e| FetchError::Cache {
-            path: path.display().to_string(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        let sha256 = Sha256Hex::parse(name)
+            .map_err(|e| cache_err(&path, std::io::Error::other(e.to_string())))?;
         Ok(Sha512Fetched { path, sha256, size })
     }
 
@@ -595,10 +563,8 @@ impl Fetcher {
                 });
             }
             hasher.update(&chunk);
-            tmp.write_all(&chunk).map_err(|e| FetchError::Cache {
-                path: tmp.path().display().to_string(),
-                source: e,
-            })?;
+            tmp.write_all(&chunk)
+                .map_err(|e| cache_err(tmp.path(), e))?;
             progress.advance(chunk.len() as u64);
         }
         if let Some(size) = expected
@@ -639,10 +605,7 @@ fn not_modified(url: &str) -> FetchError {
 
 /// The SHA-256 (hex) and SHA-512 of a file, in one read.
 fn hash_file(path: &std::path::Path) -> Result<(String, [u8; 64]), FetchError> {
-    let cache = |e| FetchError::Cache {
-        path: path.display().to_string(),
-        source: e,
-    };
+    let cache = |e| cache_err(path, e);
     let mut f = std::fs::File::open(path).map_err(cache)?;
     let (mut h256, mut h512) = (Sha256::new(), sha2::Sha512::new());
     let mut buf = vec![0u8; 1 << 16];
@@ -678,21 +641,4 @@ fn host_of(url: &str) -> String {
 fn error_chain(e: &dyn std::error::Error) -> String {
     let chain = causes(e);
     chain[chain.len().saturating_sub(2)..].join(": ")
-}
-
-/// The messages of an error and all its sources, outermost first; a
-/// message that the one before already ends with is not repeated. Every
-/// distill error keeps its causes as sources: this is how they are shown
-/// (joined by `: ` on one line, or one per line with `-v`).
-pub fn causes(e: &dyn std::error::Error) -> Vec<String> {
-    let mut out = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let msg = s.to_string();
-        if !out.last().is_some_and(|last| last.ends_with(&msg)) {
-            out.push(msg);
-        }
-        cur = s.source();
-    }
-    out
 }

@@ -1,8 +1,7 @@
 //! Getting bytes from the network without trusting them: an HTTP client
-//! with retries and an ordered list of sources, and a content-addressed
-//! cache that only ever holds bytes whose SHA-256 was checked. Also the one
-//! atomic file write every other crate uses ([`write_atomic`]), and the
-//! [`Observer`] through which all progress and notes reach the user.
+//! with retries and an ordered list of sources, writing into the
+//! content-addressed cache of `distill-store` (which only ever holds bytes
+//! whose SHA-256 was checked) and reporting through its `Observer`.
 //!
 //! Two kinds of download:
 //! - [`Fetcher::fetch_pinned`]: the caller knows the SHA-256 (and usually
@@ -16,16 +15,12 @@
 //!   a SHA-512 (npm's `integrity`); checked before it is cached, and
 //!   cached by SHA-256 so the lock can pin it like a .deb.
 
-mod atomic;
-mod cache;
 mod client;
 
-pub use atomic::{AtomicFile, write_atomic};
-pub use cache::{Cache, Validators, sha256_file};
 pub use client::{
-    Fetched, Fetcher, Observer, Pinned, RetryPolicy, Sha512Fetched, Silent, Timeouts, Transfer,
-    authority, causes,
+    Fetched, Fetcher, Pinned, RetryPolicy, Sha512Fetched, Timeouts, authority, install_crypto,
 };
+use distill_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -53,12 +48,8 @@ pub enum FetchError {
     },
     #[error("cannot fetch {what}: not in the cache and --offline was given")]
     Offline { what: String },
-    #[error("cannot use cache {path}")]
-    Cache {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The host name does not resolve: not worth a retry, the next source
     /// is tried at once.
     #[error("cannot fetch {url}: {cause}")]
@@ -81,4 +72,12 @@ impl FetchError {
         ) || matches!(self, FetchError::Status { status, .. } if *status == 429 || *status >= 500)
             || matches!(self, FetchError::SizeMismatch { expected, actual, .. } if actual < expected)
     }
+}
+
+/// A cache file `path` that could not be used.
+pub(crate) fn cache_err(path: &std::path::Path, source: std::io::Error) -> FetchError {
+    FetchError::Store(StoreError {
+        path: path.display().to_string(),
+        source,
+    })
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use distill_fetch::AtomicFile;
+use distill_store::AtomicFile;
 use serde_json::json;
 
 use crate::ImageError;

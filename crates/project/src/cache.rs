@@ -38,7 +38,7 @@ impl Project {
                 if name.as_deref().is_some_and(|n| n.starts_with('.')) {
                     continue; // a layer being written
                 }
-                let (hex, len) = distill_fetch::sha256_file(&file)
+                let (hex, len) = distill_store::sha256_file(&file)
                     .context(|| format!("cannot read {}", file.display()))?;
                 report.files += 1;
                 report.bytes += len;

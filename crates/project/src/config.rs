@@ -104,7 +104,7 @@ components = ["main"]
     }
 
     fn message(extra: &str) -> String {
-        distill_fetch::causes(&parse(extra).unwrap_err()).join(": ")
+        distill_store::causes(&parse(extra).unwrap_err()).join(": ")
     }
 
     #[test]
@@ -168,7 +168,7 @@ components = ["main"]
         assert!(e.contains("x is both a package and excluded"), "{e}");
         let e = message("[build]\ntags = 3\n");
         assert!(e.starts_with("cannot parse p.toml: invalid type"), "{e}");
-        let e = distill_fetch::causes(&Config::load(Path::new("/nonexistent/p.toml")).unwrap_err())
+        let e = distill_store::causes(&Config::load(Path::new("/nonexistent/p.toml")).unwrap_err())
             .join(": ");
         assert!(
             e.starts_with("cannot read /nonexistent/p.toml: No such file"),

@@ -1,6 +1,6 @@
 //! The project's error: a message with the error that caused it kept as
 //! its source, so the CLI can print `error: cannot …: cause` on one line
-//! or, with `-v`, the whole chain ([`distill_fetch::causes`]). Errors of the pipeline crates pass
+//! or, with `-v`, the whole chain ([`distill_store::causes`]). Errors of the pipeline crates pass
 //! through unchanged.
 
 use distill_archive::{ArchiveError, DiscoverError};
@@ -32,6 +32,8 @@ pub enum Error {
     Discover(#[from] DiscoverError),
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Store(#[from] distill_store::StoreError),
     #[error(transparent)]
     Trust(#[from] TrustError),
     #[error(transparent)]
@@ -75,7 +77,7 @@ impl<T, E: Into<BoxError>> Context<T> for std::result::Result<T, E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use distill_fetch::causes;
+    use distill_store::causes;
 
     #[test]
     fn chains_keep_causes_once() {

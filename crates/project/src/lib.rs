@@ -20,10 +20,10 @@
 //! - [`diff_layouts`], [`diff_lock_files`]: what changed between two
 //!   builds or two locks;
 //! - [`Error`]: every failure, its causes kept as sources
-//!   ([`distill_fetch::causes`] lists them).
+//!   ([`distill_store::causes`] lists them).
 //!
 //! Nothing here prints: progress and notes go to the
-//! [`distill_fetch::Observer`] given to [`Project::open`].
+//! [`distill_store::Observer`] given to [`Project::open`].
 
 mod append;
 mod artifacts;

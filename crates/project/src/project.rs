@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use distill_archive::{DistroSpec, Loaded, Loader, MirrorFallback, Pins};
 use distill_debian::SnapshotTime;
-use distill_fetch::{Cache, Fetcher, Observer, RetryPolicy, Timeouts, write_atomic};
+use distill_fetch::{Fetcher, RetryPolicy, Timeouts};
 use distill_lock::Lock;
 use distill_resolve::Universe;
+use distill_store::{Cache, Observer, write_atomic};
 use distill_trust::Keyring;
 
 use crate::config::Config;

@@ -104,7 +104,7 @@ impl Project {
 
 struct Pusher<'p> {
     client: Client,
-    observer: &'p dyn distill_fetch::Observer,
+    observer: &'p dyn distill_store::Observer,
     registry: String,
     /// Blob digest → a repository of this run that has it.
     seen: Mutex<BTreeMap<String, String>>,

@@ -13,10 +13,11 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, Once};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use distill_fetch::{AtomicFile, RetryPolicy, Timeouts};
+use distill_fetch::{RetryPolicy, Timeouts};
+use distill_store::AtomicFile;
 use reqwest::{Method, StatusCode, header};
 use sha2::{Digest, Sha256};
 
@@ -62,8 +63,6 @@ pub struct Client {
     auth: Mutex<BTreeMap<(String, String), String>>,
 }
 
-static CRYPTO: Once = Once::new();
-
 impl Client {
     /// `docker_config`: where credentials are looked up; `plain_http`:
     /// use http for every registry (loopback registries always are);
@@ -74,9 +73,7 @@ impl Client {
         timeouts: Timeouts,
         retry: RetryPolicy,
     ) -> Result<Client, RegistryError> {
-        CRYPTO.call_once(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        });
+        distill_fetch::install_crypto();
         let http = reqwest::Client::builder()
             .user_agent(concat!("distill/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(15))

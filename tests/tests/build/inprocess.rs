@@ -3,9 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use distill_fetch::{Observer, Transfer};
 use distill_layer::Compression;
 use distill_project::{BuildOptions, Format};
+use distill_store::{Observer, Transfer};
 
 use crate::common::*;
 
@@ -54,7 +54,7 @@ fn the_api_builds_what_the_binary_builds() {
     let project = s.project_with(recorder.clone());
     let report = project
         .build(&options(s.ws.path().join("api")))
-        .unwrap_or_else(|e| panic!("{}", distill_fetch::causes(&e).join(": ")));
+        .unwrap_or_else(|e| panic!("{}", distill_store::causes(&e).join(": ")));
     let lines: Vec<String> = report
         .tags
         .iter()

@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use distill_debian::Sha256;
-use distill_fetch::{Fetcher, Pinned, write_atomic};
+use distill_fetch::{Fetcher, Pinned};
 use distill_layer::{
     Compression, DebOptions, Generated, Layer, TarballOptions, layer_from_deb, layer_from_tarball,
 };
 use distill_lock::{Lock, LockedArtifact, LockedPackage};
+use distill_store::write_atomic;
 use sha2::Digest;
 
 use crate::artifacts::ArtifactSpec;
@@ -235,7 +236,7 @@ pub(super) async fn fetch_artifacts<'a>(
 /// The cache's file is named by its hash and was checked when stored; it
 /// is checked again here, right before its bytes go into an image.
 pub(super) fn check_hash(path: &Path, sha256: &Sha256, label: &str) -> Result<()> {
-    let (got, _) = distill_fetch::sha256_file(path)
+    let (got, _) = distill_store::sha256_file(path)
         .context(|| format!("cannot read {label}: {}", path.display()))?;
     if got != sha256.as_str() {
         return Err(fail!(

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
-use crate::FetchError;
+use crate::StoreError;
 
 /// An HTTP response's `ETag` and `Last-Modified`, sent back as
 /// `If-None-Match` / `If-Modified-Since` to revalidate a cached copy.
@@ -34,15 +34,15 @@ pub struct Cache {
     root: PathBuf,
 }
 
-fn cache_err(path: &Path, e: std::io::Error) -> FetchError {
-    FetchError::Cache {
+pub(crate) fn cache_err(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError {
         path: path.display().to_string(),
         source: e,
     }
 }
 
 impl Cache {
-    pub fn new(root: impl Into<PathBuf>) -> Result<Cache, FetchError> {
+    pub fn new(root: impl Into<PathBuf>) -> Result<Cache, StoreError> {
         let root = root.into();
         for sub in ["sha256", "url", "tmp"] {
             let dir = root.join(sub);
@@ -70,13 +70,13 @@ impl Cache {
     }
 
     /// A temporary file to download into; `commit` moves it into place.
-    pub fn temp(&self) -> Result<NamedTempFile, FetchError> {
+    pub fn temp(&self) -> Result<NamedTempFile, StoreError> {
         let dir = self.root.join("tmp");
         NamedTempFile::new_in(&dir).map_err(|e| cache_err(&dir, e))
     }
 
     /// Moves a fully written and hash-checked temporary file into place.
-    pub fn commit(&self, tmp: NamedTempFile, sha256: &str) -> Result<PathBuf, FetchError> {
+    pub fn commit(&self, tmp: NamedTempFile, sha256: &str) -> Result<PathBuf, StoreError> {
         self.commit_as(tmp, sha256, true)
     }
 
@@ -85,7 +85,7 @@ impl Cache {
         tmp: NamedTempFile,
         sha256: &str,
         durable: bool,
-    ) -> Result<PathBuf, FetchError> {
+    ) -> Result<PathBuf, StoreError> {
         persist(tmp, self.blob_path(sha256), durable)
     }
 
@@ -99,7 +99,7 @@ impl Cache {
         &self,
         tmp: NamedTempFile,
         sha256: &str,
-    ) -> Result<PathBuf, FetchError> {
+    ) -> Result<PathBuf, StoreError> {
         self.commit_as(tmp, sha256, false)
     }
 
@@ -112,7 +112,7 @@ impl Cache {
     /// Stores a derived file. Like [`Cache::commit_remakeable`] it is not
     /// synced: it carries its own checksum, and one a crash tore is made
     /// again.
-    pub fn put_derived(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, FetchError> {
+    pub fn put_derived(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, StoreError> {
         let mut tmp = self.temp()?;
         tmp.write_all(bytes).map_err(|e| cache_err(tmp.path(), e))?;
         persist(tmp, self.derived_path(name), false)
@@ -132,7 +132,7 @@ impl Cache {
         sha256: &str,
         served_from: &str,
         validators: &Validators,
-    ) -> Result<(), FetchError> {
+    ) -> Result<(), StoreError> {
         let dest = self.url_ref(url);
         let mut note = format!("{sha256} {served_from}\n");
         if let Some(v) = &validators.etag {
@@ -182,7 +182,7 @@ impl Cache {
 
 /// Moves a written temporary file to `dest` (its directory made first),
 /// synced to disk first when `durable`.
-fn persist(tmp: NamedTempFile, dest: PathBuf, durable: bool) -> Result<PathBuf, FetchError> {
+fn persist(tmp: NamedTempFile, dest: PathBuf, durable: bool) -> Result<PathBuf, StoreError> {
     let parent = dest.parent().expect("cache paths have a parent");
     fs::create_dir_all(parent).map_err(|e| cache_err(parent, e))?;
     if durable {
