@@ -80,10 +80,7 @@ impl Client {
             .read_timeout(timeouts.read)
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()
-            .map_err(|e| RegistryError::Http {
-                url: "(client setup)".into(),
-                cause: e.to_string(),
-            })?;
+            .map_err(|e| http_error("(client setup)", e))?;
         Ok(Client {
             http,
             plain_http,
@@ -507,7 +504,7 @@ impl Client {
                 Body::Bytes(b) => req.body(b.to_vec()),
             };
             let result = match tokio::time::timeout(self.timeouts.deadline, req.send()).await {
-                Ok(r) => r.map_err(|e| (!e.is_builder() && !e.is_redirect(), http_error(url, &e))),
+                Ok(r) => r.map_err(|e| (!e.is_builder() && !e.is_redirect(), http_error(url, e))),
                 Err(_) => Err((
                     true,
                     http_error_msg(
@@ -620,7 +617,7 @@ impl Client {
             req = req.header(header::AUTHORIZATION, c.basic());
         }
         self.within(realm, async {
-            let resp = req.send().await.map_err(|e| http_error(realm, &e))?;
+            let resp = req.send().await.map_err(|e| http_error(realm, e))?;
             if !resp.status().is_success() {
                 return Err(self
                     .status_error(&format!("GET {realm} (token)"), resp)
@@ -641,7 +638,7 @@ impl Client {
             let mut bytes = Vec::new();
             read_body(resp, Limit::AtMost(MAX_TOKEN), &name, &mut bytes).await?;
             let t: Token = serde_json::from_slice(&bytes)
-                .map_err(|e| http_error_msg(realm, &e.to_string()))?;
+                .map_err(|source| RegistryError::Document { what, source })?;
             let token = t
                 .token
                 .or(t.access_token)
@@ -751,19 +748,13 @@ fn check_stored(resp: &reqwest::Response, digest: &str, url: &str) -> Result<(),
     }
 }
 
-/// An error and its causes, one line.
-pub(crate) fn error_chain(e: &reqwest::Error) -> String {
-    let mut cause = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        cause = format!("{cause}: {s}");
-        src = s.source();
+/// A failed request, its error the source (without the URL reqwest would
+/// repeat in its message).
+fn http_error(url: &str, e: reqwest::Error) -> RegistryError {
+    RegistryError::Request {
+        url: url.to_owned(),
+        source: e.without_url(),
     }
-    cause
-}
-
-fn http_error(url: &str, e: &reqwest::Error) -> RegistryError {
-    http_error_msg(url, &error_chain(e))
 }
 
 fn http_error_msg(url: &str, cause: &str) -> RegistryError {

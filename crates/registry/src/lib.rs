@@ -19,12 +19,21 @@ pub use client::{CHUNK, Client, Document, Placed};
 pub use read::{MAX_DOCUMENT, is_digest};
 pub use reference::Reference;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("invalid image reference {0}")]
     Reference(String),
     #[error("cannot read docker config {0}")]
     Config(String),
+    /// A request that failed in the HTTP stack (connection, TLS,
+    /// redirects, a body that stopped), its error kept as the source.
+    #[error("{url}")]
+    Request {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A response distill cannot use, or a limit it hit.
     #[error("{url}: {cause}")]
     Http { url: String, cause: String },
     #[error("{what}: {status} {reason}{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
@@ -68,8 +77,12 @@ pub enum RegistryError {
         served: String,
         says: String,
     },
-    #[error("{what}: not a readable document: {cause}")]
-    Document { what: String, cause: String },
+    #[error("{what}: not a readable document")]
+    Document {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
     /// A digest in a registry document that is not `sha256:` + 64 hex.
     #[error("the registry named a malformed digest {0:?}")]
     BadDigest(String),

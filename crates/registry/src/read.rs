@@ -106,10 +106,20 @@ pub(crate) async fn read_body(
         let chunk = match resp.chunk().await {
             Ok(Some(c)) => c,
             Ok(None) => break,
-            Err(e) => {
+            // reqwest's read timeout says only "operation timed out" deep
+            // in its chain: say what it means.
+            Err(e) if e.is_timeout() => {
                 return Err(RegistryError::Http {
                     url,
-                    cause: format!("the body stopped after {got} bytes: {}", body_cause(&e)),
+                    cause: format!(
+                        "the body stopped after {got} bytes: no data within the read timeout"
+                    ),
+                });
+            }
+            Err(e) => {
+                return Err(RegistryError::Request {
+                    url: format!("{url} (the body stopped after {got} bytes)"),
+                    source: e.without_url(),
                 });
             }
         };
@@ -141,16 +151,6 @@ pub(crate) async fn read_body(
     Ok(actual)
 }
 
-/// Why a body read failed, in words: reqwest's read timeout says only
-/// "operation timed out" deep in its chain.
-fn body_cause(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "no data within the read timeout".into()
-    } else {
-        crate::client::error_chain(e)
-    }
-}
-
 /// The media type of a document served as `served` (its Content-Type):
 /// the document's own `mediaType` when it has one, which must then agree
 /// with a manifest type it was served as; else the Content-Type.
@@ -164,9 +164,9 @@ pub(crate) fn media_type(
         #[serde(rename = "mediaType", default)]
         media_type: Option<String>,
     }
-    let doc: Doc = serde_json::from_slice(bytes).map_err(|e| RegistryError::Document {
+    let doc: Doc = serde_json::from_slice(bytes).map_err(|source| RegistryError::Document {
         what: what.to_owned(),
-        cause: e.to_string(),
+        source,
     })?;
     let served = served.map(|s| s.split(';').next().unwrap_or("").trim().to_owned());
     match (doc.media_type, served) {
@@ -258,7 +258,9 @@ mod tests {
         let deep = "[".repeat(1 << 20);
         for bad in [&b"\xff"[..], deep.as_bytes()] {
             let e = media_type("x", None, bad).unwrap_err();
+            assert!(matches!(e, RegistryError::Document { .. }), "{e}");
             assert!(e.to_string().contains("not a readable document"), "{e}");
+            assert!(std::error::Error::source(&e).is_some());
         }
     }
 }
