@@ -9,7 +9,7 @@ use distill_tests::proxy::{Proxy, ProxyFault};
 use distill_tests::registry::{Registry, available};
 use distill_tests::{Run, Workspace, sha256_hex};
 
-use crate::common::setup;
+use crate::build::common::setup;
 
 /// `append BASE -t oci:app:v1 --layer app.tar` in a fresh workspace, with
 /// `env`; the run and how long it took.

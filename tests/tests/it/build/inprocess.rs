@@ -7,7 +7,7 @@ use distill_layer::Compression;
 use distill_project::{BuildOptions, Format};
 use distill_store::{Observer, Transfer};
 
-use crate::common::*;
+use crate::build::common::*;
 
 /// Records notes and counted steps.
 #[derive(Default)]

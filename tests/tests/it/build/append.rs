@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use crate::common::*;
+use crate::build::common::*;
 use distill_tests::Run;
 use distill_tests::registry::{Registry, available};
 

@@ -2,7 +2,7 @@
 
 use distill_tests::*;
 
-use crate::common::*;
+use crate::build::common::*;
 
 #[test]
 fn selection_and_json_output() {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::common::*;
+use crate::build::common::*;
 use base64::Engine;
 use distill_tests::*;
 use sha1::Digest;

@@ -4,7 +4,7 @@
 //! within their major line and never across it, and refused when
 //! tampered with.
 
-use crate::common::*;
+use crate::build::common::*;
 use distill_tests::upstream::{node_binary, publish_node_dist, publish_npm};
 use distill_tests::*;
 

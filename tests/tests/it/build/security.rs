@@ -2,7 +2,7 @@
 
 use distill_tests::*;
 
-use crate::common::*;
+use crate::build::common::*;
 
 #[test]
 fn a_security_bump_rebuilds_only_the_images_that_contain_it() {

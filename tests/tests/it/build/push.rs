@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::common::*;
+use crate::build::common::*;
 use distill_tests::proxy::{Proxy, ProxyFault};
 use distill_tests::registry::{Registry, USER, available};
 use distill_tests::{Run, Setup, sha256_hex};

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::*;
+use crate::build::common::*;
 
 /// skopeo and umoci read every layout (`.ci/run` installs them; a
 /// developer machine without them skips, CI never does).

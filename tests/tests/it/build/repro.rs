@@ -4,7 +4,7 @@ use std::process::Command;
 
 use distill_tests::*;
 
-use crate::common::*;
+use crate::build::common::*;
 
 #[test]
 fn two_builds_in_different_places_are_byte_identical_and_golden() {

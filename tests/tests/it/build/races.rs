@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Child;
 use std::time::Duration;
 
-use crate::common::*;
+use crate::build::common::*;
 use distill_tests::*;
 
 /// Every layout under `out`, as `files` sees it (temporary directories of

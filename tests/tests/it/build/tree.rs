@@ -1,6 +1,6 @@
 //! The image tree is the packages plus the generated files, nothing else.
 
-use crate::common::*;
+use crate::build::common::*;
 
 #[test]
 fn image_tree_is_the_packages_plus_the_generated_files_and_nothing_else() {
