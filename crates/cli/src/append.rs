@@ -36,8 +36,10 @@ pub(crate) struct Args {
     /// K=V (repeatable).
     #[arg(long = "env")]
     env: Vec<String>,
+    /// The user the image runs as (`65532`, `nonroot:nonroot`).
     #[arg(long)]
     user: Option<String>,
+    /// The working directory the image starts in.
     #[arg(long)]
     workdir: Option<String>,
     /// K=V (repeatable).

@@ -23,7 +23,7 @@ pub(crate) struct Args {
     json: bool,
 }
 
-pub(crate) fn run(config: &Path, args: Args) -> Result<u8> {
+pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<u8> {
     let (old, new) = (&args.old, &args.new);
     let differ = if LayoutReader::is_layout(old) && LayoutReader::is_layout(new) {
         let d = diff_layouts(old, new)?;
@@ -53,11 +53,14 @@ pub(crate) fn run(config: &Path, args: Args) -> Result<u8> {
 }
 
 /// The tag names of the summary come from packages.toml when there is
-/// one (a lock diff needs no project otherwise).
-fn build_spec(config: &Path) -> Result<BuildSpec> {
-    match config.is_file() {
-        true => Ok(Config::load(config)?.build),
-        false => Ok(BuildSpec::default()),
+/// one (a lock diff needs no project otherwise); a `--config` given must
+/// be there.
+fn build_spec(config: Option<&Path>) -> Result<BuildSpec> {
+    let default = Path::new("packages.toml");
+    match config {
+        Some(c) => Ok(Config::load(c)?.build),
+        None if default.is_file() => Ok(Config::load(default)?.build),
+        None => Ok(BuildSpec::default()),
     }
 }
 

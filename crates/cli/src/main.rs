@@ -36,26 +36,20 @@ use distill_store::causes;
     about = "Minimal container images from verified Debian packages"
 )]
 struct Cli {
+    /// Project options are accepted before the command too (`distill
+    /// --offline build`), for every command that has a project.
+    #[command(flatten)]
+    project: ProjectArgs,
     #[command(flatten)]
     global: Global,
     #[command(subcommand)]
     command: Command,
 }
 
+/// What every command takes.
 #[derive(clap::Args)]
+#[command(next_help_heading = "Global options")]
 struct Global {
-    /// The image and distro definitions.
-    #[arg(long, global = true, default_value = "packages.toml")]
-    config: PathBuf,
-    /// Where downloads are cached (default: $XDG_CACHE_HOME/distill).
-    #[arg(long, global = true, env = "DISTILL_CACHE_DIR")]
-    cache_dir: Option<PathBuf>,
-    /// Use only the cache; fail instead of downloading.
-    #[arg(long, global = true)]
-    offline: bool,
-    /// Trust this OpenPGP keyring instead of the built-in Debian keyring.
-    #[arg(long, global = true)]
-    keyring: Option<PathBuf>,
     /// No progress bars or notices.
     #[arg(long, short, global = true)]
     quiet: bool,
@@ -64,33 +58,124 @@ struct Global {
     verbose: bool,
 }
 
+/// Where the project is and how it reaches the archive: only the
+/// commands that open a project list them.
+#[derive(clap::Args, Clone, Default)]
+#[command(next_help_heading = "Project options")]
+struct ProjectArgs {
+    /// The image and distro definitions [default: packages.toml].
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where downloads are cached [default: $XDG_CACHE_HOME/distill].
+    #[arg(long, env = "DISTILL_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Use only the cache; fail instead of downloading.
+    #[arg(long)]
+    offline: bool,
+    /// Trust this OpenPGP keyring instead of the built-in Debian keyring.
+    #[arg(long)]
+    keyring: Option<PathBuf>,
+}
+
+impl ProjectArgs {
+    /// These options, with the ones given before the command where these
+    /// leave one out.
+    fn or(self, before: &ProjectArgs) -> ProjectArgs {
+        ProjectArgs {
+            config: self.config.or_else(|| before.config.clone()),
+            cache_dir: self.cache_dir.or_else(|| before.cache_dir.clone()),
+            offline: self.offline || before.offline,
+            keyring: self.keyring.or_else(|| before.keyring.clone()),
+        }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("packages.toml"))
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Print the verified index stanza(s) of a package, like apt-cache show.
-    Show(query::ShowArgs),
+    Show {
+        #[command(flatten)]
+        args: query::ShowArgs,
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
     /// Resolve every image and write snapshots/<distro>.lock.
-    Lock(lock::Args),
+    Lock {
+        #[command(flatten)]
+        args: lock::Args,
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
     /// Build the images from the lock as OCI image layouts.
-    Build(build::Args),
+    Build {
+        #[command(flatten)]
+        args: build::Args,
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
     /// Move the snapshot pins forward, re-lock, and summarise the changes
     /// (exit 0: nothing changed, 2: a lock changed).
-    Update(update::Args),
+    Update {
+        #[command(flatten)]
+        args: update::Args,
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
     /// Compare two locks or two image layouts (exit 0: same, 2: differ).
-    Diff(diff::Args),
+    Diff {
+        #[command(flatten)]
+        args: diff::Args,
+        /// packages.toml, for the tag names of a lock diff's summary
+        /// [default: packages.toml, if there is one].
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Show why a package is in an image (or which exclude removed it).
-    Why(why::Args),
+    Why {
+        #[command(flatten)]
+        args: why::Args,
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
     /// Resolve packages against a distro and print the full set.
-    Resolve(query::ResolveArgs),
+    Resolve {
+        #[command(flatten)]
+        args: query::ResolveArgs,
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
     /// Push the built layouts to a registry (blobs, manifests, SBOMs, tags).
-    Push(push::Args),
-    /// Add layers to an image in a registry or layout without pulling it.
+    Push {
+        #[command(flatten)]
+        args: push::Args,
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
+    /// Add layers to an image in a registry or layout without pulling it
+    /// (needs no packages.toml).
     Append(append::Args),
     /// Check that a registry serves what the lock builds (exit 0: same,
     /// 2: differs, with the files that differ).
-    Verify(verify::Args),
+    Verify {
+        #[command(flatten)]
+        args: verify::Args,
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
     /// Check the download cache (`verify`) or trim it to what the locks
     /// use (`gc`).
-    Cache(cache::Args),
+    Cache {
+        #[command(flatten)]
+        args: cache::Args,
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -103,19 +188,40 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let g = &cli.global;
+    let (g, before) = (&cli.global, &cli.project);
     let result = match cli.command {
-        Command::Diff(args) => diff::run(&g.config, args),
-        Command::Show(args) => with_project(g, |p| query::show(p, args)),
-        Command::Resolve(args) => with_project(g, |p| query::resolve(p, args)),
-        Command::Lock(args) => with_project(g, |p| lock::run(p, g.quiet, args)),
-        Command::Build(args) => with_project(g, |p| build::run(p, args)),
-        Command::Update(args) => with_project(g, |p| update::run(p, args)),
-        Command::Why(args) => with_project(g, |p| why::run(p, args)),
-        Command::Push(args) => with_project(g, |p| push::run(p, args)),
-        Command::Verify(args) => with_project(g, |p| verify::run(p, args)),
+        Command::Diff { args, config } => {
+            let config = config.or_else(|| before.config.clone());
+            diff::run(config.as_deref(), args)
+        }
         Command::Append(args) => append::run(args),
-        Command::Cache(args) => with_project(g, |p| cache::run(p, args)),
+        Command::Show { args, project } => {
+            with_project(g, project.or(before), |p| query::show(p, args))
+        }
+        Command::Resolve { args, project } => {
+            with_project(g, project.or(before), |p| query::resolve(p, args))
+        }
+        Command::Lock { args, project } => {
+            with_project(g, project.or(before), |p| lock::run(p, g.quiet, args))
+        }
+        Command::Build { args, project } => {
+            with_project(g, project.or(before), |p| build::run(p, args))
+        }
+        Command::Update { args, project } => {
+            with_project(g, project.or(before), |p| update::run(p, args))
+        }
+        Command::Why { args, project } => {
+            with_project(g, project.or(before), |p| why::run(p, args))
+        }
+        Command::Push { args, project } => {
+            with_project(g, project.or(before), |p| push::run(p, args))
+        }
+        Command::Verify { args, project } => {
+            with_project(g, project.or(before), |p| verify::run(p, args))
+        }
+        Command::Cache { args, project } => {
+            with_project(g, project.or(before), |p| cache::run(p, args))
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -137,8 +243,12 @@ fn main() -> ExitCode {
 /// Runs `command` on the project of `--config`, then says once (unless
 /// `--quiet`) which suites the run read from a mirror as it is now
 /// instead of their pins, whether or not the command succeeded.
-fn with_project(g: &Global, command: impl FnOnce(&Project) -> Result<u8>) -> Result<u8> {
-    let project = open(g)?;
+fn with_project(
+    g: &Global,
+    p: ProjectArgs,
+    command: impl FnOnce(&Project) -> Result<u8>,
+) -> Result<u8> {
+    let project = open(g, &p)?;
     let result = command(&project);
     if let Some(note) = project.mirror_note().filter(|_| !g.quiet) {
         eprintln!("{note}");
@@ -147,8 +257,8 @@ fn with_project(g: &Global, command: impl FnOnce(&Project) -> Result<u8>) -> Res
 }
 
 /// The project of `--config`, in the environment the flags describe.
-fn open(g: &Global) -> Result<Project> {
-    let cache_dir = match &g.cache_dir {
+fn open(g: &Global, p: &ProjectArgs) -> Result<Project> {
+    let cache_dir = match &p.cache_dir {
         Some(d) => d.clone(),
         None => directories::ProjectDirs::from("", "", "distill")
             .map(|d| d.cache_dir().to_path_buf())
@@ -167,13 +277,13 @@ fn open(g: &Global) -> Result<Project> {
     };
     let env = EnvOptions {
         cache_dir,
-        offline: g.offline,
-        keyring: g.keyring.clone(),
+        offline: p.offline,
+        keyring: p.keyring.clone(),
         now,
         retry: retry()?,
         timeouts: timeouts()?,
     };
-    Project::open(&g.config, env, Arc::new(progress::Bars::new(g.quiet)))
+    Project::open(&p.config(), env, Arc::new(progress::Bars::new(g.quiet)))
 }
 
 /// The retry policy, with `DISTILL_RETRY_BASE_MS` as the first backoff

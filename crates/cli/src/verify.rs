@@ -12,6 +12,7 @@ pub(crate) struct Args {
     /// The image of packages.toml it should be.
     #[arg(long)]
     image: String,
+    /// The distro of packages.toml whose lock builds it.
     #[arg(long)]
     distro: String,
     /// The tag to compare (default: the reference's, else latest).

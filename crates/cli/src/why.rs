@@ -12,6 +12,7 @@ pub(crate) struct Args {
     /// Image from packages.toml.
     #[arg(long)]
     image: String,
+    /// Distro from packages.toml.
     #[arg(long)]
     distro: String,
     /// Debian architecture (default: this machine's).

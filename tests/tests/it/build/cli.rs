@@ -155,3 +155,44 @@ fn missing_lock_and_tampered_cache_are_clear_errors() {
     s.ws.run(&["build"])
         .assert_error("no lock at snapshots/test.lock; run `distill lock` first");
 }
+
+/// Project options go before the command or after it, and only the
+/// commands with a project list or take them.
+#[test]
+fn project_options_belong_to_project_commands() {
+    let s = setup(&[], "");
+    assert_eq!(s.ws.run(&["build", "--image", "static"]).code, 0);
+    // Warm: the same build offline, the flag before or after the command.
+    for args in [
+        &["--offline", "build", "--image", "static"][..],
+        &["build", "--offline", "--image", "static"][..],
+    ] {
+        let run = s.ws.run(args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+    }
+    let help = |cmd: &str| s.ws.run(&[cmd, "--help"]).stdout;
+    for cmd in ["build", "lock", "verify", "why"] {
+        let h = help(cmd);
+        assert!(
+            h.contains("Project options:") && h.contains("--offline"),
+            "{cmd}: {h}"
+        );
+    }
+    for cmd in ["append", "diff"] {
+        let h = help(cmd);
+        assert!(
+            !h.contains("--offline") && !h.contains("--keyring"),
+            "{cmd}: {h}"
+        );
+        assert!(h.contains("--quiet"), "{cmd}: {h}");
+    }
+    let lock = s.ws.path().join("snapshots/test.lock");
+    let lock = lock.to_str().unwrap();
+    let run = s.ws.run(&["diff", "--offline", lock, lock]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unexpected argument '--offline'"),
+        "{}",
+        run.stderr
+    );
+}
