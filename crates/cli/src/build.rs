@@ -69,6 +69,7 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<u8> {
         },
         changed_since: args.changed_since,
         epoch,
+        scratch: false,
     };
     let report = project.build(&opts)?;
     let mut text = String::new();

@@ -44,12 +44,38 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<u8> {
         differ
     } else {
         return Err(Error::Message(format!(
-            "cannot diff {} and {}: give two lock files or two image layouts",
+            "cannot diff {} and {}: {}",
             old.display(),
-            new.display()
+            new.display(),
+            mismatch(old, new)
         )));
     };
     Ok(if differ { 2 } else { 0 })
+}
+
+/// Why two paths cannot be compared: one is missing, or they are of two
+/// kinds.
+fn mismatch(old: &Path, new: &Path) -> String {
+    let kind = |p: &Path| {
+        if LayoutReader::is_layout(p) {
+            "an image layout"
+        } else if p.is_file() {
+            "a file (a lock)"
+        } else if p.is_dir() {
+            "a directory that is not an image layout"
+        } else {
+            "not there"
+        }
+    };
+    match (kind(old), kind(new)) {
+        ("not there", _) => format!("{} is not there", old.display()),
+        (_, "not there") => format!("{} is not there", new.display()),
+        (a, b) => format!(
+            "{} is {a}, {} {b}; give two lock files or two image layouts",
+            old.display(),
+            new.display()
+        ),
+    }
 }
 
 /// The tag names of the summary come from packages.toml when there is

@@ -100,11 +100,15 @@ fn add_dir(
     Ok(())
 }
 
-fn read_err(label: &str, path: &str, e: std::io::Error) -> LayerError {
-    LayerError::Entry {
-        package: label.to_owned(),
-        path: path.to_owned(),
-        cause: e.to_string(),
+/// `label/path` (the directory given, and an entry below it) could not
+/// be read; the I/O error is kept as the cause.
+fn read_err(label: &str, path: &str, source: std::io::Error) -> LayerError {
+    LayerError::Read {
+        path: match path {
+            "" => label.to_owned(),
+            p => Path::new(label).join(p).display().to_string(),
+        },
+        source,
     }
 }
 

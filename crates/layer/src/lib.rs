@@ -56,4 +56,11 @@ pub enum LayerError {
         #[source]
         source: std::io::Error,
     },
+    /// A file or directory a layer is made from.
+    #[error("cannot read {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }

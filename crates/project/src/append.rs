@@ -462,10 +462,20 @@ fn layer_from_file(path: &Path, out: &Path) -> Result<Layer> {
         bytes.clone()
     };
     let tar = if tar.is_empty() { bytes } else { tar };
-    // It must be a tar: every header read.
+    // It must be a tar: every header read. The tar crate's message is
+    // dropped: for a file that is not a tar, it quotes the file's bytes.
+    let not_tar = || {
+        fail!(
+            "cannot read layer {}: not a tar archive (.tar, .tar.gz or .tar.zst)",
+            path.display()
+        )
+    };
     let mut archive = tar::Archive::new(&tar[..]);
-    for e in archive.entries().context(read)? {
-        e.context(read)?;
+    for e in archive.entries().map_err(|_| not_tar())? {
+        e.map_err(|_| not_tar())?;
+    }
+    if tar.len() < 1024 {
+        return Err(not_tar());
     }
     let hex = hex::encode(sha2::Sha256::digest(&blob));
     std::fs::create_dir_all(out).context(|| format!("cannot write {}", out.display()))?;

@@ -8,11 +8,10 @@ use std::path::Path;
 
 use distill_image::{ConfigDoc, Descriptor, LayoutReader};
 use distill_layer::{EntryInfo, overlay, read_layer};
-use distill_lock::LockDiff;
+use distill_lock::{Lock, LockDiff, LockError};
 use serde::Serialize;
 
-use crate::error::{Result, fail};
-use crate::project::read_lock_file;
+use crate::error::{Context, Error, Result, fail};
 
 /// The difference between two lock files, and the new lock's images
 /// with their architectures.
@@ -20,7 +19,7 @@ pub fn diff_lock_files(
     old: &Path,
     new: &Path,
 ) -> Result<(LockDiff, BTreeMap<String, BTreeSet<String>>)> {
-    let (o, n) = (read_lock_file(old)?, read_lock_file(new)?);
+    let (o, n) = (lock_to_diff(old)?, lock_to_diff(new)?);
     // Two distros' locks share package names, not history: their "diff"
     // would read as a bump that never happened.
     if o.distro != n.distro {
@@ -33,6 +32,22 @@ pub fn diff_lock_files(
         ));
     }
     Ok((o.diff(&n), n.image_archs()))
+}
+
+/// A lock named for a diff: any file may be given, so one that is not a
+/// lock says so (no "run `distill lock`", which would not make it one).
+fn lock_to_diff(path: &Path) -> Result<Lock> {
+    let text =
+        std::fs::read_to_string(path).context(|| format!("cannot read {}", path.display()))?;
+    Lock::parse(&text).map_err(|e| match e {
+        LockError::Parse(why) => {
+            fail!("cannot diff {}: not a distill lock ({why})", path.display())
+        }
+        e => Error::Context {
+            context: format!("cannot diff {}", path.display()),
+            source: e.into(),
+        },
+    })
 }
 
 /// Two layouts' differences, image by image.

@@ -66,6 +66,7 @@ impl Project {
             images: vec![opts.image.clone()],
             distros: vec![opts.distro.clone()],
             out: scratch.path().join("built"),
+            scratch: true,
             ..BuildOptions::default()
         };
         let report = self.build(&build)?;

@@ -19,7 +19,7 @@ use distill_lock::{Lock, LockedArtifact, LockedPackage};
 
 use self::assemble::Assembly;
 use self::layers::{Layers, Made, fetch_artifacts, fetch_debs};
-use crate::error::{Context, Result, fail};
+use crate::error::{Context, Error, Result, fail};
 use crate::images::{ImageSettings, settings};
 use crate::project::{Project, read_lock_file};
 
@@ -42,6 +42,9 @@ pub struct BuildOptions {
     /// Every mtime is clamped to this (`SOURCE_DATE_EPOCH`); default: the
     /// pin of the distro's first archive.
     pub epoch: Option<u64>,
+    /// The layouts are a means, not the result (`verify` builds into a
+    /// scratch directory): no `wrote …` note for them.
+    pub scratch: bool,
 }
 
 impl Default for BuildOptions {
@@ -56,6 +59,7 @@ impl Default for BuildOptions {
             format: Format::Oci,
             changed_since: Vec::new(),
             epoch: None,
+            scratch: false,
         }
     }
 }
@@ -167,8 +171,10 @@ impl Project {
             }
         }
         let mut report = BuildReport::default();
+        let mut locked = Vec::new();
         for name in selected {
             let lock = self.require_lock(&name, &format!("build {name}"))?;
+            locked.push(LockedImages::of(&lock));
             let mut images = self.image_builds(&lock, opts)?;
             if !opts.changed_since.is_empty() {
                 let Some(old) = since.get(&name) else {
@@ -180,7 +186,8 @@ impl Project {
             if images.is_empty() {
                 continue;
             }
-            let built = self.build_distro(&name, &lock, &images, opts, layouts, !docker)?;
+            let announce = !docker && !opts.scratch;
+            let built = self.build_distro(&name, &lock, &images, opts, layouts, announce)?;
             report.tags.extend(built);
         }
         if report.tags.is_empty() && !opts.changed_since.is_empty() {
@@ -188,7 +195,7 @@ impl Project {
             return Ok(report);
         }
         if report.tags.is_empty() {
-            return Err(fail!("cannot build: no locked image matches the selection"));
+            return Err(nothing_matches(&locked, opts));
         }
         if docker {
             report.archives = docker_archives(&report.tags, &opts.archs[0], &opts.out)?;
@@ -590,5 +597,69 @@ fn largest_first<T: Sync, R: Send>(
     match first_error {
         Some(e) => Err(e),
         None => Ok(out),
+    }
+}
+
+/// What one lock holds, for an error that says what does exist.
+struct LockedImages {
+    distro: String,
+    /// Image → its locked architectures.
+    images: BTreeMap<String, Vec<String>>,
+}
+
+impl LockedImages {
+    fn of(lock: &Lock) -> LockedImages {
+        LockedImages {
+            distro: lock.distro.clone(),
+            images: lock
+                .images
+                .iter()
+                .map(|(i, a)| (i.clone(), a.keys().cloned().collect()))
+                .collect(),
+        }
+    }
+}
+
+/// Why a selection built nothing: the first of `--image` and `--arch`
+/// that no selected lock has, with what the locks hold instead.
+fn nothing_matches(locks: &[LockedImages], opts: &BuildOptions) -> Error {
+    let distros = locks
+        .iter()
+        .map(|l| l.distro.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let all = |f: &dyn Fn(&LockedImages) -> Vec<String>| -> Vec<String> {
+        let set: BTreeSet<String> = locks.iter().flat_map(f).collect();
+        set.into_iter().collect()
+    };
+    let images = all(&|l| l.images.keys().cloned().collect());
+    if let Some(i) = opts.images.iter().find(|i| !images.contains(i)) {
+        return fail!(
+            "cannot build --image {i}: the {} of {distros} {} no such image (only {})",
+            if locks.len() == 1 { "lock" } else { "locks" },
+            if locks.len() == 1 { "has" } else { "have" },
+            images.join(", ")
+        );
+    }
+    let wanted = |i: &String| opts.images.is_empty() || opts.images.contains(i);
+    let archs = all(&|l| {
+        l.images
+            .iter()
+            .filter(|(i, _)| wanted(i))
+            .flat_map(|(_, a)| a.clone())
+            .collect()
+    });
+    match opts.archs.iter().find(|a| !archs.contains(a)) {
+        Some(a) => fail!(
+            "cannot build --arch {a}: {} of {distros} {} locked for {} only",
+            if opts.images.is_empty() {
+                "the images".to_owned()
+            } else {
+                opts.images.join(", ")
+            },
+            if opts.images.len() == 1 { "is" } else { "are" },
+            archs.join(", ")
+        ),
+        None => fail!("cannot build: no locked image matches the selection"),
     }
 }

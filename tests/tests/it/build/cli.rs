@@ -196,3 +196,37 @@ fn project_options_belong_to_project_commands() {
         run.stderr
     );
 }
+
+/// `diff` says what is wrong with its arguments: a path that is not
+/// there, two of different kinds, a file that is not a lock (without
+/// suggesting `distill lock`, which would not make it one).
+#[test]
+fn diff_names_what_is_wrong_with_its_arguments() {
+    let s = setup(&[], "");
+    assert_eq!(s.ws.run(&["build", "--image", "static"]).code, 0);
+    std::fs::write(s.ws.path().join("notes.txt"), "hello secret\n").unwrap();
+    let lock = "snapshots/test.lock";
+    s.ws.run(&["diff", "nosuch1", "nosuch2"])
+        .assert_error("cannot diff nosuch1 and nosuch2: nosuch1 is not there");
+    s.ws.run(&["diff", lock, "out/static-test"])
+        .assert_error("is a file (a lock), out/static-test an image layout");
+    let run = s.ws.run(&["diff", lock, "notes.txt"]);
+    run.assert_error("cannot diff notes.txt: not a distill lock");
+    assert!(!run.stderr.contains("distill lock`"), "{}", run.stderr);
+}
+
+/// `append` names the input that is wrong, without echoing its bytes.
+#[test]
+fn append_names_a_bad_layer_or_dir() {
+    let s = setup(&[], "");
+    assert_eq!(s.ws.run(&["build", "--image", "static"]).code, 0);
+    std::fs::write(s.ws.path().join("app.log"), "hello secret\n".repeat(100)).unwrap();
+    let base = "oci:out/static-test:latest";
+    let run =
+        s.ws.run(&["append", base, "-t", "oci:app:v1", "--layer", "app.log"]);
+    run.assert_error("cannot read layer app.log: not a tar archive (.tar, .tar.gz or .tar.zst)");
+    assert!(!run.stderr.contains("secret"), "{}", run.stderr);
+    s.ws.run(&["append", base, "-t", "oci:app:v1", "--dir", "/nonexistent"])
+        .assert_error("cannot read /nonexistent: No such file or directory");
+    assert!(!s.ws.path().join("app").exists());
+}

@@ -78,12 +78,13 @@ fn the_api_builds_what_the_binary_builds() {
     assert_eq!(what, "test layers");
     assert!(*total > 0 && done == total, "{steps:?}");
 
-    // A selection the lock does not have is an error value, not a panic.
+    // A selection the lock does not have is an error value, not a
+    // panic, saying which part matched nothing and what there is.
     let mut none = options(s.ws.path().join("none"));
     none.archs = vec!["riscv64".into()];
     let e = project.build(&none).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "cannot build: no locked image matches the selection"
+        "cannot build --arch riscv64: the images of test are locked for amd64, arm64 only"
     );
 }

@@ -438,6 +438,8 @@ fn verify_is_0_for_a_fresh_push_and_2_naming_files_after_a_layer_is_replaced() {
     };
     let same = verify(&s);
     assert_eq!(same.code, 0, "{}{}", same.stdout, same.stderr);
+    // Its scratch build is not news.
+    assert!(!same.stderr.contains("wrote "), "{}", same.stderr);
     assert!(
         same.stdout.contains("same as the lock builds"),
         "{}",
