@@ -8,6 +8,7 @@ mod append;
 mod build;
 mod cache;
 mod diff;
+mod docs;
 mod lock;
 mod output;
 mod parse;
@@ -176,6 +177,15 @@ enum Command {
         #[command(flatten)]
         project: ProjectArgs,
     },
+    /// Print a shell completion script (`distill completions bash >
+    /// /etc/bash_completion.d/distill`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, every command included (`distill man >
+    /// distill.1`).
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -195,6 +205,8 @@ fn main() -> ExitCode {
             diff::run(config.as_deref(), args)
         }
         Command::Append(args) => append::run(args),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man => docs::man(),
         Command::Show { args, project } => {
             with_project(g, project.or(before), |p| query::show(p, args))
         }

@@ -230,3 +230,37 @@ fn append_names_a_bad_layer_or_dir() {
         .assert_error("cannot read /nonexistent: No such file or directory");
     assert!(!s.ws.path().join("app").exists());
 }
+
+/// Completions and the man page come from the parser's own definitions:
+/// every command is in them.
+#[test]
+fn completions_and_man_page_cover_every_command() {
+    let ws = Workspace::new("", None);
+    for shell in ["bash", "zsh", "fish"] {
+        let run = ws.run(&["completions", shell]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        for cmd in ["build", "append", "verify", "changed-since"] {
+            assert!(run.stdout.contains(cmd), "{shell}: no {cmd}");
+        }
+    }
+    let man = ws.run(&["man"]);
+    assert_eq!(man.code, 0, "{}", man.stderr);
+    for page in [
+        "distill",
+        "distill-build",
+        "distill-append",
+        "distill-verify",
+    ] {
+        assert!(
+            man.stdout.contains(&format!(".TH {page} 1")),
+            "no page {page}"
+        );
+    }
+    let bad = ws.run(&["completions", "tcsh"]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr.contains("invalid value 'tcsh'"),
+        "{}",
+        bad.stderr
+    );
+}
