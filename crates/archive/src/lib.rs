@@ -13,14 +13,14 @@
 
 mod config;
 mod discover;
+mod distro;
 mod index;
-mod load;
 mod loader;
 
 pub use config::{ArchiveSpec, DistroSpec};
 pub use discover::{DiscoverError, Target, captures_from_html, captures_from_json, newest_capture};
+pub use distro::{Index, Loaded, MirrorFallback, Pins, load};
 pub use index::{PackageIndex, table_intact};
-pub use load::{Index, Loaded, MirrorFallback, Pins, load};
 pub use loader::{Loader, SuiteRelease, table_name};
 
 #[derive(Debug, thiserror::Error)]

@@ -144,7 +144,7 @@ pub fn arch_info(debian_arch: &str) -> Option<(&'static str, i32, bool)> {
 
 /// glibc's `_dl_cache_libcmp`: runs of digits compare as numbers, so
 /// `libfoo.so.10` sorts after `libfoo.so.9`.
-pub fn libcmp(a: &str, b: &str) -> std::cmp::Ordering {
+pub(crate) fn libcmp(a: &str, b: &str) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let (mut i, mut j) = (0, 0);

@@ -1,30 +1,30 @@
 //! Debian packages into deterministic OCI layers.
 //!
-//! - [`deb`] streams a `.deb` (ar: `debian-binary`, `control.tar.*`,
+//! - [`layer_from_deb`] (`deb.rs`) streams a `.deb` (ar: `debian-binary`, `control.tar.*`,
 //!   `data.tar.*`) into a layer: the package's own entries in the package's
 //!   own order (a fixed function of its pinned bytes), paths normalised and,
 //!   for merged-/usr distros, moved under `usr/`, then its dpkg metadata
 //!   (`var/lib/dpkg/status.d/<name>` and `<name>.md5sums`).
-//! - [`writer`] is the one place tar bytes are produced: fixed headers,
+//! - [`LayerWriter`] (`writer.rs`) is the one place tar bytes are produced: fixed headers,
 //!   mtimes clamped to the build epoch, gzip without name or time; it
 //!   hashes the tar (diff_id) and the compressed blob (digest) as it writes.
-//! - [`upstream`] does the same for an upstream release tarball (Node's
+//! - [`layer_from_tarball`] (`tarball.rs`) does the same for an upstream release tarball (Node's
 //!   builds): a leading directory stripped, only the kept paths, owners
 //!   0:0, under a destination directory.
-//! - [`tree`] checks what layers do together: nothing under a symlinked
+//! - [`Tree`] (`tree.rs`) checks what layers do together: nothing under a symlinked
 //!   directory, no two packages shipping one path differently.
 
-pub mod deb;
-pub mod dir;
-pub mod generated;
-pub mod jks;
-pub mod ldcache;
-pub mod path;
+mod deb;
+mod dir;
+mod generated;
+mod jks;
+mod ldcache;
+mod path;
 mod pgzip;
-pub mod reader;
-pub mod tree;
-pub mod upstream;
-pub mod writer;
+mod reader;
+mod tarball;
+mod tree;
+mod writer;
 
 pub use deb::{
     DebLayer, DebOptions, FileData, PackageMeta, STATUS_DIR, extract_files, layer_from_deb,
@@ -36,8 +36,8 @@ pub use jks::{TrustedCert, certs_from_pem_files, jks};
 pub use ldcache::{arch_info, elf_soname, ld_so_cache};
 pub use path::{PathError, normalize};
 pub use reader::{overlay, read_layer};
+pub use tarball::{TarballOptions, layer_from_tarball};
 pub use tree::{Tree, TreeError};
-pub use upstream::{TarballOptions, layer_from_tarball};
 pub use writer::{Compression, Entry, EntryInfo, Kind, Layer, LayerWriter, Owner};
 
 #[derive(Debug, thiserror::Error)]

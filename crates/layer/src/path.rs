@@ -37,7 +37,7 @@ pub fn normalize(raw: &str) -> Result<String, PathError> {
 /// Where a normalised path lands on a merged-/usr system: `lib/x` →
 /// `usr/lib/x`. The top-level names themselves are returned unchanged
 /// (the caller keeps them when they are base-files' symlinks).
-pub fn usrmerge(path: &str) -> String {
+pub(crate) fn usrmerge(path: &str) -> String {
     match path.split_once('/') {
         Some((top, rest)) if MERGED.contains(&top) => format!("usr/{top}/{rest}"),
         _ => path.to_owned(),
@@ -45,7 +45,7 @@ pub fn usrmerge(path: &str) -> String {
 }
 
 /// Is `path` one of the merged top-level names (`lib`, `bin`, ...)?
-pub fn is_merged_top(path: &str) -> bool {
+pub(crate) fn is_merged_top(path: &str) -> bool {
     MERGED.contains(&path)
 }
 

@@ -406,7 +406,7 @@ impl LayerWriter {
 
 /// Temp files are created 0600; a blob in an output directory is 0644
 /// whatever the umask.
-pub fn set_blob_mode(path: &Path) -> io::Result<()> {
+pub(crate) fn set_blob_mode(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
 }

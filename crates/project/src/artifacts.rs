@@ -154,7 +154,7 @@ pub(crate) struct ArtifactPins<'a> {
 }
 
 impl<'a> ArtifactPins<'a> {
-    pub fn new(fetcher: &'a Fetcher, config_dir: &'a Path, now: i64, newest: bool) -> Self {
+    pub(crate) fn new(fetcher: &'a Fetcher, config_dir: &'a Path, now: i64, newest: bool) -> Self {
         ArtifactPins {
             newest,
             offers: Mutex::new(BTreeMap::new()),
@@ -167,7 +167,7 @@ impl<'a> ArtifactPins<'a> {
     /// The pins (without images) of artifact `name` for those of `archs`
     /// its feed has a build of the line for, all at one version; `old` is
     /// the distro's current lock.
-    pub async fn pins(
+    pub(crate) async fn pins(
         &self,
         name: &str,
         spec: &ArtifactSpec,

@@ -98,7 +98,7 @@ pub struct ImageSettings {
 }
 
 /// The image's settings: its ancestors' with its own laid over them.
-pub fn settings(
+pub(crate) fn settings(
     images: &BTreeMap<String, ImageSpec>,
     image: &str,
 ) -> Result<ImageSettings, DefinitionError> {
@@ -193,7 +193,7 @@ pub enum DefinitionError {
 
 /// Checks what serde cannot: every `extends` names an image, every
 /// artifact one of `artifacts`.
-pub fn check_images<A>(
+pub(crate) fn check_images<A>(
     out: &BTreeMap<String, ImageSpec>,
     artifacts: &BTreeMap<String, A>,
 ) -> Result<(), DefinitionError> {
@@ -218,7 +218,7 @@ pub fn check_images<A>(
 
 /// The plan for `image` on `distro` (whose architectures are given), or
 /// `None` when the image is not built for that distro.
-pub fn plan(
+pub(crate) fn plan(
     images: &BTreeMap<String, ImageSpec>,
     image: &str,
     distro: &str,

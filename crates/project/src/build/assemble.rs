@@ -31,7 +31,7 @@ pub(super) struct Assembly<'a> {
 impl Assembly<'_> {
     /// Writes the config and manifest of `t` for `arch` and `tag` into
     /// the layout; returns the manifest's descriptor, with its platform.
-    pub fn image(
+    pub(super) fn image(
         &self,
         layout: &mut Layout,
         t: &ImageBuild<'_>,
@@ -123,7 +123,7 @@ impl Assembly<'_> {
     /// The SPDX document of one image manifest, attached to it in the
     /// layout and written as `sbom/<tag>-<arch>.spdx.json` inside it:
     /// `pkgs` and the image's artifacts for `arch`.
-    pub fn sbom(
+    pub(super) fn sbom(
         &self,
         layout: &mut Layout,
         t: &ImageBuild<'_>,
@@ -165,7 +165,7 @@ impl Assembly<'_> {
     }
 
     /// Annotations with versions filled in from the lock ([`Self::fill`]).
-    pub fn annotations(&self, t: &ImageBuild<'_>) -> Result<BTreeMap<String, String>> {
+    pub(super) fn annotations(&self, t: &ImageBuild<'_>) -> Result<BTreeMap<String, String>> {
         let mut out = self.build.annotations.clone();
         out.extend(t.settings.annotations.clone());
         self.fill(t, &out)

@@ -74,7 +74,7 @@ impl Layers {
     }
 
     /// A package's layer, from the cache or made now from its .deb.
-    pub fn package(&self, p: &LockedPackage, deb: &Path) -> Result<Made> {
+    pub(super) fn package(&self, p: &LockedPackage, deb: &Path) -> Result<Made> {
         let opts = DebOptions {
             epoch: self.epoch,
             usrmerge: self.usrmerge,
@@ -92,7 +92,7 @@ impl Layers {
     /// An upstream artifact's layer, from the cache or made now from its
     /// tarball: its top directory stripped, only the kept paths, under
     /// the destination. Listed in the SBOM, without a dpkg status entry.
-    pub fn artifact(
+    pub(super) fn artifact(
         &self,
         a: &LockedArtifact,
         spec: &ArtifactSpec,
@@ -125,7 +125,7 @@ impl Layers {
     /// A generated layer: the one cached for `what` (everything its
     /// content depends on), else the one `make` puts together, written now.
     /// `sources` are the packages it takes files from.
-    pub fn generated(
+    pub(super) fn generated(
         &self,
         what: &str,
         label: String,

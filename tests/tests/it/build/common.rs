@@ -8,11 +8,11 @@ use std::path::Path;
 
 use distill_tests::*;
 
-pub const TS1: &str = "20250110T000000Z";
-pub const DATE1: i64 = EPOCH_2025 + 8 * DAY;
-pub const ARCHS: [&str; 2] = ["amd64", "arm64"];
+pub(super) const TS1: &str = "20250110T000000Z";
+pub(super) const DATE1: i64 = EPOCH_2025 + 8 * DAY;
+pub(super) const ARCHS: [&str; 2] = ["amd64", "arm64"];
 
-pub fn triplet(arch: &str) -> &'static str {
+pub(super) fn triplet(arch: &str) -> &'static str {
     match arch {
         "amd64" => "x86_64-linux-gnu",
         _ => "aarch64-linux-gnu",
@@ -20,14 +20,14 @@ pub fn triplet(arch: &str) -> &'static str {
 }
 
 /// A fake busybox: bytes around an applet table like the real binary's.
-pub fn busybox_binary() -> Vec<u8> {
+pub(super) fn busybox_binary() -> Vec<u8> {
     let mut b = b"\x7fELF\x02\x01\x01 not really \xa0 [".to_vec();
     b.extend_from_slice(b"\0[[\0cat\0echo\0ls\0mkdir\0rm\0sh\0sleep\0test\0true\0\0\x01rest");
     b
 }
 
 /// The packages of the fake distro, per architecture.
-pub fn debs(arch: &str) -> Vec<Deb> {
+pub(super) fn debs(arch: &str) -> Vec<Deb> {
     let t = triplet(arch);
     vec![
         Deb::new("base-files", "13", arch)
@@ -98,7 +98,7 @@ pub fn debs(arch: &str) -> Vec<Deb> {
     ]
 }
 
-pub const BUILD: &str = r#"
+pub(super) const BUILD: &str = r#"
 [build]
 ca-certificates = "ca-certificates"
 busybox = "busybox-static"
@@ -124,7 +124,7 @@ nonroot = { user = "65532", workdir = "/home/nonroot" }
 debug = { user = "0", workdir = "/", debug = true }
 "#;
 
-pub const IMAGES: &str = r#"
+pub(super) const IMAGES: &str = r#"
 [images.static]
 packages = ["base-files", "tzdata"]
 
@@ -140,22 +140,22 @@ annotations = { "org.example.libc" = "{upstream:libc6}" }
 /// A published archive with the kit's packages plus `extra` (for amd64),
 /// and a workspace whose packages.toml has `images` (plus the standard
 /// ones).
-pub fn setup(extra: &[Deb], images: &str) -> Setup {
+pub(super) fn setup(extra: &[Deb], images: &str) -> Setup {
     setup_full(extra, images, &[])
 }
 
 /// A security archive's captures: (timestamp, Release date, packages).
-pub type Captures = [(&'static str, i64, Vec<Deb>)];
+pub(super) type Captures = [(&'static str, i64, Vec<Deb>)];
 
 /// `setup`, plus a `debian-security` archive with these captures (the
 /// lock pins its first).
-pub fn setup_full(extra: &[Deb], images: &str, security: &Captures) -> Setup {
+pub(super) fn setup_full(extra: &[Deb], images: &str, security: &Captures) -> Setup {
     setup_with_security_archs(extra, images, security, &ARCHS)
 }
 
 /// `setup_full` with a security suite that publishes only `security_archs`
 /// (as bookworm-security has no s390x).
-pub fn setup_with_security_archs(
+pub(super) fn setup_with_security_archs(
     extra: &[Deb],
     images: &str,
     security: &Captures,
@@ -218,28 +218,28 @@ pub fn setup_with_security_archs(
 }
 
 /// Whether `tool` is installed (answers `--version`).
-pub fn have(tool: &str) -> bool {
+pub(super) fn have(tool: &str) -> bool {
     std::process::Command::new(tool)
         .arg("--version")
         .output()
         .is_ok()
 }
 
-pub fn read_json(path: &Path) -> serde_json::Value {
+pub(super) fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
 /// A layout's blob by digest.
-pub fn blob(layout: &Path, digest: &str) -> Vec<u8> {
+pub(super) fn blob(layout: &Path, digest: &str) -> Vec<u8> {
     std::fs::read(layout.join("blobs/sha256").join(&digest["sha256:".len()..])).unwrap()
 }
 
-pub fn blob_json(layout: &Path, digest: &str) -> serde_json::Value {
+pub(super) fn blob_json(layout: &Path, digest: &str) -> serde_json::Value {
     serde_json::from_slice(&blob(layout, digest)).unwrap()
 }
 
 /// The manifest of `tag` for `arch` (through the tag's index).
-pub fn manifest(layout: &Path, tag: &str, arch: &str) -> serde_json::Value {
+pub(super) fn manifest(layout: &Path, tag: &str, arch: &str) -> serde_json::Value {
     let index = read_json(&layout.join("index.json"));
     let entry = index["manifests"]
         .as_array()
@@ -259,7 +259,7 @@ pub fn manifest(layout: &Path, tag: &str, arch: &str) -> serde_json::Value {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Node {
+pub(super) struct Node {
     pub kind: char,
     pub mode: u32,
     pub uid: u64,
@@ -271,7 +271,7 @@ pub struct Node {
 /// The image's file tree, by applying its layers in order the way an OCI
 /// runtime unpacks them (later entries replace earlier ones). Read with
 /// the tar and flate2 crates, independently of distill's own records.
-pub fn unpack(layout: &Path, manifest: &serde_json::Value) -> BTreeMap<String, Node> {
+pub(super) fn unpack(layout: &Path, manifest: &serde_json::Value) -> BTreeMap<String, Node> {
     let mut tree = BTreeMap::new();
     for layer in manifest["layers"].as_array().unwrap() {
         assert_eq!(
@@ -316,21 +316,21 @@ pub fn unpack(layout: &Path, manifest: &serde_json::Value) -> BTreeMap<String, N
 }
 
 /// 2025-01-10T00:00:00Z, the pin: every mtime is at most this.
-pub const TS1_UNIX: u64 = 1_736_467_200;
+pub(super) const TS1_UNIX: u64 = 1_736_467_200;
 
 /// Every file of a tree, as "path kind mode uid:gid".
-pub fn listing(tree: &BTreeMap<String, Node>) -> Vec<String> {
+pub(super) fn listing(tree: &BTreeMap<String, Node>) -> Vec<String> {
     tree.iter()
         .map(|(p, n)| format!("{p} {} {:o} {}:{}", n.kind, n.mode, n.uid, n.gid))
         .collect()
 }
 
-pub fn build(ws: &Workspace, out: &str) -> Run {
+pub(super) fn build(ws: &Workspace, out: &str) -> Run {
     ws.run(&["build", "--out", out])
 }
 
 /// Relative path → (mode, sha256) of every file under `dir`.
-pub fn files(dir: &Path) -> BTreeMap<String, (u32, String)> {
+pub(super) fn files(dir: &Path) -> BTreeMap<String, (u32, String)> {
     use std::os::unix::fs::PermissionsExt;
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (u32, String)>) {
         for e in std::fs::read_dir(dir).unwrap() {
@@ -353,7 +353,7 @@ pub fn files(dir: &Path) -> BTreeMap<String, (u32, String)> {
 
 /// What the kit's packages put in an image, merged /usr applied: the
 /// independent expectation the built tree is compared with.
-pub fn expected_from_debs(arch: &str, names: &[&str]) -> Vec<String> {
+pub(super) fn expected_from_debs(arch: &str, names: &[&str]) -> Vec<String> {
     let mut tree: BTreeMap<String, String> = BTreeMap::new();
     for deb in debs(arch)
         .iter()
@@ -393,7 +393,7 @@ pub fn expected_from_debs(arch: &str, names: &[&str]) -> Vec<String> {
     tree.into_values().collect()
 }
 
-pub fn copy_dir(from: &Path, to: &Path) {
+pub(super) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let p = e.unwrap().path();
