@@ -71,26 +71,28 @@ impl Keyring {
     /// Parses one or more certificates, armored or binary, concatenated
     /// (as `/usr/share/keyrings/*.gpg` files are).
     pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Keyring, TrustError> {
-        let err = |cause: String| TrustError::Keyring {
+        let err = |source| TrustError::Keyring {
             origin: origin.to_owned(),
-            cause,
+            source,
         };
-        let parser = CertParser::from_bytes(bytes).map_err(|e| err(e.to_string()))?;
+        let parser = CertParser::from_bytes(bytes).map_err(err)?;
         let certs = parser
             .map(|c| c.map(|c| c.strip_secret_key_material()))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(err)?;
         if certs.is_empty() {
-            return Err(err("no certificates found".into()));
+            return Err(TrustError::NoCertificates {
+                origin: origin.to_owned(),
+            });
         }
         Ok(Keyring { certs })
     }
 
     pub fn load(path: &Path) -> Result<Keyring, TrustError> {
         let origin = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| TrustError::Keyring {
+        let bytes = std::fs::read(path).map_err(|source| TrustError::KeyringFile {
             origin: origin.clone(),
-            cause: e.to_string(),
+            source,
         })?;
         Keyring::from_bytes(&bytes, &origin)
     }
@@ -149,11 +151,14 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error() {
+        // Sequoia's own error is kept as the cause, not flattened.
         let e = Keyring::from_bytes(b"not a key", "test").unwrap_err();
+        assert_eq!(e.to_string(), "cannot read keyring test");
+        assert!(std::error::Error::source(&e).is_some(), "{e:?}");
+        let e = Keyring::from_bytes(b"", "empty").unwrap_err();
         assert!(
-            e.to_string().starts_with("cannot read keyring test: "),
+            e.to_string().starts_with("cannot read keyring empty"),
             "{e}"
         );
-        assert!(Keyring::from_bytes(b"", "empty").is_err());
     }
 }

@@ -151,16 +151,13 @@ fn signers(helper: Helper<'_>) -> Result<Vec<String>, TrustError> {
 /// Sequoia's error, in our terms: a failure of our own `check` carries the
 /// per-signature problems; anything else means the input was not a
 /// well-formed signed message.
-fn rejected(
-    e: &(dyn std::error::Error + Send + Sync + 'static),
-    problems: &[String],
-) -> TrustError {
+fn rejected(e: anyhow::Error, problems: &[String]) -> TrustError {
     if !problems.is_empty() {
         return TrustError::NoGoodSignature(problems.join("; "));
     }
     match e.downcast_ref::<openpgp::Error>() {
         Some(openpgp::Error::InvalidOperation(msg)) => TrustError::NoGoodSignature(msg.clone()),
-        _ => TrustError::Malformed(e.to_string()),
+        _ => TrustError::Unreadable(e),
     }
 }
 
@@ -187,11 +184,14 @@ pub fn verify_inrelease(bytes: &[u8], keyring: &Keyring, at: i64) -> Result<Veri
     // the verifier, so a bad signature usually surfaces here.
     let mut verifier = VerifierBuilder::from_bytes(bytes)
         .and_then(|b| b.with_policy(&policy, policy_time(at), helper(keyring)))
-        .map_err(|e| rejected(e.as_ref(), &[]))?;
+        .map_err(|e| rejected(e, &[]))?;
     let mut text = Vec::new();
     if let Err(e) = verifier.read_to_end(&mut text) {
         // A message larger than the buffer is checked at its end.
-        return Err(rejected(&e, &verifier.into_helper().problems));
+        return Err(rejected(
+            anyhow::Error::new(e),
+            &verifier.into_helper().problems,
+        ));
     }
     if !verifier.message_processed() {
         return Err(TrustError::Malformed(
@@ -214,9 +214,9 @@ pub fn verify_detached(
     let policy = StandardPolicy::new();
     let mut verifier = DetachedVerifierBuilder::from_bytes(signature)
         .and_then(|b| b.with_policy(&policy, policy_time(at), helper(keyring)))
-        .map_err(|e| TrustError::Malformed(e.to_string()))?;
+        .map_err(TrustError::Unreadable)?;
     if let Err(e) = verifier.verify_bytes(release) {
-        return Err(rejected(e.as_ref(), &verifier.into_helper().problems));
+        return Err(rejected(e, &verifier.into_helper().problems));
     }
     let signers = signers(verifier.into_helper())?;
     let text = String::from_utf8(release.to_vec())
