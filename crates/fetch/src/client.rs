@@ -121,9 +121,9 @@ fn client(timeouts: Timeouts) -> Result<reqwest::Client, FetchError> {
         .connect_timeout(Duration::from_secs(15))
         .read_timeout(timeouts.read)
         .build()
-        .map_err(|e| FetchError::Http {
+        .map_err(|source| FetchError::Request {
             url: "(client setup)".into(),
-            cause: e.to_string(),
+            source,
         })
 }
 
@@ -359,9 +359,7 @@ impl Fetcher {
             match result {
                 Ok(v) => return Ok((v, i)),
                 Err(e) => {
-                    let unreachable =
-                        matches!(e, FetchError::Http { .. } | FetchError::Unresolvable { .. });
-                    if !dead && unreachable {
+                    if !dead && e.is_unreachable() {
                         self.dead_hosts.lock().expect("lock").insert(host.clone());
                     }
                     if urls.get(i + 1).is_some() {
@@ -486,10 +484,6 @@ impl Fetcher {
         unpinned_limit: u64,
         conditional: Option<&Validators>,
     ) -> Result<Option<Downloaded>, FetchError> {
-        let http = |cause: String| FetchError::Http {
-            url: url.to_owned(),
-            cause,
-        };
         let mut request = self.http()?.get(url);
         if let Some(v) = conditional {
             if let Some(etag) = &v.etag {
@@ -503,13 +497,11 @@ impl Fetcher {
             // hyper-util reports resolver failures as connect errors
             // "dns error"; a name that does not resolve now will not in
             // the next seconds either.
-            if e.is_connect() && causes(&e).iter().any(|m| m.contains("dns error")) {
-                FetchError::Unresolvable {
-                    url: url.to_owned(),
-                    cause: error_chain(&e),
-                }
-            } else {
-                http(error_chain(&e))
+            let dns = e.is_connect() && causes(&e).iter().any(|m| m.contains("dns error"));
+            let (url, source) = (url.to_owned(), e.without_url());
+            match dns {
+                true => FetchError::Unresolvable { url, source },
+                false => FetchError::Request { url, source },
             }
         })?;
         let status = resp.status();
@@ -547,12 +539,10 @@ impl Fetcher {
         let mut got: u64 = 0;
         let mut body = resp.bytes_stream();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| FetchError::Interrupted {
+            let chunk = chunk.map_err(|e| FetchError::Broken {
                 url: url.to_owned(),
-                cause: format!(
-                    "download interrupted after {got} bytes: {}",
-                    error_chain(&e)
-                ),
+                got,
+                source: e.without_url(),
             })?;
             got += chunk.len() as u64;
             if got > limit {
@@ -633,12 +623,4 @@ fn host_of(url: &str) -> String {
         .ok()
         .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
         .unwrap_or_else(|| url.to_owned())
-}
-
-/// reqwest's Display hides the cause ("error sending request for url");
-/// the innermost errors say what happened ("dns error: ...", "connection
-/// refused"), so those are what a user sees.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let chain = causes(e);
-    chain[chain.len().saturating_sub(2)..].join(": ")
 }

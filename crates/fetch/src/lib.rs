@@ -50,10 +50,22 @@ pub enum FetchError {
     Offline { what: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The request failed in the HTTP stack (connection refused, TLS):
+    /// reqwest's error is the source.
+    #[error("cannot fetch {url}")]
+    Request {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
     /// The host name does not resolve: not worth a retry, the next source
     /// is tried at once.
-    #[error("cannot fetch {url}: {cause}")]
-    Unresolvable { url: String, cause: String },
+    #[error("cannot fetch {url}")]
+    Unresolvable {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("cannot fetch {what}: no source configured")]
     NoSource { what: String },
     /// The host answered but the body stopped, stalled past the read
@@ -61,14 +73,35 @@ pub enum FetchError {
     /// source; the host is not written off for the rest of the run.
     #[error("cannot fetch {url}: {cause}")]
     Interrupted { url: String, cause: String },
+    /// As [`FetchError::Interrupted`], with the HTTP stack's error as the
+    /// source.
+    #[error("cannot fetch {url}: download interrupted after {got} bytes")]
+    Broken {
+        url: String,
+        got: u64,
+        #[source]
+        source: reqwest::Error,
+    },
 }
 
 impl FetchError {
+    /// Whether the host did not answer at all (it is then skipped for the
+    /// rest of the run).
+    pub(crate) fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Http { .. } | FetchError::Request { .. } | FetchError::Unresolvable { .. }
+        )
+    }
+
     /// Whether trying the same URL again may help.
     pub(crate) fn is_transient(&self) -> bool {
         matches!(
             self,
-            FetchError::Http { .. } | FetchError::Interrupted { .. }
+            FetchError::Http { .. }
+                | FetchError::Request { .. }
+                | FetchError::Interrupted { .. }
+                | FetchError::Broken { .. }
         ) || matches!(self, FetchError::Status { status, .. } if *status == 429 || *status >= 500)
             || matches!(self, FetchError::SizeMismatch { expected, actual, .. } if actual < expected)
     }
