@@ -6,10 +6,10 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 
-use crate::LayerError;
 use crate::ldcache::elf_soname;
 use crate::path::{is_merged_top, normalize, usrmerge};
 use crate::writer::{Compression, Entry, Kind, Layer, LayerWriter, Owner};
+use crate::{LayerError, io_err, path_err};
 
 /// How to turn a package into a layer.
 #[derive(Debug, Clone)]
@@ -67,9 +67,10 @@ pub fn extract_files(
     want: impl Fn(&str) -> bool,
 ) -> Result<(PackageMeta, Vec<FileData>), LayerError> {
     walk(deb, label, |_, data| {
-        let fail = |e: io::Error| LayerError::Deb {
+        let fail = |source| LayerError::Io {
             package: label.to_owned(),
-            cause: format!("data.tar: {e}"),
+            what: "data.tar".into(),
+            source,
         };
         let mut out = Vec::new();
         let mut tar = tar::Archive::new(data);
@@ -99,22 +100,21 @@ fn walk<T>(
         package: label.to_owned(),
         cause,
     };
-    let file = File::open(deb).map_err(|e| fail(format!("{}: {e}", deb.display())))?;
+    let io = |what: &str| io_err(label, what);
+    let file = File::open(deb).map_err(io(&deb.display().to_string()))?;
     let mut ar = ar::Archive::new(BufReader::new(file));
     let mut seen_binary = false;
     let mut meta = None;
     let mut out = None;
     while let Some(member) = ar.next_entry() {
-        let mut member = member.map_err(|e| fail(format!("not an ar archive: {e}")))?;
+        let mut member = member.map_err(io("not an ar archive"))?;
         let name = String::from_utf8_lossy(member.header().identifier())
             .trim_end_matches('/')
             .to_owned();
         match name.as_str() {
             "debian-binary" => {
                 let mut v = String::new();
-                member
-                    .read_to_string(&mut v)
-                    .map_err(|e| fail(format!("debian-binary: {e}")))?;
+                member.read_to_string(&mut v).map_err(io("debian-binary"))?;
                 if !v.starts_with("2.") {
                     return Err(fail(format!("unsupported .deb format {:?}", v.trim())));
                 }
@@ -208,23 +208,21 @@ fn write_layer(
         path: path.to_owned(),
         cause,
     };
-    let fail = |cause: String| LayerError::Deb {
-        package: label.to_owned(),
-        cause,
-    };
     let mut tar = tar::Archive::new(r);
-    for entry in tar.entries().map_err(|e| fail(format!("data.tar: {e}")))? {
-        let entry = entry.map_err(|e| fail(format!("data.tar: {e}")))?;
+    let io = |what: &str| io_err(label, what);
+    let unplaceable = |path: &str| path_err(label, path);
+    for entry in tar.entries().map_err(io("data.tar"))? {
+        let entry = entry.map_err(io("data.tar"))?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let header = entry.header();
-        let mut path = normalize(&raw).map_err(|e| bad(&raw, e.to_string()))?;
+        let mut path = normalize(&raw).map_err(unplaceable(&raw))?;
         if path.is_empty() {
             // The root directory belongs to the image, not a package.
             continue;
         }
         let kind = match Kind::of_tar_entry(&entry, |cause| bad(&raw, cause))? {
             Kind::Hardlink(target) => {
-                let target = normalize(&target).map_err(|e| bad(&raw, e.to_string()))?;
+                let target = normalize(&target).map_err(unplaceable(&raw))?;
                 Kind::Hardlink(if opts.usrmerge {
                     usrmerge(&target)
                 } else {
@@ -247,17 +245,17 @@ fn write_layer(
             }
         }
         let owner = Owner {
-            uid: header.uid().map_err(|e| bad(&raw, e.to_string()))?,
-            gid: header.gid().map_err(|e| bad(&raw, e.to_string()))?,
+            uid: header.uid().map_err(io(&raw))?,
+            gid: header.gid().map_err(io(&raw))?,
             user: name_of(header.username_bytes()),
             group: name_of(header.groupname_bytes()),
         };
         let mut e = Entry {
             path: path.clone(),
             kind,
-            mode: header.mode().map_err(|e| bad(&raw, e.to_string()))?,
+            mode: header.mode().map_err(io(&raw))?,
             owner,
-            mtime: header.mtime().map_err(|e| bad(&raw, e.to_string()))?,
+            mtime: header.mtime().map_err(io(&raw))?,
             soname: None,
         };
         if looks_like_library(&e) {

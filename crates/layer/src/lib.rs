@@ -56,6 +56,23 @@ pub enum LayerError {
         #[source]
         source: std::io::Error,
     },
+    /// Reading a package or tarball failed in I/O (ar, tar,
+    /// decompression): `what` names the part, the error is the source.
+    #[error("cannot read {package}: {what}")]
+    Io {
+        package: String,
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A path in a package or tarball that cannot be placed.
+    #[error("cannot use {package}: {path}")]
+    Path {
+        package: String,
+        path: String,
+        #[source]
+        source: PathError,
+    },
     /// A file or directory a layer is made from.
     #[error("cannot read {path}")]
     Read {
@@ -63,4 +80,27 @@ pub enum LayerError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// `LayerError::Io` for `what` of `package`, as a `map_err` argument.
+pub(crate) fn io_err(
+    package: &str,
+    what: &str,
+) -> impl FnOnce(std::io::Error) -> LayerError + use<> {
+    let (package, what) = (package.to_owned(), what.to_owned());
+    move |source| LayerError::Io {
+        package,
+        what,
+        source,
+    }
+}
+
+/// `LayerError::Path` for `path` of `package`, as a `map_err` argument.
+pub(crate) fn path_err(package: &str, path: &str) -> impl FnOnce(PathError) -> LayerError + use<> {
+    let (package, path) = (package.to_owned(), path.to_owned());
+    move |source| LayerError::Path {
+        package,
+        path,
+        source,
+    }
 }

@@ -15,24 +15,33 @@ use crate::writer::EntryInfo;
 /// The entries of the layer blob at `path` (`media_type` says how it is
 /// compressed).
 pub fn read_layer(path: &Path, media_type: &str) -> Result<Vec<EntryInfo>, LayerError> {
-    let fail = |cause: String| LayerError::Deb {
-        package: path.display().to_string(),
-        cause,
+    let label = path.display().to_string();
+    let fail = |source| LayerError::Io {
+        package: label.clone(),
+        what: "tar".into(),
+        source,
     };
-    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let file = std::fs::File::open(path).map_err(|source| LayerError::Read {
+        path: label.clone(),
+        source,
+    })?;
     let reader: Box<dyn Read> = if media_type.ends_with("+gzip") || media_type.ends_with(".gzip") {
         Box::new(flate2::read::GzDecoder::new(file))
     } else if media_type.ends_with("+zstd") {
-        Box::new(zstd::stream::read::Decoder::new(file).map_err(|e| fail(e.to_string()))?)
+        Box::new(zstd::stream::read::Decoder::new(file).map_err(fail)?)
     } else {
         Box::new(file)
     };
     let mut out = Vec::new();
     let mut tar = tar::Archive::new(reader);
-    for entry in tar.entries().map_err(|e| fail(e.to_string()))? {
-        let mut entry = entry.map_err(|e| fail(e.to_string()))?;
+    for entry in tar.entries().map_err(fail)? {
+        let mut entry = entry.map_err(fail)?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let path = normalize(&raw).map_err(|e| fail(format!("{raw}: {e}")))?;
+        let path = normalize(&raw).map_err(|source| LayerError::Path {
+            package: label.clone(),
+            path: raw.clone(),
+            source,
+        })?;
         let h = entry.header().clone();
         let target = entry
             .link_name_bytes()
@@ -43,7 +52,7 @@ pub fn read_layer(path: &Path, media_type: &str) -> Result<Vec<EntryInfo>, Layer
             tar::EntryType::Link => ("hardlink", None),
             _ => {
                 let mut hash = Sha256::new();
-                std::io::copy(&mut entry, &mut hash).map_err(|e| fail(e.to_string()))?;
+                std::io::copy(&mut entry, &mut hash).map_err(fail)?;
                 ("file", Some(hex::encode(hash.finalize())))
             }
         };

@@ -10,9 +10,9 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-use crate::LayerError;
 use crate::path::normalize;
 use crate::writer::{Compression, Entry, Kind, Layer, LayerWriter, Owner};
+use crate::{LayerError, io_err, path_err};
 
 /// How an upstream tarball becomes a layer.
 #[derive(Debug, Clone)]
@@ -48,25 +48,25 @@ pub fn layer_from_tarball(
         path: path.to_owned(),
         cause,
     };
-    let file = File::open(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    let io = |what: &str| io_err(label, what);
+    let unplaceable = |path: &str| path_err(label, path);
+    let shown = path.display().to_string();
+    let file = File::open(path).map_err(io(&shown))?;
     let mut file = BufReader::new(file);
     let mut magic = [0u8; 6];
-    let n = file
-        .read(&mut magic)
-        .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    let n = file.read(&mut magic).map_err(io(&shown))?;
     let head = std::io::Cursor::new(magic[..n].to_vec()).chain(file);
     let reader: Box<dyn Read> = match &magic[..n] {
         [0x1f, 0x8b, ..] => Box::new(flate2::read::GzDecoder::new(head)),
         [0xfd, b'7', b'z', b'X', b'Z', 0x00] => Box::new(xz2::read::XzDecoder::new(head)),
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(
-            zstd::stream::read::Decoder::new(head).map_err(|e| fail(format!("zstd: {e}")))?,
-        ),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => {
+            Box::new(zstd::stream::read::Decoder::new(head).map_err(io("zstd"))?)
+        }
         _ => return Err(fail("not a gzip, xz or zstd compressed tar".into())),
     };
     // The destination is an image path: `/nodejs` and `nodejs` are one.
-    let dest =
-        normalize(opts.dest.trim_start_matches('/')).map_err(|e| bad(&opts.dest, e.to_string()))?;
-    let strip = normalize(&opts.strip).map_err(|e| bad(&opts.strip, e.to_string()))?;
+    let dest = normalize(opts.dest.trim_start_matches('/')).map_err(unplaceable(&opts.dest))?;
+    let strip = normalize(&opts.strip).map_err(unplaceable(&opts.strip))?;
     // A keep path covers itself and everything below it.
     let covers = |k: &str, p: &str| p == k || p.strip_prefix(k).is_some_and(|r| r.starts_with('/'));
     let kept = |p: &str| opts.keep.iter().any(|k| covers(k, p));
@@ -90,10 +90,10 @@ pub fn layer_from_tarball(
     let mut w = LayerWriter::new(out_dir, opts.epoch, opts.compression)?;
     let mut found = vec![false; opts.keep.len()];
     let mut tar = tar::Archive::new(reader);
-    for entry in tar.entries().map_err(|e| fail(format!("tar: {e}")))? {
-        let entry = entry.map_err(|e| fail(format!("tar: {e}")))?;
+    for entry in tar.entries().map_err(io("tar"))? {
+        let entry = entry.map_err(io("tar"))?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let path = normalize(&raw).map_err(|e| bad(&raw, e.to_string()))?;
+        let path = normalize(&raw).map_err(unplaceable(&raw))?;
         let rel = if path == strip {
             ""
         } else {
@@ -121,7 +121,7 @@ pub fn layer_from_tarball(
                 Kind::Symlink(target)
             }
             Kind::Hardlink(target) => {
-                let target = normalize(&target).map_err(|e| bad(&raw, e.to_string()))?;
+                let target = normalize(&target).map_err(unplaceable(&raw))?;
                 let target = target
                     .strip_prefix(&format!("{strip}/"))
                     .filter(|t| kept(t))
@@ -154,9 +154,9 @@ pub fn layer_from_tarball(
         let e = Entry {
             path: at.clone(),
             kind,
-            mode: header.mode().map_err(|e| bad(&raw, e.to_string()))?,
+            mode: header.mode().map_err(io(&raw))?,
             owner: Owner::root(),
-            mtime: header.mtime().map_err(|e| bad(&raw, e.to_string()))?,
+            mtime: header.mtime().map_err(io(&raw))?,
             soname: None,
         };
         w.add(e, entry).map_err(|c| bad(&at, c))?;
