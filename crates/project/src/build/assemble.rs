@@ -3,6 +3,7 @@
 //! annotations, and the SBOM attached to it.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use distill_image::{
     ConfigDoc, Descriptor, History, ImageConfig, Layout, MANIFEST, RootFs, SPDX_MEDIA_TYPE,
@@ -11,8 +12,8 @@ use distill_image::{
 use distill_layer::Tree;
 use distill_lock::LockedPackage;
 
-use super::ImageBuild;
 use super::layers::Made;
+use super::{Built, ImageBuild, Parts, Tools, recipes};
 use crate::artifacts::ArtifactSpec;
 use crate::error::{Context, Result, fail};
 use crate::spec::{BuildSpec, TagSpec};
@@ -29,6 +30,100 @@ pub(super) struct Assembly<'a> {
 }
 
 impl Assembly<'_> {
+    /// The layout of image `t`: its generated layers per architecture,
+    /// then per tag and architecture the stack, image and SBOM, and per
+    /// tag the index; written to `dest` in one commit.
+    pub(super) fn layout(
+        &self,
+        t: &ImageBuild<'_>,
+        parts: &Parts<'_, '_>,
+        dest: &Path,
+    ) -> Result<Vec<Built>> {
+        let mut extras: BTreeMap<&str, Vec<Made>> = BTreeMap::new();
+        for (arch, pkgs) in &t.archs {
+            extras.insert(arch, self.extras(t, arch, pkgs, parts)?);
+        }
+        // The same on every manifest and index of the image.
+        let annotations = self.annotations(t)?;
+        let mut layout = Layout::create(dest)?;
+        let mut built = Vec::new();
+        for (tag, tag_spec) in &self.build.tags {
+            let mut manifests = Vec::new();
+            for (arch, pkgs) in &t.archs {
+                let arch = arch.as_str();
+                // The debug tags' own packages go above the image's.
+                let mut pkgs: Vec<&LockedPackage> = pkgs.clone();
+                if tag_spec.debug {
+                    pkgs.extend(&t.debug[arch]);
+                }
+                let stack = stack(t, arch, tag, tag_spec, &pkgs, &extras[arch], parts)?;
+                let desc = self.image(&mut layout, t, arch, tag_spec, &stack, &annotations)?;
+                let listed = listed(t, tag_spec, pkgs, &parts.plan.tools[arch]);
+                self.sbom(&mut layout, t, tag, arch, &desc, &listed)?;
+                let platform = desc.platform.clone().expect("image descriptors have one");
+                layout.tag(&format!("{tag}-{}", platform.architecture), desc.clone());
+                manifests.push(desc);
+            }
+            let index = distill_image::index(&manifests, &annotations);
+            let desc = layout.put(distill_image::INDEX, &index)?;
+            built.push(Built {
+                image: t.image.clone(),
+                distro: self.distro.to_owned(),
+                tag: tag.clone(),
+                digest: desc.digest.clone(),
+                path: dest.to_owned(),
+            });
+            layout.tag(tag, desc);
+        }
+        layout.commit()?;
+        Ok(built)
+    }
+
+    /// The image's generated layers for `arch`, shared by its tags:
+    /// symlinks, locales, the Java trust store, ld.so.cache.
+    fn extras(
+        &self,
+        t: &ImageBuild<'_>,
+        arch: &str,
+        pkgs: &[&LockedPackage],
+        parts: &Parts<'_, '_>,
+    ) -> Result<Vec<Made>> {
+        let (layers, tools, debs) = (parts.layers, &parts.plan.tools[arch], &parts.inputs.debs);
+        let mut own = Vec::new();
+        own.extend(recipes::symlinks(layers, &t.settings.symlinks, arch)?);
+        if !t.settings.locales.is_empty() {
+            let p = tools.locales.ok_or_else(|| {
+                fail!(
+                    "cannot build {}: it wants locales but [build] names no locales package",
+                    t.image
+                )
+            })?;
+            own.push(recipes::locales(
+                layers,
+                &t.settings.locales,
+                p,
+                &debs[&p.sha256],
+            )?);
+        }
+        if let Some(spec) = &t.settings.java_keystore {
+            let p = tools.ca.ok_or_else(|| {
+                fail!(
+                    "cannot build {}: its java_keystore needs [build] ca-certificates",
+                    t.image
+                )
+            })?;
+            own.push(recipes::java_keystore(layers, spec, p, &debs[&p.sha256])?);
+        }
+        if t.settings.ld_so_cache {
+            let below: Vec<&Made> = pkgs
+                .iter()
+                .map(|p| &parts.made.packages[p.sha256.as_str()])
+                .collect();
+            own.push(recipes::ld_cache(layers, arch, &below)?);
+        }
+        Ok(own)
+    }
+
     /// Writes the config and manifest of `t` for `arch` and `tag` into
     /// the layout; returns the manifest's descriptor, with its platform.
     pub(super) fn image(
@@ -231,6 +326,56 @@ fn upstream(version: &str) -> String {
     let v = version.split_once(':').map_or(version, |(_, v)| v);
     let v = v.rsplit_once('-').map_or(v, |(u, _)| u);
     v.split('+').next().unwrap_or(v).to_owned()
+}
+
+/// The layers of one tag's image for `arch`, bottom first: its packages,
+/// the skeleton, the image's generated layers, busybox on debug tags, and
+/// on top the upstream artifacts (as distroless puts Node on its cc
+/// images).
+fn stack<'m>(
+    t: &ImageBuild<'_>,
+    arch: &str,
+    tag: &str,
+    tag_spec: &TagSpec,
+    pkgs: &[&LockedPackage],
+    extras: &'m [Made],
+    parts: &Parts<'m, '_>,
+) -> Result<Vec<&'m Made>> {
+    let made = parts.made;
+    let mut stack: Vec<&Made> = pkgs
+        .iter()
+        .map(|p| &made.packages[p.sha256.as_str()])
+        .collect();
+    stack.push(&made.skeletons[arch]);
+    stack.extend(extras);
+    if tag_spec.debug {
+        stack.push(
+            made.busybox
+                .get(arch)
+                .ok_or_else(|| fail!("cannot build tag {tag}: no busybox package configured"))?,
+        );
+    }
+    let own = &t.artifacts[arch];
+    stack.extend(own.iter().map(|a| &made.artifacts[a.sha256.as_str()]));
+    Ok(stack)
+}
+
+/// What the SBOM lists: the image's packages and the ones the build took
+/// files from (CA bundle, busybox on debug tags, locales).
+fn listed<'l>(
+    t: &ImageBuild<'_>,
+    tag_spec: &TagSpec,
+    mut pkgs: Vec<&'l LockedPackage>,
+    tools: &Tools<'l>,
+) -> Vec<&'l LockedPackage> {
+    pkgs.extend(tools.ca);
+    if tag_spec.debug {
+        pkgs.extend(tools.busybox);
+    }
+    if !t.settings.locales.is_empty() {
+        pkgs.extend(tools.locales);
+    }
+    pkgs
 }
 
 #[cfg(test)]

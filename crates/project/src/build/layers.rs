@@ -16,8 +16,10 @@ use distill_lock::{Lock, LockedArtifact, LockedPackage};
 use distill_store::write_atomic;
 use sha2::Digest;
 
+use super::{Inputs, Plan, recipes};
 use crate::artifacts::ArtifactSpec;
 use crate::error::{Context, Result, fail};
+use crate::project::Project;
 
 /// Bump when the bytes a layer is made of change for the same inputs, so
 /// cached layers of older distills are not reused.
@@ -231,6 +233,155 @@ pub(super) async fn fetch_artifacts<'a>(
     }))
     .await?;
     Ok(got.into_iter().collect())
+}
+
+/// Every layer of one distro's build, made once: what the images stack.
+pub(super) struct MadeLayers<'a> {
+    /// By the .deb's sha256.
+    pub packages: BTreeMap<&'a str, Made>,
+    /// By the tarball's sha256.
+    pub artifacts: BTreeMap<&'a str, Made>,
+    /// Per architecture: the skeleton (with the CA bundle) and busybox.
+    pub skeletons: BTreeMap<&'a str, Made>,
+    pub busybox: BTreeMap<&'a str, Made>,
+}
+
+/// One layer to make.
+enum Work<'l> {
+    Artifact(&'l LockedArtifact),
+    Package(&'l LockedPackage),
+    Skeleton(&'l str, Option<&'l LockedPackage>),
+    Busybox(&'l str, &'l LockedPackage),
+}
+
+impl Work<'_> {
+    /// How big its input is, for the schedule.
+    fn size(&self) -> u64 {
+        match self {
+            Work::Artifact(a) => a.size,
+            Work::Package(p) | Work::Busybox(_, p) | Work::Skeleton(_, Some(p)) => p.size,
+            Work::Skeleton(_, None) => 0,
+        }
+    }
+}
+
+impl Project {
+    /// Makes every layer `plan` names (or takes it from the layer cache),
+    /// on every core, in one queue, the biggest first: a JDK started last
+    /// would leave the other cores idle at the end. The layers the build
+    /// makes of its tools (the skeleton with the CA bundle, busybox) are
+    /// in the queue too.
+    pub(super) fn make_layers<'a>(
+        &self,
+        name: &str,
+        lock: &Lock,
+        layers: &Layers,
+        plan: &Plan<'a>,
+        inputs: &Inputs,
+    ) -> Result<MadeLayers<'a>> {
+        let distro = self.distro(name)?;
+        let build = &self.config.build;
+        let (debs, tarballs) = (&inputs.debs, &inputs.tarballs);
+        let work: Vec<Work<'a>> = (plan.uses.values().map(|a| Work::Artifact(a)))
+            .chain(plan.needed.values().map(|p| Work::Package(p)))
+            .chain(
+                plan.tools
+                    .iter()
+                    .map(|(arch, t)| Work::Skeleton(arch, t.ca)),
+            )
+            .chain(
+                plan.tools
+                    .iter()
+                    .filter_map(|(arch, t)| t.busybox.map(|p| Work::Busybox(arch, p))),
+            )
+            .collect();
+        let steps = self
+            .observer()
+            .steps(work.len() as u64, &format!("{name} layers"));
+        let done = largest_first(&work, Work::size, |w| {
+            let made = match w {
+                Work::Artifact(a) => {
+                    let spec = self.config.artifacts.get(&a.name).ok_or_else(|| {
+                        fail!(
+                            "cannot build: the {} lock pins artifact {}, which packages.toml lacks; run `distill lock`",
+                            lock.distro,
+                            a.name
+                        )
+                    })?;
+                    layers.artifact(a, spec, &tarballs[&a.sha256])?
+                }
+                Work::Package(p) => layers.package(p, &debs[&p.sha256])?,
+                Work::Skeleton(_, ca) => {
+                    let ca = ca.map(|p| (p, debs[&p.sha256].as_path()));
+                    recipes::skeleton(layers, build, distro, ca)?
+                }
+                Work::Busybox(_, p) => recipes::busybox(layers, p, &debs[&p.sha256])?,
+            };
+            steps.advance(1);
+            Ok(made)
+        })?;
+        let mut made = MadeLayers {
+            packages: BTreeMap::new(),
+            artifacts: BTreeMap::new(),
+            skeletons: BTreeMap::new(),
+            busybox: BTreeMap::new(),
+        };
+        for (w, layer) in work.into_iter().zip(done) {
+            match w {
+                Work::Artifact(a) => made.artifacts.insert(a.sha256.as_str(), layer),
+                Work::Package(p) => made.packages.insert(p.sha256.as_str(), layer),
+                Work::Skeleton(arch, _) => made.skeletons.insert(arch, layer),
+                Work::Busybox(arch, _) => made.busybox.insert(arch, layer),
+            };
+        }
+        Ok(made)
+    }
+}
+
+/// `f` of every item on rayon's threads, the largest (by `size`) started
+/// first; the results in the items' order. After an error no new item is
+/// started, and the first error in item order is returned.
+fn largest_first<T: Sync, R: Send>(
+    items: &[T],
+    size: impl Fn(&T) -> u64,
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    // Ties in item order, so the schedule is the same on every run.
+    order.sort_by_key(|&i| (std::cmp::Reverse(size(&items[i])), i));
+    let results: Vec<Mutex<Option<Result<R>>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    let (next, failed) = (AtomicUsize::new(0), AtomicBool::new(false));
+    rayon::scope(|s| {
+        for _ in 0..rayon::current_num_threads().min(items.len()) {
+            s.spawn(|_| {
+                while !failed.load(Ordering::Relaxed) {
+                    let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
+                    let r = f(&items[i]);
+                    failed.fetch_or(r.is_err(), Ordering::Relaxed);
+                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                }
+            });
+        }
+    });
+    let mut out = Vec::with_capacity(items.len());
+    let mut first_error = None;
+    for r in results {
+        match r.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(Ok(v)) => out.push(v),
+            Some(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            None => {}
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 /// The cache's file is named by its hash and was checked when stored; it

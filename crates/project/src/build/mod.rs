@@ -13,15 +13,16 @@ mod recipes;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use distill_image::{Layout, platform_of};
+use distill_image::platform_of;
 use distill_layer::Compression;
 use distill_lock::{Lock, LockedArtifact, LockedPackage};
 
 use self::assemble::Assembly;
-use self::layers::{Layers, Made, fetch_artifacts, fetch_debs};
+use self::layers::{Layers, MadeLayers, fetch_artifacts, fetch_debs};
 use crate::error::{Context, Error, Result, fail};
 use crate::images::{ImageSettings, settings};
 use crate::project::{Project, read_lock_file};
+use crate::spec::BuildSpec;
 
 /// What to build, and how.
 #[derive(Debug, Clone)]
@@ -258,7 +259,11 @@ impl Project {
         Ok(out)
     }
 
-    /// Builds `images` of one distro into layouts under `out`.
+    /// Builds `images` of one distro into layouts under `out`, in three
+    /// steps: [`plan`] what the images need, make every layer once
+    /// ([`Project::make_layers`], fetching the .debs and tarballs first),
+    /// and assemble each image's layout from them
+    /// ([`Assembly::layout`]).
     fn build_distro(
         &self,
         name: &str,
@@ -280,117 +285,13 @@ impl Project {
             compression: opts.compression,
             usrmerge: distro.merged_usr,
         };
-        let debug = build.tags.values().any(|t| t.debug);
-        // Every package any image needs, and per architecture the packages
-        // the build takes files from without installing them: the CA
-        // bundle's source, and busybox for debug tags.
-        // Keyed by the .deb itself: an `all` package can be two .debs, one
-        // per set of architectures.
-        let mut needed: BTreeMap<(&str, &str, &str), &LockedPackage> = BTreeMap::new();
-        let mut tools: BTreeMap<&str, Tools> = BTreeMap::new();
-        let locales = images.iter().any(|t| !t.settings.locales.is_empty());
-        for t in images {
-            for (arch, pkgs) in &t.archs {
-                let added = if debug { &t.debug[arch][..] } else { &[] };
-                for p in pkgs.iter().chain(added) {
-                    needed.insert((&p.name, &p.architecture, p.sha256.as_str()), p);
-                }
-                if !tools.contains_key(arch.as_str()) {
-                    let tool = |n: &Option<String>| n.as_deref().map(|n| locked(lock, n, arch));
-                    let busybox = if debug { tool(&build.busybox) } else { None };
-                    let locales = if locales { tool(&build.locales) } else { None };
-                    tools.insert(
-                        arch,
-                        Tools {
-                            ca: tool(&build.ca_certificates).transpose()?,
-                            busybox: busybox.transpose()?,
-                            locales: locales.transpose()?,
-                        },
-                    );
-                }
-            }
-        }
-        let tool_debs = tools
-            .values()
-            .flat_map(|t| t.ca.into_iter().chain(t.busybox).chain(t.locales));
-        let uses: BTreeMap<(&str, &str), &LockedArtifact> = images
-            .iter()
-            .flat_map(|t| t.artifacts.values().flatten())
-            .map(|a| ((a.name.as_str(), a.architecture.as_str()), *a))
-            .collect();
+        let plan = plan(build, lock, images)?;
         let (debs, tarballs) = self.block_on(futures_util::future::try_join(
-            fetch_debs(
-                &self.fetcher,
-                distro,
-                lock,
-                needed.values().copied().chain(tool_debs),
-            ),
-            fetch_artifacts(&self.fetcher, uses.values().copied()),
+            fetch_debs(&self.fetcher, distro, lock, plan.debs()),
+            fetch_artifacts(&self.fetcher, plan.uses.values().copied()),
         ))?;
-
-        // One queue for every layer to make, the biggest first: a JDK
-        // started last would leave the other cores idle at the end. The
-        // layers the build makes of its tools (the skeleton with the CA
-        // bundle, busybox) are in it too.
-        enum Work<'l> {
-            Artifact(&'l LockedArtifact),
-            Package(&'l LockedPackage),
-            Skeleton(&'l str, Option<&'l LockedPackage>),
-            Busybox(&'l str, &'l LockedPackage),
-        }
-        let work: Vec<Work> = (uses.values().map(|a| Work::Artifact(a)))
-            .chain(needed.values().map(|p| Work::Package(p)))
-            .chain(tools.iter().map(|(arch, t)| Work::Skeleton(arch, t.ca)))
-            .chain(
-                tools
-                    .iter()
-                    .filter_map(|(arch, t)| t.busybox.map(|p| Work::Busybox(arch, p))),
-            )
-            .collect();
-        let steps = self
-            .observer()
-            .steps(work.len() as u64, &format!("{name} layers"));
-        let size = |w: &Work| match w {
-            Work::Artifact(a) => a.size,
-            Work::Package(p) | Work::Busybox(_, p) | Work::Skeleton(_, Some(p)) => p.size,
-            Work::Skeleton(_, None) => 0,
-        };
-        let done = largest_first(&work, size, |w| {
-            let made = match w {
-                Work::Artifact(a) => {
-                    let spec = self.config.artifacts.get(&a.name).ok_or_else(|| {
-                        fail!(
-                            "cannot build: the {} lock pins artifact {}, which packages.toml lacks; run `distill lock`",
-                            lock.distro,
-                            a.name
-                        )
-                    })?;
-                    layers.artifact(a, spec, &tarballs[&a.sha256])?
-                }
-                Work::Package(p) => layers.package(p, &debs[&p.sha256])?,
-                Work::Skeleton(_, ca) => {
-                    let ca = ca.map(|p| (p, debs[&p.sha256].as_path()));
-                    recipes::skeleton(&layers, build, distro, ca)?
-                }
-                Work::Busybox(_, p) => recipes::busybox(&layers, p, &debs[&p.sha256])?,
-            };
-            steps.advance(1);
-            Ok(made)
-        })?;
-        let mut from_artifacts: BTreeMap<&str, Made> = BTreeMap::new();
-        let mut made: BTreeMap<&str, Made> = BTreeMap::new();
-        let mut skeletons: BTreeMap<&str, Made> = BTreeMap::new();
-        let mut busybox: BTreeMap<&str, Made> = BTreeMap::new();
-        for (w, layer) in work.iter().zip(done) {
-            match w {
-                Work::Artifact(a) => from_artifacts.insert(a.sha256.as_str(), layer),
-                Work::Package(p) => made.insert(p.sha256.as_str(), layer),
-                Work::Skeleton(arch, _) => skeletons.insert(arch, layer),
-                Work::Busybox(arch, _) => busybox.insert(arch, layer),
-            };
-        }
-        drop(steps);
-
+        let inputs = Inputs { debs, tarballs };
+        let made = self.make_layers(name, lock, &layers, &plan, &inputs)?;
         let assembly = Assembly {
             build,
             artifacts: &self.config.artifacts,
@@ -402,100 +303,101 @@ impl Project {
         let mut built = Vec::new();
         for t in images {
             let dest = out.join(format!("{}-{name}", t.image));
-            // The image's generated layers per architecture, shared by the
-            // tags: symlinks, locales, the Java trust store, ld.so.cache.
-            let mut extras: BTreeMap<&str, Vec<Made>> = BTreeMap::new();
-            for (arch, pkgs) in &t.archs {
-                let mut own = Vec::new();
-                own.extend(recipes::symlinks(&layers, &t.settings.symlinks, arch)?);
-                if !t.settings.locales.is_empty() {
-                    let p = tools[arch.as_str()].locales.ok_or_else(|| {
-                        fail!(
-                            "cannot build {}: it wants locales but [build] names no locales package",
-                            t.image
-                        )
-                    })?;
-                    own.push(recipes::locales(
-                        &layers,
-                        &t.settings.locales,
-                        p,
-                        &debs[&p.sha256],
-                    )?);
-                }
-                if let Some(spec) = &t.settings.java_keystore {
-                    let p = tools[arch.as_str()].ca.ok_or_else(|| {
-                        fail!(
-                            "cannot build {}: its java_keystore needs [build] ca-certificates",
-                            t.image
-                        )
-                    })?;
-                    own.push(recipes::java_keystore(&layers, spec, p, &debs[&p.sha256])?);
-                }
-                if t.settings.ld_so_cache {
-                    let below: Vec<&Made> = pkgs.iter().map(|p| &made[p.sha256.as_str()]).collect();
-                    own.push(recipes::ld_cache(&layers, arch, &below)?);
-                }
-                extras.insert(arch, own);
-            }
-            // The same on every manifest and index of the image.
-            let annotations = assembly.annotations(t)?;
-            let mut layout = Layout::create(&dest)?;
-            for (tag, tag_spec) in &build.tags {
-                let mut manifests = Vec::new();
-                for (arch, pkgs) in &t.archs {
-                    let arch = arch.as_str();
-                    // The debug tags' own packages go above the image's.
-                    let mut pkgs: Vec<&LockedPackage> = pkgs.clone();
-                    if tag_spec.debug {
-                        pkgs.extend(&t.debug[arch]);
-                    }
-                    let mut stack: Vec<&Made> =
-                        pkgs.iter().map(|p| &made[p.sha256.as_str()]).collect();
-                    stack.push(&skeletons[arch]);
-                    stack.extend(&extras[arch]);
-                    if tag_spec.debug {
-                        stack.push(busybox.get(arch).ok_or_else(|| {
-                            fail!("cannot build tag {tag}: no busybox package configured")
-                        })?);
-                    }
-                    // On top, as distroless puts Node on its cc images.
-                    let own = &t.artifacts[arch];
-                    stack.extend(own.iter().map(|a| &from_artifacts[a.sha256.as_str()]));
-                    let desc =
-                        assembly.image(&mut layout, t, arch, tag_spec, &stack, &annotations)?;
-                    // The SBOM: the image's packages and the ones the build
-                    // took files from (CA bundle, busybox).
-                    let mut listed: Vec<&LockedPackage> = pkgs.clone();
-                    listed.extend(tools[arch].ca);
-                    if tag_spec.debug {
-                        listed.extend(tools[arch].busybox);
-                    }
-                    if !t.settings.locales.is_empty() {
-                        listed.extend(tools[arch].locales);
-                    }
-                    assembly.sbom(&mut layout, t, tag, arch, &desc, &listed)?;
-                    let platform = desc.platform.clone().expect("image descriptors have one");
-                    layout.tag(&format!("{tag}-{}", platform.architecture), desc.clone());
-                    manifests.push(desc);
-                }
-                let index = distill_image::index(&manifests, &annotations);
-                let desc = layout.put(distill_image::INDEX, &index)?;
-                built.push(Built {
-                    image: t.image.clone(),
-                    distro: name.to_owned(),
-                    tag: tag.clone(),
-                    digest: desc.digest.clone(),
-                    path: dest.clone(),
-                });
-                layout.tag(tag, desc);
-            }
-            layout.commit()?;
+            let parts = Parts {
+                layers: &layers,
+                plan: &plan,
+                inputs: &inputs,
+                made: &made,
+            };
+            built.extend(assembly.layout(t, &parts, &dest)?);
             if announce {
                 self.observer().note(&format!("wrote {}", dest.display()));
             }
         }
         Ok(built)
     }
+}
+
+/// What one distro's build needs, worked out from its images before
+/// anything is fetched.
+struct Plan<'a> {
+    /// Every package any image needs, keyed by the .deb itself: an `all`
+    /// package can be two .debs, one per set of architectures.
+    needed: BTreeMap<(&'a str, &'a str, &'a str), &'a LockedPackage>,
+    /// Per architecture, the packages the build takes files from without
+    /// installing them: the CA bundle's source, busybox for debug tags,
+    /// the locales.
+    tools: BTreeMap<&'a str, Tools<'a>>,
+    /// The upstream artifacts, by (name, architecture).
+    uses: BTreeMap<(&'a str, &'a str), &'a LockedArtifact>,
+}
+
+impl<'a> Plan<'a> {
+    /// Every .deb to fetch: the needed packages and the tools.
+    fn debs(&self) -> impl Iterator<Item = &'a LockedPackage> + '_ {
+        let tools = self
+            .tools
+            .values()
+            .flat_map(|t| t.ca.into_iter().chain(t.busybox).chain(t.locales));
+        self.needed.values().copied().chain(tools)
+    }
+}
+
+/// What images need of `lock`, with the tools `build` names.
+fn plan<'a>(build: &BuildSpec, lock: &'a Lock, images: &'a [ImageBuild<'a>]) -> Result<Plan<'a>> {
+    let debug = build.tags.values().any(|t| t.debug);
+    let locales = images.iter().any(|t| !t.settings.locales.is_empty());
+    let mut needed = BTreeMap::new();
+    let mut tools = BTreeMap::new();
+    for t in images {
+        for (arch, pkgs) in &t.archs {
+            let added = if debug { &t.debug[arch][..] } else { &[] };
+            for p in pkgs.iter().chain(added) {
+                needed.insert(
+                    (p.name.as_str(), p.architecture.as_str(), p.sha256.as_str()),
+                    *p,
+                );
+            }
+            if !tools.contains_key(arch.as_str()) {
+                let tool = |n: &Option<String>| n.as_deref().map(|n| locked(lock, n, arch));
+                let busybox = if debug { tool(&build.busybox) } else { None };
+                let locales = if locales { tool(&build.locales) } else { None };
+                tools.insert(
+                    arch.as_str(),
+                    Tools {
+                        ca: tool(&build.ca_certificates).transpose()?,
+                        busybox: busybox.transpose()?,
+                        locales: locales.transpose()?,
+                    },
+                );
+            }
+        }
+    }
+    let uses = images
+        .iter()
+        .flat_map(|t| t.artifacts.values().flatten())
+        .map(|a| ((a.name.as_str(), a.architecture.as_str()), *a))
+        .collect();
+    Ok(Plan {
+        needed,
+        tools,
+        uses,
+    })
+}
+
+/// The fetched files a build reads: .debs and upstream tarballs, by
+/// sha256.
+struct Inputs {
+    debs: BTreeMap<distill_debian::Sha256, PathBuf>,
+    tarballs: BTreeMap<distill_debian::Sha256, PathBuf>,
+}
+
+/// Everything an image's layout is assembled from.
+struct Parts<'p, 'a> {
+    layers: &'p Layers,
+    plan: &'p Plan<'a>,
+    inputs: &'p Inputs,
+    made: &'p MadeLayers<'a>,
 }
 
 /// The packages the build takes files from, for one architecture.
@@ -552,52 +454,6 @@ fn docker_archives(
         written.push((b.image.clone(), b.distro.clone(), arch.to_owned(), dest));
     }
     Ok(written)
-}
-
-/// `f` of every item on rayon's threads, the largest (by `size`) started
-/// first; the results in the items' order. After an error no new item is
-/// started, and the first error in item order is returned.
-fn largest_first<T: Sync, R: Send>(
-    items: &[T],
-    size: impl Fn(&T) -> u64,
-    f: impl Fn(&T) -> Result<R> + Sync,
-) -> Result<Vec<R>> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    // Ties in item order, so the schedule is the same on every run.
-    order.sort_by_key(|&i| (std::cmp::Reverse(size(&items[i])), i));
-    let results: Vec<Mutex<Option<Result<R>>>> = items.iter().map(|_| Mutex::new(None)).collect();
-    let (next, failed) = (AtomicUsize::new(0), AtomicBool::new(false));
-    rayon::scope(|s| {
-        for _ in 0..rayon::current_num_threads().min(items.len()) {
-            s.spawn(|_| {
-                while !failed.load(Ordering::Relaxed) {
-                    let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                        break;
-                    };
-                    let r = f(&items[i]);
-                    failed.fetch_or(r.is_err(), Ordering::Relaxed);
-                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
-                }
-            });
-        }
-    });
-    let mut out = Vec::with_capacity(items.len());
-    let mut first_error = None;
-    for r in results {
-        match r.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            Some(Ok(v)) => out.push(v),
-            Some(Err(e)) => {
-                first_error.get_or_insert(e);
-            }
-            None => {}
-        }
-    }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(out),
-    }
 }
 
 /// What one lock holds, for an error that says what does exist.
