@@ -95,152 +95,209 @@ struct Platform {
 }
 
 /// Appends as `opts` says. Needs no project: the base and target are
-/// all there is.
+/// all there is. Read the base's documents, make the new layers, write
+/// the new configs, manifests and index, then put it all in the target.
 pub fn append(opts: &AppendOptions) -> Result<Appended> {
+    let (base, target) = (Place::parse(&opts.base)?, Place::parse(&opts.target)?);
+    if opts.layers.is_empty() && opts.dirs.is_empty() && opts.platform_layers.is_empty() {
+        return Err(fail!("cannot append: give --layer, --dir or --platform"));
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context(|| "cannot start the async runtime".into())?;
-    {
-        let (base, target) = (Place::parse(&opts.base)?, Place::parse(&opts.target)?);
-        if opts.layers.is_empty() && opts.dirs.is_empty() && opts.platform_layers.is_empty() {
-            return Err(fail!("cannot append: give --layer, --dir or --platform"));
-        }
-        let client = crate::remote::registry_client(
-            opts.docker_config.as_ref(),
-            opts.plain_http,
-            opts.timeouts,
-            opts.retry.clone(),
-        )
-        .context(|| format!("cannot append onto {}", opts.base))?;
-        let scratch = tempfile::Builder::new()
-            .prefix("distill-append")
-            .tempdir()
-            .context(|| "cannot create a scratch directory".into())?;
-        let what = || format!("cannot append onto {}", opts.base);
-        let (top, platforms) = runtime.block_on(read_base(&client, &base)).context(what)?;
-        let created = platforms
-            .first()
-            .and_then(|p| p.config["created"].as_str())
-            .unwrap_or("1970-01-01T00:00:00Z")
-            .to_owned();
-        let epoch = opts.epoch.unwrap_or_else(|| rfc3339_seconds(&created));
-        // The layers every platform gets, then per platform.
-        let blobs = scratch.path().join("blobs");
-        let mut common = Vec::new();
-        for f in &opts.layers {
-            common.push(layer_from_file(f, &blobs)?);
-        }
-        let owner = match opts.owner {
-            Some((uid, gid)) => distill_layer::Owner::ids(uid, gid, "", ""),
-            None => distill_layer::Owner::root(),
-        };
-        for d in &opts.dirs {
-            common.push(layer_from_dir(d, &owner, epoch, Compression::Gzip, &blobs)?);
-        }
-        let mut own: BTreeMap<String, Vec<Layer>> = BTreeMap::new();
-        for (platform, f) in &opts.platform_layers {
-            if !platforms
-                .iter()
-                .any(|p| platform_name(&p.desc) == *platform)
-            {
-                return Err(fail!(
-                    "cannot append: the base has no platform {platform} (it has {})",
-                    platforms
-                        .iter()
-                        .map(|p| platform_name(&p.desc))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            own.entry(platform.clone())
-                .or_default()
-                .push(layer_from_file(f, &blobs)?);
-        }
-        let base_name = opts.base.clone();
-        // New configs and manifests.
-        let mut docs: Vec<(String, Vec<u8>)> = Vec::new(); // (media type, bytes), configs and manifests
-        let mut new_descs = Vec::new();
-        for p in &platforms {
-            let layers: Vec<&Layer> = common
-                .iter()
-                .chain(own.get(&platform_name(&p.desc)).into_iter().flatten())
-                .collect();
-            let config = new_config(&p.config, &layers, &created, opts);
-            let config_bytes = serde_json::to_vec(&config).expect("config serialises");
-            let config_desc = Descriptor::of(
-                p.manifest["config"]["mediaType"]
-                    .as_str()
-                    .unwrap_or(distill_image::CONFIG),
-                &config_bytes,
-            );
-            let mut m = p.manifest.clone();
-            m["config"] = serde_json::to_value(&config_desc).expect("descriptor");
-            let list = m["layers"]
-                .as_array_mut()
-                .ok_or_else(|| fail!("cannot append: a base manifest has no layers"))?;
-            for l in &layers {
-                list.push(serde_json::json!({
-                    "mediaType": l.compression.media_type(),
-                    "digest": l.digest,
-                    "size": l.size,
-                }));
-            }
-            m["annotations"][BASE_NAME] = base_name.clone().into();
-            m["annotations"][BASE_DIGEST] = p.desc.digest.clone().into();
-            let bytes = serde_json::to_vec(&m).expect("manifest serialises");
-            let media_type = p.desc.media_type.clone();
-            let mut desc = Descriptor::of(&media_type, &bytes);
-            desc.platform = p.desc.platform.clone();
-            docs.push((distill_image::CONFIG.to_owned(), config_bytes));
-            docs.push((media_type, bytes));
-            new_descs.push(desc);
-        }
-        let (top_type, top_bytes) = if crate::remote::is_index(&top.media_type) {
-            let index = serde_json::json!({
-                "schemaVersion": 2,
-                "mediaType": INDEX,
-                "manifests": new_descs,
-                "annotations": {BASE_NAME: base_name, BASE_DIGEST: top.digest},
-            });
-            (
-                INDEX.to_owned(),
-                serde_json::to_vec(&index).expect("index serialises"),
-            )
-        } else {
-            let (mt, bytes) = docs.last().cloned().expect("one platform");
-            (mt, bytes)
-        };
-        let top_desc = Descriptor::of(&top_type, &top_bytes);
-        let new_layers: Vec<&Layer> = common.iter().chain(own.values().flatten()).collect();
-        let base_layers: Vec<(String, u64)> = platforms
-            .iter()
-            .flat_map(|p| &p.doc.layers)
-            .map(|l| (l.digest.clone(), l.size))
-            .collect::<BTreeMap<_, _>>()
-            .into_iter()
-            .collect();
-        let write = Write {
-            client: &client,
-            base: &base,
-            scratch: scratch.path(),
-            blobs: &blobs,
-        };
-        let transferred = runtime
-            .block_on(write.target(
-                &target,
-                &base_layers,
-                &new_layers,
-                &docs,
-                (&top_desc, &top_bytes),
-            ))
-            .context(|| format!("cannot write {}", opts.target))?;
-        Ok(Appended {
-            target: opts.target.clone(),
-            digest: top_desc.digest,
-            base_blobs_transferred: transferred,
-        })
+    let what = || format!("cannot append onto {}", opts.base);
+    let client = crate::remote::registry_client(
+        opts.docker_config.as_ref(),
+        opts.plain_http,
+        opts.timeouts,
+        opts.retry.clone(),
+    )
+    .context(what)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("distill-append")
+        .tempdir()
+        .context(|| "cannot create a scratch directory".into())?;
+    let (top, platforms) = runtime.block_on(read_base(&client, &base)).context(what)?;
+    let created = platforms
+        .first()
+        .and_then(|p| p.config["created"].as_str())
+        .unwrap_or("1970-01-01T00:00:00Z")
+        .to_owned();
+    let epoch = opts.epoch.unwrap_or_else(|| rfc3339_seconds(&created));
+    let blobs = scratch.path().join("blobs");
+    let layers = new_layers(opts, &platforms, epoch, &blobs)?;
+    let image = new_image(opts, &top, &platforms, &layers, &created)?;
+    let new_layers: Vec<&Layer> = layers
+        .common
+        .iter()
+        .chain(layers.own.values().flatten())
+        .collect();
+    let base_layers: Vec<(String, u64)> = platforms
+        .iter()
+        .flat_map(|p| &p.doc.layers)
+        .map(|l| (l.digest.clone(), l.size))
+        .collect::<BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
+    let write = Write {
+        client: &client,
+        base: &base,
+        scratch: scratch.path(),
+        blobs: &blobs,
+    };
+    let transferred = runtime
+        .block_on(write.target(
+            &target,
+            &base_layers,
+            &new_layers,
+            &image.docs,
+            (&image.top, &image.top_bytes),
+        ))
+        .context(|| format!("cannot write {}", opts.target))?;
+    Ok(Appended {
+        target: opts.target.clone(),
+        digest: image.top.digest,
+        base_blobs_transferred: transferred,
+    })
+}
+
+/// The layers `append` adds: to every platform (`--layer`, `--dir`), and
+/// to one platform only (`--platform`), by `os/arch[/variant]`.
+struct NewLayers {
+    common: Vec<Layer>,
+    own: BTreeMap<String, Vec<Layer>>,
+}
+
+fn new_layers(
+    opts: &AppendOptions,
+    platforms: &[Platform],
+    epoch: u64,
+    blobs: &Path,
+) -> Result<NewLayers> {
+    let mut common = Vec::new();
+    for f in &opts.layers {
+        common.push(layer_from_file(f, blobs)?);
     }
+    let owner = match opts.owner {
+        Some((uid, gid)) => distill_layer::Owner::ids(uid, gid, "", ""),
+        None => distill_layer::Owner::root(),
+    };
+    for d in &opts.dirs {
+        common.push(layer_from_dir(d, &owner, epoch, Compression::Gzip, blobs)?);
+    }
+    let mut own: BTreeMap<String, Vec<Layer>> = BTreeMap::new();
+    for (platform, f) in &opts.platform_layers {
+        if !platforms
+            .iter()
+            .any(|p| platform_name(&p.desc) == *platform)
+        {
+            return Err(fail!(
+                "cannot append: the base has no platform {platform} (it has {})",
+                platforms
+                    .iter()
+                    .map(|p| platform_name(&p.desc))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        own.entry(platform.clone())
+            .or_default()
+            .push(layer_from_file(f, blobs)?);
+    }
+    Ok(NewLayers { common, own })
+}
+
+/// The new image's documents: per platform a config and a manifest
+/// (media type, bytes), and the top: an index over them, or the one
+/// manifest when the base was one.
+struct NewImage {
+    docs: Vec<(String, Vec<u8>)>,
+    top: Descriptor,
+    top_bytes: Vec<u8>,
+}
+
+fn new_image(
+    opts: &AppendOptions,
+    top: &Descriptor,
+    platforms: &[Platform],
+    layers: &NewLayers,
+    created: &str,
+) -> Result<NewImage> {
+    let mut docs: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut descs = Vec::new();
+    for p in platforms {
+        let added: Vec<&Layer> = layers
+            .common
+            .iter()
+            .chain(
+                layers
+                    .own
+                    .get(&platform_name(&p.desc))
+                    .into_iter()
+                    .flatten(),
+            )
+            .collect();
+        let config = new_config(&p.config, &added, created, opts);
+        let config_bytes = serde_json::to_vec(&config).expect("config serialises");
+        let bytes = new_manifest(p, &added, &config_bytes, &opts.base)?;
+        let mut desc = Descriptor::of(&p.desc.media_type, &bytes);
+        desc.platform = p.desc.platform.clone();
+        docs.push((distill_image::CONFIG.to_owned(), config_bytes));
+        docs.push((p.desc.media_type.clone(), bytes));
+        descs.push(desc);
+    }
+    let (top_type, top_bytes) = if crate::remote::is_index(&top.media_type) {
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": INDEX,
+            "manifests": descs,
+            "annotations": {BASE_NAME: opts.base, BASE_DIGEST: top.digest},
+        });
+        (
+            INDEX.to_owned(),
+            serde_json::to_vec(&index).expect("index serialises"),
+        )
+    } else {
+        docs.last().cloned().expect("one platform")
+    };
+    Ok(NewImage {
+        top: Descriptor::of(&top_type, &top_bytes),
+        top_bytes,
+        docs,
+    })
+}
+
+/// The base manifest of `p` with the new config and the `added` layers on
+/// top, annotated with the base. It is edited as JSON, not rebuilt from a
+/// typed manifest, so the base's fields distill does not know survive.
+fn new_manifest(
+    p: &Platform,
+    added: &[&Layer],
+    config_bytes: &[u8],
+    base_name: &str,
+) -> Result<Vec<u8>> {
+    let config_desc = Descriptor::of(
+        p.manifest["config"]["mediaType"]
+            .as_str()
+            .unwrap_or(distill_image::CONFIG),
+        config_bytes,
+    );
+    let mut m = p.manifest.clone();
+    m["config"] = serde_json::to_value(&config_desc).expect("descriptor");
+    let list = m["layers"]
+        .as_array_mut()
+        .ok_or_else(|| fail!("cannot append: a base manifest has no layers"))?;
+    for l in added {
+        list.push(serde_json::json!({
+            "mediaType": l.compression.media_type(),
+            "digest": l.digest,
+            "size": l.size,
+        }));
+    }
+    m["annotations"][BASE_NAME] = base_name.into();
+    m["annotations"][BASE_DIGEST] = p.desc.digest.clone().into();
+    Ok(serde_json::to_vec(&m).expect("manifest serialises"))
 }
 
 /// `os/arch[/variant]` of a descriptor.
