@@ -26,41 +26,38 @@
 //! [`distill_store::Observer`] given to [`Project::open`].
 
 mod append;
-mod artifacts;
 mod build;
 mod cache;
 mod config;
 mod diff;
 mod error;
-mod images;
 mod lock;
 mod project;
 mod push;
 mod query;
 mod remote;
-mod spec;
 mod update;
 mod verify;
 mod why;
 
 pub use append::{AppendOptions, Appended, append};
-pub use artifacts::{ArtifactSpec, Feed};
 pub use build::{BuildOptions, BuildReport, Built, Format};
 pub use cache::CacheReport;
 pub use config::Config;
+pub use config::artifacts::{ArtifactSpec, Feed};
+pub use config::images::{
+    DefinitionError, DistroPart, Exclude, ImagePlan, ImageSettings, ImageSpec, KeystoreSpec,
+};
+pub use config::spec::{BuildSpec, DirSpec, FileSpec, TagSpec};
 pub use diff::{
     ConfigChange, FileChange, ImageDiff, LayerChanges, LayerRef, LayoutDiff, Status, diff_layouts,
     diff_lock_files,
 };
 pub use error::{Error, Result};
-pub use images::{
-    DefinitionError, DistroPart, Exclude, ImagePlan, ImageSettings, ImageSpec, KeystoreSpec,
-};
 pub use lock::{LockCheck, LockOptions, Locked};
 pub use project::{EnvOptions, Project, read_lock_file};
 pub use push::{PushOptions, PushReport};
 pub use query::Found;
-pub use spec::{BuildSpec, DirSpec, FileSpec, TagSpec};
 pub use update::{DistroUpdate, UpdateOptions, UpdateReport, UpdateTo};
 pub use verify::{Verified, VerifyOptions};
 pub use why::Why;

@@ -17,9 +17,9 @@ use distill_debian::{Served, Sha256, SnapshotTime, compare_versions};
 use distill_lock::{LOCK_VERSION, Lock, LockedArtifact, LockedPackage, LockedSuite};
 use distill_resolve::{Package, Preferred, Resolution, ResolveError, Universe};
 
-use crate::artifacts::ArtifactPins;
+use crate::config::artifacts::ArtifactPins;
+use crate::config::images::ImagePlan;
 use crate::error::{Context, Error, Result, fail};
-use crate::images::ImagePlan;
 use crate::project::{Project, universe};
 
 /// What `lock` does.

@@ -14,9 +14,9 @@ use distill_lock::LockedPackage;
 
 use super::layers::Made;
 use super::{Built, ImageBuild, Parts, Tools, recipes};
-use crate::artifacts::ArtifactSpec;
+use crate::config::artifacts::ArtifactSpec;
+use crate::config::spec::{BuildSpec, TagSpec};
 use crate::error::{Context, Result, fail};
-use crate::spec::{BuildSpec, TagSpec};
 
 /// What every image of a distro's build shares.
 pub(super) struct Assembly<'a> {

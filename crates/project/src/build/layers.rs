@@ -17,7 +17,7 @@ use distill_store::write_atomic;
 use sha2::Digest;
 
 use super::{Inputs, Plan, recipes};
-use crate::artifacts::ArtifactSpec;
+use crate::config::artifacts::ArtifactSpec;
 use crate::error::{Context, Result, fail};
 use crate::project::Project;
 

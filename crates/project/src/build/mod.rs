@@ -19,10 +19,10 @@ use distill_lock::{Lock, LockedArtifact, LockedPackage};
 
 use self::assemble::Assembly;
 use self::layers::{Layers, MadeLayers, fetch_artifacts, fetch_debs};
+use crate::config::images::{ImageSettings, settings};
+use crate::config::spec::BuildSpec;
 use crate::error::{Context, Error, Result, fail};
-use crate::images::{ImageSettings, settings};
 use crate::project::{Project, read_lock_file};
-use crate::spec::BuildSpec;
 
 /// What to build, and how.
 #[derive(Debug, Clone)]

@@ -15,9 +15,9 @@ use distill_layer::{
 use distill_lock::LockedPackage;
 
 use super::layers::{Layers, Made, check_hash};
+use crate::config::images::KeystoreSpec;
+use crate::config::spec::BuildSpec;
 use crate::error::{Result, fail};
-use crate::images::KeystoreSpec;
-use crate::spec::BuildSpec;
 
 /// The skeleton every image of the distro shares: directories, the
 /// configured files, the dpkg status directory and the CA bundle made from

@@ -2,6 +2,14 @@
 //! distros (archives, suites, architectures), the images (packages,
 //! excludes, `extends`, settings) and `[build]` (what every image gets,
 //! and the tags).
+//!
+//! The model, one file a part: `images` (image specs, `extends`, the
+//! per-image plan), `spec` (`[build]`: tags, generated files),
+//! `artifacts` (upstream artifacts and their feeds).
+
+pub(crate) mod artifacts;
+pub(crate) mod images;
+pub(crate) mod spec;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,10 +17,10 @@ use std::path::Path;
 use distill_archive::DistroSpec;
 use serde::Deserialize;
 
-use crate::artifacts::ArtifactSpec;
+use self::artifacts::ArtifactSpec;
+use self::images::{ImagePlan, ImageSpec, check_images, plan};
+use self::spec::BuildSpec;
 use crate::error::{Context, Result, fail};
-use crate::images::{ImagePlan, ImageSpec, check_images, plan};
-use crate::spec::BuildSpec;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
