@@ -3,10 +3,11 @@
 
 use std::collections::BTreeSet;
 
+use distill_lock::Lock;
 use distill_resolve::Cut;
 
 use crate::error::{Result, fail};
-use crate::lock::{pins_of, preferred};
+use crate::lock::{ArchSets, pins_of, preferred};
 use crate::project::Project;
 
 /// Why `package` is (or is not) in an image.
@@ -79,59 +80,8 @@ impl Project {
                 "cannot answer why: an artifact of {image} has no {arch} build"
             ));
         };
-        // The answer must explain the locked set, at the locked .debs:
-        // the image's names and its debug tags', then every entry.
-        let sets = &resolved.sets;
-        let none = Vec::new();
-        let pairs = [
-            (sets.images.get(image).unwrap_or(&none), Some(locked)),
-            (
-                sets.debug.get(image).unwrap_or(&none),
-                lock.debug.get(image).and_then(|d| d.get(arch)),
-            ),
-        ];
-        let mismatch = pairs
-            .iter()
-            .find_map(|(fresh, locked)| {
-                let fresh: BTreeSet<&String> = fresh.iter().collect();
-                let locked: BTreeSet<&String> = locked.iter().flat_map(|l| l.iter()).collect();
-                (fresh != locked).then(|| {
-                    let list = |a: &BTreeSet<&String>, b: &BTreeSet<&String>| {
-                        a.difference(b)
-                            .map(|n| n.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
-                    format!(
-                        "it would add [{}] and drop [{}]",
-                        list(&fresh, &locked),
-                        list(&locked, &fresh)
-                    )
-                })
-            })
-            .or_else(|| {
-                pairs
-                    .iter()
-                    .flat_map(|(fresh, _)| fresh.iter())
-                    .find_map(|name| {
-                        // The .deb, not the entry: a lock's `all` entry may
-                        // name the architectures it is for.
-                        let (f, l) = (sets.packages.get(name)?, lock.package(name, arch)?);
-                        if f.version != l.version {
-                            Some(format!(
-                                "{name} is {} in the lock, {} in the indices",
-                                l.version, f.version
-                            ))
-                        } else {
-                            (f.sha256 != l.sha256).then(|| {
-                                format!(
-                                    "{name} {} is sha256 {} in the lock, {} in the indices",
-                                    l.version, l.sha256, f.sha256
-                                )
-                            })
-                        }
-                    })
-            });
+        // The answer must explain the locked set, at the locked .debs.
+        let mismatch = not_the_locked_set(&resolved.sets, &lock, image, arch, locked);
         if let Some(why) = mismatch {
             return Err(fail!(
                 "cannot answer why: the archive no longer resolves {image} {arch} to the locked set ({why}); `distill lock --check` lists every difference"
@@ -163,4 +113,69 @@ impl Project {
             "cannot answer why: {package} is not in image {image} for {distro} {arch}, and nothing there needs it"
         ))
     }
+}
+
+/// How the fresh resolution's `sets` differ from what `lock` has for
+/// `image` on `arch` (`locked`: its names): the image's names and its
+/// debug tags', then every entry's .deb. `None` when they agree.
+fn not_the_locked_set(
+    sets: &ArchSets,
+    lock: &Lock,
+    image: &str,
+    arch: &str,
+    locked: &[String],
+) -> Option<String> {
+    let none = Vec::new();
+    let pairs = [
+        (sets.images.get(image).unwrap_or(&none), Some(locked)),
+        (
+            sets.debug.get(image).unwrap_or(&none),
+            lock.debug
+                .get(image)
+                .and_then(|d| d.get(arch))
+                .map(Vec::as_slice),
+        ),
+    ];
+    pairs
+        .iter()
+        .find_map(|(fresh, locked)| {
+            let fresh: BTreeSet<&String> = fresh.iter().collect();
+            let locked: BTreeSet<&String> = locked.iter().flat_map(|l| l.iter()).collect();
+            (fresh != locked).then(|| {
+                let list = |a: &BTreeSet<&String>, b: &BTreeSet<&String>| {
+                    a.difference(b)
+                        .map(|n| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                format!(
+                    "it would add [{}] and drop [{}]",
+                    list(&fresh, &locked),
+                    list(&locked, &fresh)
+                )
+            })
+        })
+        .or_else(|| {
+            pairs
+                .iter()
+                .flat_map(|(fresh, _)| fresh.iter())
+                .find_map(|name| {
+                    // The .deb, not the entry: a lock's `all` entry may
+                    // name the architectures it is for.
+                    let (f, l) = (sets.packages.get(name)?, lock.package(name, arch)?);
+                    if f.version != l.version {
+                        Some(format!(
+                            "{name} is {} in the lock, {} in the indices",
+                            l.version, f.version
+                        ))
+                    } else {
+                        (f.sha256 != l.sha256).then(|| {
+                            format!(
+                                "{name} {} is sha256 {} in the lock, {} in the indices",
+                                l.version, l.sha256, f.sha256
+                            )
+                        })
+                    }
+                })
+        })
 }
