@@ -72,6 +72,11 @@ impl Loader {
 
     /// Fetches and verifies `dists/<suite>/InRelease` (or Release +
     /// Release.gpg) for `snapshot`, falling back to the mirrors.
+    ///
+    /// Long on purpose: each step checks what the one before returned
+    /// (fetch, verify the signature, parse, judge suite and dates at the
+    /// snapshot time, record the source), and the order of trust reads
+    /// top to bottom in one place.
     pub async fn release(
         &self,
         spec: &ArchiveSpec,

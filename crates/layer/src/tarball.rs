@@ -33,6 +33,10 @@ pub struct TarballOptions {
 /// gzip, xz or zstd, told by its first bytes) and writes the layer into
 /// `out_dir`. `label` names the artifact in errors. Every `keep` path must
 /// be found.
+///
+/// Long on purpose: one pass over the tar, each entry checked (path,
+/// kind, link target, under the stripped prefix, kept) and written
+/// before the next is read; the checks need the entry in hand.
 pub fn layer_from_tarball(
     path: &Path,
     label: &str,

@@ -345,6 +345,11 @@ impl<'a> Universe<'a> {
     }
 
     /// Resolves `roots` with `excludes` (name → reason).
+    ///
+    /// Long on purpose: one breadth-first pass whose steps share the
+    /// graph, the parent links, the queue and the cuts; each relation's
+    /// three choices (already satisfied, first satisfiable alternative,
+    /// blocked) are numbered in place, in the order apt tries them.
     pub fn resolve(
         &self,
         roots: &[String],
