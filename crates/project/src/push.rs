@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use distill_image::{Descriptor, INDEX, LayoutReader};
 use distill_registry::{Client, Placed, Reference};
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 
 use crate::error::{Context, Result, fail};
 use crate::project::Project;
@@ -66,6 +66,7 @@ impl Project {
             self.timeouts,
             self.retry.clone(),
         )
+        .map(|c| c.with_observer(self.fetcher.observer().clone()))
         .context(|| format!("cannot push to {}", opts.target))?;
         let mut layouts = Vec::new();
         for distro in self.distros(&opts.distros)? {
@@ -157,7 +158,10 @@ impl Pusher<'_> {
         let steps = self
             .observer
             .steps(blobs.len() as u64, &format!("push {repo} blobs"));
-        let results: Vec<Result<()>> = futures_util::stream::iter(blobs)
+        // The first failure ends the push: the uploads in flight are
+        // dropped, and no other blob waits out its retries against a
+        // registry that is down.
+        let done: Result<Vec<()>> = futures_util::stream::iter(blobs)
             .map(|(digest, size)| {
                 let (reader, steps) = (&reader, &steps);
                 async move {
@@ -167,10 +171,10 @@ impl Pusher<'_> {
                 }
             })
             .buffer_unordered(PARALLEL)
-            .collect()
+            .try_collect()
             .await;
         drop(steps);
-        results.into_iter().collect::<Result<()>>()?;
+        done?;
 
         for d in images.values().chain(artifacts.iter().map(|(d, _)| d)) {
             self.manifest(repo, &reader, d, &d.digest).await?;

@@ -81,6 +81,7 @@ impl Project {
             self.timeouts,
             self.retry.clone(),
         )
+        .map(|c| c.with_observer(self.fetcher.observer().clone()))
         .context(what)?;
         let served_dir = scratch.path().join("served");
         let (served, fetched) = self

@@ -13,11 +13,11 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use distill_fetch::{RetryPolicy, Timeouts};
-use distill_store::AtomicFile;
+use distill_store::{AtomicFile, Observer, Silent, causes};
 use reqwest::{Method, StatusCode, header};
 use sha2::{Digest, Sha256};
 
@@ -58,6 +58,10 @@ pub struct Client {
     docker_config: Option<PathBuf>,
     retry: RetryPolicy,
     timeouts: Timeouts,
+    /// Where a retry is said (a registry that is down is not waited for
+    /// in silence), once per registry and reason.
+    observer: Arc<dyn Observer>,
+    said: Mutex<std::collections::BTreeSet<(String, String)>>,
     creds: Mutex<BTreeMap<String, Option<Credentials>>>,
     /// (registry, scope) → the `Authorization` value that worked.
     auth: Mutex<BTreeMap<(String, String), String>>,
@@ -87,9 +91,17 @@ impl Client {
             docker_config,
             retry,
             timeouts,
+            observer: Arc::new(Silent),
+            said: Mutex::new(Default::default()),
             creds: Mutex::new(BTreeMap::new()),
             auth: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// Says each retry to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
     }
 
     /// `fut` (one whole request: its retries and its body) within the
@@ -533,6 +545,18 @@ impl Client {
                         Duration::from_secs(s.min(self.retry.max_delay.as_secs()))
                     })
                     .min(self.retry.max_delay);
+                let why = match &result {
+                    Ok(r) => r.status().to_string(),
+                    Err((_, e)) => causes(e).pop().unwrap_or_default(),
+                };
+                let first =
+                    (self.said.lock().expect("lock")).insert((registry.to_owned(), why.clone()));
+                if first {
+                    self.observer.note(&format!(
+                        "{registry}: {why}; retrying, {} tries in all",
+                        self.retry.attempts
+                    ));
+                }
                 tokio::time::sleep(wait).await;
                 delay = (delay * 2).min(self.retry.max_delay);
                 continue;

@@ -527,3 +527,31 @@ fn replace_top_layer(addr: &str, repo: &str, tag: &str, arch: &str) {
             .unwrap();
     });
 }
+
+/// A registry that is not there: one note that it is being retried, the
+/// first failure ends the push (no blob waits out its own retries), and
+/// the error names the URL once.
+#[test]
+fn push_to_a_closed_port_says_so_and_stops_at_the_first_failure() {
+    let s = setup(&[], "");
+    assert_eq!(build(&s.ws, "out").code, 0);
+    let dead = distill_tests::dead_url();
+    let addr = dead.trim_start_matches("http://");
+    let start = std::time::Instant::now();
+    let mut c =
+        s.ws.command(&["push", &format!("{addr}/t-dead"), "--out", "out"]);
+    c.env("DISTILL_RETRY_BASE_MS", "200");
+    let run: Run = c.output().unwrap().into();
+    let took = start.elapsed();
+    run.assert_error("Connection refused");
+    let notes: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("retrying"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{}", run.stderr);
+    let last = run.stderr.lines().last().unwrap();
+    assert_eq!(last.matches(&dead).count(), 1, "{last}");
+    // Three backoffs of 0.2, 0.4 and 0.8 s, once, not once per blob.
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+}
