@@ -19,6 +19,10 @@ pub struct Platform {
     pub os: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// Fields distill does not know (`os.version`, `os.features`), kept
+    /// so a platform read and written again says what it said.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 /// Debian's architecture names → OCI's (GOARCH) with the variants
@@ -39,6 +43,7 @@ pub fn platform_of(debian_arch: &str) -> Result<Platform, ImageError> {
         architecture: architecture.to_owned(),
         os: "linux".to_owned(),
         variant: variant.map(str::to_owned),
+        extra: BTreeMap::new(),
     })
 }
 
@@ -58,6 +63,11 @@ pub struct Descriptor {
     pub artifact_type: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub annotations: BTreeMap<String, String>,
+    /// Fields distill does not know (`urls` of a foreign layer, `data`,
+    /// a newer spec's), kept so a descriptor read and written again (a
+    /// base image's, by `append`) says everything it said.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 fn sha256_digest<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -83,6 +93,7 @@ impl Descriptor {
             platform: None,
             artifact_type: None,
             annotations: BTreeMap::new(),
+            extra: BTreeMap::new(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ImageError;
 use crate::layout::blob_path;
@@ -22,18 +22,36 @@ pub struct IndexDoc {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// An image (or artifact) manifest.
-#[derive(Debug, Clone, Deserialize)]
+/// An image (or artifact) manifest: the fields distill reads and edits,
+/// typed; every other field (`schemaVersion`, `mediaType`, a newer
+/// spec's) kept in `extra`, so a base manifest `append` edits says
+/// everything it said.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ManifestDoc {
     pub config: Descriptor,
     #[serde(default)]
     pub layers: Vec<Descriptor>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
-    #[serde(rename = "artifactType", default)]
+    #[serde(
+        rename = "artifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub artifact_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<Descriptor>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl ManifestDoc {
+    /// Its JSON: keys sorted at every level (as `serde_json::Value`
+    /// writes them), so the bytes do not depend on field order.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let value = serde_json::to_value(self).expect("a manifest serialises");
+        serde_json::to_vec(&value).expect("a manifest serialises")
+    }
 }
 
 /// An image layout directory, opened for reading.
@@ -138,6 +156,35 @@ mod tests {
     use super::*;
     use crate::layout::Layout;
     use crate::oci::{INDEX, MANIFEST, index, manifest};
+
+    /// A manifest read and written again keeps every field it had, known
+    /// or not, at every level, with its keys sorted: what `append` relies
+    /// on to edit a base it did not make.
+    #[test]
+    fn a_manifest_round_trips_with_the_fields_distill_does_not_know() {
+        let d = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+        let text = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{MANIFEST}","future":{{"x":1}},
+            "config":{{"mediaType":"c","digest":"{}","size":2,"data":"e30="}},
+            "layers":[{{"mediaType":"l","digest":"{}","size":3,"urls":["https://x/l"],
+              "platform":{{"architecture":"amd64","os":"windows","os.version":"10.0"}}}}],
+            "annotations":{{"a":"b"}}}}"#,
+            d('a'),
+            d('b')
+        );
+        let doc: ManifestDoc = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            doc.layers[0].extra["urls"],
+            serde_json::json!(["https://x/l"])
+        );
+        let platform = doc.layers[0].platform.as_ref().unwrap();
+        assert_eq!(platform.extra["os.version"], "10.0");
+        let want: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc.to_bytes(), serde_json::to_vec(&want).unwrap());
+        // A digest that is not sha256 + 64 hex does not parse.
+        let bad = text.replace(&d('b'), "sha256:../x");
+        assert!(serde_json::from_str::<ManifestDoc>(&bad).is_err());
+    }
 
     #[test]
     fn reads_what_the_writer_wrote_and_checks_digests() {

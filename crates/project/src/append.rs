@@ -88,8 +88,7 @@ impl Place {
 struct Platform {
     /// The base's descriptor of it (with `platform`).
     desc: Descriptor,
-    /// As served (every field kept for the new manifest), and read.
-    manifest: serde_json::Value,
+    /// Its manifest (the fields distill does not know kept in `extra`).
     doc: ManifestDoc,
     config: serde_json::Value,
 }
@@ -240,7 +239,7 @@ fn new_image(
             .collect();
         let config = new_config(&p.config, &added, created, opts);
         let config_bytes = serde_json::to_vec(&config).expect("config serialises");
-        let bytes = new_manifest(p, &added, &config_bytes, &opts.base)?;
+        let bytes = new_manifest(p, &added, &config_bytes, &opts.base);
         let mut desc = Descriptor::of(&p.desc.media_type, &bytes);
         desc.platform = p.desc.platform.clone();
         docs.push((distill_image::CONFIG.to_owned(), config_bytes));
@@ -269,35 +268,25 @@ fn new_image(
 }
 
 /// The base manifest of `p` with the new config and the `added` layers on
-/// top, annotated with the base. It is edited as JSON, not rebuilt from a
-/// typed manifest, so the base's fields distill does not know survive.
-fn new_manifest(
-    p: &Platform,
-    added: &[&Layer],
-    config_bytes: &[u8],
-    base_name: &str,
-) -> Result<Vec<u8>> {
-    let config_desc = Descriptor::of(
-        p.manifest["config"]["mediaType"]
-            .as_str()
-            .unwrap_or(distill_image::CONFIG),
-        config_bytes,
-    );
-    let mut m = p.manifest.clone();
-    m["config"] = serde_json::to_value(&config_desc).expect("descriptor");
-    let list = m["layers"]
-        .as_array_mut()
-        .ok_or_else(|| fail!("cannot append: a base manifest has no layers"))?;
+/// top, annotated with the base. Typed, with the fields distill does not
+/// know kept (`ManifestDoc::extra`, `Descriptor::extra`), and written
+/// with sorted keys as before.
+fn new_manifest(p: &Platform, added: &[&Layer], config_bytes: &[u8], base_name: &str) -> Vec<u8> {
+    let mut m = p.doc.clone();
+    let config_type = m.config.media_type.clone();
+    m.config = Descriptor::of(&config_type, config_bytes);
     for l in added {
-        list.push(serde_json::json!({
-            "mediaType": l.compression.media_type(),
-            "digest": l.digest,
-            "size": l.size,
-        }));
+        m.layers.push(Descriptor {
+            media_type: l.compression.media_type().to_owned(),
+            digest: l.digest.clone(),
+            size: l.size,
+            ..Descriptor::of("", b"")
+        });
     }
-    m["annotations"][BASE_NAME] = base_name.into();
-    m["annotations"][BASE_DIGEST] = p.desc.digest.clone().into();
-    Ok(serde_json::to_vec(&m).expect("manifest serialises"))
+    m.annotations.insert(BASE_NAME.into(), base_name.into());
+    m.annotations
+        .insert(BASE_DIGEST.into(), p.desc.digest.clone());
+    m.to_bytes()
 }
 
 /// `os/arch[/variant]` of a descriptor.
@@ -327,12 +316,10 @@ async fn read_base(client: &Client, base: &Place) -> Result<(Descriptor, Vec<Pla
         } else {
             get_doc(client, base, Some(&d)).await?.bytes
         };
-        let manifest: serde_json::Value = parse(&bytes)?;
         let doc: ManifestDoc = parse(&bytes)?;
         let config: serde_json::Value = parse(&get_blob(client, base, &doc.config).await?)?;
         out.push(Platform {
             desc: d,
-            manifest,
             doc,
             config,
         });

@@ -186,9 +186,7 @@ impl Assembly<'_> {
                 media_type: m.layer.compression.media_type().to_owned(),
                 digest: m.layer.digest.clone(),
                 size: m.layer.size,
-                platform: None,
-                artifact_type: None,
-                annotations: BTreeMap::new(),
+                ..Descriptor::of("", b"")
             });
         }
         let bytes = manifest(&config_desc, &layer_descs, annotations);
