@@ -109,8 +109,5 @@ impl FetchError {
 
 /// A cache file `path` that could not be used.
 pub(crate) fn cache_err(path: &std::path::Path, source: std::io::Error) -> FetchError {
-    FetchError::Store(StoreError {
-        path: path.display().to_string(),
-        source,
-    })
+    FetchError::Store(StoreError::new(path, source))
 }

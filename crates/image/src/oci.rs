@@ -70,12 +70,17 @@ pub struct Descriptor {
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
+/// Whether `s` is a digest distill can check: `sha256:` and 64 lower-case
+/// hex digits. Anything else read from a document is refused before it
+/// reaches a URL or a file name.
+pub fn is_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
 fn sha256_digest<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let s = String::deserialize(d)?;
-    let ok = s.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    });
-    if !ok {
+    if !is_digest(&s) {
         return Err(serde::de::Error::custom(format!(
             "{s:?} is not a sha256 digest"
         )));
@@ -86,10 +91,16 @@ fn sha256_digest<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Er
 impl Descriptor {
     /// The descriptor of `bytes` as a blob of `media_type`.
     pub fn of(media_type: &str, bytes: &[u8]) -> Descriptor {
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+        Descriptor::blob(media_type, &digest, bytes.len() as u64)
+    }
+
+    /// The descriptor of a blob whose digest and size are known (a layer).
+    pub fn blob(media_type: &str, digest: &str, size: u64) -> Descriptor {
         Descriptor {
             media_type: media_type.to_owned(),
-            digest: format!("sha256:{}", hex::encode(Sha256::digest(bytes))),
-            size: bytes.len() as u64,
+            digest: digest.to_owned(),
+            size,
             platform: None,
             artifact_type: None,
             annotations: BTreeMap::new(),
@@ -217,6 +228,21 @@ pub fn rfc3339(epoch: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digests_are_sha256_lower_hex() {
+        let good = format!("sha256:{}", "0a".repeat(32));
+        assert!(is_digest(&good));
+        for bad in [
+            "sha256:".to_owned(),
+            format!("sha256:{}", "0A".repeat(32)),
+            format!("sha512:{}", "0a".repeat(64)),
+            format!("sha256:{}/..", "0a".repeat(31)),
+            format!("sha256:{}0", "0a".repeat(32)),
+        ] {
+            assert!(!is_digest(&bad), "{bad}");
+        }
+    }
 
     #[test]
     fn platforms_and_times() {

@@ -246,7 +246,7 @@ fn new_image(
         docs.push((p.desc.media_type.clone(), bytes));
         descs.push(desc);
     }
-    let (top_type, top_bytes) = if crate::remote::is_index(&top.media_type) {
+    let (top_type, top_bytes) = if distill_registry::is_index(&top.media_type) {
         let index = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": INDEX,
@@ -276,12 +276,11 @@ fn new_manifest(p: &Platform, added: &[&Layer], config_bytes: &[u8], base_name: 
     let config_type = m.config.media_type.clone();
     m.config = Descriptor::of(&config_type, config_bytes);
     for l in added {
-        m.layers.push(Descriptor {
-            media_type: l.compression.media_type().to_owned(),
-            digest: l.digest.clone(),
-            size: l.size,
-            ..Descriptor::of("", b"")
-        });
+        m.layers.push(Descriptor::blob(
+            l.compression.media_type(),
+            &l.digest,
+            l.size,
+        ));
     }
     m.annotations.insert(BASE_NAME.into(), base_name.into());
     m.annotations

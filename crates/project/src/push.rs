@@ -60,14 +60,9 @@ impl Project {
                 opts.target
             ));
         }
-        let client = crate::remote::registry_client(
-            opts.docker_config.as_ref(),
-            opts.plain_http,
-            self.timeouts,
-            self.retry.clone(),
-        )
-        .map(|c| c.with_observer(self.fetcher.observer().clone()))
-        .context(|| format!("cannot push to {}", opts.target))?;
+        let client = self
+            .registry_client(opts.docker_config.as_ref(), opts.plain_http)
+            .context(|| format!("cannot push to {}", opts.target))?;
         let mut layouts = Vec::new();
         for distro in self.distros(&opts.distros)? {
             for image in self.config.images.keys() {

@@ -7,19 +7,17 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use distill_fetch::{RetryPolicy, Timeouts};
-use distill_image::{Descriptor, INDEX, IndexDoc};
-use distill_registry::{Client, Document};
+use distill_image::{Descriptor, IndexDoc};
+use distill_registry::{Client, Document, is_index};
 use sha2::Digest;
 
 use crate::error::{Result, fail};
+use crate::project::Project;
 
 /// The most image manifests one index may list (distroless has five
 /// platforms, Docker Hub's busiest images a few dozen entries): each is
 /// read into memory, so an index of a million entries must not be.
 pub(crate) const MAX_MANIFESTS: usize = 64;
-
-/// Docker's manifest list, read like an OCI index.
-const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 
 /// A registry client with credentials from `docker_config`, else
 /// `$DOCKER_CONFIG` or `~/.docker/config.json`.
@@ -35,8 +33,17 @@ pub(crate) fn registry_client(
     Client::new(config, plain_http, timeouts, retry)
 }
 
-pub(crate) fn is_index(media_type: &str) -> bool {
-    media_type == INDEX || media_type == DOCKER_LIST
+impl Project {
+    /// The registry client of `push` and `verify`: the project's timeouts
+    /// and retries, its observer told of retries.
+    pub(crate) fn registry_client(
+        &self,
+        docker_config: Option<&PathBuf>,
+        plain_http: bool,
+    ) -> Result<Client, distill_registry::RegistryError> {
+        let client = registry_client(docker_config, plain_http, self.timeouts, self.retry.clone())?;
+        Ok(client.with_observer(self.fetcher.observer().clone()))
+    }
 }
 
 /// The manifests `top` stands for: an index's entries (one level: an

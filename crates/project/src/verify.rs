@@ -75,14 +75,9 @@ impl Project {
             .iter()
             .find(|b| b.tag == tag)
             .ok_or_else(|| fail!("cannot verify {reference}: the lock builds no tag {tag}"))?;
-        let client = crate::remote::registry_client(
-            opts.docker_config.as_ref(),
-            opts.plain_http,
-            self.timeouts,
-            self.retry.clone(),
-        )
-        .map(|c| c.with_observer(self.fetcher.observer().clone()))
-        .context(what)?;
+        let client = self
+            .registry_client(opts.docker_config.as_ref(), opts.plain_http)
+            .context(what)?;
         let served_dir = scratch.path().join("served");
         let (served, fetched) = self
             .block_on(fetch_layout(

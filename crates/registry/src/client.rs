@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use distill_fetch::{RetryPolicy, Timeouts};
+use distill_image::is_digest;
 use distill_store::{AtomicFile, Observer, Silent, causes};
 use reqwest::{Method, StatusCode, header};
 use sha2::{Digest, Sha256};
@@ -25,8 +26,9 @@ use crate::RegistryError;
 use crate::auth::{Challenge, Credentials, lookup};
 use crate::read::{
     FileSink, Limit, MANIFEST_TYPES, MAX_DOCUMENT, MAX_ERROR_BODY, MAX_TOKEN, Named, content_type,
-    digest_header, is_digest, media_type, read_body,
+    digest_header, media_type, read_body,
 };
+use crate::reference::is_loopback_host;
 
 /// Blobs up to this size go in one PUT; larger ones in PATCH chunks of it.
 pub const CHUNK: u64 = 16 << 20;
@@ -126,13 +128,7 @@ impl Client {
     }
 
     fn base(&self, registry: &str) -> String {
-        let loopback = crate::Reference {
-            registry: registry.to_owned(),
-            repository: "x".into(),
-            reference: None,
-        }
-        .is_loopback();
-        let scheme = if self.plain_http || loopback {
+        let scheme = if self.plain_http || is_loopback_host(registry) {
             "http"
         } else {
             "https"
@@ -624,14 +620,7 @@ impl Client {
         }
         let mut req = self.http.get(url.clone());
         if let Some(c) = self.credentials(registry)? {
-            let local = url.host_str().is_some_and(|h| {
-                crate::Reference {
-                    registry: h.to_owned(),
-                    repository: "x".into(),
-                    reference: None,
-                }
-                .is_loopback()
-            });
+            let local = url.host_str().is_some_and(is_loopback_host);
             if url.scheme() != "https" && !local && !self.plain_http {
                 return Err(http_error_msg(
                     realm,

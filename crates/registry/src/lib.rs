@@ -16,7 +16,7 @@ mod read;
 mod reference;
 
 pub use client::{CHUNK, Client, Document, Placed};
-pub use read::{MAX_DOCUMENT, is_digest};
+pub use read::{MAX_DOCUMENT, is_index};
 pub use reference::Reference;
 
 #[derive(Debug, thiserror::Error)]

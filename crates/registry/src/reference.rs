@@ -96,12 +96,17 @@ impl Reference {
 
     /// Whether the registry is this machine, where plain http is allowed.
     pub fn is_loopback(&self) -> bool {
-        let host = match self.registry.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => self.registry.as_str(),
-        };
-        host == "localhost" || host == "[::1]" || host.starts_with("127.")
+        is_loopback_host(&self.registry)
     }
+}
+
+/// Whether `host[:port]` is this machine (`localhost`, `127.*`, `[::1]`).
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    host == "localhost" || host == "[::1]" || host.starts_with("127.")
 }
 
 impl fmt::Display for Reference {

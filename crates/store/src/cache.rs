@@ -34,11 +34,8 @@ pub struct Cache {
     root: PathBuf,
 }
 
-pub(crate) fn cache_err(path: &Path, e: std::io::Error) -> StoreError {
-    StoreError {
-        path: path.display().to_string(),
-        source: e,
-    }
+fn cache_err(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::new(path, e)
 }
 
 impl Cache {

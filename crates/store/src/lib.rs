@@ -23,6 +23,16 @@ pub struct StoreError {
     pub source: std::io::Error,
 }
 
+impl StoreError {
+    /// `path` could not be used because of `source`.
+    pub fn new(path: &std::path::Path, source: std::io::Error) -> StoreError {
+        StoreError {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
 /// The messages of an error and all its sources, outermost first; a
 /// message that the one before already ends with is not repeated. Every
 /// distill error keeps its causes as sources: this is how they are shown

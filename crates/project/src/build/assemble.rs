@@ -182,12 +182,11 @@ impl Assembly<'_> {
         let mut layer_descs = Vec::new();
         for m in layers {
             layout.put_file(&m.blob, &m.layer.digest)?;
-            layer_descs.push(Descriptor {
-                media_type: m.layer.compression.media_type().to_owned(),
-                digest: m.layer.digest.clone(),
-                size: m.layer.size,
-                ..Descriptor::of("", b"")
-            });
+            layer_descs.push(Descriptor::blob(
+                m.layer.compression.media_type(),
+                &m.layer.digest,
+                m.layer.size,
+            ));
         }
         let bytes = manifest(&config_desc, &layer_descs, annotations);
         let mut desc = layout.put(MANIFEST, &bytes)?;
