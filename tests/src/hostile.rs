@@ -168,7 +168,7 @@ pub fn index_of(platforms: &[(String, Blob, Blob)]) -> Blob {
     }
 }
 
-fn tar_with(name: &str, body: &[u8]) -> Vec<u8> {
+pub fn tar_with(name: &str, body: &[u8]) -> Vec<u8> {
     let mut tar = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
     h.set_size(body.len() as u64);

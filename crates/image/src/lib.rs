@@ -21,7 +21,7 @@ pub use docker::docker_archive;
 pub use layout::{Layout, blob_name, blob_path};
 pub use oci::{
     CONFIG, ConfigDoc, Descriptor, History, INDEX, ImageConfig, MANIFEST, Platform, REF_NAME,
-    RootFs, index, is_digest, manifest, platform_of, rfc3339,
+    RootFs, Unknown, index, is_digest, manifest, platform_of, rfc3339, sorted_json,
 };
 pub use reader::{IndexDoc, LayoutReader, ManifestDoc};
 pub use sbom::{SPDX_MEDIA_TYPE, SbomPackage, purl, spdx};

@@ -22,7 +22,7 @@ pub struct Platform {
     /// Fields distill does not know (`os.version`, `os.features`), kept
     /// so a platform read and written again says what it said.
     #[serde(flatten)]
-    pub extra: BTreeMap<String, serde_json::Value>,
+    pub extra: Unknown,
 }
 
 /// Debian's architecture names → OCI's (GOARCH) with the variants
@@ -67,7 +67,7 @@ pub struct Descriptor {
     /// a newer spec's), kept so a descriptor read and written again (a
     /// base image's, by `append`) says everything it said.
     #[serde(flatten)]
-    pub extra: BTreeMap<String, serde_json::Value>,
+    pub extra: Unknown,
 }
 
 /// Whether `s` is a digest distill can check: `sha256:` and 64 lower-case
@@ -109,54 +109,112 @@ impl Descriptor {
     }
 }
 
+/// `null` read as the field's default: Docker writes `"Cmd": null`,
+/// `"Labels": null` for fields it has no value for, and runtimes read
+/// them as absent.
+fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The fields of a config document distill does not know (`ExposedPorts`,
+/// `os.version`, `empty_layer`, a newer spec's), kept so that a base image
+/// `append` edits says everything it said. distill's own configs have
+/// none, so their bytes (and digests) are those of the known fields alone.
+pub type Unknown = BTreeMap<String, serde_json::Value>;
+
 /// The runtime part of an image config (Docker's capitalised names, as the
 /// spec keeps them).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageConfig {
-    #[serde(rename = "User", skip_serializing_if = "String::is_empty", default)]
+    #[serde(
+        rename = "User",
+        skip_serializing_if = "String::is_empty",
+        default,
+        deserialize_with = "nullable"
+    )]
     pub user: String,
-    #[serde(rename = "Env", skip_serializing_if = "Vec::is_empty", default)]
+    #[serde(
+        rename = "Env",
+        skip_serializing_if = "Vec::is_empty",
+        default,
+        deserialize_with = "nullable"
+    )]
     pub env: Vec<String>,
-    #[serde(rename = "Entrypoint", skip_serializing_if = "Vec::is_empty", default)]
+    #[serde(
+        rename = "Entrypoint",
+        skip_serializing_if = "Vec::is_empty",
+        default,
+        deserialize_with = "nullable"
+    )]
     pub entrypoint: Vec<String>,
-    #[serde(rename = "Cmd", skip_serializing_if = "Vec::is_empty", default)]
+    #[serde(
+        rename = "Cmd",
+        skip_serializing_if = "Vec::is_empty",
+        default,
+        deserialize_with = "nullable"
+    )]
     pub cmd: Vec<String>,
     #[serde(
         rename = "WorkingDir",
         skip_serializing_if = "String::is_empty",
-        default
+        default,
+        deserialize_with = "nullable"
     )]
     pub working_dir: String,
-    #[serde(rename = "Labels", skip_serializing_if = "BTreeMap::is_empty", default)]
+    #[serde(
+        rename = "Labels",
+        skip_serializing_if = "BTreeMap::is_empty",
+        default,
+        deserialize_with = "nullable"
+    )]
     pub labels: BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub extra: Unknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RootFs {
     #[serde(rename = "type")]
     pub kind: String,
+    #[serde(default, deserialize_with = "nullable")]
     pub diff_ids: Vec<String>,
 }
 
+/// One history entry. `created` and `created_by` are optional in the
+/// spec (BuildKit leaves `created_by` out of some), so they default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct History {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub created: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub created_by: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub comment: Option<String>,
+    #[serde(flatten)]
+    pub extra: Unknown,
 }
 
 /// The image config document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigDoc {
+    /// Optional in the spec: a base built without it has none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub created: String,
     pub architecture: String,
     pub os: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub variant: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
     pub config: ImageConfig,
     pub rootfs: RootFs,
+    #[serde(default, deserialize_with = "nullable")]
     pub history: Vec<History>,
+    #[serde(flatten)]
+    pub extra: Unknown,
 }
 
 impl ConfigDoc {
@@ -218,6 +276,14 @@ pub fn index(manifests: &[Descriptor], annotations: &BTreeMap<String, String>) -
         annotations,
     })
     .expect("index serialises")
+}
+
+/// A document's JSON with its keys sorted at every level (as
+/// `serde_json::Value` writes them), so the bytes depend on its content,
+/// not on field order: the form `append` writes the documents it edits in.
+pub fn sorted_json(doc: &impl Serialize) -> Vec<u8> {
+    let value = serde_json::to_value(doc).expect("a document serialises");
+    serde_json::to_vec(&value).expect("a document serialises")
 }
 
 /// RFC 3339 UTC for a Unix time, as image configs and history carry it.

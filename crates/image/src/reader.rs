@@ -11,15 +11,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::ImageError;
 use crate::layout::blob_path;
-use crate::oci::{ConfigDoc, Descriptor, REF_NAME};
+use crate::oci::{ConfigDoc, Descriptor, REF_NAME, Unknown};
 
-/// `index.json`, or an image index blob.
-#[derive(Debug, Clone, Deserialize)]
+/// `index.json`, or an image index blob; like [`ManifestDoc`], what
+/// distill does not read (`schemaVersion`, `mediaType`) is in `extra`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IndexDoc {
     #[serde(default)]
     pub manifests: Vec<Descriptor>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub extra: Unknown,
 }
 
 /// An image (or artifact) manifest: the fields distill reads and edits,
@@ -42,16 +45,7 @@ pub struct ManifestDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<Descriptor>,
     #[serde(flatten)]
-    pub extra: BTreeMap<String, serde_json::Value>,
-}
-
-impl ManifestDoc {
-    /// Its JSON: keys sorted at every level (as `serde_json::Value`
-    /// writes them), so the bytes do not depend on field order.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let value = serde_json::to_value(self).expect("a manifest serialises");
-        serde_json::to_vec(&value).expect("a manifest serialises")
-    }
+    pub extra: Unknown,
 }
 
 /// An image layout directory, opened for reading.
@@ -180,7 +174,7 @@ mod tests {
         let platform = doc.layers[0].platform.as_ref().unwrap();
         assert_eq!(platform.extra["os.version"], "10.0");
         let want: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(doc.to_bytes(), serde_json::to_vec(&want).unwrap());
+        assert_eq!(crate::sorted_json(&doc), serde_json::to_vec(&want).unwrap());
         // A digest that is not sha256 + 64 hex does not parse.
         let bad = text.replace(&d('b'), "sha256:../x");
         assert!(serde_json::from_str::<ManifestDoc>(&bad).is_err());

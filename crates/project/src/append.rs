@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use distill_fetch::{RetryPolicy, Timeouts};
-use distill_image::{Descriptor, INDEX, Layout, LayoutReader, ManifestDoc, REF_NAME};
+use distill_image::{
+    ConfigDoc, Descriptor, History, INDEX, IndexDoc, Layout, LayoutReader, ManifestDoc, REF_NAME,
+    sorted_json,
+};
 use distill_layer::{Compression, Layer, layer_from_dir};
 use distill_registry::{Client, Document, Reference};
 use sha2::Digest;
@@ -90,7 +93,9 @@ struct Platform {
     desc: Descriptor,
     /// Its manifest (the fields distill does not know kept in `extra`).
     doc: ManifestDoc,
-    config: serde_json::Value,
+    /// Its config; typed like `doc`, so a base's odd config (a `Labels`
+    /// that is not a map) is an error when read, not a panic when edited.
+    config: ConfigDoc,
 }
 
 /// Appends as `opts` says. Needs no project: the base and target are
@@ -120,7 +125,8 @@ pub fn append(opts: &AppendOptions) -> Result<Appended> {
     let (top, platforms) = runtime.block_on(read_base(&client, &base)).context(what)?;
     let created = platforms
         .first()
-        .and_then(|p| p.config["created"].as_str())
+        .map(|p| p.config.created.as_str())
+        .filter(|c| !c.is_empty())
         .unwrap_or("1970-01-01T00:00:00Z")
         .to_owned();
     let epoch = opts.epoch.unwrap_or_else(|| rfc3339_seconds(&created));
@@ -237,8 +243,7 @@ fn new_image(
                     .flatten(),
             )
             .collect();
-        let config = new_config(&p.config, &added, created, opts);
-        let config_bytes = serde_json::to_vec(&config).expect("config serialises");
+        let config_bytes = sorted_json(&new_config(&p.config, &added, created, opts));
         let bytes = new_manifest(p, &added, &config_bytes, &opts.base);
         let mut desc = Descriptor::of(&p.desc.media_type, &bytes);
         desc.platform = p.desc.platform.clone();
@@ -247,16 +252,18 @@ fn new_image(
         descs.push(desc);
     }
     let (top_type, top_bytes) = if distill_registry::is_index(&top.media_type) {
-        let index = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": INDEX,
-            "manifests": descs,
-            "annotations": {BASE_NAME: opts.base, BASE_DIGEST: top.digest},
-        });
-        (
-            INDEX.to_owned(),
-            serde_json::to_vec(&index).expect("index serialises"),
-        )
+        let index = IndexDoc {
+            manifests: descs,
+            annotations: BTreeMap::from([
+                (BASE_NAME.to_owned(), opts.base.clone()),
+                (BASE_DIGEST.to_owned(), top.digest.clone()),
+            ]),
+            extra: BTreeMap::from([
+                ("schemaVersion".to_owned(), 2.into()),
+                ("mediaType".to_owned(), INDEX.into()),
+            ]),
+        };
+        (INDEX.to_owned(), sorted_json(&index))
     } else {
         docs.last().cloned().expect("one platform")
     };
@@ -285,7 +292,7 @@ fn new_manifest(p: &Platform, added: &[&Layer], config_bytes: &[u8], base_name: 
     m.annotations.insert(BASE_NAME.into(), base_name.into());
     m.annotations
         .insert(BASE_DIGEST.into(), p.desc.digest.clone());
-    m.to_bytes()
+    sorted_json(&m)
 }
 
 /// `os/arch[/variant]` of a descriptor.
@@ -316,7 +323,7 @@ async fn read_base(client: &Client, base: &Place) -> Result<(Descriptor, Vec<Pla
             get_doc(client, base, Some(&d)).await?.bytes
         };
         let doc: ManifestDoc = parse(&bytes)?;
-        let config: serde_json::Value = parse(&get_blob(client, base, &doc.config).await?)?;
+        let config: ConfigDoc = parse(&get_blob(client, base, &doc.config).await?)?;
         out.push(Platform {
             desc: d,
             doc,
@@ -532,58 +539,44 @@ fn layer_from_file(path: &Path, out: &Path) -> Result<Layer> {
     })
 }
 
-/// The base config with the new layers and the changed fields.
+/// The base config with the new layers and the changed fields; every
+/// field distill does not know is kept as the base had it.
 fn new_config(
-    base: &serde_json::Value,
+    base: &ConfigDoc,
     layers: &[&Layer],
     created: &str,
     opts: &AppendOptions,
-) -> serde_json::Value {
+) -> ConfigDoc {
     let mut c = base.clone();
-    if let Some(ids) = c["rootfs"]["diff_ids"].as_array_mut() {
-        ids.extend(
-            layers
-                .iter()
-                .map(|l| serde_json::Value::from(l.diff_id.clone())),
-        );
+    for l in layers {
+        c.rootfs.diff_ids.push(l.diff_id.clone());
+        c.history.push(History {
+            created: created.to_owned(),
+            created_by: "distill append".to_owned(),
+            comment: None,
+            extra: Default::default(),
+        });
     }
-    if !c["history"].is_array() {
-        c["history"] = serde_json::json!([]);
-    }
-    let history = c["history"].as_array_mut().expect("array");
-    for _ in layers {
-        history.push(serde_json::json!({"created": created, "created_by": "distill append"}));
-    }
-    let cfg = &mut c["config"];
+    let cfg = &mut c.config;
     if let Some(e) = &opts.entrypoint {
-        cfg["Entrypoint"] = e.clone().into();
+        cfg.entrypoint = e.clone();
     }
     if let Some(cmd) = &opts.cmd {
-        cfg["Cmd"] = cmd.clone().into();
+        cfg.cmd = cmd.clone();
     }
     if let Some(u) = &opts.user {
-        cfg["User"] = u.clone().into();
+        cfg.user = u.clone();
     }
     if let Some(w) = &opts.workdir {
-        cfg["WorkingDir"] = w.clone().into();
+        cfg.working_dir = w.clone();
     }
-    if !opts.env.is_empty() {
-        let mut env: Vec<String> = cfg["Env"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for (k, v) in &opts.env {
-            env.retain(|e| e.split_once('=').map(|(ek, _)| ek) != Some(k));
-            env.push(format!("{k}={v}"));
-        }
-        cfg["Env"] = env.into();
+    for (k, v) in &opts.env {
+        cfg.env
+            .retain(|e| e.split_once('=').map(|(ek, _)| ek) != Some(k));
+        cfg.env.push(format!("{k}={v}"));
     }
     for (k, v) in &opts.labels {
-        cfg["Labels"][k] = v.clone().into();
+        cfg.labels.insert(k.clone(), v.clone());
     }
     c
 }

@@ -164,6 +164,7 @@ impl Assembly<'_> {
                 cmd: Vec::new(),
                 working_dir: tag.workdir.clone(),
                 labels: self.fill(t, &t.settings.labels)?,
+                extra: Default::default(),
             },
             rootfs: RootFs {
                 kind: "layers".into(),
@@ -175,8 +176,10 @@ impl Assembly<'_> {
                     created: created.clone(),
                     created_by: format!("distill: {}", m.label),
                     comment: None,
+                    extra: Default::default(),
                 })
                 .collect(),
+            extra: Default::default(),
         };
         let config_desc = layout.put(distill_image::CONFIG, &config.to_bytes())?;
         let mut layer_descs = Vec::new();

@@ -537,3 +537,73 @@ fn a_failed_blob_download_leaves_no_file() {
         assert_eq!(listing(), 0, "{e}");
     }
 }
+
+/// A base as `docker build` writes it: `null` for fields without a
+/// value, fields distill does not know (`ExposedPorts`, `os.version`,
+/// `empty_layer` history), a manifest without `created`.
+fn docker_built(config: serde_json::Value) -> Hostile {
+    let hostile = Hostile::empty();
+    let sample = Sample::new();
+    let config = Blob {
+        media_type: "application/vnd.oci.image.config.v1+json".into(),
+        bytes: serde_json::to_vec(&config).unwrap(),
+    };
+    let manifest = manifest_of(&config, &[sample.layer.descriptor()]);
+    hostile.put_tag(REPO, "latest", &manifest);
+    hostile.put_blob(REPO, &config);
+    hostile.put_blob(REPO, &sample.layer);
+    hostile
+}
+
+#[test]
+fn a_docker_built_base_keeps_every_field_distill_does_not_know() {
+    let diff_id = format!(
+        "sha256:{}",
+        sha256_hex(&distill_tests::hostile::tar_with("hello.txt", b"hello\n"))
+    );
+    let hostile = docker_built(serde_json::json!({
+        "architecture": "amd64", "os": "linux", "os.version": "x",
+        "docker_version": "27.0.1",
+        "config": {"Cmd": null, "Entrypoint": null, "Labels": null, "OnBuild": null,
+                   "Env": ["PATH=/bin"], "ExposedPorts": {"8080/tcp": {}}, "StopSignal": "SIGINT"},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created_by": "ENV PATH=/bin", "empty_layer": true},
+                    {"created": "2025-01-01T00:00:00Z", "created_by": "COPY hello.txt"}],
+    }));
+    let (ws, run, _) = append(&hostile.reference(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let reader = distill_image::LayoutReader::open(&ws.path().join("app")).unwrap();
+    let (_, top) = reader.tags().find(|(t, _)| *t == "v1").unwrap();
+    let config = reader.manifest(top).unwrap().config;
+    let config: serde_json::Value = serde_json::from_slice(&reader.blob(&config).unwrap()).unwrap();
+    // Kept as the base had it: what distill does not know, at every level.
+    assert_eq!(config["os.version"], "x");
+    assert_eq!(config["docker_version"], "27.0.1");
+    assert_eq!(
+        config["config"]["ExposedPorts"],
+        serde_json::json!({"8080/tcp": {}})
+    );
+    assert_eq!(config["config"]["StopSignal"], "SIGINT");
+    assert_eq!(
+        config["config"].get("OnBuild"),
+        Some(&serde_json::Value::Null)
+    );
+    assert_eq!(config["history"][0]["empty_layer"], true);
+    // Docker's nulls read as absent, the new layer on top, no `created`
+    // made up for a base that had none.
+    assert!(config["config"].get("Cmd").is_none(), "{config}");
+    assert_eq!(config["config"]["Env"], serde_json::json!(["PATH=/bin"]));
+    assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(config["history"].as_array().unwrap().len(), 3);
+    assert!(config.get("created").is_none());
+}
+
+#[test]
+fn a_base_config_of_the_wrong_shape_is_an_error_not_a_panic() {
+    let hostile = docker_built(serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Labels": "not a map"},
+        "rootfs": {"type": "layers", "diff_ids": []},
+    }));
+    refused(&hostile, &[], "invalid type");
+}
