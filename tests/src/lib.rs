@@ -286,3 +286,40 @@ impl Setup {
         self.project_with(Arc::new(distill_store::Silent))
     }
 }
+
+/// An observer for in-process tests: records every note and the counted
+/// steps (what, total, how far they got).
+#[derive(Default)]
+pub struct Recorder {
+    notes: std::sync::Mutex<Vec<String>>,
+    steps: Arc<std::sync::Mutex<Vec<(String, u64, u64)>>>,
+}
+
+impl Recorder {
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.lock().unwrap().clone()
+    }
+
+    pub fn steps(&self) -> Vec<(String, u64, u64)> {
+        self.steps.lock().unwrap().clone()
+    }
+}
+
+struct Counting(Arc<std::sync::Mutex<Vec<(String, u64, u64)>>>, usize);
+
+impl distill_store::Transfer for Counting {
+    fn advance(&self, amount: u64) {
+        self.0.lock().unwrap()[self.1].2 += amount;
+    }
+}
+
+impl distill_store::Observer for Recorder {
+    fn steps(&self, total: u64, what: &str) -> Box<dyn distill_store::Transfer> {
+        let mut steps = self.steps.lock().unwrap();
+        steps.push((what.to_owned(), total, 0));
+        Box::new(Counting(self.steps.clone(), steps.len() - 1))
+    }
+    fn note(&self, line: &str) {
+        self.notes.lock().unwrap().push(line.to_owned());
+    }
+}

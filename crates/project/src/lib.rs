@@ -1,6 +1,10 @@
 //! A distill project: `packages.toml` and the locks beside it, and every
 //! command as an API taking typed options. The CLI is a shell over this
-//! crate; tests call it in-process.
+//! crate. Tests of what a command does may call it in-process
+//! (`tests/tests/it`: `build::inprocess`, the lock's semantics in
+//! `lock`, fuzzing and the live resolver checks), with the kit's
+//! `Recorder` as observer; tests of the command-line contract (lines,
+//! exit codes, what is left on disk) run the binary.
 //!
 //! - [`Config`]: packages.toml, typed and validated once: distros,
 //!   [`ImageSpec`]s (with `extends`), [`BuildSpec`] (`[build]`) and

@@ -1,39 +1,13 @@
 //! `build` through the library, in-process: the same digests as the
 //! binary, progress and notes through the observer, typed reports.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use distill_layer::Compression;
 use distill_project::{BuildOptions, Format};
-use distill_store::{Observer, Transfer};
+use distill_tests::Recorder;
 
 use crate::build::common::*;
-
-/// Records notes and counted steps.
-#[derive(Default)]
-struct Recorder {
-    notes: Mutex<Vec<String>>,
-    steps: Arc<Mutex<Vec<(String, u64, u64)>>>,
-}
-
-struct Counting(Arc<Mutex<Vec<(String, u64, u64)>>>, usize);
-
-impl Transfer for Counting {
-    fn advance(&self, amount: u64) {
-        self.0.lock().unwrap()[self.1].2 += amount;
-    }
-}
-
-impl Observer for Recorder {
-    fn steps(&self, total: u64, what: &str) -> Box<dyn Transfer> {
-        let mut steps = self.steps.lock().unwrap();
-        steps.push((what.to_owned(), total, 0));
-        Box::new(Counting(self.steps.clone(), steps.len() - 1))
-    }
-    fn note(&self, line: &str) {
-        self.notes.lock().unwrap().push(line.to_owned());
-    }
-}
 
 fn options(out: std::path::PathBuf) -> BuildOptions {
     let opts = BuildOptions {
@@ -69,10 +43,10 @@ fn the_api_builds_what_the_binary_builds() {
     ));
 
     // Progress and notes reached the observer, not stdout or stderr.
-    let notes = recorder.notes.lock().unwrap().clone();
+    let notes = recorder.notes();
     assert_eq!(notes.len(), 2, "{notes:?}");
     assert!(notes.iter().all(|n| n.starts_with("wrote ")), "{notes:?}");
-    let steps = recorder.steps.lock().unwrap().clone();
+    let steps = recorder.steps();
     assert_eq!(steps.len(), 1, "{steps:?}");
     let (what, total, done) = &steps[0];
     assert_eq!(what, "test layers");
