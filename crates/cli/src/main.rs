@@ -9,6 +9,7 @@ mod build;
 mod cache;
 mod diff;
 mod docs;
+mod key;
 mod lock;
 mod output;
 mod parse;
@@ -186,6 +187,9 @@ enum Command {
     /// Print the man page, every command included (`distill man >
     /// distill.1`).
     Man,
+    /// Signing keys in cosign's format (`distill key generate cosign`).
+    #[command(subcommand)]
+    Key(key::Command),
 }
 
 fn main() -> ExitCode {
@@ -207,6 +211,7 @@ fn main() -> ExitCode {
         Command::Append(args) => append::run(args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
+        Command::Key(command) => key::run(command),
         Command::Show { args, project } => {
             with_project(g, project.or(before), |p| query::show(p, args))
         }

@@ -27,6 +27,12 @@ pub(crate) struct Args {
     /// registries always are).
     #[arg(long)]
     plain_http: bool,
+    /// Sign every manifest and index pushed with this key, and attest
+    /// each image's SBOM and provenance, as cosign does (a key from
+    /// `cosign generate-key-pair` or `distill key generate`; its password
+    /// from $COSIGN_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    sign_key: Option<PathBuf>,
     /// Print JSON: tags → digests, blobs uploaded / mounted / present.
     #[arg(long)]
     json: bool,
@@ -41,12 +47,18 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<u8> {
         out: args.out,
         plain_http: args.plain_http,
         docker_config: None,
+        sign_key: args
+            .sign_key
+            .as_deref()
+            .map(crate::key::secret)
+            .transpose()?,
     };
     let r = project.push(&opts)?;
     if args.json {
         let doc = serde_json::json!({
             "tags": r.tags.iter().map(|(t, d)| (t.clone(), serde_json::Value::from(d.clone()))).collect::<serde_json::Map<_, _>>(),
             "blobs": {"uploaded": r.uploaded, "mounted": r.mounted, "present": r.present, "bytes": r.bytes},
+            "signed": r.signed,
         });
         emit_json(&doc, false)?;
     } else {
@@ -55,6 +67,12 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<u8> {
             "blobs: {} uploaded ({} bytes), {} mounted, {} already there\n",
             r.uploaded, r.bytes, r.mounted, r.present
         );
+        if opts.sign_key.is_some() {
+            text += &format!(
+                "signatures and attestations: {} added (the rest were there)\n",
+                r.signed
+            );
+        }
         emit(&text)?;
     }
     Ok(0)

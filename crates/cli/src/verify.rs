@@ -21,6 +21,11 @@ pub(crate) struct Args {
     /// Use http for a registry that is not on this machine.
     #[arg(long)]
     plain_http: bool,
+    /// Also require the index and every platform manifest to be signed
+    /// with this public key (cosign.pub) for this repository, and their
+    /// provenance to name this lock.
+    #[arg(long, value_name = "FILE")]
+    key: Option<std::path::PathBuf>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -34,6 +39,7 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<u8> {
         tag: args.tag,
         plain_http: args.plain_http,
         docker_config: None,
+        key: args.key.as_deref().map(crate::key::public).transpose()?,
     })?;
     if args.json {
         let doc = serde_json::json!({
@@ -42,20 +48,31 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<u8> {
             "built": v.built,
             "served": v.served,
             "diff": v.diff,
+            "unsigned": v.unsigned,
         });
         emit_json(&doc, false)?;
     } else if v.same() {
-        emit(&format!(
-            "{}: same as the lock builds ({})\n",
-            v.reference, v.built
-        ))?;
+        let mut text = format!("{}: same as the lock builds ({})\n", v.reference, v.built);
+        for line in &v.unsigned {
+            text += &format!("{}: {line}\n", v.reference);
+        }
+        if v.unsigned.is_empty() && args.key.is_some() {
+            text += &format!(
+                "{}: signed with the key, provenance names this lock\n",
+                v.reference
+            );
+        }
+        emit(&text)?;
     } else {
         let mut text = format!(
             "{}: differs from the lock\n  built  {}\n  served {}\n",
             v.reference, v.built, v.served
         );
         text += &crate::diff::layouts_text(&v.diff);
+        for line in &v.unsigned {
+            text += &format!("{}: {line}\n", v.reference);
+        }
         emit(&text)?;
     }
-    Ok(if v.same() { 0 } else { 2 })
+    Ok(if v.holds() { 0 } else { 2 })
 }

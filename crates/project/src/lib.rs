@@ -40,6 +40,7 @@ mod project;
 mod push;
 mod query;
 mod remote;
+mod sign;
 mod update;
 mod verify;
 mod why;

@@ -2,7 +2,8 @@
 //! in an order that never names what is not there yet: blobs (skipped
 //! when present, mounted when this run already put them in another
 //! repository of the registry, else uploaded), then manifests by digest,
-//! the SBOM artifacts and their referrers, the indexes, and last the tags.
+//! the SBOM artifacts and their referrers, the indexes, their cosign
+//! signatures (with `--sign-key`), and last the tags.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -35,6 +36,9 @@ pub struct PushOptions {
     /// The docker config with credentials (default: `$DOCKER_CONFIG` or
     /// `~/.docker/config.json`).
     pub docker_config: Option<PathBuf>,
+    /// Sign every manifest and index pushed with this key, as cosign
+    /// does, before the tags move.
+    pub sign_key: Option<distill_sign::SecretKey>,
 }
 
 /// What a push did.
@@ -48,6 +52,8 @@ pub struct PushReport {
     pub present: usize,
     /// Bytes uploaded.
     pub bytes: u64,
+    /// Signatures added (none for a manifest this key had signed).
+    pub signed: usize,
 }
 
 impl Project {
@@ -72,7 +78,7 @@ impl Project {
                 let name = format!("{image}-{distro}");
                 let dir = opts.out.join(&name);
                 if LayoutReader::is_layout(&dir) {
-                    layouts.push((name, dir));
+                    layouts.push((image.clone(), distro.clone(), dir));
                 }
             }
         }
@@ -89,9 +95,13 @@ impl Project {
             seen: Mutex::new(BTreeMap::new()),
             report: Mutex::new(PushReport::default()),
         };
-        for (name, dir) in &layouts {
-            let repo = prefix.child(name);
-            self.block_on(pusher.layout(&repo, dir, &opts.tags))
+        for (image, distro, dir) in &layouts {
+            let repo = prefix.child(&format!("{image}-{distro}"));
+            let signing = match &opts.sign_key {
+                Some(key) => Some(self.signing(key, image, distro)?),
+                None => None,
+            };
+            self.block_on(pusher.layout(&repo, dir, &opts.tags, signing.as_ref()))
                 .context(|| format!("cannot push {repo}"))?;
         }
         Ok(pusher.report.into_inner().expect("lock"))
@@ -107,8 +117,53 @@ struct Pusher<'p> {
     report: Mutex<PushReport>,
 }
 
+/// What signing a layout needs: the key, and what its provenance names.
+struct Signing<'k> {
+    key: &'k distill_sign::SecretKey,
+    image: String,
+    distro: String,
+    /// (`snapshots/<distro>.lock`, sha256 hex).
+    lock: (String, String),
+    /// sha256 hex of packages.toml.
+    config: String,
+}
+
+impl Project {
+    fn signing<'k>(
+        &self,
+        key: &'k distill_sign::SecretKey,
+        image: &str,
+        distro: &str,
+    ) -> Result<Signing<'k>> {
+        let hash = |path: &Path| {
+            distill_store::sha256_file(path)
+                .map(|(hex, _)| hex)
+                .context(|| format!("cannot read {}", path.display()))
+        };
+        let lock_path = self.lock_path(distro);
+        let uri = lock_path
+            .strip_prefix(self.config_path().parent().unwrap_or(Path::new("")))
+            .unwrap_or(&lock_path)
+            .display()
+            .to_string();
+        Ok(Signing {
+            key,
+            image: image.to_owned(),
+            distro: distro.to_owned(),
+            lock: (uri, hash(&lock_path)?),
+            config: hash(self.config_path())?,
+        })
+    }
+}
+
 impl Pusher<'_> {
-    async fn layout(&self, repo: &Reference, dir: &Path, only: &[String]) -> Result<()> {
+    async fn layout(
+        &self,
+        repo: &Reference,
+        dir: &Path,
+        only: &[String],
+        signing: Option<&Signing<'_>>,
+    ) -> Result<()> {
         let reader = LayoutReader::open(dir)?;
         let wanted = |tag: &str| {
             only.is_empty()
@@ -178,10 +233,99 @@ impl Pusher<'_> {
         for d in indexes.values() {
             self.manifest(repo, &reader, d, &d.digest).await?;
         }
+        // Signed once everything they name is there, and before the tags
+        // move: a policy that admits only signed images never sees a tag
+        // on an unsigned one.
+        if let Some(signing) = signing {
+            self.sign(repo, &reader, &tags, &artifacts, signing).await?;
+        }
         for (tag, d) in &tags {
             let digest = self.manifest(repo, &reader, d, tag).await?;
             let mut report = self.report.lock().expect("lock");
             report.tags.push((repo.with(tag).to_string(), digest));
+        }
+        Ok(())
+    }
+
+    /// Signs every image manifest and index under `tags`, and attests
+    /// each image's SBOM and the provenance of images and indexes.
+    async fn sign(
+        &self,
+        repo: &Reference,
+        reader: &LayoutReader,
+        tags: &[(String, Descriptor)],
+        artifacts: &[(Descriptor, String)],
+        signing: &Signing<'_>,
+    ) -> Result<()> {
+        use crate::sign::{Provenance, SLSA_V1, SPDX, attest, sign, spdx_dependencies};
+        // Digest → the tags it is pushed under (a platform's manifest is
+        // under its index's tags and its own `<tag>-<arch>`).
+        let mut tagged: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut platforms: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (tag, d) in tags {
+            tagged
+                .entry(d.digest.clone())
+                .or_default()
+                .insert(tag.clone());
+            for m in reader.images(d)? {
+                tagged
+                    .entry(m.digest.clone())
+                    .or_default()
+                    .insert(tag.clone());
+                if m.digest != d.digest {
+                    platforms
+                        .entry(d.digest.clone())
+                        .or_default()
+                        .push(m.digest);
+                }
+            }
+        }
+        let mut dependencies: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for (artifact, subject) in artifacts {
+            let doc = reader.manifest(artifact)?;
+            let Some(layer) = doc.layers.first() else {
+                continue;
+            };
+            let sbom: serde_json::Value = crate::remote::parse(&reader.blob(layer)?)?;
+            if attest(&self.client, repo, subject, signing.key, SPDX, &sbom).await? {
+                self.report.lock().expect("lock").signed += 1;
+            }
+            dependencies.insert(subject.clone(), spdx_dependencies(&sbom));
+        }
+        for (digest, tags) in &tagged {
+            let deps: BTreeSet<(String, String)> = match platforms.get(digest) {
+                Some(ps) => ps
+                    .iter()
+                    .flat_map(|p| dependencies.get(p))
+                    .flatten()
+                    .cloned()
+                    .collect(),
+                None => dependencies
+                    .get(digest)
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect(),
+            };
+            let provenance = Provenance {
+                image: signing.image.clone(),
+                distro: signing.distro.clone(),
+                tags: tags.iter().cloned().collect(),
+                lock: signing.lock.clone(),
+                config: signing.config.clone(),
+                dependencies: deps.into_iter().collect(),
+            };
+            let added = sign(&self.client, repo, digest, signing.key).await?;
+            let attested = attest(
+                &self.client,
+                repo,
+                digest,
+                signing.key,
+                SLSA_V1,
+                &provenance.predicate(),
+            )
+            .await?;
+            self.report.lock().expect("lock").signed += usize::from(added) + usize::from(attested);
         }
         Ok(())
     }

@@ -27,6 +27,9 @@ pub struct VerifyOptions {
     pub tag: Option<String>,
     pub plain_http: bool,
     pub docker_config: Option<PathBuf>,
+    /// Also require every served manifest and the index to be signed
+    /// with this key, and their provenance to name this lock.
+    pub key: Option<distill_sign::PublicKey>,
 }
 
 /// The outcome: the digests, and where they differ the file-level diff
@@ -40,11 +43,20 @@ pub struct Verified {
     pub diff: LayoutDiff,
     /// Blobs fetched from the registry to explain a difference.
     pub fetched: usize,
+    /// With a key: every check of signatures and provenance that failed,
+    /// one line each (empty: all hold).
+    pub unsigned: Vec<String>,
 }
 
 impl Verified {
     pub fn same(&self) -> bool {
         self.built == self.served
+    }
+
+    /// The served image is what the lock builds and, with a key, signed
+    /// with it and attested as built from this lock.
+    pub fn holds(&self) -> bool {
+        self.same() && self.unsigned.is_empty()
     }
 }
 
@@ -88,12 +100,23 @@ impl Project {
                 &served_dir,
             ))
             .context(|| format!("cannot verify {reference}"))?;
+        let unsigned = match &opts.key {
+            Some(key) => {
+                let lock = self.lock_path(&opts.distro);
+                let (sha, _) = distill_store::sha256_file(&lock)
+                    .context(|| format!("cannot read {}", lock.display()))?;
+                self.block_on(signature_checks(&client, &reference, &tag, key, &sha))
+                    .context(|| format!("cannot verify {reference}"))?
+            }
+            None => Vec::new(),
+        };
         let mut out = Verified {
             reference: reference.to_string(),
             built: built.digest.clone(),
             served,
             diff: LayoutDiff { images: Vec::new() },
             fetched,
+            unsigned,
         };
         if !out.same() {
             let mut diff = diff_layouts(&built.path, &served_dir)?;
@@ -183,6 +206,54 @@ async fn fetch_layout(
     })
     .context(|| format!("cannot write {}", dest.display()))?;
     Ok((top.digest, fetched))
+}
+
+/// What fails of: the served tag's index and each platform manifest
+/// signed by `key` for this repository, and attested (SLSA provenance,
+/// by the same key) as built from the lock whose sha256 is `lock`.
+async fn signature_checks(
+    client: &Client,
+    reference: &Reference,
+    tag: &str,
+    key: &distill_sign::PublicKey,
+    lock: &str,
+) -> Result<Vec<String>> {
+    use crate::sign::{SLSA_V1, attestations, provenance_lock, signature_problem};
+    let (registry, repo) = (&reference.registry, &reference.repository);
+    let top = client
+        .get_manifest(registry, repo, tag, None)
+        .await?
+        .ok_or_else(|| fail!("the registry has no tag {tag}"))?;
+    let mut digests = vec![top.digest.clone()];
+    digests.extend(
+        image_manifests(&top)?
+            .into_iter()
+            .map(|d| d.digest)
+            .filter(|d| *d != top.digest),
+    );
+    let mut problems = Vec::new();
+    for digest in &digests {
+        if let Some(p) = signature_problem(client, reference, digest, key).await? {
+            problems.push(format!("signature: {p}"));
+        }
+        let named: Vec<(String, String)> = attestations(client, reference, digest, key)
+            .await?
+            .iter()
+            .filter(|(kind, _)| kind == SLSA_V1)
+            .filter_map(|(_, p)| provenance_lock(p))
+            .collect();
+        if named.is_empty() {
+            problems.push(format!(
+                "provenance: {digest} has no provenance by this key"
+            ));
+        } else if !named.iter().any(|(_, sha)| sha == lock) {
+            let (uri, sha) = &named[0];
+            problems.push(format!(
+                "provenance: {digest} was built from {uri} sha256:{sha}, not this lock (sha256:{lock})"
+            ));
+        }
+    }
+    Ok(problems)
 }
 
 /// The digest the built layout tags `tag` with.

@@ -33,6 +33,17 @@ const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
 #[derive(Clone)]
 pub struct SecretKey(SigningKey);
 
+/// Never the key itself, in a log or a panic: only whose it is.
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "SecretKey(public {:?})",
+            self.public().to_pem().lines().nth(1)
+        )
+    }
+}
+
 /// A public key, to verify with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublicKey(VerifyingKey);

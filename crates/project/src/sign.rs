@@ -1,0 +1,264 @@
+//! Signatures and attestations in a registry, where cosign puts them:
+//! the `.sig` and `.att` images beside each signed manifest
+//! (`distill_sign::cosign` makes their documents; this puts and reads
+//! them through distill's own registry client, which checks every byte
+//! it reads).
+
+use distill_image::{Descriptor, ManifestDoc};
+use distill_registry::{Client, Reference};
+use distill_sign::cosign::{self, Layer};
+use distill_sign::{PublicKey, SecretKey};
+
+use crate::error::{Context, Result};
+use crate::remote::parse;
+
+/// cosign's identity of a repository: `registry/name`, no tag.
+pub(crate) fn identity(repo: &Reference) -> String {
+    format!("{}/{}", repo.registry, repo.repository)
+}
+
+/// Signs `digest` in `repo` with `key`; false when that signature was
+/// there already.
+pub(crate) async fn sign(
+    client: &Client,
+    repo: &Reference,
+    digest: &str,
+    key: &SecretKey,
+) -> Result<bool> {
+    let layer = cosign::signature_layer(key, &identity(repo), digest);
+    attach(client, repo, &cosign::signature_tag(digest), &layer).await
+}
+
+/// Attests `predicate` about `digest` in `repo`; false when that
+/// attestation was there already.
+pub(crate) async fn attest(
+    client: &Client,
+    repo: &Reference,
+    digest: &str,
+    key: &SecretKey,
+    predicate_type: &str,
+    predicate: &serde_json::Value,
+) -> Result<bool> {
+    let layer = cosign::attestation_layer(key, &identity(repo), digest, predicate_type, predicate);
+    attach(client, repo, &cosign::attestation_tag(digest), &layer).await
+}
+
+/// Adds `layer` to the image under `tag` (made when there is none),
+/// keeping what it holds.
+async fn attach(client: &Client, repo: &Reference, tag: &str, layer: &Layer) -> Result<bool> {
+    let (registry, name) = (&repo.registry, &repo.repository);
+    let existing: Option<ManifestDoc> = match client.get_manifest(registry, name, tag, None).await?
+    {
+        Some(doc) => Some(
+            parse(&doc.bytes)
+                .context(|| format!("cannot read the signatures under {}", repo.with(tag)))?,
+        ),
+        None => None,
+    };
+    let Some(attached) = cosign::attach(existing.as_ref(), &layer.descriptor) else {
+        return Ok(false);
+    };
+    let config = Descriptor::of(distill_image::CONFIG, &attached.config);
+    for (d, bytes) in [
+        (&layer.descriptor, &layer.bytes),
+        (&config, &attached.config),
+    ] {
+        put_small_blob(client, repo, &d.digest, bytes).await?;
+    }
+    client
+        .put_manifest(
+            registry,
+            name,
+            tag,
+            distill_image::MANIFEST,
+            &attached.manifest,
+        )
+        .await?;
+    Ok(true)
+}
+
+/// A blob of a few hundred bytes, through a temporary file (the client
+/// uploads files, checking their digest as it reads).
+async fn put_small_blob(
+    client: &Client,
+    repo: &Reference,
+    digest: &str,
+    bytes: &[u8],
+) -> Result<()> {
+    let tmp = tempfile::NamedTempFile::new().context(|| "cannot create a temporary file".into())?;
+    std::fs::write(tmp.path(), bytes)
+        .context(|| format!("cannot write {}", tmp.path().display()))?;
+    client
+        .put_blob(
+            &repo.registry,
+            &repo.repository,
+            digest,
+            tmp.path(),
+            bytes.len() as u64,
+            None,
+        )
+        .await?;
+    Ok(())
+}
+
+/// The layers (descriptor, checked bytes) of the image under `tag`, none
+/// when there is no such tag.
+async fn attached(
+    client: &Client,
+    repo: &Reference,
+    tag: &str,
+) -> Result<Vec<(Descriptor, Vec<u8>)>> {
+    let (registry, name) = (&repo.registry, &repo.repository);
+    let Some(doc) = client.get_manifest(registry, name, tag, None).await? else {
+        return Ok(Vec::new());
+    };
+    let doc: ManifestDoc = parse(&doc.bytes)?;
+    let mut out = Vec::new();
+    // A bound on work a hostile registry can ask for: cosign images hold
+    // one layer per signature or attestation.
+    for d in doc.layers.into_iter().take(64) {
+        let bytes = client.get_blob(registry, name, &d.digest, d.size).await?;
+        out.push((d, bytes));
+    }
+    Ok(out)
+}
+
+/// Why `digest` in `repo` is not signed by `key`, or `None` when it is:
+/// a signature by this key over a payload naming this repository and
+/// exactly this digest.
+pub(crate) async fn signature_problem(
+    client: &Client,
+    repo: &Reference,
+    digest: &str,
+    key: &PublicKey,
+) -> Result<Option<String>> {
+    let layers = attached(client, repo, &cosign::signature_tag(digest)).await?;
+    if layers.is_empty() {
+        return Ok(Some(format!("{digest} is not signed")));
+    }
+    let mut seen = Vec::new();
+    for (d, bytes) in &layers {
+        match cosign::check_signature(key, d, bytes) {
+            Some((who, what)) if who == identity(repo) && what == digest => return Ok(None),
+            Some((who, what)) => seen.push(format!("{who}@{what}")),
+            None => {}
+        }
+    }
+    Ok(Some(if seen.is_empty() {
+        format!("{digest} has no signature by this key")
+    } else {
+        format!(
+            "{digest}'s signature by this key is for {}, not {}@{digest}",
+            seen.join(", "),
+            identity(repo)
+        )
+    }))
+}
+
+/// The statements about `digest` in `repo` signed by `key`:
+/// (predicate type, predicate), each naming `digest` as its subject.
+pub(crate) async fn attestations(
+    client: &Client,
+    repo: &Reference,
+    digest: &str,
+    key: &PublicKey,
+) -> Result<Vec<(String, serde_json::Value)>> {
+    let layers = attached(client, repo, &cosign::attestation_tag(digest)).await?;
+    Ok(layers
+        .iter()
+        .filter(|(d, _)| d.media_type == cosign::DSSE)
+        .filter_map(|(_, bytes)| cosign::check_attestation(key, bytes))
+        .filter(|(_, subjects, _)| subjects.iter().any(|s| s == digest))
+        .map(|(kind, _, predicate)| (kind, predicate))
+        .collect())
+}
+
+/// The SLSA provenance predicate type (`cosign … --type slsaprovenance1`).
+pub(crate) const SLSA_V1: &str = "https://slsa.dev/provenance/v1";
+/// The SPDX predicate type (`cosign … --type spdxjson`).
+pub(crate) const SPDX: &str = "https://spdx.dev/Document";
+/// What distill's provenance says built the image.
+const BUILD_TYPE: &str = "https://github.com/distill-images/distill/build/v1";
+
+/// What a provenance statement is made from: which build, from which
+/// inputs (each a name and its sha256).
+#[derive(Debug, Clone)]
+pub(crate) struct Provenance {
+    pub(crate) image: String,
+    pub(crate) distro: String,
+    /// The tags the subject is pushed under.
+    pub(crate) tags: Vec<String>,
+    /// (`snapshots/<distro>.lock`, sha256 hex of its bytes).
+    pub(crate) lock: (String, String),
+    /// sha256 hex of packages.toml.
+    pub(crate) config: String,
+    /// (purl, sha256 hex): every .deb and artifact in the image.
+    pub(crate) dependencies: Vec<(String, String)>,
+}
+
+impl Provenance {
+    /// The SLSA v1 predicate: the build definition names the image,
+    /// distro, tags and packages.toml; the resolved dependencies are the
+    /// lock and every package by sha256, so `verify` can tie a served
+    /// image to the lock it was built from.
+    pub(crate) fn predicate(&self) -> serde_json::Value {
+        let mut deps = vec![serde_json::json!({
+            "uri": self.lock.0, "digest": {"sha256": self.lock.1},
+        })];
+        deps.extend(
+            self.dependencies
+                .iter()
+                .map(|(uri, sha)| serde_json::json!({"uri": uri, "digest": {"sha256": sha}})),
+        );
+        serde_json::json!({
+            "buildDefinition": {
+                "buildType": BUILD_TYPE,
+                "externalParameters": {
+                    "image": self.image,
+                    "distro": self.distro,
+                    "tags": self.tags,
+                    "config": {"uri": "packages.toml", "digest": {"sha256": self.config}},
+                    "lock": {"uri": self.lock.0, "digest": {"sha256": self.lock.1}},
+                },
+                "resolvedDependencies": deps,
+            },
+            "runDetails": {
+                "builder": {
+                    "id": "https://github.com/distill-images/distill",
+                    "version": {"distill": env!("CARGO_PKG_VERSION")},
+                },
+            },
+        })
+    }
+}
+
+/// The lock a provenance predicate names: (uri, sha256 hex).
+pub(crate) fn provenance_lock(predicate: &serde_json::Value) -> Option<(String, String)> {
+    let lock = &predicate["buildDefinition"]["externalParameters"]["lock"];
+    Some((
+        lock["uri"].as_str()?.to_owned(),
+        lock["digest"]["sha256"].as_str()?.to_owned(),
+    ))
+}
+
+/// (purl, sha256 hex) of every package an SPDX document lists.
+pub(crate) fn spdx_dependencies(spdx: &serde_json::Value) -> Vec<(String, String)> {
+    spdx["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            let purl = p["externalRefs"]
+                .as_array()?
+                .iter()
+                .find(|r| r["referenceType"] == "purl")?["referenceLocator"]
+                .as_str()?;
+            let sha = p["checksums"]
+                .as_array()?
+                .iter()
+                .find(|c| c["algorithm"] == "SHA256")?["checksumValue"]
+                .as_str()?;
+            Some((purl.to_owned(), sha.to_owned()))
+        })
+        .collect()
+}
