@@ -323,3 +323,26 @@ impl distill_store::Observer for Recorder {
         self.notes.lock().unwrap().push(line.to_owned());
     }
 }
+
+/// The cosign binary the tests verify signatures with: `$DISTILL_COSIGN`
+/// (`.ci/run` unpacks Debian 13's there), else `cosign` on PATH. CI must
+/// have it; elsewhere the cosign checks skip with a note.
+pub fn cosign() -> Option<PathBuf> {
+    let found = std::env::var_os("DISTILL_COSIGN")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from("cosign")))
+        .filter(|c| {
+            Command::new(c)
+                .arg("version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have cosign (see .ci/run)"
+        );
+        eprintln!("skipped: cosign is not installed (set DISTILL_COSIGN)");
+    }
+    found
+}

@@ -16,5 +16,6 @@ mod push;
 mod races;
 mod repro;
 mod security;
+mod sign;
 mod tools;
 mod tree;

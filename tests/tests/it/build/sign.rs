@@ -1,0 +1,313 @@
+//! Signed images: `push --sign-key` writes what cosign writes, so real
+//! cosign (Debian 13's, unpacked by `.ci/run`) verifies distill's
+//! signatures and attestations, and distill signs with a key cosign made;
+//! `verify --key` refuses, one check a line, every way a signature can
+//! fail to vouch for the served image (against the kit's hostile
+//! registry, which serves exactly the documents each case needs).
+
+use std::path::Path;
+use std::process::Command;
+
+use distill_image::LayoutReader;
+use distill_sign::SecretKey;
+use distill_sign::cosign::{self, Layer};
+use distill_tests::hostile::{Blob, Hostile, REPO};
+use distill_tests::registry::{Registry, available};
+use distill_tests::{Run, Setup, Workspace, cosign, sha256_hex};
+
+use crate::build::common::*;
+
+const PASSWORD: &str = "correct horse";
+
+fn with_password(ws: &Workspace, args: &[&str]) -> Run {
+    ws.command(args)
+        .env("COSIGN_PASSWORD", PASSWORD)
+        .output()
+        .expect("run distill")
+        .into()
+}
+
+/// `cosign ARGS` in the workspace; (success, stdout + stderr).
+fn run_cosign(bin: &Path, ws: &Workspace, args: &[&str]) -> (bool, String) {
+    let out = Command::new(bin)
+        .args(args)
+        .current_dir(ws.path())
+        .env("COSIGN_PASSWORD", PASSWORD)
+        .env("HOME", ws.path())
+        .output()
+        .expect("run cosign");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+fn cosign_verifies(bin: &Path, ws: &Workspace, key: &str, reference: &str) {
+    let (ok, text) = run_cosign(
+        bin,
+        ws,
+        &["verify", "--key", key, "--allow-http-registry", "--insecure-ignore-tlog=true", reference],
+    );
+    assert!(ok, "cosign verify {reference}: {text}");
+}
+
+/// The predicate of the one attestation of `kind` cosign verifies on
+/// `reference`.
+fn cosign_attestation(bin: &Path, ws: &Workspace, key: &str, kind: &str, reference: &str) -> serde_json::Value {
+    let args = [
+        "verify-attestation", "--key", key, "--allow-http-registry",
+        "--insecure-ignore-tlog=true", "--type", kind, reference,
+    ];
+    let out = Command::new(bin)
+        .args(args)
+        .current_dir(ws.path())
+        .env("HOME", ws.path())
+        .output()
+        .expect("run cosign");
+    assert!(out.status.success(), "cosign {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let envelope: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    use base64::Engine;
+    let statement = base64::engine::general_purpose::STANDARD
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap();
+    let statement: serde_json::Value = serde_json::from_slice(&statement).unwrap();
+    statement["predicate"].clone()
+}
+
+fn pushed_tags(run: &Run) -> Vec<(String, String)> {
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    doc["tags"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(t, d)| (t.clone(), d.as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[test]
+fn a_signed_push_is_verified_by_cosign_and_by_distill() {
+    let Some(bin) = cosign() else { return };
+    if !available() {
+        return;
+    }
+    let registry = Registry::shared();
+    let s = setup(&[], "");
+    assert_eq!(build(&s.ws, "out").code, 0);
+    let made = with_password(&s.ws, &["key", "generate", "distill"]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let target = format!("{}/signed", registry.addr);
+    let push = |extra: &[&str]| {
+        let mut args = vec!["push", &target, "--out", "out", "--json", "--image", "static"];
+        args.extend(extra);
+        with_password(&s.ws, &args)
+    };
+    let run = push(&["--sign-key", "distill.key"]);
+    let tags = pushed_tags(&run);
+    // Every tag (indexes and `<tag>-<arch>` platform manifests), by digest.
+    for (tag, digest) in &tags {
+        let repo = tag.rsplit_once(':').unwrap().0;
+        cosign_verifies(&bin, &s.ws, "distill.pub", &format!("{repo}@{digest}"));
+    }
+    // Both attestations on a platform manifest; the provenance names the
+    // lock and every .deb of the image by sha256.
+    let (platform, _) = tags.iter().find(|(t, _)| t.ends_with(":latest-arm64")).unwrap();
+    let sbom = cosign_attestation(&bin, &s.ws, "distill.pub", "spdxjson", platform);
+    let provenance = cosign_attestation(&bin, &s.ws, "distill.pub", "slsaprovenance1", platform);
+    let lock = std::fs::read(s.ws.path().join("snapshots/test.lock")).unwrap();
+    let deps = provenance["buildDefinition"]["resolvedDependencies"].as_array().unwrap();
+    assert_eq!(deps[0]["uri"], "snapshots/test.lock");
+    assert_eq!(deps[0]["digest"]["sha256"], sha256_hex(&lock));
+    let sbom_shas: Vec<&str> = sbom["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["checksums"][0]["checksumValue"].as_str().unwrap())
+        .collect();
+    let dep_shas: Vec<&str> = deps[1..].iter().map(|d| d["digest"]["sha256"].as_str().unwrap()).collect();
+    assert!(!sbom_shas.is_empty());
+    assert_eq!(dep_shas.len(), sbom_shas.len(), "{deps:?}");
+    let lock_text = String::from_utf8_lossy(&lock);
+    for sha in &dep_shas {
+        assert!(sbom_shas.contains(sha) && lock_text.contains(sha), "{sha}");
+    }
+    assert_eq!(provenance["buildDefinition"]["externalParameters"]["image"], "static");
+
+    // distill agrees, and a second push adds no signature.
+    let reference = format!("{target}/static-test:latest");
+    let verify = s.ws.run(&["verify", &reference, "--image", "static", "--distro", "test", "--key", "distill.pub"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    assert!(verify.stdout.contains("signed with the key, provenance names this lock"), "{}", verify.stdout);
+    let again = push(&["--sign-key", "distill.key"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(doc["signed"], 0, "no duplicate signature");
+
+    // The other way round: a key cosign made signs a distill push.
+    let (ok, text) = run_cosign(&bin, &s.ws, &["generate-key-pair", "--output-key-prefix", "made-by-cosign"]);
+    assert!(ok, "{text}");
+    let other = format!("{}/cosign-key", registry.addr);
+    let run = with_password(
+        &s.ws,
+        &["push", &other, "--out", "out", "--json", "--image", "static", "--tag", "latest", "--sign-key", "made-by-cosign.key"],
+    );
+    let tags = pushed_tags(&run);
+    for (tag, _) in &tags {
+        cosign_verifies(&bin, &s.ws, "made-by-cosign.pub", tag);
+    }
+    let verify = s.ws.run(&[
+        "verify", &format!("{other}/static-test:latest"), "--image", "static", "--distro", "test", "--key", "made-by-cosign.pub",
+    ]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    // A wrong password is one clear line.
+    let wrong = s.ws.command(&["push", &other, "--out", "out", "--sign-key", "made-by-cosign.key"])
+        .env("COSIGN_PASSWORD", "wrong")
+        .output()
+        .unwrap();
+    let wrong: Run = wrong.into();
+    wrong.assert_error("cannot read the signing key made-by-cosign.key: the key's password is wrong");
+}
+
+/// Puts the image of `layers` under `tag` of the hostile registry, as
+/// cosign would have (blobs, config, manifest).
+fn put_attached(h: &Hostile, tag: &str, layers: &[Layer]) {
+    let mut doc = None;
+    let mut last = None;
+    for l in layers {
+        h.put_blob(REPO, &Blob { media_type: l.descriptor.media_type.clone(), bytes: l.bytes.clone() });
+        let a = cosign::attach(doc.as_ref(), &l.descriptor).unwrap();
+        doc = Some(serde_json::from_slice(&a.manifest).unwrap());
+        last = Some(a);
+    }
+    let a = last.unwrap();
+    h.put_blob(REPO, &Blob { media_type: distill_image::CONFIG.into(), bytes: a.config });
+    h.put_tag(REPO, tag, &Blob { media_type: distill_image::MANIFEST.into(), bytes: a.manifest });
+}
+
+fn provenance(lock_sha: &str) -> serde_json::Value {
+    serde_json::json!({"buildDefinition": {"externalParameters": {
+        "lock": {"uri": "snapshots/test.lock", "digest": {"sha256": lock_sha}}}}})
+}
+
+/// Signs and attests each of `digests` as `identity` with `key`.
+fn sign_all(h: &Hostile, key: &SecretKey, identity: &str, digests: &[String], lock_sha: &str) {
+    for d in digests {
+        put_attached(h, &cosign::signature_tag(d), &[cosign::signature_layer(key, identity, d)]);
+        let att = cosign::attestation_layer(key, identity, d, "https://slsa.dev/provenance/v1", &provenance(lock_sha));
+        put_attached(h, &cosign::attestation_tag(d), &[att]);
+    }
+}
+
+/// The digests of `tag` in the layout: the index first, then its platforms.
+fn digests(layout: &Path, tag: &str) -> Vec<String> {
+    let reader = LayoutReader::open(layout).unwrap();
+    let (_, top) = reader.tags().find(|(t, _)| *t == tag).unwrap();
+    let mut out = vec![top.digest.clone()];
+    out.extend(reader.images(top).unwrap().into_iter().map(|d| d.digest));
+    out
+}
+
+struct Case {
+    s: Setup,
+    hostile: Hostile,
+    reference: String,
+    identity: String,
+    key: SecretKey,
+    lock_sha: String,
+}
+
+impl Case {
+    fn new() -> Case {
+        let s = setup(&[], "");
+        assert_eq!(build(&s.ws, "out").code, 0);
+        let key = SecretKey::generate();
+        std::fs::write(s.ws.path().join("a.pub"), key.public().to_pem()).unwrap();
+        std::fs::write(s.ws.path().join("b.pub"), SecretKey::generate().public().to_pem()).unwrap();
+        let hostile = Hostile::empty();
+        hostile.serve_layout(REPO, &s.ws.path().join("out/static-test"), "latest");
+        let reference = hostile.reference();
+        let identity = reference.strip_suffix(":latest").unwrap().to_owned();
+        let lock_sha = sha256_hex(&std::fs::read(s.ws.path().join("snapshots/test.lock")).unwrap());
+        Case { s, hostile, reference, identity, key, lock_sha }
+    }
+
+    fn digests(&self) -> Vec<String> {
+        digests(&self.s.ws.path().join("out/static-test"), "latest")
+    }
+
+    fn verify(&self, key: &str) -> Run {
+        self.s.ws.run(&["verify", &self.reference, "--image", "static", "--distro", "test", "--key", key])
+    }
+
+    /// `verify --key a.pub` exits 2, saying `needle` of each manifest.
+    #[track_caller]
+    fn refused(&self, key: &str, needle: &str) -> Run {
+        let run = self.verify(key);
+        assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+        for d in self.digests() {
+            assert!(run.stdout.lines().any(|l| l.contains(&d) && l.contains(needle)), "{d} {needle}: {}", run.stdout);
+        }
+        eprintln!("refused: {}", run.stdout.lines().nth(1).unwrap_or_default());
+        run
+    }
+}
+
+#[test]
+fn verify_key_passes_a_signed_image_and_refuses_an_unsigned_one() {
+    let c = Case::new();
+    let run = c.refused("a.pub", "is not signed");
+    assert!(run.stdout.contains("has no provenance by this key"), "{}", run.stdout);
+    // Without --key: the image is what the lock builds, so 0.
+    let plain = c.s.ws.run(&["verify", &c.reference, "--image", "static", "--distro", "test"]);
+    assert_eq!(plain.code, 0, "{}", plain.stdout);
+    sign_all(&c.hostile, &c.key, &c.identity, &c.digests(), &c.lock_sha);
+    let ok = c.verify("a.pub");
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    // Another key.
+    c.refused("b.pub", "has no signature by this key");
+}
+
+#[test]
+fn a_signature_copied_from_another_repository_is_refused() {
+    let c = Case::new();
+    sign_all(&c.hostile, &c.key, "127.0.0.1:1/another/repo", &c.digests(), &c.lock_sha);
+    c.refused("a.pub", "is for 127.0.0.1:1/another/repo@");
+}
+
+#[test]
+fn an_edited_payload_is_refused() {
+    let c = Case::new();
+    for d in c.digests() {
+        let mut layer = cosign::signature_layer(&c.key, &c.identity, &d);
+        // Another digest in the payload, the signature of the real one.
+        let forged = String::from_utf8(layer.bytes.clone()).unwrap().replace(&d, &format!("sha256:{}", "0".repeat(64)));
+        layer.bytes = forged.into_bytes();
+        let sig = layer.descriptor.annotations.clone();
+        layer.descriptor = distill_image::Descriptor::of(cosign::SIMPLE_SIGNING, &layer.bytes);
+        layer.descriptor.annotations = sig;
+        put_attached(&c.hostile, &cosign::signature_tag(&d), &[layer]);
+    }
+    c.refused("a.pub", "has no signature by this key");
+}
+
+#[test]
+fn a_provenance_naming_another_lock_is_refused() {
+    let c = Case::new();
+    sign_all(&c.hostile, &c.key, &c.identity, &c.digests(), &"1".repeat(64));
+    let run = c.refused("a.pub", "not this lock");
+    assert!(!run.stdout.contains("signature:"), "the signatures hold: {}", run.stdout);
+}
+
+#[test]
+fn a_tag_moved_to_another_image_keeps_no_signature() {
+    let c = Case::new();
+    sign_all(&c.hostile, &c.key, &c.identity, &c.digests(), &c.lock_sha);
+    // `latest` now names the debug image; the old signatures stay under
+    // the old digests.
+    let debug = digests(&c.s.ws.path().join("out/static-test"), "debug");
+    let moved = c.hostile.get(&Hostile::manifest_path(&debug[0]));
+    c.hostile.put_tag(REPO, "latest", &moved);
+    let run = c.verify("a.pub");
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stdout.contains("differs from the lock"), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("signature: {} is not signed", debug[0])), "{}", run.stdout);
+}
