@@ -48,6 +48,10 @@ pub(crate) struct Args {
     /// Use http for a registry that is not on this machine.
     #[arg(long)]
     plain_http: bool,
+    /// Sign the new manifests and index (a registry target) with this
+    /// key, as `push --sign-key` does; its password from $COSIGN_PASSWORD.
+    #[arg(long, value_name = "FILE")]
+    sign_key: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args) -> Result<u8> {
@@ -105,6 +109,11 @@ pub(crate) fn run(args: Args) -> Result<u8> {
         docker_config: None,
         timeouts: crate::timeouts()?,
         retry: crate::retry()?,
+        sign_key: args
+            .sign_key
+            .as_deref()
+            .map(crate::key::secret)
+            .transpose()?,
     };
     let a = distill_project::append(&opts)?;
     emit(&format!("{} {}\n", a.target, a.digest))?;

@@ -173,6 +173,65 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// Adds what was staged to the existing layout at `dest` in place, as
+    /// skopeo and umoci do, instead of replacing it: blobs it lacks are
+    /// written (each renamed into place whole; blobs are named by their
+    /// content, so none that is there changes), then index.json is
+    /// replaced in one rename, listing what it listed (with its fields
+    /// and annotations) except the entries whose tags are re-tagged here,
+    /// and the new entries. Everything else in the directory, other tags,
+    /// their blobs and `sbom/`, stays as it was.
+    pub fn commit_into(self) -> Result<PathBuf, ImageError> {
+        let index_path = self.dest.join("index.json");
+        let text = fs::read(&index_path).map_err(|e| ImageError::Read {
+            path: index_path.display().to_string(),
+            source: e,
+        })?;
+        let mut doc: crate::IndexDoc =
+            serde_json::from_slice(&text).map_err(|e| ImageError::Invalid {
+                path: index_path.display().to_string(),
+                reason: format!("not an image index: {e}"),
+            })?;
+        for (rel, staged) in &self.files {
+            let p = self.dest.join(rel);
+            if !rel.starts_with(BLOBS) {
+                return Err(ImageError::Invalid {
+                    path: p.display().to_string(),
+                    reason: "only blobs are added to an existing layout".into(),
+                });
+            }
+            if p.is_file() {
+                continue;
+            }
+            let dir = p.parent().expect("a blob has a directory");
+            fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
+            let mut f = distill_store::AtomicFile::create(&p).map_err(|e| err(&p, e))?;
+            match staged {
+                Staged::Bytes(b) => std::io::Write::write_all(f.file(), b),
+                Staged::Link(src) => fs::File::open(src)
+                    .and_then(|mut from| std::io::copy(&mut from, f.file()).map(|_| ())),
+            }
+            .map_err(|e| err(&p, e))?;
+            f.commit(0o644).map_err(|e| err(&p, e))?;
+        }
+        let retagged: Vec<&str> = self
+            .entries
+            .iter()
+            .filter_map(|d| d.annotations.get(REF_NAME).map(String::as_str))
+            .collect();
+        doc.manifests.retain(|d| {
+            d.annotations
+                .get(REF_NAME)
+                .is_none_or(|t| !retagged.contains(&t.as_str()))
+        });
+        doc.manifests.extend(self.entries.iter().cloned());
+        let bytes = serde_json::to_vec(&doc).expect("an index serialises");
+        distill_store::write_atomic(&index_path, &bytes).map_err(|e| err(&index_path, e))?;
+        Ok(self.dest)
+    }
+}
+
 /// The layout `commit` writes holds these and nothing else at its top.
 const LAYOUT_ENTRIES: [&str; 4] = ["oci-layout", "index.json", "blobs", "sbom"];
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;

@@ -49,6 +49,9 @@ pub struct AppendOptions {
     /// Read timeout and per-request deadline for the registries.
     pub timeouts: Timeouts,
     pub retry: RetryPolicy,
+    /// Sign the new manifests and index with this key (a registry
+    /// target), as `push --sign-key` does, before the tag moves.
+    pub sign_key: Option<distill_sign::SecretKey>,
 }
 
 /// The image written.
@@ -106,6 +109,12 @@ pub fn append(opts: &AppendOptions) -> Result<Appended> {
     if opts.layers.is_empty() && opts.dirs.is_empty() && opts.platform_layers.is_empty() {
         return Err(fail!("cannot append: give --layer, --dir or --platform"));
     }
+    if opts.sign_key.is_some() && matches!(target, Place::Layout { .. }) {
+        return Err(fail!(
+            "cannot append to {}: --sign-key signs in a registry, where cosign looks for signatures",
+            opts.target
+        ));
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -150,6 +159,7 @@ pub fn append(opts: &AppendOptions) -> Result<Appended> {
         base: &base,
         scratch: scratch.path(),
         blobs: &blobs,
+        key: opts.sign_key.as_ref(),
     };
     let transferred = runtime
         .block_on(write.target(
@@ -381,6 +391,7 @@ struct Write<'a> {
     base: &'a Place,
     scratch: &'a Path,
     blobs: &'a Path,
+    key: Option<&'a distill_sign::SecretKey>,
 }
 
 impl Write<'_> {
@@ -436,6 +447,14 @@ impl Write<'_> {
                             .await?;
                     }
                 }
+                if let Some(key) = self.key {
+                    let manifests = docs.iter().filter(|(m, _)| m != distill_image::CONFIG);
+                    for (media_type, bytes) in manifests {
+                        let d = Descriptor::of(media_type, bytes);
+                        crate::sign::sign(self.client, t, &d.digest, key).await?;
+                    }
+                    crate::sign::sign(self.client, t, &top.0.digest, key).await?;
+                }
                 let tag = t.reference.clone().expect("checked");
                 self.client
                     .put_manifest(reg, repo, &tag, &top.0.media_type, top.1)
@@ -457,7 +476,11 @@ impl Write<'_> {
                 let mut desc = layout.put(&top.0.media_type, top.1)?;
                 desc.annotations.insert(REF_NAME.into(), tag.clone());
                 layout.tag(tag, desc);
-                layout.commit()?;
+                if LayoutReader::is_layout(dir) {
+                    layout.commit_into()?;
+                } else {
+                    layout.commit()?;
+                }
             }
         }
         Ok(transferred)

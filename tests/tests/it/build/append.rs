@@ -217,3 +217,66 @@ fn append_layout_to_layout_with_a_tarball() {
     ])
     .assert_error("cannot read layer");
 }
+
+#[test]
+fn append_into_an_existing_layout_adds_only_its_tag() {
+    let s = setup(&[], "");
+    let built = s.ws.run(&["build", "--out", "out", "--image", "static"]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let layout = s.ws.path().join("out/static-test");
+    let before = read_json(&layout.join("index.json"));
+    let before = before["manifests"].as_array().unwrap().clone();
+    let sboms: Vec<_> = std::fs::read_dir(layout.join("sbom"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(!sboms.is_empty());
+    std::fs::create_dir_all(s.ws.path().join("app")).unwrap();
+    std::fs::write(s.ws.path().join("app/x"), b"x").unwrap();
+    let append = |tag: &str| {
+        s.ws.run(&[
+            "append",
+            "oci:out/static-test:latest",
+            "-t",
+            &format!("oci:out/static-test:{tag}"),
+            "--dir",
+            "app",
+        ])
+    };
+    for _ in 0..2 {
+        let run = append("app");
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let after = read_json(&layout.join("index.json"));
+    let after = after["manifests"].as_array().unwrap();
+    // Every entry it had, in order, and one tag more (the second append
+    // replaced it, not added another).
+    assert_eq!(&after[..before.len()], &before[..]);
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(
+        after[before.len()]["annotations"]["org.opencontainers.image.ref.name"],
+        "app"
+    );
+    let still: Vec<_> = std::fs::read_dir(layout.join("sbom"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(still, sboms, "sbom/ kept");
+    // Every blob each entry names is there: the layout is whole.
+    for entry in after {
+        let d = entry["digest"].as_str().unwrap();
+        assert!(distill_image::blob_path(&layout, d).is_file(), "{d}");
+    }
+    if have("skopeo") {
+        let out = Command::new("skopeo")
+            .args(["inspect", "--override-arch", "arm64"])
+            .arg(format!("oci:{}:app", layout.display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

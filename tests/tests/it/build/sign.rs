@@ -36,7 +36,8 @@ fn run_cosign(bin: &Path, ws: &Workspace, args: &[&str]) -> (bool, String) {
         .env("HOME", ws.path())
         .output()
         .expect("run cosign");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 
@@ -44,17 +45,36 @@ fn cosign_verifies(bin: &Path, ws: &Workspace, key: &str, reference: &str) {
     let (ok, text) = run_cosign(
         bin,
         ws,
-        &["verify", "--key", key, "--allow-http-registry", "--insecure-ignore-tlog=true", reference],
+        &[
+            "verify",
+            "--key",
+            key,
+            "--allow-http-registry",
+            "--insecure-ignore-tlog=true",
+            reference,
+        ],
     );
     assert!(ok, "cosign verify {reference}: {text}");
 }
 
 /// The predicate of the one attestation of `kind` cosign verifies on
 /// `reference`.
-fn cosign_attestation(bin: &Path, ws: &Workspace, key: &str, kind: &str, reference: &str) -> serde_json::Value {
+fn cosign_attestation(
+    bin: &Path,
+    ws: &Workspace,
+    key: &str,
+    kind: &str,
+    reference: &str,
+) -> serde_json::Value {
     let args = [
-        "verify-attestation", "--key", key, "--allow-http-registry",
-        "--insecure-ignore-tlog=true", "--type", kind, reference,
+        "verify-attestation",
+        "--key",
+        key,
+        "--allow-http-registry",
+        "--insecure-ignore-tlog=true",
+        "--type",
+        kind,
+        reference,
     ];
     let out = Command::new(bin)
         .args(args)
@@ -62,7 +82,11 @@ fn cosign_attestation(bin: &Path, ws: &Workspace, key: &str, kind: &str, referen
         .env("HOME", ws.path())
         .output()
         .expect("run cosign");
-    assert!(out.status.success(), "cosign {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cosign {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let envelope: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
     use base64::Engine;
@@ -97,7 +121,9 @@ fn a_signed_push_is_verified_by_cosign_and_by_distill() {
     assert_eq!(made.code, 0, "{}", made.stderr);
     let target = format!("{}/signed", registry.addr);
     let push = |extra: &[&str]| {
-        let mut args = vec!["push", &target, "--out", "out", "--json", "--image", "static"];
+        let mut args = vec![
+            "push", &target, "--out", "out", "--json", "--image", "static",
+        ];
         args.extend(extra);
         with_password(&s.ws, &args)
     };
@@ -110,11 +136,16 @@ fn a_signed_push_is_verified_by_cosign_and_by_distill() {
     }
     // Both attestations on a platform manifest; the provenance names the
     // lock and every .deb of the image by sha256.
-    let (platform, _) = tags.iter().find(|(t, _)| t.ends_with(":latest-arm64")).unwrap();
+    let (platform, _) = tags
+        .iter()
+        .find(|(t, _)| t.ends_with(":latest-arm64"))
+        .unwrap();
     let sbom = cosign_attestation(&bin, &s.ws, "distill.pub", "spdxjson", platform);
     let provenance = cosign_attestation(&bin, &s.ws, "distill.pub", "slsaprovenance1", platform);
     let lock = std::fs::read(s.ws.path().join("snapshots/test.lock")).unwrap();
-    let deps = provenance["buildDefinition"]["resolvedDependencies"].as_array().unwrap();
+    let deps = provenance["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap();
     assert_eq!(deps[0]["uri"], "snapshots/test.lock");
     assert_eq!(deps[0]["digest"]["sha256"], sha256_hex(&lock));
     let sbom_shas: Vec<&str> = sbom["packages"]
@@ -123,48 +154,102 @@ fn a_signed_push_is_verified_by_cosign_and_by_distill() {
         .iter()
         .map(|p| p["checksums"][0]["checksumValue"].as_str().unwrap())
         .collect();
-    let dep_shas: Vec<&str> = deps[1..].iter().map(|d| d["digest"]["sha256"].as_str().unwrap()).collect();
+    let dep_shas: Vec<&str> = deps[1..]
+        .iter()
+        .map(|d| d["digest"]["sha256"].as_str().unwrap())
+        .collect();
     assert!(!sbom_shas.is_empty());
     assert_eq!(dep_shas.len(), sbom_shas.len(), "{deps:?}");
     let lock_text = String::from_utf8_lossy(&lock);
     for sha in &dep_shas {
         assert!(sbom_shas.contains(sha) && lock_text.contains(sha), "{sha}");
     }
-    assert_eq!(provenance["buildDefinition"]["externalParameters"]["image"], "static");
+    assert_eq!(
+        provenance["buildDefinition"]["externalParameters"]["image"],
+        "static"
+    );
 
     // distill agrees, and a second push adds no signature.
     let reference = format!("{target}/static-test:latest");
-    let verify = s.ws.run(&["verify", &reference, "--image", "static", "--distro", "test", "--key", "distill.pub"]);
+    let verify = s.ws.run(&[
+        "verify",
+        &reference,
+        "--image",
+        "static",
+        "--distro",
+        "test",
+        "--key",
+        "distill.pub",
+    ]);
     assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
-    assert!(verify.stdout.contains("signed with the key, provenance names this lock"), "{}", verify.stdout);
+    assert!(
+        verify
+            .stdout
+            .contains("signed with the key, provenance names this lock"),
+        "{}",
+        verify.stdout
+    );
     let again = push(&["--sign-key", "distill.key"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     let doc: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
     assert_eq!(doc["signed"], 0, "no duplicate signature");
 
     // The other way round: a key cosign made signs a distill push.
-    let (ok, text) = run_cosign(&bin, &s.ws, &["generate-key-pair", "--output-key-prefix", "made-by-cosign"]);
+    let (ok, text) = run_cosign(
+        &bin,
+        &s.ws,
+        &["generate-key-pair", "--output-key-prefix", "made-by-cosign"],
+    );
     assert!(ok, "{text}");
     let other = format!("{}/cosign-key", registry.addr);
     let run = with_password(
         &s.ws,
-        &["push", &other, "--out", "out", "--json", "--image", "static", "--tag", "latest", "--sign-key", "made-by-cosign.key"],
+        &[
+            "push",
+            &other,
+            "--out",
+            "out",
+            "--json",
+            "--image",
+            "static",
+            "--tag",
+            "latest",
+            "--sign-key",
+            "made-by-cosign.key",
+        ],
     );
     let tags = pushed_tags(&run);
     for (tag, _) in &tags {
         cosign_verifies(&bin, &s.ws, "made-by-cosign.pub", tag);
     }
     let verify = s.ws.run(&[
-        "verify", &format!("{other}/static-test:latest"), "--image", "static", "--distro", "test", "--key", "made-by-cosign.pub",
+        "verify",
+        &format!("{other}/static-test:latest"),
+        "--image",
+        "static",
+        "--distro",
+        "test",
+        "--key",
+        "made-by-cosign.pub",
     ]);
     assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
     // A wrong password is one clear line.
-    let wrong = s.ws.command(&["push", &other, "--out", "out", "--sign-key", "made-by-cosign.key"])
+    let wrong =
+        s.ws.command(&[
+            "push",
+            &other,
+            "--out",
+            "out",
+            "--sign-key",
+            "made-by-cosign.key",
+        ])
         .env("COSIGN_PASSWORD", "wrong")
         .output()
         .unwrap();
     let wrong: Run = wrong.into();
-    wrong.assert_error("cannot read the signing key made-by-cosign.key: the key's password is wrong");
+    wrong.assert_error(
+        "cannot read the signing key made-by-cosign.key: the key's password is wrong",
+    );
 }
 
 /// Puts the image of `layers` under `tag` of the hostile registry, as
@@ -173,14 +258,33 @@ fn put_attached(h: &Hostile, tag: &str, layers: &[Layer]) {
     let mut doc = None;
     let mut last = None;
     for l in layers {
-        h.put_blob(REPO, &Blob { media_type: l.descriptor.media_type.clone(), bytes: l.bytes.clone() });
+        h.put_blob(
+            REPO,
+            &Blob {
+                media_type: l.descriptor.media_type.clone(),
+                bytes: l.bytes.clone(),
+            },
+        );
         let a = cosign::attach(doc.as_ref(), &l.descriptor).unwrap();
         doc = Some(serde_json::from_slice(&a.manifest).unwrap());
         last = Some(a);
     }
     let a = last.unwrap();
-    h.put_blob(REPO, &Blob { media_type: distill_image::CONFIG.into(), bytes: a.config });
-    h.put_tag(REPO, tag, &Blob { media_type: distill_image::MANIFEST.into(), bytes: a.manifest });
+    h.put_blob(
+        REPO,
+        &Blob {
+            media_type: distill_image::CONFIG.into(),
+            bytes: a.config,
+        },
+    );
+    h.put_tag(
+        REPO,
+        tag,
+        &Blob {
+            media_type: distill_image::MANIFEST.into(),
+            bytes: a.manifest,
+        },
+    );
 }
 
 fn provenance(lock_sha: &str) -> serde_json::Value {
@@ -191,8 +295,18 @@ fn provenance(lock_sha: &str) -> serde_json::Value {
 /// Signs and attests each of `digests` as `identity` with `key`.
 fn sign_all(h: &Hostile, key: &SecretKey, identity: &str, digests: &[String], lock_sha: &str) {
     for d in digests {
-        put_attached(h, &cosign::signature_tag(d), &[cosign::signature_layer(key, identity, d)]);
-        let att = cosign::attestation_layer(key, identity, d, "https://slsa.dev/provenance/v1", &provenance(lock_sha));
+        put_attached(
+            h,
+            &cosign::signature_tag(d),
+            &[cosign::signature_layer(key, identity, d)],
+        );
+        let att = cosign::attestation_layer(
+            key,
+            identity,
+            d,
+            "https://slsa.dev/provenance/v1",
+            &provenance(lock_sha),
+        );
         put_attached(h, &cosign::attestation_tag(d), &[att]);
     }
 }
@@ -221,13 +335,24 @@ impl Case {
         assert_eq!(build(&s.ws, "out").code, 0);
         let key = SecretKey::generate();
         std::fs::write(s.ws.path().join("a.pub"), key.public().to_pem()).unwrap();
-        std::fs::write(s.ws.path().join("b.pub"), SecretKey::generate().public().to_pem()).unwrap();
+        std::fs::write(
+            s.ws.path().join("b.pub"),
+            SecretKey::generate().public().to_pem(),
+        )
+        .unwrap();
         let hostile = Hostile::empty();
         hostile.serve_layout(REPO, &s.ws.path().join("out/static-test"), "latest");
         let reference = hostile.reference();
         let identity = reference.strip_suffix(":latest").unwrap().to_owned();
         let lock_sha = sha256_hex(&std::fs::read(s.ws.path().join("snapshots/test.lock")).unwrap());
-        Case { s, hostile, reference, identity, key, lock_sha }
+        Case {
+            s,
+            hostile,
+            reference,
+            identity,
+            key,
+            lock_sha,
+        }
     }
 
     fn digests(&self) -> Vec<String> {
@@ -235,7 +360,16 @@ impl Case {
     }
 
     fn verify(&self, key: &str) -> Run {
-        self.s.ws.run(&["verify", &self.reference, "--image", "static", "--distro", "test", "--key", key])
+        self.s.ws.run(&[
+            "verify",
+            &self.reference,
+            "--image",
+            "static",
+            "--distro",
+            "test",
+            "--key",
+            key,
+        ])
     }
 
     /// `verify --key a.pub` exits 2, saying `needle` of each manifest.
@@ -244,7 +378,13 @@ impl Case {
         let run = self.verify(key);
         assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
         for d in self.digests() {
-            assert!(run.stdout.lines().any(|l| l.contains(&d) && l.contains(needle)), "{d} {needle}: {}", run.stdout);
+            assert!(
+                run.stdout
+                    .lines()
+                    .any(|l| l.contains(&d) && l.contains(needle)),
+                "{d} {needle}: {}",
+                run.stdout
+            );
         }
         eprintln!("refused: {}", run.stdout.lines().nth(1).unwrap_or_default());
         run
@@ -255,9 +395,20 @@ impl Case {
 fn verify_key_passes_a_signed_image_and_refuses_an_unsigned_one() {
     let c = Case::new();
     let run = c.refused("a.pub", "is not signed");
-    assert!(run.stdout.contains("has no provenance by this key"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("has no provenance by this key"),
+        "{}",
+        run.stdout
+    );
     // Without --key: the image is what the lock builds, so 0.
-    let plain = c.s.ws.run(&["verify", &c.reference, "--image", "static", "--distro", "test"]);
+    let plain = c.s.ws.run(&[
+        "verify",
+        &c.reference,
+        "--image",
+        "static",
+        "--distro",
+        "test",
+    ]);
     assert_eq!(plain.code, 0, "{}", plain.stdout);
     sign_all(&c.hostile, &c.key, &c.identity, &c.digests(), &c.lock_sha);
     let ok = c.verify("a.pub");
@@ -269,7 +420,13 @@ fn verify_key_passes_a_signed_image_and_refuses_an_unsigned_one() {
 #[test]
 fn a_signature_copied_from_another_repository_is_refused() {
     let c = Case::new();
-    sign_all(&c.hostile, &c.key, "127.0.0.1:1/another/repo", &c.digests(), &c.lock_sha);
+    sign_all(
+        &c.hostile,
+        &c.key,
+        "127.0.0.1:1/another/repo",
+        &c.digests(),
+        &c.lock_sha,
+    );
     c.refused("a.pub", "is for 127.0.0.1:1/another/repo@");
 }
 
@@ -279,7 +436,9 @@ fn an_edited_payload_is_refused() {
     for d in c.digests() {
         let mut layer = cosign::signature_layer(&c.key, &c.identity, &d);
         // Another digest in the payload, the signature of the real one.
-        let forged = String::from_utf8(layer.bytes.clone()).unwrap().replace(&d, &format!("sha256:{}", "0".repeat(64)));
+        let forged = String::from_utf8(layer.bytes.clone())
+            .unwrap()
+            .replace(&d, &format!("sha256:{}", "0".repeat(64)));
         layer.bytes = forged.into_bytes();
         let sig = layer.descriptor.annotations.clone();
         layer.descriptor = distill_image::Descriptor::of(cosign::SIMPLE_SIGNING, &layer.bytes);
@@ -292,9 +451,19 @@ fn an_edited_payload_is_refused() {
 #[test]
 fn a_provenance_naming_another_lock_is_refused() {
     let c = Case::new();
-    sign_all(&c.hostile, &c.key, &c.identity, &c.digests(), &"1".repeat(64));
+    sign_all(
+        &c.hostile,
+        &c.key,
+        &c.identity,
+        &c.digests(),
+        &"1".repeat(64),
+    );
     let run = c.refused("a.pub", "not this lock");
-    assert!(!run.stdout.contains("signature:"), "the signatures hold: {}", run.stdout);
+    assert!(
+        !run.stdout.contains("signature:"),
+        "the signatures hold: {}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -308,6 +477,83 @@ fn a_tag_moved_to_another_image_keeps_no_signature() {
     c.hostile.put_tag(REPO, "latest", &moved);
     let run = c.verify("a.pub");
     assert_eq!(run.code, 2, "{}", run.stdout);
-    assert!(run.stdout.contains("differs from the lock"), "{}", run.stdout);
-    assert!(run.stdout.contains(&format!("signature: {} is not signed", debug[0])), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("differs from the lock"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("signature: {} is not signed", debug[0])),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn append_signs_what_it_writes_to_a_registry() {
+    let Some(bin) = cosign() else { return };
+    if !available() {
+        return;
+    }
+    let registry = Registry::shared();
+    let s = setup(&[], "");
+    assert_eq!(build(&s.ws, "out").code, 0);
+    assert_eq!(with_password(&s.ws, &["key", "generate", "k"]).code, 0);
+    std::fs::create_dir_all(s.ws.path().join("app")).unwrap();
+    std::fs::write(s.ws.path().join("app/hello"), b"hello\n").unwrap();
+    let target = format!("{}/signed-append/app:v1", registry.addr);
+    let run = with_password(
+        &s.ws,
+        &[
+            "append",
+            "oci:out/static-test:latest",
+            "-t",
+            &target,
+            "--dir",
+            "app",
+            "--sign-key",
+            "k.key",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    cosign_verifies(&bin, &s.ws, "k.pub", &target);
+    // Each platform's manifest by digest (what a runtime pulling one
+    // platform checks).
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{target}"))
+        .output()
+        .unwrap();
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    let index: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    let platforms = index["manifests"].as_array().unwrap();
+    assert_eq!(platforms.len(), ARCHS.len());
+    let repo = target.rsplit_once(':').unwrap().0;
+    for m in platforms {
+        cosign_verifies(
+            &bin,
+            &s.ws,
+            "k.pub",
+            &format!("{repo}@{}", m["digest"].as_str().unwrap()),
+        );
+    }
+    with_password(
+        &s.ws,
+        &[
+            "append",
+            "oci:out/static-test:latest",
+            "-t",
+            "oci:app-layout:v1",
+            "--dir",
+            "app",
+            "--sign-key",
+            "k.key",
+        ],
+    )
+    .assert_error("--sign-key signs in a registry");
 }
