@@ -280,6 +280,8 @@ impl Pusher<'_> {
                 }
             }
         }
+        // (predicate type, predicate) to attest, per digest.
+        let mut statements: BTreeMap<String, Vec<(&str, serde_json::Value)>> = BTreeMap::new();
         let mut dependencies: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         for (artifact, subject) in artifacts {
             let doc = reader.manifest(artifact)?;
@@ -287,25 +289,17 @@ impl Pusher<'_> {
                 continue;
             };
             let sbom: serde_json::Value = crate::remote::parse(&reader.blob(layer)?)?;
-            if attest(&self.client, repo, subject, signing.key, SPDX, &sbom).await? {
-                self.report.lock().expect("lock").signed += 1;
-            }
             dependencies.insert(subject.clone(), spdx_dependencies(&sbom));
+            statements
+                .entry(subject.clone())
+                .or_default()
+                .push((SPDX, sbom));
         }
         for (digest, tags) in &tagged {
+            let own = |d: &String| dependencies.get(d).into_iter().flatten().cloned();
             let deps: BTreeSet<(String, String)> = match platforms.get(digest) {
-                Some(ps) => ps
-                    .iter()
-                    .flat_map(|p| dependencies.get(p))
-                    .flatten()
-                    .cloned()
-                    .collect(),
-                None => dependencies
-                    .get(digest)
-                    .into_iter()
-                    .flatten()
-                    .cloned()
-                    .collect(),
+                Some(ps) => ps.iter().flat_map(own).collect(),
+                None => own(digest).collect(),
             };
             let provenance = Provenance {
                 image: signing.image.clone(),
@@ -315,18 +309,32 @@ impl Pusher<'_> {
                 config: signing.config.clone(),
                 dependencies: deps.into_iter().collect(),
             };
-            let added = sign(&self.client, repo, digest, signing.key).await?;
-            let attested = attest(
-                &self.client,
-                repo,
-                digest,
-                signing.key,
-                SLSA_V1,
-                &provenance.predicate(),
-            )
-            .await?;
-            self.report.lock().expect("lock").signed += usize::from(added) + usize::from(attested);
+            statements
+                .entry(digest.clone())
+                .or_default()
+                .push((SLSA_V1, provenance.predicate()));
         }
+        // Digests in parallel; one digest's statements one after another,
+        // as they merge into the same `.att` image.
+        let added: Vec<usize> = futures_util::stream::iter(tagged.keys())
+            .map(|digest| {
+                let statements = statements.remove(digest).unwrap_or_default();
+                async move {
+                    let mut added =
+                        usize::from(sign(&self.client, repo, digest, signing.key).await?);
+                    for (kind, predicate) in &statements {
+                        added += usize::from(
+                            attest(&self.client, repo, digest, signing.key, kind, predicate)
+                                .await?,
+                        );
+                    }
+                    Ok::<_, crate::Error>(added)
+                }
+            })
+            .buffer_unordered(PARALLEL)
+            .try_collect()
+            .await?;
+        self.report.lock().expect("lock").signed += added.iter().sum::<usize>();
         Ok(())
     }
 
