@@ -288,3 +288,51 @@ fn snapshot_listings_feeds_and_registry_headers() {
         let _ = distill_registry::auth::Challenge::parse(&text(b));
     }));
 }
+
+#[test]
+fn cosign_keys_signatures_and_image_configs() {
+    use distill_sign::cosign;
+    let n = iterations(300);
+    let key = distill_sign::SecretKey::generate();
+    let public = key.public();
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    // An encrypted key file with a cheap scrypt (N = 16), so mutations
+    // reach the decryption without each costing 64 MiB.
+    let sealed = br#"{"kdf":{"name":"scrypt","params":{"N":16,"r":8,"p":1},"salt":"c2FsdA=="},"cipher":{"name":"nacl/secretbox","nonce":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIz"},"ciphertext":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#;
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(sealed);
+    let encrypted = format!(
+        "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n{body}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"
+    );
+    check(fuzz(
+        "cosign-key-pem",
+        &[encrypted.into_bytes(), public.to_pem().into_bytes()],
+        n / 2,
+        |b| {
+            let _ = distill_sign::SecretKey::from_pem(b, Some(b"pw"));
+            let _ = distill_sign::PublicKey::from_pem(b);
+        },
+    ));
+    let signature = cosign::signature_layer(&key, "r/x", &digest);
+    let attestation = cosign::attestation_layer(
+        &key,
+        "r/x",
+        &digest,
+        "https://spdx.dev/Document",
+        &serde_json::json!({"a": 1}),
+    );
+    let config = br#"{"architecture":"amd64","os":"linux","config":{"Cmd":null,"Env":["A=1"],"ExposedPorts":{"80/tcp":{}}},"rootfs":{"type":"layers","diff_ids":[]},"history":[{"empty_layer":true}]}"#;
+    check(fuzz(
+        "cosign-payloads-and-configs",
+        &[signature.bytes.clone(), attestation.bytes, config.to_vec()],
+        n,
+        |b| {
+            let _ = cosign::payload_claims(b);
+            let _ = cosign::check_signature(&public, &signature.descriptor, b);
+            let _ = cosign::check_attestation(&public, b);
+            if let Ok(c) = serde_json::from_slice::<distill_image::ConfigDoc>(b) {
+                let _ = distill_image::sorted_json(&c);
+            }
+        },
+    ));
+}

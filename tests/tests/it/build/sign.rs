@@ -108,17 +108,26 @@ fn pushed_tags(run: &Run) -> Vec<(String, String)> {
         .collect()
 }
 
-#[test]
-fn a_signed_push_is_verified_by_cosign_and_by_distill() {
-    let Some(bin) = cosign() else { return };
+/// For the tests against real cosign and a real registry: cosign, the
+/// registry, and a built workspace with a key pair made by `distill key
+/// generate KEY`; `None` where cosign or the registry is not installed.
+fn with_cosign(key: &str) -> Option<(std::path::PathBuf, &'static Registry, Setup)> {
+    let bin = cosign()?;
     if !available() {
-        return;
+        return None;
     }
-    let registry = Registry::shared();
     let s = setup(&[], "");
     assert_eq!(build(&s.ws, "out").code, 0);
-    let made = with_password(&s.ws, &["key", "generate", "distill"]);
+    let made = with_password(&s.ws, &["key", "generate", key]);
     assert_eq!(made.code, 0, "{}", made.stderr);
+    Some((bin, Registry::shared(), s))
+}
+
+#[test]
+fn a_signed_push_is_verified_by_cosign_and_by_distill() {
+    let Some((bin, registry, s)) = with_cosign("distill") else {
+        return;
+    };
     let target = format!("{}/signed", registry.addr);
     let push = |extra: &[&str]| {
         let mut args = vec![
@@ -492,14 +501,9 @@ fn a_tag_moved_to_another_image_keeps_no_signature() {
 
 #[test]
 fn append_signs_what_it_writes_to_a_registry() {
-    let Some(bin) = cosign() else { return };
-    if !available() {
+    let Some((bin, registry, s)) = with_cosign("k") else {
         return;
-    }
-    let registry = Registry::shared();
-    let s = setup(&[], "");
-    assert_eq!(build(&s.ws, "out").code, 0);
-    assert_eq!(with_password(&s.ws, &["key", "generate", "k"]).code, 0);
+    };
     std::fs::create_dir_all(s.ws.path().join("app")).unwrap();
     std::fs::write(s.ws.path().join("app/hello"), b"hello\n").unwrap();
     let target = format!("{}/signed-append/app:v1", registry.addr);
