@@ -561,3 +561,52 @@ fn append_signs_what_it_writes_to_a_registry() {
     )
     .assert_error("--sign-key signs in a registry");
 }
+
+#[test]
+fn key_generate_needs_a_password_variable_and_never_overwrites() {
+    let ws = Workspace::new("", None);
+    let run: Run = ws
+        .command(&["key", "generate", "k"])
+        .env_remove("COSIGN_PASSWORD")
+        .output()
+        .unwrap()
+        .into();
+    run.assert_error("set COSIGN_PASSWORD");
+    assert!(!ws.path().join("k.key").exists());
+    let made = with_password(&ws, &["key", "generate", "k"]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(ws.path().join("k.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the private key is the owner's alone");
+    let key = std::fs::read(ws.path().join("k.key")).unwrap();
+    with_password(&ws, &["key", "generate", "k"]).assert_error("k.key exists");
+    assert_eq!(std::fs::read(ws.path().join("k.key")).unwrap(), key);
+    // The key reads back with the password, and not without it.
+    let secret = distill_sign::SecretKey::from_pem(&key, Some(PASSWORD.as_bytes())).unwrap();
+    let public = std::fs::read(ws.path().join("k.pub")).unwrap();
+    assert_eq!(
+        secret.public(),
+        distill_sign::PublicKey::from_pem(&public).unwrap()
+    );
+    let run: Run = ws
+        .command(&[
+            "append",
+            "oci:base:latest",
+            "-t",
+            "127.0.0.1:1/x:v1",
+            "--dir",
+            ".",
+            "--sign-key",
+            "k.key",
+        ])
+        .env_remove("COSIGN_PASSWORD")
+        .output()
+        .unwrap()
+        .into();
+    run.assert_error(
+        "cannot read the signing key k.key: the key is encrypted: set COSIGN_PASSWORD",
+    );
+}
