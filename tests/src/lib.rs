@@ -14,6 +14,7 @@ pub mod mutate;
 pub mod proxy;
 pub mod registry;
 pub mod server;
+pub mod sigstore;
 pub mod upstream;
 
 use std::path::{Path, PathBuf};

@@ -168,6 +168,14 @@ impl PublicKey {
             .expect("a P-256 key encodes")
     }
 
+    /// Its SubjectPublicKeyInfo DER (what a transparency log's ID hashes).
+    pub fn to_der(&self) -> Vec<u8> {
+        self.0
+            .to_public_key_der()
+            .expect("a P-256 key encodes")
+            .into_vec()
+    }
+
     /// Whether `signature` (ASN.1 DER) is this key's over `message`.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         Signature::from_der(signature).is_ok_and(|s| self.0.verify(message, &s).is_ok())

@@ -610,3 +610,114 @@ fn key_generate_needs_a_password_variable_and_never_overwrites() {
         "cannot read the signing key k.key: the key is encrypted: set COSIGN_PASSWORD",
     );
 }
+
+/// The keyless doubles are what real cosign trusts: a signature whose
+/// certificate the fake Fulcio issued (SCT from its CT log embedded) and
+/// whose entry the fake Rekor logged verifies with `cosign verify
+/// --certificate-identity` under the doubles' roots. (The image and its
+/// `.sig` are placed with skopeo: this checks the doubles, not push.)
+#[test]
+fn cosign_trusts_the_keyless_doubles() {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use distill_tests::sigstore::{ISSUER, Sigstore};
+    let Some((bin, registry, s)) = with_cosign("unused") else {
+        return;
+    };
+    let fake = Sigstore::new();
+    let repo = format!("{}/keyless/static", registry.addr);
+    let layout = s.ws.path().join("out/static-test");
+    let digest = digests(&layout, "latest-amd64")[0].clone();
+    let skopeo = |from: &str, to: &str| {
+        let out = Command::new("skopeo")
+            .args([
+                "copy",
+                "--quiet",
+                "--dest-tls-verify=false",
+                "--preserve-digests",
+                from,
+                to,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    skopeo(
+        &format!("oci:{}:latest-amd64", layout.display()),
+        &format!("docker://{repo}:v1"),
+    );
+
+    let key = SecretKey::generate();
+    let email = "builder@example.test";
+    let chain = fake.issue(&key.public().to_pem(), email);
+    let payload = cosign::payload(&repo, &digest);
+    let signature = B64.encode(key.sign(&payload));
+    let entry = serde_json::json!({
+        "apiVersion": "0.0.1", "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": sha256_hex(&payload)}},
+            "signature": {"content": signature, "publicKey": {"content": B64.encode(&chain[0])}},
+        },
+    });
+    let logged = fake.log(&entry);
+    let (_, e) = logged.as_object().unwrap().iter().next().unwrap();
+    let bundle = serde_json::json!({
+        "SignedEntryTimestamp": e["verification"]["signedEntryTimestamp"],
+        "Payload": {"body": e["body"], "integratedTime": e["integratedTime"],
+                    "logIndex": e["logIndex"], "logID": e["logID"]},
+    });
+    let mut layer = distill_image::Descriptor::of(cosign::SIMPLE_SIGNING, &payload);
+    for (k, v) in [
+        (cosign::SIGNATURE, signature.clone()),
+        ("dev.sigstore.cosign/certificate", chain[0].clone()),
+        ("dev.sigstore.cosign/chain", chain[1].clone()),
+        ("dev.sigstore.cosign/bundle", bundle.to_string()),
+    ] {
+        layer.annotations.insert(k.into(), v);
+    }
+    let attached = cosign::attach(None, &layer).unwrap();
+    let sig_dir = s.ws.path().join("sig");
+    let mut out = distill_image::Layout::create(&sig_dir).unwrap();
+    out.put(cosign::SIMPLE_SIGNING, &payload).unwrap();
+    out.put(distill_image::CONFIG, &attached.config).unwrap();
+    let desc = out
+        .put(distill_image::MANIFEST, &attached.manifest)
+        .unwrap();
+    let tag = cosign::signature_tag(&digest);
+    out.tag(&tag, desc);
+    out.commit().unwrap();
+    skopeo(
+        &format!("oci:{}:{tag}", sig_dir.display()),
+        &format!("docker://{repo}:{tag}"),
+    );
+
+    let verify = |identity: &str| {
+        let mut c = Command::new(&bin);
+        c.args([
+            "verify",
+            "--allow-http-registry",
+            "--certificate-identity",
+            identity,
+        ])
+        .args(["--certificate-oidc-issuer", ISSUER, &format!("{repo}:v1")])
+        .env("HOME", s.ws.path());
+        for (k, v) in fake.env() {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let ok = verify(email);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        !verify("someone@else.test").status.success(),
+        "another identity"
+    );
+}
