@@ -94,3 +94,20 @@ pub(crate) fn public(path: &Path) -> Result<PublicKey> {
     let text = std::fs::read(path).map_err(|e| what(&e))?;
     PublicKey::from_pem(&text).map_err(|e| what(&e))
 }
+
+/// The OIDC token for keyless signing: `$SIGSTORE_ID_TOKEN`, else GitHub
+/// Actions' token request (`id-token: write` gives a job
+/// `ACTIONS_ID_TOKEN_REQUEST_URL` and `_TOKEN`).
+pub(crate) fn oidc_token() -> Result<distill_project::TokenSource> {
+    use distill_project::TokenSource;
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let Some(t) = var("SIGSTORE_ID_TOKEN") {
+        return Ok(TokenSource::Token(t));
+    }
+    match (var("ACTIONS_ID_TOKEN_REQUEST_URL"), var("ACTIONS_ID_TOKEN_REQUEST_TOKEN")) {
+        (Some(url), Some(bearer)) => Ok(TokenSource::GitHubActions { url, bearer }),
+        _ => Err(Error::Message(
+            "cannot sign keyless: set SIGSTORE_ID_TOKEN to an OIDC token, or run in GitHub Actions with `id-token: write`".into(),
+        )),
+    }
+}

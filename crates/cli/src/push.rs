@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use distill_project::{Project, PushOptions, Result};
+use distill_project::{KeylessOptions, Project, PushOptions, Result};
 
 use crate::output::{emit, emit_json};
 
@@ -31,8 +31,24 @@ pub(crate) struct Args {
     /// each image's SBOM and provenance, as cosign does (a key from
     /// `cosign generate-key-pair` or `distill key generate`; its password
     /// from $COSIGN_PASSWORD).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "keyless")]
     sign_key: Option<PathBuf>,
+    /// Sign keyless, as `cosign sign` does: an ephemeral key certified by
+    /// Fulcio for the OIDC identity of $SIGSTORE_ID_TOKEN (or of GitHub
+    /// Actions' token), each signature logged in Rekor. Attestations need
+    /// --sign-key.
+    #[arg(long)]
+    keyless: bool,
+    /// Fulcio for --keyless.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://fulcio.sigstore.dev"
+    )]
+    fulcio_url: String,
+    /// Rekor for --keyless.
+    #[arg(long, value_name = "URL", default_value = "https://rekor.sigstore.dev")]
+    rekor_url: String,
     /// Print JSON: tags → digests, blobs uploaded / mounted / present.
     #[arg(long)]
     json: bool,
@@ -52,6 +68,14 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<u8> {
             .as_deref()
             .map(crate::key::secret)
             .transpose()?,
+        keyless: match args.keyless {
+            true => Some(KeylessOptions {
+                fulcio: args.fulcio_url,
+                rekor: args.rekor_url,
+                token: crate::key::oidc_token()?,
+            }),
+            false => None,
+        },
     };
     let r = project.push(&opts)?;
     if args.json {
@@ -67,7 +91,7 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<u8> {
             "blobs: {} uploaded ({} bytes), {} mounted, {} already there\n",
             r.uploaded, r.bytes, r.mounted, r.present
         );
-        if opts.sign_key.is_some() {
+        if opts.sign_key.is_some() || opts.keyless.is_some() {
             text += &format!(
                 "signatures and attestations: {} added (the rest were there)\n",
                 r.signed

@@ -448,6 +448,7 @@ impl Write<'_> {
                     }
                 }
                 if let Some(key) = self.key {
+                    let key = &crate::sign::Signer::Key(key.clone());
                     let manifests = docs.iter().filter(|(m, _)| m != distill_image::CONFIG);
                     for (media_type, bytes) in manifests {
                         let d = Descriptor::of(media_type, bytes);

@@ -48,6 +48,8 @@ pub enum Error {
     Upstream(#[from] UpstreamError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Sign(#[from] distill_sign::SignError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -63,6 +63,7 @@ pub use lock::{LockCheck, LockOptions, Locked};
 pub use project::{EnvOptions, Project, read_lock_file};
 pub use push::{PushOptions, PushReport};
 pub use query::Found;
+pub use sign::{KeylessOptions, TokenSource};
 pub use update::{DistroUpdate, UpdateOptions, UpdateReport, UpdateTo};
 pub use verify::{Verified, VerifyOptions};
 pub use why::Why;

@@ -15,6 +15,7 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use crate::error::{Context, Result, fail};
 use crate::project::Project;
+use crate::sign::{Keyless, Signer};
 
 /// Blob uploads in flight at once.
 const PARALLEL: usize = 4;
@@ -39,6 +40,9 @@ pub struct PushOptions {
     /// Sign every manifest and index pushed with this key, as cosign
     /// does, before the tags move.
     pub sign_key: Option<distill_sign::SecretKey>,
+    /// Or sign keyless (Fulcio and Rekor), as `cosign sign` does with an
+    /// OIDC token; attestations need a key and are not written then.
+    pub keyless: Option<crate::sign::KeylessOptions>,
 }
 
 /// What a push did.
@@ -95,10 +99,18 @@ impl Project {
             seen: Mutex::new(BTreeMap::new()),
             report: Mutex::new(PushReport::default()),
         };
+        let signer = match (&opts.sign_key, &opts.keyless) {
+            (Some(key), _) => Some(Signer::Key(key.clone())),
+            (None, Some(k)) => Some(Signer::Keyless(
+                self.block_on(Keyless::obtain(&pusher.client, k))
+                    .context(|| format!("cannot sign keyless for {}", opts.target))?,
+            )),
+            (None, None) => None,
+        };
         for (image, distro, dir) in &layouts {
             let repo = prefix.child(&format!("{image}-{distro}"));
-            let signing = match &opts.sign_key {
-                Some(key) => Some(self.signing(key, image, distro)?),
+            let signing = match &signer {
+                Some(signer) => Some(self.signing(signer, image, distro)?),
                 None => None,
             };
             self.block_on(pusher.layout(&repo, dir, &opts.tags, signing.as_ref()))
@@ -119,7 +131,7 @@ struct Pusher<'p> {
 
 /// What signing a layout needs: the key, and what its provenance names.
 struct Signing<'k> {
-    key: &'k distill_sign::SecretKey,
+    signer: &'k Signer,
     image: String,
     distro: String,
     /// (`snapshots/<distro>.lock`, sha256 hex).
@@ -129,12 +141,7 @@ struct Signing<'k> {
 }
 
 impl Project {
-    fn signing<'k>(
-        &self,
-        key: &'k distill_sign::SecretKey,
-        image: &str,
-        distro: &str,
-    ) -> Result<Signing<'k>> {
+    fn signing<'k>(&self, signer: &'k Signer, image: &str, distro: &str) -> Result<Signing<'k>> {
         let hash = |path: &Path| {
             distill_store::sha256_file(path)
                 .map(|(hex, _)| hex)
@@ -147,7 +154,7 @@ impl Project {
             .display()
             .to_string();
         Ok(Signing {
-            key,
+            signer,
             image: image.to_owned(),
             distro: distro.to_owned(),
             lock: (uri, hash(&lock_path)?),
@@ -321,12 +328,15 @@ impl Pusher<'_> {
                 let statements = statements.remove(digest).unwrap_or_default();
                 async move {
                     let mut added =
-                        usize::from(sign(&self.client, repo, digest, signing.key).await?);
-                    for (kind, predicate) in &statements {
-                        added += usize::from(
-                            attest(&self.client, repo, digest, signing.key, kind, predicate)
-                                .await?,
-                        );
+                        usize::from(sign(&self.client, repo, digest, signing.signer).await?);
+                    // Attestations are signed with a key (keyless ones
+                    // need Rekor's DSSE entries: not yet).
+                    if let Signer::Key(key) = signing.signer {
+                        for (kind, predicate) in &statements {
+                            added += usize::from(
+                                attest(&self.client, repo, digest, key, kind, predicate).await?,
+                            );
+                        }
                     }
                     Ok::<_, crate::Error>(added)
                 }

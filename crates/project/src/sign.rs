@@ -17,16 +17,122 @@ pub(crate) fn identity(repo: &Reference) -> String {
     format!("{}/{}", repo.registry, repo.repository)
 }
 
-/// Signs `digest` in `repo` with `key`; false when that signature was
-/// there already.
+/// How push signs: with a key, or keyless (an ephemeral key whose
+/// certificate Fulcio issued for an OIDC identity, each signature logged
+/// in Rekor).
+#[derive(Debug, Clone)]
+pub(crate) enum Signer {
+    Key(SecretKey),
+    Keyless(Keyless),
+}
+
+/// Where keyless signing gets its identity and certificate.
+#[derive(Debug, Clone)]
+pub struct KeylessOptions {
+    /// Fulcio's base URL (`https://fulcio.sigstore.dev`).
+    pub fulcio: String,
+    /// Rekor's base URL (`https://rekor.sigstore.dev`).
+    pub rekor: String,
+    pub token: TokenSource,
+}
+
+/// The OIDC token: given (`SIGSTORE_ID_TOKEN`), or asked of GitHub
+/// Actions (`ACTIONS_ID_TOKEN_REQUEST_URL` with its bearer token) for the
+/// audience `sigstore`.
+#[derive(Debug, Clone)]
+pub enum TokenSource {
+    Token(String),
+    GitHubActions { url: String, bearer: String },
+}
+
+/// A keyless signer for one push: the ephemeral key and its chain.
+#[derive(Debug, Clone)]
+pub(crate) struct Keyless {
+    key: SecretKey,
+    chain: Vec<String>,
+    rekor: String,
+}
+
+impl Keyless {
+    /// A new ephemeral key and Fulcio's certificate for it.
+    pub(crate) async fn obtain(client: &Client, opts: &KeylessOptions) -> Result<Keyless> {
+        let token = match &opts.token {
+            TokenSource::Token(t) => t.clone(),
+            TokenSource::GitHubActions { url, bearer } => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                let answer = client
+                    .get_json(&format!("{url}{sep}audience=sigstore"), bearer)
+                    .await?;
+                let v: serde_json::Value = parse(&answer)?;
+                v["value"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| crate::error::fail!("GitHub's OIDC answer has no token"))?
+            }
+        };
+        let key = SecretKey::generate();
+        let subject = distill_sign::keyless::token_subject(&token)?;
+        let public = key.public().to_pem();
+        let request =
+            distill_sign::keyless::fulcio_request(&token, &public, &key.sign(subject.as_bytes()));
+        let url = format!("{}/api/v2/signingCert", opts.fulcio.trim_end_matches('/'));
+        let answer = client.post_json(&url, &request, None).await?;
+        let chain = distill_sign::keyless::fulcio_chain(&answer)?;
+        Ok(Keyless {
+            key,
+            chain,
+            rekor: opts.rekor.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The signature layer of `payload`, logged in Rekor.
+    async fn layer(&self, client: &Client, payload: Vec<u8>) -> Result<Layer> {
+        use base64::Engine;
+        let signature = base64::engine::general_purpose::STANDARD.encode(self.key.sign(&payload));
+        let entry = distill_sign::keyless::hashedrekord(&payload, &signature, &self.chain[0]);
+        let url = format!("{}/api/v1/log/entries", self.rekor);
+        let answer = client.post_json(&url, &entry, None).await?;
+        let bundle = distill_sign::keyless::bundle(&answer)?;
+        Ok(distill_sign::keyless::signature_layer(
+            payload,
+            signature,
+            &self.chain,
+            bundle,
+        ))
+    }
+}
+
+/// Signs `digest` in `repo`; false when such a signature was there
+/// already (for keyless: a certificate-bearing signature of the same
+/// payload, so a second push neither adds one nor logs again).
 pub(crate) async fn sign(
     client: &Client,
     repo: &Reference,
     digest: &str,
-    key: &SecretKey,
+    signer: &Signer,
 ) -> Result<bool> {
-    let layer = cosign::signature_layer(key, &identity(repo), digest);
-    attach(client, repo, &cosign::signature_tag(digest), &layer).await
+    let tag = cosign::signature_tag(digest);
+    let layer = match signer {
+        Signer::Key(key) => cosign::signature_layer(key, &identity(repo), digest),
+        Signer::Keyless(k) => {
+            let payload = cosign::payload(&identity(repo), digest);
+            let d = Descriptor::of(cosign::SIMPLE_SIGNING, &payload);
+            let (registry, name) = (&repo.registry, &repo.repository);
+            if let Some(doc) = client.get_manifest(registry, name, &tag, None).await? {
+                let doc: ManifestDoc = parse(&doc.bytes)?;
+                let signed = doc.layers.iter().any(|l| {
+                    l.digest == d.digest
+                        && l.annotations
+                            .contains_key(distill_sign::keyless::CERTIFICATE)
+                });
+                if signed {
+                    return Ok(false);
+                }
+            }
+            k.layer(client, payload).await?
+        }
+    };
+    attach(client, repo, &tag, &layer).await
 }
 
 /// Attests `predicate` about `digest` in `repo`; false when that

@@ -100,6 +100,15 @@ impl Client {
         })
     }
 
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The per-request deadline.
+    pub(crate) fn deadline(&self) -> Duration {
+        self.timeouts.deadline
+    }
+
     /// Says each retry to `observer`.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observer = observer;
@@ -664,7 +673,7 @@ impl Client {
     /// A status the operation did not expect, with the registry's own error
     /// message (`{"errors":[{"code","message"}]}`) when it sent one: at
     /// most [`MAX_ERROR_BODY`] of it is read, within the deadline.
-    async fn status_error(&self, what: &str, resp: reqwest::Response) -> RegistryError {
+    pub(crate) async fn status_error(&self, what: &str, resp: reqwest::Response) -> RegistryError {
         let status = resp.status();
         let name = Named { what, digest: None };
         let mut body = Vec::new();

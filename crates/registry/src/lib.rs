@@ -14,6 +14,7 @@ pub mod auth;
 mod client;
 mod read;
 mod reference;
+mod sigstore;
 
 pub use client::{CHUNK, Client, Document, Placed};
 pub use read::{MAX_DOCUMENT, is_index};

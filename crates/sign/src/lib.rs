@@ -17,6 +17,7 @@
 
 pub mod cosign;
 pub mod key;
+pub mod keyless;
 
 pub use key::{PublicKey, SecretKey};
 

@@ -721,3 +721,82 @@ fn cosign_trusts_the_keyless_doubles() {
         "another identity"
     );
 }
+
+#[test]
+fn a_keyless_push_is_verified_by_cosign() {
+    use distill_tests::sigstore::{ISSUER, Sigstore, token};
+    let Some((bin, registry, s)) = with_cosign("unused") else {
+        return;
+    };
+    let fake = std::sync::Arc::new(Sigstore::new());
+    let url = fake.serve();
+    let email = "ci@example.test";
+    let target = format!("{}/keyless-push", registry.addr);
+    let push = || -> Run {
+        s.ws.command(&[
+            "push",
+            &target,
+            "--out",
+            "out",
+            "--json",
+            "--image",
+            "static",
+            "--keyless",
+            "--fulcio-url",
+            &url,
+            "--rekor-url",
+            &url,
+        ])
+        .env("SIGSTORE_ID_TOKEN", token(email))
+        .output()
+        .unwrap()
+        .into()
+    };
+    let tags = pushed_tags(&push());
+    let logged = fake.entries.lock().unwrap().len();
+    assert!(
+        logged >= tags.len() / 2,
+        "{logged} entries for {} tags",
+        tags.len()
+    );
+    for (tag, digest) in &tags {
+        let repo = tag.rsplit_once(':').unwrap().0;
+        let mut c = Command::new(&bin);
+        c.args([
+            "verify",
+            "--allow-http-registry",
+            "--certificate-identity",
+            email,
+        ])
+        .args([
+            "--certificate-oidc-issuer",
+            ISSUER,
+            &format!("{repo}@{digest}"),
+        ])
+        .env("HOME", s.ws.path());
+        for (k, v) in fake.env() {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{tag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A second push signs nothing again and logs nothing.
+    let again = push();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(doc["signed"], 0);
+    assert_eq!(fake.entries.lock().unwrap().len(), logged);
+    // Without a token: one line, before anything is pushed.
+    let run: Run =
+        s.ws.command(&["push", &target, "--out", "out", "--keyless"])
+            .env_remove("SIGSTORE_ID_TOKEN")
+            .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+            .output()
+            .unwrap()
+            .into();
+    run.assert_error("cannot sign keyless: set SIGSTORE_ID_TOKEN");
+}
