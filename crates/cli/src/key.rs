@@ -69,30 +69,28 @@ pub(crate) fn run(command: Command) -> Result<u8> {
     Ok(0)
 }
 
+/// The bytes of a key file, or the one-line error naming it as `what`.
+fn read_key_file(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| key_error(path, what, &e))
+}
+
+fn key_error(path: &Path, what: &str, e: &dyn std::fmt::Display) -> Error {
+    Error::Message(format!("cannot read the {what} {}: {e}", path.display()))
+}
+
 /// The private key of `--sign-key FILE`, decrypted with
 /// `$COSIGN_PASSWORD` when it is cosign's encrypted format.
 pub(crate) fn secret(path: &Path) -> Result<SecretKey> {
-    let what = |e: &dyn std::fmt::Display| {
-        Error::Message(format!(
-            "cannot read the signing key {}: {e}",
-            path.display()
-        ))
-    };
-    let text = std::fs::read(path).map_err(|e| what(&e))?;
+    let text = read_key_file(path, "signing key")?;
     let password = password();
-    SecretKey::from_pem(&text, password.as_deref().map(str::as_bytes)).map_err(|e| what(&e))
+    SecretKey::from_pem(&text, password.as_deref().map(str::as_bytes))
+        .map_err(|e| key_error(path, "signing key", &e))
 }
 
 /// The public key of `--key FILE`.
 pub(crate) fn public(path: &Path) -> Result<PublicKey> {
-    let what = |e: &dyn std::fmt::Display| {
-        Error::Message(format!(
-            "cannot read the public key {}: {e}",
-            path.display()
-        ))
-    };
-    let text = std::fs::read(path).map_err(|e| what(&e))?;
-    PublicKey::from_pem(&text).map_err(|e| what(&e))
+    let text = read_key_file(path, "public key")?;
+    PublicKey::from_pem(&text).map_err(|e| key_error(path, "public key", &e))
 }
 
 /// The OIDC token for keyless signing: `$SIGSTORE_ID_TOKEN`, else GitHub

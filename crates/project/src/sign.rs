@@ -112,27 +112,24 @@ pub(crate) async fn sign(
     signer: &Signer,
 ) -> Result<bool> {
     let tag = cosign::signature_tag(digest);
+    let existing = existing(client, repo, &tag).await?;
     let layer = match signer {
         Signer::Key(key) => cosign::signature_layer(key, &identity(repo), digest),
         Signer::Keyless(k) => {
             let payload = cosign::payload(&identity(repo), digest);
             let d = Descriptor::of(cosign::SIMPLE_SIGNING, &payload);
-            let (registry, name) = (&repo.registry, &repo.repository);
-            if let Some(doc) = client.get_manifest(registry, name, &tag, None).await? {
-                let doc: ManifestDoc = parse(&doc.bytes)?;
-                let signed = doc.layers.iter().any(|l| {
-                    l.digest == d.digest
-                        && l.annotations
-                            .contains_key(distill_sign::keyless::CERTIFICATE)
-                });
-                if signed {
-                    return Ok(false);
-                }
+            let signed = existing.iter().flat_map(|m| &m.layers).any(|l| {
+                l.digest == d.digest
+                    && l.annotations
+                        .contains_key(distill_sign::keyless::CERTIFICATE)
+            });
+            if signed {
+                return Ok(false);
             }
             k.layer(client, payload).await?
         }
     };
-    attach(client, repo, &tag, &layer).await
+    attach(client, repo, &tag, existing.as_ref(), &layer).await
 }
 
 /// Attests `predicate` about `digest` in `repo`; false when that
@@ -146,22 +143,33 @@ pub(crate) async fn attest(
     predicate: &serde_json::Value,
 ) -> Result<bool> {
     let layer = cosign::attestation_layer(key, &identity(repo), digest, predicate_type, predicate);
-    attach(client, repo, &cosign::attestation_tag(digest), &layer).await
+    let tag = cosign::attestation_tag(digest);
+    let existing = existing(client, repo, &tag).await?;
+    attach(client, repo, &tag, existing.as_ref(), &layer).await
 }
 
-/// Adds `layer` to the image under `tag` (made when there is none),
-/// keeping what it holds.
-async fn attach(client: &Client, repo: &Reference, tag: &str, layer: &Layer) -> Result<bool> {
+/// The signature or attestation image under `tag`, if there is one.
+async fn existing(client: &Client, repo: &Reference, tag: &str) -> Result<Option<ManifestDoc>> {
     let (registry, name) = (&repo.registry, &repo.repository);
-    let existing: Option<ManifestDoc> = match client.get_manifest(registry, name, tag, None).await?
-    {
-        Some(doc) => Some(
-            parse(&doc.bytes)
-                .context(|| format!("cannot read the signatures under {}", repo.with(tag)))?,
-        ),
-        None => None,
-    };
-    let Some(attached) = cosign::attach(existing.as_ref(), &layer.descriptor) else {
+    match client.get_manifest(registry, name, tag, None).await? {
+        Some(doc) => Ok(Some(parse(&doc.bytes).context(|| {
+            format!("cannot read the signatures under {}", repo.with(tag))
+        })?)),
+        None => Ok(None),
+    }
+}
+
+/// Adds `layer` to `existing`, the image under `tag` (made when there is
+/// none), keeping what it holds.
+async fn attach(
+    client: &Client,
+    repo: &Reference,
+    tag: &str,
+    existing: Option<&ManifestDoc>,
+    layer: &Layer,
+) -> Result<bool> {
+    let (registry, name) = (&repo.registry, &repo.repository);
+    let Some(attached) = cosign::attach(existing, &layer.descriptor) else {
         return Ok(false);
     };
     let config = Descriptor::of(distill_image::CONFIG, &attached.config);
@@ -214,11 +222,10 @@ async fn attached(
     repo: &Reference,
     tag: &str,
 ) -> Result<Vec<(Descriptor, Vec<u8>)>> {
-    let (registry, name) = (&repo.registry, &repo.repository);
-    let Some(doc) = client.get_manifest(registry, name, tag, None).await? else {
+    let Some(doc) = existing(client, repo, tag).await? else {
         return Ok(Vec::new());
     };
-    let doc: ManifestDoc = parse(&doc.bytes)?;
+    let (registry, name) = (&repo.registry, &repo.repository);
     let mut out = Vec::new();
     // A bound on work a hostile registry can ask for: cosign images hold
     // one layer per signature or attestation.
