@@ -325,25 +325,66 @@ impl distill_store::Observer for Recorder {
     }
 }
 
+/// `found` when `command` runs (`ARG` succeeds); else `None`, with a
+/// note that the checks needing `what` skip, and a failure under CI,
+/// which must have it (`.ci/run` provides it, through `variable`).
+fn outside_tool<T>(
+    found: Option<T>,
+    command: impl Fn(&T) -> Command,
+    arg: &str,
+    what: &str,
+    variable: &str,
+) -> Option<T> {
+    let found = found.filter(|f| {
+        command(f)
+            .arg(arg)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have {what} (see .ci/run)"
+        );
+        eprintln!("skipped: {what} is not there (set {variable})");
+    }
+    found
+}
+
 /// The cosign binary the tests verify signatures with: `$DISTILL_COSIGN`
 /// (`.ci/run` unpacks Debian 13's there), else `cosign` on PATH. CI must
 /// have it; elsewhere the cosign checks skip with a note.
 pub fn cosign() -> Option<PathBuf> {
-    let found = std::env::var_os("DISTILL_COSIGN")
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("cosign")))
-        .filter(|c| {
-            Command::new(c)
-                .arg("version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have cosign (see .ci/run)"
-        );
-        eprintln!("skipped: cosign is not installed (set DISTILL_COSIGN)");
-    }
-    found
+    let path = std::env::var_os("DISTILL_COSIGN").map_or_else(|| "cosign".into(), PathBuf::from);
+    outside_tool(
+        Some(path),
+        |p: &PathBuf| Command::new(p),
+        "version",
+        "cosign",
+        "DISTILL_COSIGN",
+    )
+}
+
+/// Debian 13's skopeo, whose sigstore verification Debian 12's lacks:
+/// unpacked by `.ci/run` with its own libc into `$DISTILL_SKOPEO_ROOT`
+/// and run through that libc's loader (it needs a newer glibc than this
+/// machine's). CI must have it; elsewhere its checks skip with a note.
+pub fn sigstore_skopeo() -> Option<Command> {
+    let command = |root: &PathBuf| {
+        let lib = root.join("usr/lib/x86_64-linux-gnu");
+        let mut c = Command::new(lib.join("ld-linux-x86-64.so.2"));
+        c.arg("--library-path")
+            .arg(&lib)
+            .arg(root.join("usr/bin/skopeo"));
+        c
+    };
+    let root = std::env::var_os("DISTILL_SKOPEO_ROOT").map(PathBuf::from);
+    let found = outside_tool(
+        root,
+        command,
+        "--version",
+        "Debian 13's skopeo",
+        "DISTILL_SKOPEO_ROOT",
+    );
+    found.map(|root| command(&root))
 }

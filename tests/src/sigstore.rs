@@ -1,8 +1,8 @@
 //! Loopback doubles of sigstore's public-good services, for keyless
 //! signing: a Fulcio that issues short-lived code-signing certificates
 //! (with an embedded SCT from its own CT log) for an OIDC token's
-//! identity, and a Rekor that logs hashedrekord entries and returns a
-//! signed entry timestamp. Real cosign accepts what they issue through
+//! identity, and a Rekor that logs hashedrekord and dsse entries and
+//! returns a signed entry timestamp. Real cosign accepts what they issue through
 //! `SIGSTORE_ROOT_FILE`, `SIGSTORE_CT_LOG_PUBLIC_KEY_FILE` and
 //! `SIGSTORE_REKOR_PUBLIC_KEY` ([`Sigstore::env`]).
 
@@ -203,7 +203,7 @@ impl Sigstore {
     /// Rekor answers: `{uuid: {body, integratedTime, logID, logIndex,
     /// verification: {signedEntryTimestamp}}}`.
     pub fn log(&self, entry: &serde_json::Value) -> serde_json::Value {
-        let body = B64.encode(serde_json::to_vec(entry).unwrap());
+        let body = B64.encode(serde_json::to_vec(&canonical(entry)).unwrap());
         let index = self.index.fetch_add(1, Ordering::SeqCst);
         let log_id = hex::encode(Sha256::digest(self.rekor.public().to_der()));
         let integrated = now().unix_timestamp();
@@ -220,6 +220,33 @@ impl Sigstore {
             "verification": {"signedEntryTimestamp": set},
         }})
     }
+}
+
+/// The body Rekor logs for a proposed entry: a hashedrekord as it came;
+/// of a dsse entry only the hashes of the envelope and its payload, and
+/// each signature with the verifier (the certificate) that checks it.
+fn canonical(entry: &serde_json::Value) -> serde_json::Value {
+    let proposed = &entry["spec"]["proposedContent"];
+    let Some(envelope) = proposed["envelope"].as_str() else {
+        return entry.clone();
+    };
+    let parsed: serde_json::Value = serde_json::from_str(envelope).unwrap();
+    let payload = B64.decode(parsed["payload"].as_str().unwrap()).unwrap();
+    let sha = |b: &[u8]| serde_json::json!({"algorithm": "sha256", "value": hex::encode(Sha256::digest(b))});
+    let signatures: Vec<_> = parsed["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| serde_json::json!({"signature": s["sig"], "verifier": proposed["verifiers"][0]}))
+        .collect();
+    serde_json::json!({
+        "apiVersion": entry["apiVersion"], "kind": entry["kind"],
+        "spec": {
+            "envelopeHash": sha(envelope.as_bytes()),
+            "payloadHash": sha(&payload),
+            "signatures": signatures,
+        },
+    })
 }
 
 impl Default for Sigstore {

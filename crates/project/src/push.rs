@@ -41,7 +41,7 @@ pub struct PushOptions {
     /// does, before the tags move.
     pub sign_key: Option<distill_sign::SecretKey>,
     /// Or sign keyless (Fulcio and Rekor), as `cosign sign` does with an
-    /// OIDC token; attestations need a key and are not written then.
+    /// OIDC token: signatures and attestations alike, each logged.
     pub keyless: Option<crate::sign::KeylessOptions>,
 }
 
@@ -329,14 +329,11 @@ impl Pusher<'_> {
                 async move {
                     let mut added =
                         usize::from(sign(&self.client, repo, digest, signing.signer).await?);
-                    // Attestations are signed with a key (keyless ones
-                    // need Rekor's DSSE entries: not yet).
-                    if let Signer::Key(key) = signing.signer {
-                        for (kind, predicate) in &statements {
-                            added += usize::from(
-                                attest(&self.client, repo, digest, key, kind, predicate).await?,
-                            );
-                        }
+                    for (kind, predicate) in &statements {
+                        added += usize::from(
+                            attest(&self.client, repo, digest, signing.signer, kind, predicate)
+                                .await?,
+                        );
                     }
                     Ok::<_, crate::Error>(added)
                 }

@@ -85,17 +85,33 @@ impl Keyless {
         })
     }
 
+    /// Logs `entry` in Rekor; cosign's bundle annotation of the answer.
+    async fn log(&self, client: &Client, entry: &[u8]) -> Result<String> {
+        let url = format!("{}/api/v1/log/entries", self.rekor);
+        let answer = client.post_json(&url, entry, None).await?;
+        Ok(distill_sign::keyless::bundle(&answer)?)
+    }
+
     /// The signature layer of `payload`, logged in Rekor.
-    async fn layer(&self, client: &Client, payload: Vec<u8>) -> Result<Layer> {
+    async fn signature(&self, client: &Client, payload: Vec<u8>) -> Result<Layer> {
         use base64::Engine;
         let signature = base64::engine::general_purpose::STANDARD.encode(self.key.sign(&payload));
         let entry = distill_sign::keyless::hashedrekord(&payload, &signature, &self.chain[0]);
-        let url = format!("{}/api/v1/log/entries", self.rekor);
-        let answer = client.post_json(&url, &entry, None).await?;
-        let bundle = distill_sign::keyless::bundle(&answer)?;
+        let bundle = self.log(client, &entry).await?;
         Ok(distill_sign::keyless::signature_layer(
             payload,
             signature,
+            &self.chain,
+            bundle,
+        ))
+    }
+
+    /// `attestation` (signed by the ephemeral key) logged in Rekor.
+    async fn attestation(&self, client: &Client, attestation: Layer) -> Result<Layer> {
+        let entry = distill_sign::keyless::dsse_entry(&attestation.bytes, &self.chain[0]);
+        let bundle = self.log(client, &entry).await?;
+        Ok(distill_sign::keyless::certify(
+            attestation,
             &self.chain,
             bundle,
         ))
@@ -126,25 +142,49 @@ pub(crate) async fn sign(
             if signed {
                 return Ok(false);
             }
-            k.layer(client, payload).await?
+            k.signature(client, payload).await?
         }
     };
     attach(client, repo, &tag, existing.as_ref(), &layer).await
 }
 
 /// Attests `predicate` about `digest` in `repo`; false when that
-/// attestation was there already.
+/// attestation was there already (for keyless: a certificate-bearing
+/// attestation of the same statement, so a second push neither adds one
+/// nor logs again).
 pub(crate) async fn attest(
     client: &Client,
     repo: &Reference,
     digest: &str,
-    key: &SecretKey,
+    signer: &Signer,
     predicate_type: &str,
     predicate: &serde_json::Value,
 ) -> Result<bool> {
-    let layer = cosign::attestation_layer(key, &identity(repo), digest, predicate_type, predicate);
     let tag = cosign::attestation_tag(digest);
     let existing = existing(client, repo, &tag).await?;
+    let statement =
+        |key| cosign::attestation_layer(key, &identity(repo), digest, predicate_type, predicate);
+    let layer = match signer {
+        Signer::Key(key) => statement(key),
+        Signer::Keyless(k) => {
+            let layer = statement(&k.key);
+            let said = cosign::envelope_statement(&layer.bytes);
+            for d in existing.iter().flat_map(|m| &m.layers) {
+                let a = &d.annotations;
+                if a.contains_key(distill_sign::keyless::CERTIFICATE)
+                    && a.get(cosign::PREDICATE_TYPE).map(String::as_str) == Some(predicate_type)
+                {
+                    let bytes = client
+                        .get_blob(&repo.registry, &repo.repository, &d.digest, d.size)
+                        .await?;
+                    if cosign::envelope_statement(&bytes) == said {
+                        return Ok(false);
+                    }
+                }
+            }
+            k.attestation(client, layer).await?
+        }
+    };
     attach(client, repo, &tag, existing.as_ref(), &layer).await
 }
 

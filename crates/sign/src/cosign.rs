@@ -225,6 +225,13 @@ pub fn attestation_layer(
     Layer { descriptor, bytes }
 }
 
+/// The statement inside a DSSE envelope, unchecked: what makes two
+/// attestations by different keys say the same thing.
+pub fn envelope_statement(bytes: &[u8]) -> Option<Vec<u8>> {
+    let envelope: Envelope = serde_json::from_slice(bytes).ok()?;
+    B64.decode(&envelope.payload).ok()
+}
+
 /// An attestation's statement, when `bytes` is a DSSE envelope signed by
 /// `key`: (predicate type, subject digests `sha256:<hex>`, predicate).
 pub fn check_attestation(

@@ -1,6 +1,7 @@
 //! Keyless signing's documents, as cosign and sigstore's services write
 //! them: the Fulcio certificate request (an ephemeral key, proven by
-//! signing the token's subject), the Rekor `hashedrekord` entry, and the
+//! signing the token's subject), the Rekor entries (`hashedrekord` for a
+//! signature, `dsse` for an attestation), and the
 //! `dev.sigstore.cosign/*` annotations (certificate, chain, bundle) that
 //! let a verifier check a signature offline against Fulcio's root and
 //! Rekor's key.
@@ -110,6 +111,22 @@ pub fn bundle(answer: &[u8]) -> Result<String, SignError> {
     .to_string())
 }
 
+/// The `dsse` entry (v0.0.1) of an attestation: the envelope as the
+/// layer holds it, so the log's envelope hash is the layer's digest.
+pub fn dsse_entry(envelope: &[u8], certificate_pem: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "proposedContent": {
+                "envelope": String::from_utf8_lossy(envelope),
+                "verifiers": [B64.encode(certificate_pem)],
+            },
+        },
+    }))
+    .expect("serialises")
+}
+
 /// The signature layer of a keyless signature.
 pub fn signature_layer(
     payload: Vec<u8>,
@@ -118,13 +135,25 @@ pub fn signature_layer(
     bundle: String,
 ) -> Layer {
     let mut descriptor = Descriptor::of(SIMPLE_SIGNING, &payload);
-    let a = &mut descriptor.annotations;
-    a.insert(SIGNATURE.into(), signature_b64);
+    descriptor
+        .annotations
+        .insert(SIGNATURE.into(), signature_b64);
+    certify(
+        Layer {
+            descriptor,
+            bytes: payload,
+        },
+        chain,
+        bundle,
+    )
+}
+
+/// `layer` (a signature or an attestation) with the certificate that
+/// vouches for its key and the log's bundle, as cosign annotates it.
+pub fn certify(mut layer: Layer, chain: &[String], bundle: String) -> Layer {
+    let a = &mut layer.descriptor.annotations;
     a.insert(CERTIFICATE.into(), chain[0].clone());
     a.insert(CHAIN.into(), chain[1..].concat());
     a.insert(BUNDLE.into(), bundle);
-    Layer {
-        descriptor,
-        bytes: payload,
-    }
+    layer
 }

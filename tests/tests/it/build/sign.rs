@@ -13,6 +13,7 @@ use distill_sign::SecretKey;
 use distill_sign::cosign::{self, Layer};
 use distill_tests::hostile::{Blob, Hostile, REPO};
 use distill_tests::registry::{Registry, available};
+use distill_tests::sigstore::{ISSUER, Sigstore, token};
 use distill_tests::{Run, Setup, Workspace, cosign, sha256_hex};
 
 use crate::build::common::*;
@@ -41,20 +42,43 @@ fn run_cosign(bin: &Path, ws: &Workspace, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-fn cosign_verifies(bin: &Path, ws: &Workspace, key: &str, reference: &str) {
-    let (ok, text) = run_cosign(
-        bin,
-        ws,
-        &[
-            "verify",
-            "--key",
-            key,
-            "--allow-http-registry",
-            "--insecure-ignore-tlog=true",
-            reference,
-        ],
+/// Whom cosign trusts: a key (with no log), or a keyless identity
+/// certified by the kit's sigstore doubles.
+#[derive(Clone, Copy)]
+enum Trust<'a> {
+    Key(&'a str),
+    Identity(&'a str, &'a Sigstore),
+}
+
+/// `cosign COMMAND --allow-http-registry <trust> ARGS` in the workspace.
+fn cosign_with(
+    bin: &Path,
+    ws: &Workspace,
+    command: &str,
+    trust: Trust,
+    args: &[&str],
+) -> std::process::Output {
+    let mut c = Command::new(bin);
+    c.args([command, "--allow-http-registry"])
+        .current_dir(ws.path())
+        .env("HOME", ws.path());
+    match trust {
+        Trust::Key(key) => c.args(["--key", key, "--insecure-ignore-tlog=true"]),
+        Trust::Identity(email, fake) => c
+            .envs(fake.env())
+            .args(["--certificate-identity", email])
+            .args(["--certificate-oidc-issuer", ISSUER]),
+    };
+    c.args(args).output().expect("run cosign")
+}
+
+fn cosign_verifies(bin: &Path, ws: &Workspace, trust: Trust, reference: &str) {
+    let out = cosign_with(bin, ws, "verify", trust, &[reference]);
+    assert!(
+        out.status.success(),
+        "cosign verify {reference}: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert!(ok, "cosign verify {reference}: {text}");
 }
 
 /// The predicate of the one attestation of `kind` cosign verifies on
@@ -62,29 +86,20 @@ fn cosign_verifies(bin: &Path, ws: &Workspace, key: &str, reference: &str) {
 fn cosign_attestation(
     bin: &Path,
     ws: &Workspace,
-    key: &str,
+    trust: Trust,
     kind: &str,
     reference: &str,
 ) -> serde_json::Value {
-    let args = [
+    let out = cosign_with(
+        bin,
+        ws,
         "verify-attestation",
-        "--key",
-        key,
-        "--allow-http-registry",
-        "--insecure-ignore-tlog=true",
-        "--type",
-        kind,
-        reference,
-    ];
-    let out = Command::new(bin)
-        .args(args)
-        .current_dir(ws.path())
-        .env("HOME", ws.path())
-        .output()
-        .expect("run cosign");
+        trust,
+        &["--type", kind, reference],
+    );
     assert!(
         out.status.success(),
-        "cosign {args:?}: {}",
+        "cosign verify-attestation --type {kind} {reference}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let envelope: serde_json::Value =
@@ -95,6 +110,40 @@ fn cosign_attestation(
         .unwrap();
     let statement: serde_json::Value = serde_json::from_slice(&statement).unwrap();
     statement["predicate"].clone()
+}
+
+/// Both attestations of platform manifest `reference` verify with cosign,
+/// and the provenance names the lock and every .deb of the image (those
+/// the SBOM lists) by sha256.
+fn attestations_name_the_lock(bin: &Path, s: &Setup, trust: Trust, reference: &str) {
+    let sbom = cosign_attestation(bin, &s.ws, trust, "spdxjson", reference);
+    let provenance = cosign_attestation(bin, &s.ws, trust, "slsaprovenance1", reference);
+    let lock = std::fs::read(s.ws.path().join("snapshots/test.lock")).unwrap();
+    let deps = provenance["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap();
+    assert_eq!(deps[0]["uri"], "snapshots/test.lock");
+    assert_eq!(deps[0]["digest"]["sha256"], sha256_hex(&lock));
+    let sbom_shas: Vec<&str> = sbom["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["checksums"][0]["checksumValue"].as_str().unwrap())
+        .collect();
+    let dep_shas: Vec<&str> = deps[1..]
+        .iter()
+        .map(|d| d["digest"]["sha256"].as_str().unwrap())
+        .collect();
+    assert!(!sbom_shas.is_empty());
+    assert_eq!(dep_shas.len(), sbom_shas.len(), "{deps:?}");
+    let lock_text = String::from_utf8_lossy(&lock);
+    for sha in &dep_shas {
+        assert!(sbom_shas.contains(sha) && lock_text.contains(sha), "{sha}");
+    }
+    assert_eq!(
+        provenance["buildDefinition"]["externalParameters"]["image"],
+        "static"
+    );
 }
 
 fn pushed_tags(run: &Run) -> Vec<(String, String)> {
@@ -141,7 +190,12 @@ fn a_signed_push_is_verified_by_cosign_and_by_distill() {
     // Every tag (indexes and `<tag>-<arch>` platform manifests), by digest.
     for (tag, digest) in &tags {
         let repo = tag.rsplit_once(':').unwrap().0;
-        cosign_verifies(&bin, &s.ws, "distill.pub", &format!("{repo}@{digest}"));
+        cosign_verifies(
+            &bin,
+            &s.ws,
+            Trust::Key("distill.pub"),
+            &format!("{repo}@{digest}"),
+        );
     }
     // Both attestations on a platform manifest; the provenance names the
     // lock and every .deb of the image by sha256.
@@ -149,34 +203,7 @@ fn a_signed_push_is_verified_by_cosign_and_by_distill() {
         .iter()
         .find(|(t, _)| t.ends_with(":latest-arm64"))
         .unwrap();
-    let sbom = cosign_attestation(&bin, &s.ws, "distill.pub", "spdxjson", platform);
-    let provenance = cosign_attestation(&bin, &s.ws, "distill.pub", "slsaprovenance1", platform);
-    let lock = std::fs::read(s.ws.path().join("snapshots/test.lock")).unwrap();
-    let deps = provenance["buildDefinition"]["resolvedDependencies"]
-        .as_array()
-        .unwrap();
-    assert_eq!(deps[0]["uri"], "snapshots/test.lock");
-    assert_eq!(deps[0]["digest"]["sha256"], sha256_hex(&lock));
-    let sbom_shas: Vec<&str> = sbom["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["checksums"][0]["checksumValue"].as_str().unwrap())
-        .collect();
-    let dep_shas: Vec<&str> = deps[1..]
-        .iter()
-        .map(|d| d["digest"]["sha256"].as_str().unwrap())
-        .collect();
-    assert!(!sbom_shas.is_empty());
-    assert_eq!(dep_shas.len(), sbom_shas.len(), "{deps:?}");
-    let lock_text = String::from_utf8_lossy(&lock);
-    for sha in &dep_shas {
-        assert!(sbom_shas.contains(sha) && lock_text.contains(sha), "{sha}");
-    }
-    assert_eq!(
-        provenance["buildDefinition"]["externalParameters"]["image"],
-        "static"
-    );
+    attestations_name_the_lock(&bin, &s, Trust::Key("distill.pub"), platform);
 
     // distill agrees, and a second push adds no signature.
     let reference = format!("{target}/static-test:latest");
@@ -229,7 +256,7 @@ fn a_signed_push_is_verified_by_cosign_and_by_distill() {
     );
     let tags = pushed_tags(&run);
     for (tag, _) in &tags {
-        cosign_verifies(&bin, &s.ws, "made-by-cosign.pub", tag);
+        cosign_verifies(&bin, &s.ws, Trust::Key("made-by-cosign.pub"), tag);
     }
     let verify = s.ws.run(&[
         "verify",
@@ -258,6 +285,97 @@ fn a_signed_push_is_verified_by_cosign_and_by_distill() {
     let wrong: Run = wrong.into();
     wrong.assert_error(
         "cannot read the signing key made-by-cosign.key: the key's password is wrong",
+    );
+}
+
+/// The README's containers policy and registries.d snippet, as written
+/// there (the `json` and `yaml` blocks after **Policies.**), for `scope`
+/// and the public key `key`: (policy.json, registries.d/distroless.yaml).
+fn readme_policy(scope: &str, key: &Path) -> (String, String) {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let policies = &readme[readme
+        .find("**Policies.**")
+        .expect("README names its policy")..];
+    let block = |lang: &str| {
+        let start = policies.find(&format!("```{lang}\n")).unwrap() + lang.len() + 4;
+        let end = start + policies[start..].find("```").unwrap();
+        policies[start..end]
+            .replace("ghcr.io/me/distroless", scope)
+            .replace("/etc/containers/cosign.pub", &key.display().to_string())
+    };
+    (block("json"), block("yaml"))
+}
+
+/// The README's policy works: Debian 13's skopeo, with sigstore
+/// attachments on, admits each platform of a signed push and refuses it
+/// under another key, and refuses an unsigned image.
+#[test]
+fn the_readme_policy_admits_a_signed_push_in_skopeo() {
+    if distill_tests::sigstore_skopeo().is_none() {
+        return;
+    }
+    let Some((_, registry, s)) = with_cosign("distill") else {
+        return;
+    };
+    let scope = format!("{}/policy", registry.addr);
+    let push = |repo: &str, extra: &[&str]| {
+        let mut args = vec![
+            "push", repo, "--out", "out", "--json", "--image", "static", "--tag", "latest",
+        ];
+        args.extend(extra);
+        pushed_tags(&with_password(&s.ws, &args))
+    };
+    push(&scope, &["--sign-key", "distill.key"]);
+    push(&format!("{}/unsigned", registry.addr), &[]);
+    let made = with_password(&s.ws, &["key", "generate", "other"]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let copy = |key: &str, repo: &str, arch: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let (policy, registries) = readme_policy(repo, &s.ws.path().join(key));
+        std::fs::write(dir.path().join("policy.json"), policy).unwrap();
+        std::fs::create_dir(dir.path().join("registries.d")).unwrap();
+        std::fs::write(dir.path().join("registries.d/distroless.yaml"), registries).unwrap();
+        let out = distill_tests::sigstore_skopeo()
+            .unwrap()
+            .args([
+                "--policy",
+                &dir.path().join("policy.json").display().to_string(),
+            ])
+            .args([
+                "--registries.d",
+                &dir.path().join("registries.d").display().to_string(),
+            ])
+            .args([
+                "--override-arch",
+                arch,
+                "copy",
+                "--src-tls-verify=false",
+                "--remove-signatures",
+            ])
+            .arg(format!("docker://{repo}/static-test:latest"))
+            .arg(format!("oci:{}:copy", dir.path().join("copy").display()))
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for arch in ["amd64", "arm64"] {
+        let (ok, err) = copy("distill.pub", &scope, arch);
+        assert!(ok, "{arch}: {err}");
+    }
+    let (ok, err) = copy("other.pub", &scope, "amd64");
+    assert!(
+        !ok && err.contains("Source image rejected: cryptographic signature verification failed"),
+        "another key: {err}"
+    );
+    let unsigned = format!("{}/unsigned", registry.addr);
+    let (ok, err) = copy("distill.pub", &unsigned, "amd64");
+    assert!(
+        !ok && err.contains("Source image rejected: A signature was required"),
+        "unsigned: {err}"
     );
 }
 
@@ -521,7 +639,7 @@ fn append_signs_what_it_writes_to_a_registry() {
         ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    cosign_verifies(&bin, &s.ws, "k.pub", &target);
+    cosign_verifies(&bin, &s.ws, Trust::Key("k.pub"), &target);
     // Each platform's manifest by digest (what a runtime pulling one
     // platform checks).
     let raw = Command::new("skopeo")
@@ -542,7 +660,7 @@ fn append_signs_what_it_writes_to_a_registry() {
         cosign_verifies(
             &bin,
             &s.ws,
-            "k.pub",
+            Trust::Key("k.pub"),
             &format!("{repo}@{}", m["digest"].as_str().unwrap()),
         );
     }
@@ -620,7 +738,6 @@ fn key_generate_needs_a_password_variable_and_never_overwrites() {
 fn cosign_trusts_the_keyless_doubles() {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD as B64;
-    use distill_tests::sigstore::{ISSUER, Sigstore};
     let Some((bin, registry, s)) = with_cosign("unused") else {
         return;
     };
@@ -695,36 +812,15 @@ fn cosign_trusts_the_keyless_doubles() {
         &format!("docker://{repo}:{tag}"),
     );
 
-    let verify = |identity: &str| {
-        let mut c = Command::new(&bin);
-        c.args([
-            "verify",
-            "--allow-http-registry",
-            "--certificate-identity",
-            identity,
-        ])
-        .args(["--certificate-oidc-issuer", ISSUER, &format!("{repo}:v1")])
-        .env("HOME", s.ws.path());
-        for (k, v) in fake.env() {
-            c.env(k, v);
-        }
-        c.output().unwrap()
-    };
-    let ok = verify(email);
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    assert!(
-        !verify("someone@else.test").status.success(),
-        "another identity"
-    );
+    let reference = format!("{repo}:v1");
+    cosign_verifies(&bin, &s.ws, Trust::Identity(email, &fake), &reference);
+    let other = Trust::Identity("someone@else.test", &fake);
+    let out = cosign_with(&bin, &s.ws, "verify", other, &[&reference]);
+    assert!(!out.status.success(), "another identity");
 }
 
 #[test]
 fn a_keyless_push_is_verified_by_cosign() {
-    use distill_tests::sigstore::{ISSUER, Sigstore, token};
     let Some((bin, registry, s)) = with_cosign("unused") else {
         return;
     };
@@ -753,37 +849,31 @@ fn a_keyless_push_is_verified_by_cosign() {
         .into()
     };
     let tags = pushed_tags(&push());
-    let logged = fake.entries.lock().unwrap().len();
-    assert!(
-        logged >= tags.len() / 2,
-        "{logged} entries for {} tags",
-        tags.len()
-    );
+    let trust = Trust::Identity(email, &fake);
     for (tag, digest) in &tags {
         let repo = tag.rsplit_once(':').unwrap().0;
-        let mut c = Command::new(&bin);
-        c.args([
-            "verify",
-            "--allow-http-registry",
-            "--certificate-identity",
-            email,
-        ])
-        .args([
-            "--certificate-oidc-issuer",
-            ISSUER,
-            &format!("{repo}@{digest}"),
-        ])
-        .env("HOME", s.ws.path());
-        for (k, v) in fake.env() {
-            c.env(k, v);
-        }
-        let out = c.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{tag}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        cosign_verifies(&bin, &s.ws, trust, &format!("{repo}@{digest}"));
     }
+    // Attestations are keyless too: each a dsse entry in the log, its
+    // bundle on the `.att` layer.
+    let (platform, _) = tags
+        .iter()
+        .find(|(t, _)| t.ends_with(":latest-arm64"))
+        .unwrap();
+    attestations_name_the_lock(&bin, &s, trust, platform);
+    let logged = fake.entries.lock().unwrap().clone();
+    let kinds = |kind: &str| logged.iter().filter(|e| e["kind"] == kind).count();
+    let digests: std::collections::BTreeSet<&String> = tags.iter().map(|(_, d)| d).collect();
+    assert_eq!(
+        kinds("hashedrekord"),
+        digests.len(),
+        "one signature a digest"
+    );
+    assert!(
+        kinds("dsse") > digests.len(),
+        "a provenance a digest, and SBOMs"
+    );
+    let logged = logged.len();
     // A second push signs nothing again and logs nothing.
     let again = push();
     assert_eq!(again.code, 0, "{}", again.stderr);
