@@ -37,6 +37,8 @@ pub struct Deb {
     pub entries: Vec<DebEntry>,
     /// `xz`, `gz`, `zst` or empty for a plain data.tar.
     pub compression: &'static str,
+    /// Maintainer scripts in the control member: (name, text).
+    pub scripts: Vec<(String, String)>,
 }
 
 /// Fixed mtime of every entry: 2024-06-01.
@@ -51,7 +53,15 @@ impl Deb {
             control: String::new(),
             entries: Vec::new(),
             compression: "xz",
+            scripts: Vec::new(),
         }
+    }
+
+    /// A maintainer script (`postinst`, `preinst`, `triggers`) in the
+    /// control member.
+    pub fn script(mut self, name: &str, text: &str) -> Deb {
+        self.scripts.push((name.into(), text.into()));
+        self
     }
 
     pub fn control(mut self, fields: &str) -> Deb {
@@ -122,7 +132,7 @@ impl Deb {
                 _ => None,
             })
             .collect();
-        let control = tar(&[
+        let mut members = vec![
             entry("./", Body::Dir, 0o755),
             entry(
                 "./control",
@@ -130,7 +140,12 @@ impl Deb {
                 0o644,
             ),
             entry("./md5sums", Body::File(md5sums.into_bytes()), 0o644),
-        ]);
+        ];
+        for (name, text) in &self.scripts {
+            let body = Body::File(text.clone().into_bytes());
+            members.push(entry(&format!("./{name}"), body, 0o755));
+        }
+        let control = tar(&members);
         let data = tar(&self.entries);
         let (data_name, data) = match self.compression {
             "xz" => ("data.tar.xz", crate::archive::xz(&data)),

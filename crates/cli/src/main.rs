@@ -17,6 +17,7 @@ mod progress;
 mod push;
 mod query;
 mod report;
+mod scripts;
 mod update;
 mod verify;
 mod why;
@@ -145,6 +146,15 @@ enum Command {
         #[command(flatten)]
         project: ProjectArgs,
     },
+    /// What the maintainer scripts of an image's packages would do, and
+    /// what the build does about each (alternatives applied, the rest
+    /// named).
+    Scripts {
+        #[command(flatten)]
+        args: scripts::Args,
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
     /// Resolve packages against a distro and print the full set.
     Resolve {
         #[command(flatten)]
@@ -229,6 +239,9 @@ fn main() -> ExitCode {
         }
         Command::Why { args, project } => {
             with_project(g, project.or(before), |p| why::run(p, args))
+        }
+        Command::Scripts { args, project } => {
+            with_project(g, project.or(before), |p| scripts::run(p, args))
         }
         Command::Push { args, project } => {
             with_project(g, project.or(before), |p| push::run(p, args))

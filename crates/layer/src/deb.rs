@@ -30,6 +30,9 @@ pub struct PackageMeta {
     /// The control stanza as shipped (no trailing newline).
     pub control: String,
     pub md5sums: Option<String>,
+    /// The maintainer scripts that matter to a fresh install (`preinst`,
+    /// `postinst`, `triggers`), name → text: read, never run.
+    pub scripts: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -161,19 +164,30 @@ fn decompressor<'r>(member: &str, r: &'r mut dyn Read) -> Result<Box<dyn Read + 
 fn read_control(r: impl Read) -> io::Result<PackageMeta> {
     let mut control = None;
     let mut md5sums = None;
+    let mut scripts = std::collections::BTreeMap::new();
     let mut tar = tar::Archive::new(r);
     for entry in tar.entries()? {
         let mut entry = entry?;
         let path = entry.path()?.display().to_string();
-        let slot = match path.trim_start_matches("./") {
+        let name = path.trim_start_matches("./").to_owned();
+        let slot = match name.as_str() {
             "control" => &mut control,
             "md5sums" => &mut md5sums,
+            "preinst" | "postinst" | "triggers" => {
+                // Scripts are only ever read: a byte that is not UTF-8
+                // is kept as U+FFFD.
+                let mut bytes = Vec::new();
+                entry.read_to_end(&mut bytes)?;
+                scripts.insert(name, String::from_utf8_lossy(&bytes).into_owned());
+                continue;
+            }
             _ => continue,
         };
         let mut s = String::new();
         entry.read_to_string(&mut s)?;
         *slot = Some(s);
     }
+
     let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_owned());
     let control = control.ok_or_else(|| bad("no control file"))?;
     let stanza = distill_debian::paragraphs(&control)
@@ -192,6 +206,7 @@ fn read_control(r: impl Read) -> io::Result<PackageMeta> {
         architecture: field("Architecture")?,
         control: stanza.text().to_owned(),
         md5sums,
+        scripts,
     })
 }
 

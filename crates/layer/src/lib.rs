@@ -34,7 +34,7 @@ pub use dir::layer_from_dir;
 pub use generated::{Generated, Node, busybox_applets, ca_bundle};
 pub use jks::{TrustedCert, certs_from_pem_files, jks};
 pub use ldcache::{arch_info, elf_soname, ld_so_cache};
-pub use path::{PathError, normalize};
+pub use path::{PathError, normalize, usrmerge};
 pub use reader::{overlay, read_layer};
 pub use tarball::{TarballOptions, layer_from_tarball};
 pub use tree::{Tree, TreeError};

@@ -37,7 +37,7 @@ pub fn normalize(raw: &str) -> Result<String, PathError> {
 /// Where a normalised path lands on a merged-/usr system: `lib/x` →
 /// `usr/lib/x`. The top-level names themselves are returned unchanged
 /// (the caller keeps them when they are base-files' symlinks).
-pub(crate) fn usrmerge(path: &str) -> String {
+pub fn usrmerge(path: &str) -> String {
     match path.split_once('/') {
         Some((top, rest)) if MERGED.contains(&top) => format!("usr/{top}/{rest}"),
         _ => path.to_owned(),

@@ -46,7 +46,10 @@ mod verify;
 mod why;
 
 pub use append::{AppendOptions, Appended, append};
-pub use build::{BuildOptions, BuildReport, Built, Format};
+pub use build::{
+    BuildOptions, BuildReport, Built, Format, PackageScripts, ScriptAction, ScriptsOptions,
+    ScriptsReport, Status as ScriptStatus,
+};
 pub use cache::CacheReport;
 pub use config::Config;
 pub use config::artifacts::{ArtifactSpec, Feed};
@@ -58,6 +61,7 @@ pub use diff::{
     ConfigChange, FileChange, ImageDiff, LayerChanges, LayerRef, LayoutDiff, Status, diff_layouts,
     diff_lock_files,
 };
+pub use distill_scripts::Kind as ScriptKind;
 pub use error::{Error, Result};
 pub use lock::{LockCheck, LockOptions, Locked};
 pub use project::{EnvOptions, Project, read_lock_file};

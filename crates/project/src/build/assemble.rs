@@ -2,7 +2,7 @@
 //! config (env, user, workdir, entrypoint, history), the manifest with its
 //! annotations, and the SBOM attached to it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use distill_image::{
@@ -13,6 +13,7 @@ use distill_layer::Tree;
 use distill_lock::LockedPackage;
 
 use super::layers::Made;
+use super::scripts::{Review, review};
 use super::{Built, ImageBuild, Parts, Tools, recipes};
 use crate::config::artifacts::ArtifactSpec;
 use crate::config::spec::{BuildSpec, TagSpec};
@@ -27,6 +28,8 @@ pub(super) struct Assembly<'a> {
     pub epoch: u64,
     /// The layer stacks (digest, generated) already checked.
     pub checked: std::cell::RefCell<std::collections::BTreeSet<Vec<(String, bool)>>>,
+    /// Where the note on what maintainer scripts would have done goes.
+    pub observer: &'a dyn distill_store::Observer,
 }
 
 impl Assembly<'_> {
@@ -40,9 +43,19 @@ impl Assembly<'_> {
         dest: &Path,
     ) -> Result<Vec<Built>> {
         let mut extras: BTreeMap<&str, Vec<Made>> = BTreeMap::new();
+        // Per architecture, without and with the debug tags' packages: the
+        // scripts' review and the alternatives' layer.
+        let mut reviews: BTreeMap<(&str, bool), (Review, Option<Made>)> = BTreeMap::new();
+        let debug_tags: BTreeSet<bool> = self.build.tags.values().map(|t| t.debug).collect();
         for (arch, pkgs) in &t.archs {
             extras.insert(arch, self.extras(t, arch, pkgs, parts)?);
+            for &debug in &debug_tags {
+                let review = review_of(t, arch, debug, parts)?;
+                let layer = review.layer(parts.layers)?;
+                reviews.insert((arch, debug), (review, layer));
+            }
         }
+        self.note_unapplied(t, reviews.values().map(|(r, _)| r));
         // The same on every manifest and index of the image.
         let annotations = self.annotations(t)?;
         let mut layout = Layout::create(dest)?;
@@ -56,7 +69,17 @@ impl Assembly<'_> {
                 if tag_spec.debug {
                     pkgs.extend(&t.debug[arch]);
                 }
-                let stack = stack(t, arch, tag, tag_spec, &pkgs, &extras[arch], parts)?;
+                let alternatives = reviews[&(arch, tag_spec.debug)].1.as_ref();
+                let stack = stack(
+                    t,
+                    arch,
+                    tag,
+                    tag_spec,
+                    &pkgs,
+                    alternatives,
+                    &extras[arch],
+                    parts,
+                )?;
                 let desc = self.image(&mut layout, t, arch, tag_spec, &stack, &annotations)?;
                 let listed = listed(t, tag_spec, pkgs, &parts.plan.tools[arch]);
                 self.sbom(&mut layout, t, tag, arch, &desc, &listed)?;
@@ -77,6 +100,34 @@ impl Assembly<'_> {
         }
         layout.commit()?;
         Ok(built)
+    }
+
+    /// One note per image whose packages' scripts would do what the build
+    /// does not and packages.toml does not acknowledge.
+    fn note_unapplied<'r>(&self, t: &ImageBuild<'_>, reviews: impl Iterator<Item = &'r Review>) {
+        let mut all: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
+        for r in reviews {
+            for (p, kinds) in r.unapplied() {
+                all.entry(p)
+                    .or_default()
+                    .extend(kinds.iter().map(|k| k.as_str()));
+            }
+        }
+        if all.is_empty() {
+            return;
+        }
+        let list: Vec<String> = all
+            .iter()
+            .map(|(p, k)| format!("{p} ({})", k.iter().copied().collect::<Vec<_>>().join(", ")))
+            .collect();
+        self.observer.note(&format!(
+            "{}-{}: maintainer scripts would do what the build does not: {}; see `distill scripts --image {} --distro {}`, or acknowledge with scripts_ignored",
+            t.image,
+            self.distro,
+            list.join(", "),
+            t.image,
+            self.distro
+        ));
     }
 
     /// The image's generated layers for `arch`, shared by its tags:
@@ -329,15 +380,17 @@ fn upstream(version: &str) -> String {
 }
 
 /// The layers of one tag's image for `arch`, bottom first: its packages,
-/// the skeleton, the image's generated layers, busybox on debug tags, and
-/// on top the upstream artifacts (as distroless puts Node on its cc
-/// images).
+/// the skeleton, the alternatives' links, the image's generated layers,
+/// busybox on debug tags, and on top the upstream artifacts (as
+/// distroless puts Node on its cc images).
+#[allow(clippy::too_many_arguments)]
 fn stack<'m>(
     t: &ImageBuild<'_>,
     arch: &str,
     tag: &str,
     tag_spec: &TagSpec,
     pkgs: &[&LockedPackage],
+    alternatives: Option<&'m Made>,
     extras: &'m [Made],
     parts: &Parts<'m, '_>,
 ) -> Result<Vec<&'m Made>> {
@@ -347,6 +400,7 @@ fn stack<'m>(
         .map(|p| &made.packages[p.sha256.as_str()])
         .collect();
     stack.push(&made.skeletons[arch]);
+    stack.extend(alternatives);
     stack.extend(extras);
     if tag_spec.debug {
         stack.push(
@@ -376,6 +430,39 @@ fn listed<'l>(
         pkgs.extend(tools.locales);
     }
     pkgs
+}
+
+/// What the scripts of `t`'s packages for `arch` (with the debug tags'
+/// when `debug`) would do, in the stack of packages and skeleton they run
+/// in.
+pub(super) fn review_of(
+    t: &ImageBuild<'_>,
+    arch: &str,
+    debug: bool,
+    parts: &Parts<'_, '_>,
+) -> Result<Review> {
+    let made = parts.made;
+    let mut pkgs: Vec<(&LockedPackage, &Made, bool)> = t.archs[arch]
+        .iter()
+        .map(|p| (*p, &made.packages[p.sha256.as_str()], false))
+        .collect();
+    if debug {
+        pkgs.extend(
+            t.debug[arch]
+                .iter()
+                .map(|p| (*p, &made.packages[p.sha256.as_str()], true)),
+        );
+    }
+    let mut below: Vec<&Made> = pkgs.iter().map(|(_, m, _)| *m).collect();
+    below.push(&made.skeletons[arch]);
+    review(
+        &t.image,
+        &t.settings,
+        arch,
+        parts.layers.usrmerge,
+        &pkgs,
+        &below,
+    )
 }
 
 #[cfg(test)]

@@ -26,12 +26,19 @@ use crate::project::Project;
 const LAYER_FORMAT: &str = "distill-layer 4";
 
 /// What `layers/<key>.json` holds: the layer, and the sha256 of every
-/// file it was made from (none for layers made from packages.toml alone).
+/// file it was made from (none for layers made from packages.toml alone);
+/// for a package, its maintainer scripts too, so what they would do is
+/// known without opening the .deb again.
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct LayerRecord {
     pub sources: Vec<String>,
     pub layer: Layer,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scripts: Option<Scripts>,
 }
+
+/// A package's maintainer scripts, name → text.
+pub(crate) type Scripts = BTreeMap<String, String>;
 
 /// A layer and where its blob is.
 pub(super) struct Made {
@@ -40,6 +47,8 @@ pub(super) struct Made {
     pub blob: PathBuf,
     /// Generated layers may replace package files (os-release).
     pub generated: bool,
+    /// A package's maintainer scripts (none for other layers).
+    pub scripts: Scripts,
 }
 
 /// Layers of one distro's build: where they are cached and how they are
@@ -56,13 +65,14 @@ impl Layers {
         self.dir.join("blobs")
     }
 
-    fn made(&self, label: String, layer: Layer, generated: bool) -> Made {
-        let blob = self.blob_dir().join(layer.hex());
+    fn made(&self, label: String, record: LayerRecord, generated: bool) -> Made {
+        let blob = self.blob_dir().join(record.layer.hex());
         Made {
             label,
-            layer,
+            layer: record.layer,
             blob,
             generated,
+            scripts: record.scripts.unwrap_or_default(),
         }
     }
 
@@ -84,11 +94,12 @@ impl Layers {
         };
         let key = self.key(&format!("deb {} usrmerge={}", p.sha256, opts.usrmerge));
         let label = format!("{} {}", p.name, p.version);
-        let layer = self.cached(&key, &[&p.sha256], || {
+        let record = self.cached(&key, &[&p.sha256], true, || {
             check_hash(deb, &p.sha256, &label)?;
-            Ok(layer_from_deb(deb, &label, &opts, &self.blob_dir())?.layer)
+            let made = layer_from_deb(deb, &label, &opts, &self.blob_dir())?;
+            Ok((made.layer, Some(made.meta.scripts)))
         })?;
-        Ok(self.made(label, layer, false))
+        Ok(self.made(label, record, false))
     }
 
     /// An upstream artifact's layer, from the cache or made now from its
@@ -112,16 +123,12 @@ impl Layers {
             a.sha256, opts.strip, opts.keep, opts.dest
         ));
         let label = format!("{} {}", a.name, a.version);
-        let layer = self.cached(&key, &[&a.sha256], || {
+        let record = self.cached(&key, &[&a.sha256], false, || {
             check_hash(tarball, &a.sha256, &label)?;
-            Ok(layer_from_tarball(
-                tarball,
-                &label,
-                &opts,
-                &self.blob_dir(),
-            )?)
+            let layer = layer_from_tarball(tarball, &label, &opts, &self.blob_dir())?;
+            Ok((layer, None))
         })?;
-        Ok(self.made(label, layer, false))
+        Ok(self.made(label, record, false))
     }
 
     /// A generated layer: the one cached for `what` (everything its
@@ -134,36 +141,42 @@ impl Layers {
         sources: &[&Sha256],
         make: impl FnOnce() -> Result<Generated>,
     ) -> Result<Made> {
-        let layer = self.cached(&self.key(what), sources, || {
-            Ok(make()?.write(&self.blob_dir(), self.epoch, self.compression)?)
+        let record = self.cached(&self.key(what), sources, false, || {
+            let layer = make()?.write(&self.blob_dir(), self.epoch, self.compression)?;
+            Ok((layer, None))
         })?;
-        Ok(self.made(label, layer, true))
+        Ok(self.made(label, record, true))
     }
 
     /// The layer recorded under `key`, if its record and blob are both
-    /// there; else `make` it and record it (atomically), with the hashes
-    /// of the files it was made from (what `cache gc` keeps it for).
+    /// there (and, with `scripts`, the record has the package's scripts:
+    /// records of older distills do not); else `make` it and record it
+    /// (atomically), with the hashes of the files it was made from (what
+    /// `cache gc` keeps it for).
     fn cached(
         &self,
         key: &str,
         sources: &[&Sha256],
-        make: impl FnOnce() -> Result<Layer>,
-    ) -> Result<Layer> {
+        scripts: bool,
+        make: impl FnOnce() -> Result<(Layer, Option<Scripts>)>,
+    ) -> Result<LayerRecord> {
         let record = self.dir.join(format!("{key}.json"));
         if let Ok(bytes) = std::fs::read(&record)
             && let Ok(r) = serde_json::from_slice::<LayerRecord>(&bytes)
             && self.blob_dir().join(r.layer.hex()).is_file()
+            && (!scripts || r.scripts.is_some())
         {
-            return Ok(r.layer);
+            return Ok(r);
         }
-        let layer = make()?;
+        let (layer, scripts) = make()?;
         let r = LayerRecord {
             sources: sources.iter().map(|s| s.to_string()).collect(),
             layer,
+            scripts,
         };
         let json = serde_json::to_vec(&r).expect("layer record serialises");
         write_atomic(&record, &json).context(|| format!("cannot write {}", record.display()))?;
-        Ok(r.layer)
+        Ok(r)
     }
 }
 

@@ -9,6 +9,9 @@
 mod assemble;
 pub(crate) mod layers;
 mod recipes;
+mod scripts;
+
+pub use self::scripts::{PackageScripts, ScriptAction, Status};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -279,18 +282,7 @@ impl Project {
             Some(e) => e,
             None => first_pin(lock, distro)?,
         };
-        let layers = Layers {
-            dir: self.fetcher.cache().root().join("layers"),
-            epoch,
-            compression: opts.compression,
-            usrmerge: distro.merged_usr,
-        };
-        let plan = plan(build, lock, images)?;
-        let (debs, tarballs) = self.block_on(futures_util::future::try_join(
-            fetch_debs(&self.fetcher, distro, lock, plan.debs()),
-            fetch_artifacts(&self.fetcher, plan.uses.values().copied()),
-        ))?;
-        let inputs = Inputs { debs, tarballs };
+        let (layers, plan, inputs) = self.prepare(name, lock, images, opts, epoch)?;
         let made = self.make_layers(name, lock, &layers, &plan, &inputs)?;
         let assembly = Assembly {
             build,
@@ -299,6 +291,7 @@ impl Project {
             version_id: &distro.version_id,
             epoch,
             checked: Default::default(),
+            observer: self.observer(),
         };
         let mut built = Vec::new();
         for t in images {
@@ -320,6 +313,100 @@ impl Project {
 
 /// What one distro's build needs, worked out from its images before
 /// anything is fetched.
+impl Project {
+    /// What every build of `images` of distro `name` needs before its
+    /// layers: where they are cached, the plan of packages and tools, and
+    /// every input fetched by its locked hash.
+    fn prepare<'a>(
+        &self,
+        name: &str,
+        lock: &'a Lock,
+        images: &'a [ImageBuild<'a>],
+        opts: &BuildOptions,
+        epoch: u64,
+    ) -> Result<(Layers, Plan<'a>, Inputs)> {
+        let distro = self.distro(name)?;
+        let layers = Layers {
+            dir: self.fetcher.cache().root().join("layers"),
+            epoch,
+            compression: opts.compression,
+            usrmerge: distro.merged_usr,
+        };
+        let plan = plan(&self.config.build, lock, images)?;
+        let (debs, tarballs) = self.block_on(futures_util::future::try_join(
+            fetch_debs(&self.fetcher, distro, lock, plan.debs()),
+            fetch_artifacts(&self.fetcher, plan.uses.values().copied()),
+        ))?;
+        Ok((layers, plan, Inputs { debs, tarballs }))
+    }
+
+    /// What the maintainer scripts of one image's packages (its debug
+    /// tags' included) would do on one architecture (default: the first
+    /// locked), and what the build does about each: `distill scripts`.
+    pub fn scripts(&self, opts: &ScriptsOptions) -> Result<ScriptsReport> {
+        let what = format!("list the scripts of {}", opts.image);
+        let lock = self.require_lock(&opts.distro, &what)?;
+        let build_opts = BuildOptions {
+            images: vec![opts.image.clone()],
+            distros: vec![opts.distro.clone()],
+            archs: opts.arch.iter().cloned().collect(),
+            ..BuildOptions::default()
+        };
+        let images = self.image_builds(&lock, &build_opts)?;
+        let Some(t) = images.first() else {
+            return Err(fail!(
+                "cannot {what}: the {} lock has no {}{}",
+                opts.distro,
+                opts.image,
+                opts.arch
+                    .as_ref()
+                    .map(|a| format!(" for {a}"))
+                    .unwrap_or_default()
+            ));
+        };
+        let arch = t
+            .archs
+            .keys()
+            .next()
+            .expect("image builds have an architecture")
+            .clone();
+        let epoch = first_pin(&lock, self.distro(&opts.distro)?)?;
+        let (layers, plan, inputs) =
+            self.prepare(&opts.distro, &lock, &images, &build_opts, epoch)?;
+        let made = self.make_layers(&opts.distro, &lock, &layers, &plan, &inputs)?;
+        let parts = Parts {
+            layers: &layers,
+            plan: &plan,
+            inputs: &inputs,
+            made: &made,
+        };
+        let review = assemble::review_of(t, &arch, true, &parts)?;
+        Ok(ScriptsReport {
+            image: opts.image.clone(),
+            distro: opts.distro.clone(),
+            arch,
+            packages: review.packages,
+        })
+    }
+}
+
+/// What `distill scripts` lists.
+#[derive(Debug, Clone)]
+pub struct ScriptsOptions {
+    pub image: String,
+    pub distro: String,
+    pub arch: Option<String>,
+}
+
+/// Per package of the image, what its scripts would do.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ScriptsReport {
+    pub image: String,
+    pub distro: String,
+    pub arch: String,
+    pub packages: Vec<PackageScripts>,
+}
+
 struct Plan<'a> {
     /// Every package any image needs, keyed by the .deb itself: an `all`
     /// package can be two .debs, one per set of architectures.

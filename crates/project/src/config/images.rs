@@ -66,6 +66,14 @@ pub struct ImageSpec {
     /// A Java trust store made from the image's CA bundle.
     #[serde(default)]
     pub java_keystore: Option<KeystoreSpec>,
+    /// Alternatives chosen by hand (dpkg's manual mode): name → the path
+    /// of one of the choices the image's packages register.
+    #[serde(default)]
+    pub alternatives: BTreeMap<String, String>,
+    /// What a package's maintainer scripts would do and the build does
+    /// not, acknowledged with the reason it does not matter.
+    #[serde(default)]
+    pub scripts_ignored: Vec<Exclude>,
 }
 
 /// `java_keystore = { path = "/etc/ssl/certs/java/cacerts", password = "changeit" }`:
@@ -95,6 +103,9 @@ pub struct ImageSettings {
     pub ld_so_cache: bool,
     pub locales: Vec<String>,
     pub java_keystore: Option<KeystoreSpec>,
+    pub alternatives: BTreeMap<String, String>,
+    /// Package → why its scripts' unapplied actions do not matter.
+    pub scripts_ignored: BTreeMap<String, String>,
 }
 
 /// The image's settings: its ancestors' with its own laid over them.
@@ -122,6 +133,11 @@ pub(crate) fn settings(
         }
         if let Some(k) = &s.java_keystore {
             out.java_keystore = Some(k.clone());
+        }
+        out.alternatives.extend(s.alternatives.clone());
+        for i in &s.scripts_ignored {
+            out.scripts_ignored
+                .insert(i.package.clone(), i.reason.clone());
         }
     }
     Ok(out)

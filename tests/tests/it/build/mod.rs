@@ -15,6 +15,7 @@ mod java;
 mod push;
 mod races;
 mod repro;
+mod scripts;
 mod security;
 mod sign;
 mod tools;
