@@ -137,8 +137,13 @@ impl<'f> Eval<'f> {
                     Some(words) => self.fields(words)?,
                     None => self.args.clone(),
                 };
+                if items.len() > MAX_LOOP {
+                    return Err(Stop::Unknown(format!(
+                        "a loop over more than {MAX_LOOP} words"
+                    )));
+                }
                 let mut status = 0;
-                for item in items.into_iter().take(MAX_LOOP) {
+                for item in items {
                     self.vars.insert(var.clone(), item);
                     match self.cmd(body) {
                         Ok(s) => status = s,

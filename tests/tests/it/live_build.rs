@@ -450,10 +450,28 @@ fn java_images_run(l: &Live) {
         std::fs::write(rootfs.join("hello.jar"), &jar).unwrap();
         let env = image_env(&rootfs);
         assert_eq!(env["LANG"], "C.UTF-8");
-        let out = {
+        // /usr/bin/java is the JRE's alternative (packages.toml writes
+        // no link of its own), as on Debian.
+        let (out, version) = {
             let _proc = Proc::mount(&rootfs);
-            in_image(&rootfs, &["/usr/bin/java", "-jar", "/hello.jar"])
+            let version = Command::new("/usr/sbin/chroot")
+                .env_clear()
+                .envs(image_env(&rootfs))
+                .arg(&rootfs)
+                .args(["/usr/bin/java", "-version"])
+                .output()
+                .unwrap();
+            let out = in_image(&rootfs, &["/usr/bin/java", "-jar", "/hello.jar"]);
+            (out, version)
         };
+        assert!(version.status.success(), "{image}: java -version");
+        assert!(
+            String::from_utf8_lossy(&version.stderr).contains("OpenJDK"),
+            "{image}: {}",
+            String::from_utf8_lossy(&version.stderr)
+        );
+        let java = std::fs::read_link(rootfs.join("usr/bin/java")).unwrap();
+        assert!(java.starts_with("/usr/lib/jvm/"), "{image}: {java:?}");
         let words: Vec<&str> = out.split_whitespace().collect();
         assert_eq!(words[0], "hello", "{image}: {out}");
         let trusted: usize = words[1].parse().unwrap();
@@ -531,6 +549,59 @@ fn qemu_for(arch: &str) -> String {
 /// dynamically linked python3 with the image's own ld.so and libraries
 /// where python3 is built. A few images per architecture, not all, to
 /// keep CI's time: the layers are the same code path for every image.
+/// A user's own image, as the README shows one: base plus mawk, whose
+/// command name `awk` only its postinst's alternative creates. The image
+/// runs `awk` by that name, and `distill scripts` says the alternative
+/// was applied.
+#[test]
+fn a_users_image_runs_its_tool_by_its_alternative_name() {
+    if !live() || !tools_present() {
+        return;
+    }
+    let l = Live::new();
+    let mut toml = std::fs::read_to_string(l.path().join("packages.toml")).unwrap();
+    toml.push_str(
+        "\n[images.awk]\nextends = \"base\"\ndistros = [\"debian13\"]\narchitectures = [\"amd64\"]\npackages = [\"mawk\"]\n",
+    );
+    std::fs::write(l.path().join("packages.toml"), toml).unwrap();
+    l.distill(&["lock", "--distro", "debian13", "--arch", "amd64"]);
+    let built = l.distill(&["build", "--image", "awk", "--distro", "debian13"]);
+    assert_eq!(built.stdout.lines().count(), 4, "{}", built.stdout);
+    let rootfs = l.unpack("awk-debian13", "latest-amd64");
+    let out = {
+        let _proc = Proc::mount(&rootfs);
+        in_image(&rootfs, &["awk", "BEGIN { print 6 * 7 }"])
+    };
+    assert_eq!(out, "42\n");
+    let link = std::fs::read_link(rootfs.join("usr/bin/awk")).unwrap();
+    assert_eq!(link, Path::new("/usr/bin/mawk"));
+    let scripts = l.distill(&[
+        "scripts", "--image", "awk", "--distro", "debian13", "--json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&scripts.stdout).unwrap();
+    let mawk = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "mawk")
+        .expect("mawk listed");
+    let awk = mawk["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "alternative")
+        .expect("mawk's alternative");
+    assert_eq!(awk["status"], "applied", "{awk}");
+    assert!(
+        awk["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l[0] == "/usr/bin/awk" && l[1] == "/usr/bin/mawk"),
+        "{awk}"
+    );
+}
+
 #[test]
 fn foreign_architecture_images_run_under_qemu() {
     if !live() || !tools_present() {
