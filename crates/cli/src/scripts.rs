@@ -64,6 +64,8 @@ fn text(r: &ScriptsReport) -> String {
                 (Some(why), ScriptStatus::Acknowledged) => {
                     reasons.insert(why.clone());
                 }
+                // The same for every library (`--json` has it).
+                (Some(_), ScriptStatus::Covered) => {}
                 (Some(why), _) => out.push_str(&format!("{:15}{why}\n", "")),
                 (None, _) => {}
             }

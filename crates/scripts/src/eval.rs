@@ -17,6 +17,7 @@ use crate::{Call, Facts, FileKind};
 const MAX_STEPS: usize = 50_000;
 const MAX_LOOP: usize = 1_000;
 const MAX_DEPTH: usize = 64;
+const MAX_VALUE: usize = 1 << 20;
 
 /// Why evaluation stopped before the end of the script's path.
 enum Stop {
@@ -30,6 +31,12 @@ enum Stop {
 }
 
 type Status = Result<i32, Stop>;
+
+/// What a loop does after one round of its body.
+enum Round {
+    Next,
+    Break,
+}
 
 pub(crate) struct Eval<'f> {
     facts: &'f Facts<'f>,
@@ -145,13 +152,9 @@ impl<'f> Eval<'f> {
                 let mut status = 0;
                 for item in items {
                     self.vars.insert(var.clone(), item);
-                    match self.cmd(body) {
-                        Ok(s) => status = s,
-                        Err(Stop::Break(n)) if n <= 1 => break,
-                        Err(Stop::Break(n)) => return Err(Stop::Break(n - 1)),
-                        Err(Stop::Continue(n)) if n <= 1 => continue,
-                        Err(Stop::Continue(n)) => return Err(Stop::Continue(n - 1)),
-                        Err(e) => return Err(e),
+                    match self.round(body, &mut status)? {
+                        Round::Next => {}
+                        Round::Break => break,
                     }
                 }
                 status
@@ -166,13 +169,9 @@ impl<'f> Eval<'f> {
                             "a loop ran more than {MAX_LOOP} times"
                         )));
                     }
-                    match self.cmd(body) {
-                        Ok(s) => status = s,
-                        Err(Stop::Break(n)) if n <= 1 => break,
-                        Err(Stop::Break(n)) => return Err(Stop::Break(n - 1)),
-                        Err(Stop::Continue(n)) if n <= 1 => continue,
-                        Err(Stop::Continue(n)) => return Err(Stop::Continue(n - 1)),
-                        Err(e) => return Err(e),
+                    match self.round(body, &mut status)? {
+                        Round::Next => {}
+                        Round::Break => break,
                     }
                 }
                 status
@@ -209,6 +208,20 @@ impl<'f> Eval<'f> {
         };
         self.status = status;
         Ok(status)
+    }
+
+    /// One round of a loop's body: `break`/`continue` of this loop are
+    /// handled here, those of an outer loop passed on one level down.
+    fn round(&mut self, body: &Cmd, status: &mut i32) -> Result<Round, Stop> {
+        match self.cmd(body) {
+            Ok(s) => *status = s,
+            Err(Stop::Break(n)) if n <= 1 => return Ok(Round::Break),
+            Err(Stop::Break(n)) => return Err(Stop::Break(n - 1)),
+            Err(Stop::Continue(n)) if n <= 1 => {}
+            Err(Stop::Continue(n)) => return Err(Stop::Continue(n - 1)),
+            Err(e) => return Err(e),
+        }
+        Ok(Round::Next)
     }
 
     fn simple(&mut self, s: &Simple) -> Status {
@@ -598,8 +611,19 @@ impl<'f> Eval<'f> {
         Ok(out)
     }
 
-    /// A word's parts expanded: (text, quoted) pieces.
+    /// A word's parts expanded: (text, quoted) pieces; at most
+    /// [`MAX_VALUE`] bytes (`x=$x$x` in a loop doubles).
     fn expand(&mut self, w: &Word) -> Result<Vec<(String, bool)>, Stop> {
+        let out = self.expand_parts(w)?;
+        if out.iter().map(|(t, _)| t.len()).sum::<usize>() > MAX_VALUE {
+            return Err(Stop::Unknown(format!(
+                "a value longer than {MAX_VALUE} bytes"
+            )));
+        }
+        Ok(out)
+    }
+
+    fn expand_parts(&mut self, w: &Word) -> Result<Vec<(String, bool)>, Stop> {
         let mut out = Vec::new();
         for part in &w.0 {
             match part {
@@ -792,6 +816,10 @@ fn expr(a: &[&str]) -> Option<String> {
 /// `$((…))`: integers, variables, `+ - * / %`, comparisons, parentheses.
 fn arith(text: &str, vars: &BTreeMap<String, String>) -> Option<i64> {
     let tokens = arith_tokens(text)?;
+    // The evaluator recurses per parenthesis: a bound on its depth.
+    if tokens.len() > 512 {
+        return None;
+    }
     let mut pos = 0;
     let v = arith_binary(&tokens, &mut pos, 0, vars)?;
     (pos == tokens.len()).then_some(v)
@@ -912,40 +940,65 @@ fn trim(v: &str, pattern: &str, op: &str) -> String {
     found.unwrap_or_else(|| v.to_owned())
 }
 
-/// sh's pattern matching: `*`, `?`, `[…]` (with `!`), `\` escapes.
+/// sh's pattern matching: `*`, `?`, `[…]` (with `!`), `\` escapes. The
+/// greedy two-pointer walk with one backtrack point: linear in the
+/// subject for each star, so no pattern makes it exponential.
 pub(crate) fn glob(pattern: &str, s: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let s: Vec<char> = s.chars().collect();
-    fn go(p: &[char], s: &[char]) -> bool {
-        match p.first() {
-            None => s.is_empty(),
-            Some('*') => (0..=s.len()).any(|k| go(&p[1..], &s[k..])),
-            Some('?') => !s.is_empty() && go(&p[1..], &s[1..]),
-            Some('[') => {
-                let Some(end) = p.iter().skip(2).position(|&c| c == ']').map(|e| e + 2) else {
-                    return s.first() == Some(&'[') && go(&p[1..], &s[1..]);
+    // One pattern element at `i` matching `c`: its length, or None.
+    let one = |i: usize, c: char| -> Option<(usize, bool)> {
+        match p[i] {
+            '?' => Some((1, true)),
+            '\\' if i + 1 < p.len() => Some((2, p[i + 1] == c)),
+            '[' => {
+                let end = (i + 2..p.len()).find(|&e| p[e] == ']');
+                let Some(end) = end else {
+                    return Some((1, c == '['));
                 };
-                let Some(&c) = s.first() else { return false };
-                let (negate, set) = match p[1] {
-                    '!' | '^' => (true, &p[2..end]),
-                    _ => (false, &p[1..end]),
+                let (negate, set) = match p[i + 1] {
+                    '!' | '^' => (true, &p[i + 2..end]),
+                    _ => (false, &p[i + 1..end]),
                 };
                 let mut hit = false;
-                let mut i = 0;
-                while i < set.len() {
-                    if i + 2 < set.len() && set[i + 1] == '-' {
-                        hit |= set[i] <= c && c <= set[i + 2];
-                        i += 3;
+                let mut k = 0;
+                while k < set.len() {
+                    if k + 2 < set.len() && set[k + 1] == '-' {
+                        hit |= set[k] <= c && c <= set[k + 2];
+                        k += 3;
                     } else {
-                        hit |= set[i] == c;
-                        i += 1;
+                        hit |= set[k] == c;
+                        k += 1;
                     }
                 }
-                hit != negate && go(&p[end + 1..], &s[1..])
+                Some((end + 1 - i, hit != negate))
             }
-            Some('\\') if p.len() > 1 => s.first() == Some(&p[1]) && go(&p[2..], &s[1..]),
-            Some(c) => s.first() == Some(c) && go(&p[1..], &s[1..]),
+            x => Some((1, x == c)),
+        }
+    };
+    let (mut pi, mut si) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && p[pi] == '*' {
+            star = Some((pi + 1, si));
+            pi += 1;
+            continue;
+        }
+        if pi < p.len()
+            && let Some((len, true)) = one(pi, s[si])
+        {
+            pi += len;
+            si += 1;
+            continue;
+        }
+        match star {
+            Some((sp, ss)) => {
+                pi = sp;
+                si = ss + 1;
+                star = Some((sp, ss + 1));
+            }
+            None => return false,
         }
     }
-    go(&p, &s)
+    p[pi..].iter().all(|&c| c == '*')
 }

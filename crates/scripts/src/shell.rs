@@ -230,7 +230,9 @@ impl Parser {
 
     fn and_or(&mut self) -> Result<Cmd, String> {
         let mut left = self.pipeline()?;
-        loop {
+        // The chain nests to the left: evaluating it (and dropping it)
+        // recurses once per link.
+        for _ in 0..1000 {
             self.skip_space();
             if self.at("&&") {
                 self.i += 2;
@@ -244,6 +246,7 @@ impl Parser {
                 return Ok(left);
             }
         }
+        Err(self.error("more than 1000 commands joined by && or ||"))
     }
 
     fn pipeline(&mut self) -> Result<Cmd, String> {
@@ -567,14 +570,6 @@ impl Parser {
     fn word(&mut self) -> Result<Word, String> {
         let mut parts = Vec::new();
         let mut lit = String::new();
-        let flush = |lit: &mut String, parts: &mut Vec<Part>, quoted: bool| {
-            if !lit.is_empty() {
-                parts.push(Part::Lit {
-                    text: std::mem::take(lit),
-                    quoted,
-                });
-            }
-        };
         while let Some(c) = self.peek() {
             match c {
                 ' ' | '\t' | '\r' | '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')' => break,
@@ -664,12 +659,7 @@ impl Parser {
                 }
                 Some('$' | '`') => match self.dollar(true)? {
                     Some(part) => {
-                        if !lit.is_empty() {
-                            parts.push(Part::Lit {
-                                text: std::mem::take(&mut lit),
-                                quoted: true,
-                            });
-                        }
+                        flush(&mut lit, parts, true);
                         parts.push(part);
                     }
                     None => {
@@ -683,17 +673,22 @@ impl Parser {
                 }
             }
         }
-        if !lit.is_empty() {
-            parts.push(Part::Lit {
-                text: lit,
-                quoted: true,
-            });
-        }
+        flush(&mut lit, parts, true);
         Ok(())
     }
 
     /// A `$` or backquote expansion at the cursor; `None` for a lone `$`.
     fn dollar(&mut self, quoted: bool) -> Result<Option<Part>, String> {
+        self.depth += 1;
+        let r = self.dollar_inner(quoted);
+        self.depth -= 1;
+        r
+    }
+
+    fn dollar_inner(&mut self, quoted: bool) -> Result<Option<Part>, String> {
+        if self.depth > 100 {
+            return Err(self.error("nested too deeply"));
+        }
         if self.peek() == Some('`') {
             self.i += 1;
             let mut inner = String::new();
@@ -840,23 +835,13 @@ impl Parser {
                     self.i += 1;
                 }
                 Some('"') => {
-                    if !lit.is_empty() {
-                        parts.push(Part::Lit {
-                            text: std::mem::take(&mut lit),
-                            quoted: false,
-                        });
-                    }
+                    flush(&mut lit, &mut parts, false);
                     self.i += 1;
                     self.double_quoted(&mut parts)?;
                 }
                 Some('$' | '`') => match self.dollar(false)? {
                     Some(p) => {
-                        if !lit.is_empty() {
-                            parts.push(Part::Lit {
-                                text: std::mem::take(&mut lit),
-                                quoted: false,
-                            });
-                        }
+                        flush(&mut lit, &mut parts, false);
                         parts.push(p);
                     }
                     None => {
@@ -877,12 +862,7 @@ impl Parser {
                 }
             }
         }
-        if !lit.is_empty() {
-            parts.push(Part::Lit {
-                text: lit,
-                quoted: false,
-            });
-        }
+        flush(&mut lit, &mut parts, false);
         Ok(Word(parts))
     }
 
@@ -894,25 +874,25 @@ impl Parser {
             if (c == '$' || c == '`')
                 && let Some(p) = self.dollar(true)?
             {
-                if !lit.is_empty() {
-                    parts.push(Part::Lit {
-                        text: std::mem::take(&mut lit),
-                        quoted: true,
-                    });
-                }
+                flush(&mut lit, &mut parts, true);
                 parts.push(p);
                 continue;
             }
             lit.push(c);
             self.i += 1;
         }
-        if !lit.is_empty() {
-            parts.push(Part::Lit {
-                text: lit,
-                quoted: true,
-            });
-        }
+        flush(&mut lit, &mut parts, true);
         Ok(Word(parts))
+    }
+}
+
+/// `lit`, if there is any, as a literal part of `parts`.
+fn flush(lit: &mut String, parts: &mut Vec<Part>, quoted: bool) {
+    if !lit.is_empty() {
+        parts.push(Part::Lit {
+            text: std::mem::take(lit),
+            quoted,
+        });
     }
 }
 

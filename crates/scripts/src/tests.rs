@@ -194,6 +194,31 @@ fn what_cannot_be_followed_is_said() {
     assert!(a[0].command.starts_with("cannot parse"), "{}", a[0].command);
 }
 
+/// Hostile scripts cost bounded work and memory, and end in a named
+/// stop, not a hang, a crash or an exhausted stack.
+#[test]
+fn hostile_scripts_are_bounded() {
+    let doubling = "x=a\nwhile true; do x=$x$x; done\n";
+    let a = act(doubling);
+    assert_eq!(a[0].kind, Kind::Incomplete, "{a:?}");
+    let chain = "true && ".repeat(5000) + "true\n";
+    assert_eq!(act(&chain)[0].kind, Kind::Incomplete);
+    let nested = "${x:-".repeat(5000) + &"}".repeat(5000) + "\n";
+    assert_eq!(act(&format!("echo {nested}"))[0].kind, Kind::Incomplete);
+    let parens = format!("echo $(({}1{}))\n", "(".repeat(5000), ")".repeat(5000));
+    assert_eq!(act(&parens)[0].kind, Kind::Incomplete);
+    let recursion = "f() { f; }\nf\n";
+    assert_eq!(act(recursion)[0].kind, Kind::Incomplete);
+    let start = std::time::Instant::now();
+    let slow = format!(
+        "case {} in {}b) ls ;; esac\n",
+        "a".repeat(20_000),
+        "*a".repeat(30)
+    );
+    assert!(act(&slow).is_empty());
+    assert!(start.elapsed().as_secs() < 5, "glob is linear per star");
+}
+
 #[test]
 fn glob_patterns() {
     use crate::eval::glob;
@@ -202,4 +227,8 @@ fn glob_patterns() {
     assert!(!glob("[!a-c]x", "bx"));
     assert!(glob("\\*", "*"));
     assert!(!glob("\\*", "a"));
+    assert!(glob("*.so.*", "libc.so.6"));
+    assert!(!glob("*.so.*", "libc.so"));
+    assert!(glob("a*", "a"));
+    assert!(glob("*", ""));
 }

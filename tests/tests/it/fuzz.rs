@@ -336,3 +336,28 @@ fn cosign_keys_signatures_and_image_configs() {
         },
     ));
 }
+
+/// Maintainer scripts are foreign text: the sh reader parses and follows
+/// mutations of scripts shaped like a JDK's loop, debhelper's snippets
+/// and a debconf postinst without panicking (its bounds stop the rest).
+#[test]
+fn maintainer_scripts() {
+    let n = iterations(2000);
+    let samples: Vec<Vec<u8>> = [
+        "#!/bin/sh\nset -e\npriority=1500\nbase=/usr/lib/t\ntools='a b'\ncase \"$1\" in\nconfigure)\n  for t in $tools; do\n    s=\"--slave /usr/share/man/man1/$t.1.gz $t.1.gz $base/man/$t.1.gz\"\n    [ -e $base/man/$t.1.gz ] || s=\n    update-alternatives --install /usr/bin/$t $t $base/bin/$t $((priority - 1)) $s\n  done ;;\nabort-*) : ;;\nesac\nexit 0\n",
+        "#!/bin/sh\nif [ \"$1\" = configure ] && dpkg --compare-versions \"$2\" lt-nl 2.0; then\n  x=${2%%-*}; y=\"${x:-none}\"\nfi\n. /usr/share/debconf/confmodule\ndb_get t/q || true\ncat > /etc/t.conf <<EOF\nv=$RET\nEOF\nf() { local a=\"$1\"; shift; echo \"$@\" | sed 's/x/y/' >> /etc/x; return 0; }\nf 1 2 3 `basename /a/b`\nwhile read l; do :; done < /etc/x\n",
+        "interest-noawait /usr/share/fonts\nactivate-noawait ldconfig\n",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    let file = |p: &str| (p == "/usr/lib/t/man/a.1.gz").then_some(distill_scripts::FileKind::File);
+    check(fuzz("maintainer-scripts", &samples, n, |b| {
+        let text = text(b);
+        let scripts = std::collections::BTreeMap::from([
+            ("postinst".to_owned(), text.clone()),
+            ("triggers".to_owned(), text),
+        ]);
+        let _ = distill_scripts::actions(&scripts, "t", "amd64", Some("x86_64-linux-gnu"), &file);
+    }));
+}
