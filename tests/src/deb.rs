@@ -90,6 +90,11 @@ impl Deb {
         self.entry(path, Body::File(content.to_vec()), 0o644)
     }
 
+    /// A gzip-compressed file (`changelog.Debian.gz`).
+    pub fn gzipped(self, path: &str, content: &str) -> Deb {
+        self.entry(path, Body::File(gzip(content.as_bytes())), 0o644)
+    }
+
     pub fn symlink(self, path: &str, target: &str) -> Deb {
         self.entry(path, Body::Symlink(target.into()), 0o777)
     }

@@ -5,12 +5,10 @@ use std::path::{Path, PathBuf};
 
 use distill_image::LayoutReader;
 use distill_layer::EntryInfo;
-use distill_project::{
-    BuildSpec, Config, Error, LayoutDiff, Result, Status, diff_layouts, diff_lock_files,
-};
+use distill_project::{Error, LayoutDiff, Project, Result, Status, diff_layouts, diff_lock_files};
 
 use crate::output::{emit, emit_json};
-use crate::report;
+use crate::report::{self, Entries};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -21,9 +19,20 @@ pub(crate) struct Args {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// For locks: each changed package's Debian changelog entries as
+    /// written (default: one line per entry).
+    #[arg(long)]
+    changelog: bool,
 }
 
-pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<u8> {
+/// Whether `args` name two lock files (not two layouts).
+pub(crate) fn is_lock_diff(args: &Args) -> bool {
+    args.old.is_file() && args.new.is_file()
+}
+
+/// Runs the diff; a lock diff with a `project` also reads what the
+/// changes bring (changelogs, sizes).
+pub(crate) fn run(project: Option<&Project>, args: Args) -> Result<u8> {
     let (old, new) = (&args.old, &args.new);
     let differ = if LayoutReader::is_layout(old) && LayoutReader::is_layout(new) {
         let d = diff_layouts(old, new)?;
@@ -33,13 +42,32 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<u8> {
             false => emit(&layouts_text(&d))?,
         }
         !d.is_empty()
-    } else if old.is_file() && new.is_file() {
-        let (diff, images) = diff_lock_files(old, new)?;
-        let differ = !diff.is_empty() || !diff.pins.is_empty();
+    } else if is_lock_diff(&args) {
+        let d = diff_lock_files(old, new)?;
+        let differ = !d.diff.is_empty() || !d.diff.pins.is_empty();
+        let news = match project {
+            Some(p) if !d.diff.is_empty() => Some(p.news(&d.old, &d.new, &d.diff)?),
+            _ => None,
+        };
+        let build = project
+            .map(|p| p.config().build.clone())
+            .unwrap_or_default();
+        let how = if args.changelog {
+            Entries::Full
+        } else {
+            Entries::Brief
+        };
         match args.json {
-            true => emit_json(&report::json(&diff, &images), false)?,
+            true => emit_json(&report::json(&d.diff, &d.images, news.as_ref()), false)?,
             false if !differ => emit("no differences\n")?,
-            false => emit(&report::markdown(&diff, &images, &build_spec(config)?))?,
+            false => {
+                let mut text = String::new();
+                if let Some(line) = report::summary(news.iter()) {
+                    text += &format!("{}\n\n", capitalise(&line));
+                }
+                text += &report::markdown(&d.diff, &d.images, &build, news.as_ref(), how);
+                emit(&text)?
+            }
         }
         differ
     } else {
@@ -51,6 +79,14 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<u8> {
         )));
     };
     Ok(if differ { 2 } else { 0 })
+}
+
+/// `Fixes …` for a line that starts a text.
+pub(crate) fn capitalise(line: &str) -> String {
+    let mut c = line.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
 /// Why two paths cannot be compared: one is missing, or they are of two
@@ -75,18 +111,6 @@ fn mismatch(old: &Path, new: &Path) -> String {
             old.display(),
             new.display()
         ),
-    }
-}
-
-/// The tag names of the summary come from packages.toml when there is
-/// one (a lock diff needs no project otherwise); a `--config` given must
-/// be there.
-fn build_spec(config: Option<&Path>) -> Result<BuildSpec> {
-    let default = Path::new("packages.toml");
-    match config {
-        Some(c) => Ok(Config::load(c)?.build),
-        None if default.is_file() => Ok(Config::load(default)?.build),
-        None => Ok(BuildSpec::default()),
     }
 }
 

@@ -134,10 +134,11 @@ enum Command {
     Diff {
         #[command(flatten)]
         args: diff::Args,
-        /// packages.toml, for the tag names of a lock diff's summary
-        /// [default: packages.toml, if there is one].
-        #[arg(long)]
-        config: Option<PathBuf>,
+        /// For a lock diff: packages.toml (its tag names, and the
+        /// archives the changed .debs' changelogs are read from) is used
+        /// when there is one.
+        #[command(flatten)]
+        project: ProjectArgs,
     },
     /// Show why a package is in an image (or which exclude removed it).
     Why {
@@ -214,9 +215,14 @@ fn main() -> ExitCode {
     };
     let (g, before) = (&cli.global, &cli.project);
     let result = match cli.command {
-        Command::Diff { args, config } => {
-            let config = config.or_else(|| before.config.clone());
-            diff::run(config.as_deref(), args)
+        Command::Diff { args, project } => {
+            let p = project.or(before);
+            let lock_diff =
+                diff::is_lock_diff(&args) && (p.config.is_some() || p.config().is_file());
+            match lock_diff {
+                true => with_project(g, p, |project| diff::run(Some(project), args)),
+                false => diff::run(None, args),
+            }
         }
         Command::Append(args) => append::run(args),
         Command::Completions { shell } => docs::completions(shell),

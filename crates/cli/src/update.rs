@@ -24,6 +24,10 @@ pub(crate) struct Args {
     /// Print JSON instead of Markdown.
     #[arg(long)]
     json: bool,
+    /// Also write one line saying what the update fixes (`fixes CVE-…;
+    /// urgency high`) to this file, for a pull request's title.
+    #[arg(long, value_name = "FILE")]
+    summary_file: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn run(project: &Project, args: Args) -> Result<u8> {
@@ -42,11 +46,17 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<u8> {
         to,
     };
     let report = project.update(&opts)?;
+    if let Some(path) = &args.summary_file {
+        let line = report::summary(report.distros.iter().map(|d| &d.news))
+            .unwrap_or_else(|| "no CVE or urgency named".to_owned());
+        distill_store::write_atomic(path, format!("{line}\n").as_bytes())
+            .map_err(|e| Error::Message(format!("cannot write {}: {e}", path.display())))?;
+    }
     if args.json {
         let all: Vec<serde_json::Value> = report
             .distros
             .iter()
-            .map(|d| report::json(&d.diff, &d.images))
+            .map(|d| report::json(&d.diff, &d.images, Some(&d.news)))
             .collect();
         let doc = serde_json::json!({"changed": report.changed, "distros": all});
         emit_json(&doc, false)?;
@@ -61,10 +71,19 @@ fn markdown(project: &Project, report: &distill_project::UpdateReport) -> String
     if !report.changed {
         md += "Nothing changed.\n";
     }
+    if let Some(line) = report::summary(report.distros.iter().map(|d| &d.news)) {
+        md += &format!("**{}.**\n", crate::diff::capitalise(&line));
+    }
     for d in &report.distros {
         if !d.diff.is_empty() {
             md += "\n";
-            md += &report::markdown(&d.diff, &d.images, &project.config().build);
+            md += &report::markdown(
+                &d.diff,
+                &d.images,
+                &project.config().build,
+                Some(&d.news),
+                report::Entries::Full,
+            );
         }
     }
     md

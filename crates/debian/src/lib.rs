@@ -7,6 +7,7 @@
 //! is tens of megabytes, and a `String` per field would dominate load time.
 
 pub mod arch;
+pub mod changelog;
 pub mod control;
 pub mod relation;
 mod source;
@@ -14,6 +15,7 @@ pub mod time;
 pub mod version;
 
 pub use arch::{arch_matches, host_arch};
+pub use changelog::{ChangelogEntry, entries_since, parse_changelog, urgency_rank};
 pub use control::{ControlError, Paragraph, StanzaSource, Summary, paragraphs};
 pub use relation::{Dependency, Op, Provided, Relation, RelationError, parse_relations, provided};
 pub use source::{IdentityError, Served, Sha256};

@@ -91,6 +91,89 @@ pub fn extract_files(
     })
 }
 
+/// What a package says about itself for a changelog: its Debian
+/// changelog (and a binNMU's own, `changelog.Debian.<arch>.gz`), or where
+/// its doc directory points when it is a symlink to a sibling package's
+/// (Debian policy 12.5), and its `Installed-Size` in KiB.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocFiles {
+    pub changelog: Option<String>,
+    pub binnmu: Option<String>,
+    /// The target of `usr/share/doc/<pkg>`, when it is a symlink.
+    pub doc_link: Option<String>,
+    pub installed_kib: Option<u64>,
+}
+
+/// The most a changelog may decompress to.
+const MAX_CHANGELOG: u64 = 16 << 20;
+
+/// Reads `package`'s changelog files out of the `.deb` at `deb` (hash
+/// already checked), for architecture `arch`.
+pub fn doc_files(deb: &Path, label: &str, arch: &str) -> Result<DocFiles, LayerError> {
+    let (meta, mut out) = walk(deb, label, |meta, data| {
+        let fail = |source| LayerError::Io {
+            package: label.to_owned(),
+            what: "data.tar".into(),
+            source,
+        };
+        let dir = format!("usr/share/doc/{}", meta.name);
+        let (main, native, binnmu) = (
+            format!("{dir}/changelog.Debian.gz"),
+            format!("{dir}/changelog.gz"),
+            format!("{dir}/changelog.Debian.{arch}.gz"),
+        );
+        let mut out = DocFiles::default();
+        let mut native_text = None;
+        let mut tar = tar::Archive::new(data);
+        for entry in tar.entries().map_err(fail)? {
+            let entry = entry.map_err(fail)?;
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let Ok(path) = normalize(&raw) else { continue };
+            let kind = entry.header().entry_type();
+            if path == dir && kind.is_symlink() {
+                let target = entry.link_name().map_err(fail)?;
+                out.doc_link = target.map(|t| t.display().to_string());
+                continue;
+            }
+            if !kind.is_file() || !(path == main || path == native || path == binnmu) {
+                continue;
+            }
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(entry)
+                .take(MAX_CHANGELOG)
+                .read_to_string(&mut text)
+                .map_err(fail)?;
+            match path {
+                p if p == main => out.changelog = Some(text),
+                p if p == binnmu => out.binnmu = Some(text),
+                _ => native_text = Some(text),
+            }
+        }
+        // A native package's changelog is changelog.gz.
+        if out.changelog.is_none() {
+            out.changelog = native_text;
+        }
+        Ok(out)
+    })?;
+    out.installed_kib = installed_kib(&meta.control);
+    Ok(out)
+}
+
+/// `Installed-Size` of a control stanza, in KiB.
+fn installed_kib(control: &str) -> Option<u64> {
+    control
+        .lines()
+        .find_map(|l| l.strip_prefix("Installed-Size:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The `Installed-Size` (KiB) of the `.deb` at `deb`, from its control
+/// member alone (the data member is not read).
+pub fn installed_size(deb: &Path, label: &str) -> Result<Option<u64>, LayerError> {
+    let (meta, ()) = walk(deb, label, |_, _| Ok(()))?;
+    Ok(installed_kib(&meta.control))
+}
+
 /// Walks the members of a `.deb`: checks the format, reads the control
 /// member, and hands the decompressed data member to `data`.
 fn walk<T>(

@@ -27,8 +27,8 @@ mod tree;
 mod writer;
 
 pub use deb::{
-    DebLayer, DebOptions, FileData, PackageMeta, STATUS_DIR, extract_files, layer_from_deb,
-    status_files,
+    DebLayer, DebOptions, DocFiles, FileData, PackageMeta, STATUS_DIR, doc_files, extract_files,
+    installed_size, layer_from_deb, status_files,
 };
 pub use dir::layer_from_dir;
 pub use generated::{Generated, Node, busybox_applets, ca_bundle};

@@ -13,12 +13,18 @@ use serde::Serialize;
 
 use crate::error::{Context, Error, Result, fail};
 
-/// The difference between two lock files, and the new lock's images
-/// with their architectures.
-pub fn diff_lock_files(
-    old: &Path,
-    new: &Path,
-) -> Result<(LockDiff, BTreeMap<String, BTreeSet<String>>)> {
+/// Two lock files of one distro and their difference.
+#[derive(Debug, Clone)]
+pub struct LockFilesDiff {
+    pub old: Lock,
+    pub new: Lock,
+    pub diff: LockDiff,
+    /// The new lock's images with their architectures.
+    pub images: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// The difference between two lock files.
+pub fn diff_lock_files(old: &Path, new: &Path) -> Result<LockFilesDiff> {
     let (o, n) = (lock_to_diff(old)?, lock_to_diff(new)?);
     // Two distros' locks share package names, not history: their "diff"
     // would read as a bump that never happened.
@@ -31,7 +37,13 @@ pub fn diff_lock_files(
             n.distro
         ));
     }
-    Ok((o.diff(&n), n.image_archs()))
+    let (diff, images) = (o.diff(&n), n.image_archs());
+    Ok(LockFilesDiff {
+        old: o,
+        new: n,
+        diff,
+        images,
+    })
 }
 
 /// A lock named for a diff: any file may be given, so one that is not a

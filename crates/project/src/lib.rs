@@ -36,6 +36,7 @@ mod config;
 mod diff;
 mod error;
 mod lock;
+mod news;
 mod project;
 mod push;
 mod query;
@@ -58,12 +59,13 @@ pub use config::images::{
 };
 pub use config::spec::{BuildSpec, DirSpec, FileSpec, TagSpec};
 pub use diff::{
-    ConfigChange, FileChange, ImageDiff, LayerChanges, LayerRef, LayoutDiff, Status, diff_layouts,
-    diff_lock_files,
+    ConfigChange, FileChange, ImageDiff, LayerChanges, LayerRef, LayoutDiff, LockFilesDiff, Status,
+    diff_layouts, diff_lock_files,
 };
 pub use distill_scripts::Kind as ScriptKind;
 pub use error::{Error, Result};
 pub use lock::{LockCheck, LockOptions, Locked};
+pub use news::{News, PackageNews, SizeChange};
 pub use project::{EnvOptions, Project, read_lock_file};
 pub use push::{PushOptions, PushReport};
 pub use query::Found;

@@ -50,6 +50,9 @@ pub struct DistroUpdate {
     pub diff: LockDiff,
     /// The new lock's images and their architectures.
     pub images: BTreeMap<String, BTreeSet<String>>,
+    /// What the changes bring (changelog entries, sizes); empty when
+    /// nothing changed.
+    pub news: crate::News,
 }
 
 impl Project {
@@ -118,14 +121,17 @@ impl Project {
             let mut diff = old.diff(&new);
             // Pins move only with the packages: a day passing is not a
             // change, so a quiet day makes no pull request.
-            if diff.is_empty() {
+            let news = if diff.is_empty() {
                 diff.pins.clear();
+                crate::News::default()
             } else {
                 writes.push((name, new.to_toml()));
-            }
+                self.news(&old, &new, &diff)?
+            };
             distros.push(DistroUpdate {
                 diff,
                 images: new.image_archs(),
+                news,
             });
         }
         for (name, text) in &writes {

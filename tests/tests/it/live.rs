@@ -383,3 +383,78 @@ fn resolver_matches_apt() {
         "only {compared_packages} packages compared"
     );
 }
+
+/// What a bump fixes, from the real archive: a fresh lock of trixie for
+/// amd64, and an "old" lock where base-files (a native package:
+/// `changelog.gz`) and libc6 (`changelog.Debian.gz`) were at version 0.
+/// Each gets the entries of its new .deb's changelog newer than 0: the
+/// newest is the locked version, every one is newer than 0, and each
+/// names its distribution and urgency.
+#[test]
+fn a_diff_of_real_locks_reads_the_new_debs_changelogs() {
+    if !live() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::copy(repo.join("packages.toml"), dir.path().join("packages.toml")).unwrap();
+    let lock = std::process::Command::new(distill_bin())
+        .args(["lock", "--distro", "debian13", "--arch", "amd64"])
+        .current_dir(dir.path())
+        .env("DISTILL_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert!(
+        lock.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
+    let text = std::fs::read_to_string(dir.path().join("snapshots/debian13.lock")).unwrap();
+    let new = distill_lock::Lock::parse(&text).unwrap();
+    let mut old = new.clone();
+    for p in &mut old.packages {
+        if p.name == "base-files" || p.name == "libc6" {
+            p.version = "0".into();
+        }
+    }
+    let env = EnvOptions {
+        cache_dir: dir.path().join("cache"),
+        offline: false,
+        keyring: None,
+        now: now(),
+        retry: Default::default(),
+        timeouts: Default::default(),
+    };
+    let project = Project::open(&dir.path().join("packages.toml"), env, Arc::new(Silent)).unwrap();
+    let diff = old.diff(&new);
+    let news = project.news(&old, &new, &diff).unwrap();
+    for name in ["base-files", "libc6"] {
+        let n = &news.packages[name];
+        assert!(n.missing.is_none(), "{name}: {:?}", n.missing);
+        let locked = &new
+            .packages
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap()
+            .version;
+        assert!(!n.entries.is_empty(), "{name}");
+        // The newest entry is the locked version (a binNMU's own first).
+        assert_eq!(&n.entries[0].version, locked, "{name}");
+        for e in &n.entries {
+            assert!(Version::parse(&e.version).unwrap() > Version::parse("0").unwrap());
+            assert!(
+                !e.distributions.is_empty() && !e.urgency.is_empty(),
+                "{e:?}"
+            );
+            assert!(!e.maintainer.is_empty() && !e.date.is_empty(), "{e:?}");
+        }
+    }
+    // Sizes for every image of the lock; the .debs read for the
+    // changelogs are cached, so those counted.
+    assert!(
+        news.sizes.iter().any(|s| s.image == "base"),
+        "{:?}",
+        news.sizes
+    );
+    assert!(news.sizes.iter().all(|s| s.download.0 == s.download.1));
+}

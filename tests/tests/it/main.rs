@@ -13,6 +13,7 @@
 
 mod archive;
 mod build;
+mod changelog;
 mod distroless;
 mod fuzz;
 mod live;

@@ -182,7 +182,7 @@ impl Layers {
 
 /// Fetches every .deb by its locked hash (the snapshot at the lock's pin
 /// first, then the mirrors); returns sha256 → cached file.
-pub(super) async fn fetch_debs<'p>(
+pub(crate) async fn fetch_debs<'p>(
     fetcher: &Fetcher,
     distro: &distill_archive::DistroSpec,
     lock: &Lock,
@@ -399,7 +399,7 @@ fn largest_first<T: Sync, R: Send>(
 
 /// The cache's file is named by its hash and was checked when stored; it
 /// is checked again here, right before its bytes go into an image.
-pub(super) fn check_hash(path: &Path, sha256: &Sha256, label: &str) -> Result<()> {
+pub(crate) fn check_hash(path: &Path, sha256: &Sha256, label: &str) -> Result<()> {
     let (got, _) = distill_store::sha256_file(path)
         .context(|| format!("cannot read {label}: {}", path.display()))?;
     if got != sha256.as_str() {
