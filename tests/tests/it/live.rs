@@ -34,6 +34,11 @@ fn now() -> i64 {
 /// keyring) with a cache at `cache`.
 fn repo_project(cache: &Path) -> Project {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packages.toml");
+    project_at(&path, cache)
+}
+
+/// The project of the packages.toml at `path`, with a cache at `cache`.
+fn project_at(path: &Path, cache: &Path) -> Project {
     let env = EnvOptions {
         cache_dir: cache.to_owned(),
         offline: false,
@@ -42,7 +47,7 @@ fn repo_project(cache: &Path) -> Project {
         retry: Default::default(),
         timeouts: Default::default(),
     };
-    Project::open(&path, env, Arc::new(Silent)).expect("the repository's packages.toml loads")
+    Project::open(path, env, Arc::new(Silent)).expect("packages.toml loads")
 }
 
 /// Loads every (suite, component) index of `distro` for `arch` through
@@ -417,15 +422,7 @@ fn a_diff_of_real_locks_reads_the_new_debs_changelogs() {
             p.version = "0".into();
         }
     }
-    let env = EnvOptions {
-        cache_dir: dir.path().join("cache"),
-        offline: false,
-        keyring: None,
-        now: now(),
-        retry: Default::default(),
-        timeouts: Default::default(),
-    };
-    let project = Project::open(&dir.path().join("packages.toml"), env, Arc::new(Silent)).unwrap();
+    let project = project_at(&dir.path().join("packages.toml"), &dir.path().join("cache"));
     let diff = old.diff(&new);
     let news = project.news(&old, &new, &diff).unwrap();
     for name in ["base-files", "libc6"] {
