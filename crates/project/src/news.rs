@@ -75,6 +75,7 @@ impl Project {
     /// The news of `diff`, the difference from `old` to `new` (two locks
     /// of one distro).
     pub fn news(&self, old: &Lock, new: &Lock, diff: &LockDiff) -> Result<News> {
+        self.prefetch(new, diff);
         let mut out = News::default();
         for c in &diff.changes {
             let (Some(v_new), v_old) = (&c.new, &c.old) else {
@@ -83,9 +84,7 @@ impl Project {
             if v_old.as_ref() == Some(v_new) {
                 continue;
             }
-            let downgrade = v_old
-                .as_deref()
-                .is_some_and(|o| compare_versions(v_new, o) == Ordering::Less);
+            let downgrade = is_downgrade(v_old.as_deref(), Some(v_new));
             let news = if downgrade {
                 PackageNews {
                     downgrade,
@@ -98,6 +97,25 @@ impl Project {
         }
         out.sizes = self.sizes(old, new);
         Ok(out)
+    }
+
+    /// Fetches the .debs whose changelogs `diff` needs, all at once (a
+    /// bump of many packages would otherwise wait on each in turn); a
+    /// failure is left for the reading to report.
+    fn prefetch(&self, lock: &Lock, diff: &LockDiff) {
+        let Ok(distro) = self.distro(&lock.distro) else {
+            return;
+        };
+        let wanted: Vec<&LockedPackage> = diff
+            .changes
+            .iter()
+            .filter(|c| !is_downgrade(c.old.as_deref(), c.new.as_deref()))
+            .filter_map(|c| one_deb(lock, &c.name, c.new.as_deref()?))
+            .collect();
+        let fetches = wanted
+            .into_iter()
+            .map(|p| fetch_debs(&self.fetcher, distro, lock, std::iter::once(p)));
+        self.block_on(futures_util::future::join_all(fetches));
     }
 
     /// The changelog entries of `name` at `version` in `lock` after
@@ -240,6 +258,11 @@ impl Project {
             .flatten()
             .map(|k| k * 1024)
     }
+}
+
+/// Whether `new` is older than `old` (dpkg's order).
+fn is_downgrade(old: Option<&str>, new: Option<&str>) -> bool {
+    matches!((old, new), (Some(o), Some(n)) if compare_versions(n, o) == Ordering::Less)
 }
 
 /// A .deb of `name` at `version` in `lock`: amd64's or `all`'s if there
