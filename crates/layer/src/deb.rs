@@ -170,8 +170,7 @@ fn installed_kib(control: &str) -> Option<u64> {
 /// The `Installed-Size` (KiB) of the `.deb` at `deb`, from its control
 /// member alone (the data member is not read).
 pub fn installed_size(deb: &Path, label: &str) -> Result<Option<u64>, LayerError> {
-    let (meta, ()) = walk(deb, label, |_, _| Ok(()))?;
-    Ok(installed_kib(&meta.control))
+    Ok(installed_kib(&control_only(deb, label)?.control))
 }
 
 /// Walks the members of a `.deb`: checks the format, reads the control
@@ -181,7 +180,27 @@ fn walk<T>(
     label: &str,
     data: impl FnOnce(&PackageMeta, &mut dyn Read) -> Result<T, LayerError>,
 ) -> Result<(PackageMeta, T), LayerError> {
-    let mut data = Some(data);
+    let (meta, out) = members(deb, label, Some(data))?;
+    // Given `data`, `members` fails unless it ran it.
+    Ok((meta, out.expect("the data member was read")))
+}
+
+/// The control member of a `.deb`, the data member not read at all (a
+/// JDK's is 40 MB).
+fn control_only(deb: &Path, label: &str) -> Result<PackageMeta, LayerError> {
+    type Skip = fn(&PackageMeta, &mut dyn Read) -> Result<(), LayerError>;
+    Ok(members(deb, label, None::<Skip>)?.0)
+}
+
+/// [`walk`]'s member loop; without `data`, it stops once the control
+/// member is read.
+fn members<T>(
+    deb: &Path,
+    label: &str,
+    data: Option<impl FnOnce(&PackageMeta, &mut dyn Read) -> Result<T, LayerError>>,
+) -> Result<(PackageMeta, Option<T>), LayerError> {
+    let control_only = data.is_none();
+    let mut data = data;
     let fail = |cause: String| LayerError::Deb {
         package: label.to_owned(),
         cause,
@@ -208,7 +227,14 @@ fn walk<T>(
             }
             n if n.starts_with("control.tar") => {
                 let tar = decompressor(n, &mut member).map_err(fail)?;
-                meta = Some(read_control(tar).map_err(|e| fail(format!("{n}: {e}")))?);
+                let read = read_control(tar).map_err(|e| fail(format!("{n}: {e}")))?;
+                if control_only {
+                    if !seen_binary {
+                        return Err(fail(format!("{n} before debian-binary")));
+                    }
+                    return Ok((read, None));
+                }
+                meta = Some(read);
             }
             n if n.starts_with("data.tar") => {
                 let (Some(meta), true) = (meta.as_ref(), seen_binary) else {
@@ -226,7 +252,7 @@ fn walk<T>(
         }
     }
     match (meta, out) {
-        (Some(meta), Some(out)) => Ok((meta, out)),
+        (Some(meta), Some(out)) => Ok((meta, Some(out))),
         _ => Err(fail("no control.tar or data.tar member".into())),
     }
 }
