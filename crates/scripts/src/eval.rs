@@ -563,7 +563,7 @@ impl<'f> Eval<'f> {
         let mut out = Vec::new();
         for w in words {
             let mut cur: Option<String> = None;
-            for (i, part) in w.0.iter().enumerate() {
+            for part in &w.0 {
                 if let Part::Param(Param {
                     name,
                     quoted: true,
@@ -590,17 +590,16 @@ impl<'f> Eval<'f> {
                     Part::Param(p) => !p.quoted,
                     Part::Sub { quoted, .. } | Part::Arith { quoted, .. } => !quoted,
                 };
-                for (text, _) in self.expand(&Word(vec![w.0[i].clone()]))? {
-                    if !split {
-                        cur.get_or_insert_with(String::new).push_str(&text);
-                        continue;
-                    }
-                    for c in text.chars() {
-                        if ifs.contains(c) {
-                            out.extend(cur.take());
-                        } else {
-                            cur.get_or_insert_with(String::new).push(c);
-                        }
+                let (text, _) = self.expand_part(part)?;
+                if !split {
+                    cur.get_or_insert_with(String::new).push_str(&text);
+                    continue;
+                }
+                for c in text.chars() {
+                    if ifs.contains(c) {
+                        out.extend(cur.take());
+                    } else {
+                        cur.get_or_insert_with(String::new).push(c);
                     }
                 }
             }
@@ -614,45 +613,42 @@ impl<'f> Eval<'f> {
     /// A word's parts expanded: (text, quoted) pieces; at most
     /// [`MAX_VALUE`] bytes (`x=$x$x` in a loop doubles).
     fn expand(&mut self, w: &Word) -> Result<Vec<(String, bool)>, Stop> {
-        let out = self.expand_parts(w)?;
+        let mut out = Vec::new();
+        for part in &w.0 {
+            out.push(self.expand_part(part)?);
+        }
         if out.iter().map(|(t, _)| t.len()).sum::<usize>() > MAX_VALUE {
-            return Err(Stop::Unknown(format!(
-                "a value longer than {MAX_VALUE} bytes"
-            )));
+            return Err(too_long());
         }
         Ok(out)
     }
 
-    fn expand_parts(&mut self, w: &Word) -> Result<Vec<(String, bool)>, Stop> {
-        let mut out = Vec::new();
-        for part in &w.0 {
-            match part {
-                Part::Lit { text, quoted } => out.push((text.clone(), *quoted)),
-                Part::Param(p) => {
-                    let v = self.param(p)?;
-                    out.push((v, p.quoted));
+    /// One part expanded: (text, quoted); at most [`MAX_VALUE`] bytes.
+    fn expand_part(&mut self, part: &Part) -> Result<(String, bool), Stop> {
+        let piece = match part {
+            Part::Lit { text, quoted } => (text.clone(), *quoted),
+            Part::Param(p) => (self.param(p)?, p.quoted),
+            Part::Sub { cmd, quoted } => {
+                self.captures.push(String::new());
+                let r = self.cmd(cmd);
+                let text = self.captures.pop().unwrap_or_default();
+                match r {
+                    Ok(s) | Err(Stop::Exit(s)) => self.status = s,
+                    Err(e) => return Err(e),
                 }
-                Part::Sub { cmd, quoted } => {
-                    self.captures.push(String::new());
-                    let saved = self.status;
-                    let r = self.cmd(cmd);
-                    let text = self.captures.pop().unwrap_or_default();
-                    match r {
-                        Ok(s) | Err(Stop::Exit(s)) => self.status = s,
-                        Err(e) => return Err(e),
-                    }
-                    let _ = saved;
-                    out.push((text.trim_end_matches('\n').to_owned(), *quoted));
-                }
-                Part::Arith { expr, quoted } => {
-                    let text = self.string(expr)?;
-                    let v = arith(&text, &self.vars)
-                        .ok_or_else(|| Stop::Unknown(format!("cannot evaluate $(({text}))")))?;
-                    out.push((v.to_string(), *quoted));
-                }
+                (text.trim_end_matches('\n').to_owned(), *quoted)
             }
+            Part::Arith { expr, quoted } => {
+                let text = self.string(expr)?;
+                let v = arith(&text, &self.vars)
+                    .ok_or_else(|| Stop::Unknown(format!("cannot evaluate $(({text}))")))?;
+                (v.to_string(), *quoted)
+            }
+        };
+        if piece.0.len() > MAX_VALUE {
+            return Err(too_long());
         }
-        Ok(out)
+        Ok(piece)
     }
 
     fn param(&mut self, p: &Param) -> Result<String, Stop> {
@@ -710,6 +706,10 @@ impl<'f> Eval<'f> {
             _ => value.unwrap_or_default(),
         })
     }
+}
+
+fn too_long() -> Stop {
+    Stop::Unknown(format!("a value longer than {MAX_VALUE} bytes"))
 }
 
 fn number(arg: Option<&String>, default: i32) -> i32 {
