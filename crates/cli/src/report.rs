@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
 
 use distill_lock::{BUILD_PACKAGES, LockDiff, PackageChange};
-use distill_project::{BuildSpec, News, PackageNews, SizeChange};
+use distill_project::{BuildSpec, News, PackageNews, SizeChange, highest};
 
 /// `` `1.0-1` ``, or a dash for nothing.
 fn version(v: Option<impl Display>) -> String {
@@ -51,20 +51,9 @@ pub(crate) enum Entries {
 /// The line that says what a set of changes fixes: `fixes CVE-…, CVE-…;
 /// urgency high`, or `None` when no entry names a CVE or an urgency.
 pub(crate) fn summary<'n>(news: impl Iterator<Item = &'n News>) -> Option<String> {
-    let mut cves: BTreeSet<String> = BTreeSet::new();
-    let mut urgency: Option<String> = None;
-    for n in news {
-        for p in n.packages.values() {
-            cves.extend(p.cves());
-            if let Some(u) = p.urgency()
-                && urgency.as_deref().is_none_or(|w| {
-                    distill_debian::urgency_rank(u) > distill_debian::urgency_rank(w)
-                })
-            {
-                urgency = Some(u.to_owned());
-            }
-        }
-    }
+    let news: Vec<&News> = news.collect();
+    let cves: BTreeSet<String> = news.iter().flat_map(|n| n.cves()).collect();
+    let urgency = highest(news.iter().filter_map(|n| n.urgency()));
     let urgency = urgency.map(|u| format!("urgency {u}"));
     match (cves.is_empty(), urgency) {
         (true, None) => None,
@@ -328,17 +317,8 @@ pub(crate) fn json(
         out["artifacts"] = list(&diff.artifacts, "artifact").into();
     }
     if let Some(n) = news {
-        let mut cves: BTreeSet<String> = BTreeSet::new();
-        for p in n.packages.values() {
-            cves.extend(p.cves());
-        }
-        out["fixes"] = serde_json::to_value(cves).expect("serialises");
-        out["urgency"] = n
-            .packages
-            .values()
-            .filter_map(|p| p.urgency())
-            .max_by_key(|u| distill_debian::urgency_rank(u))
-            .into();
+        out["fixes"] = n.cves().into();
+        out["urgency"] = n.urgency().into();
         out["sizes"] = n
             .sizes
             .iter()

@@ -27,14 +27,8 @@ pub struct ChangelogEntry {
     pub text: String,
 }
 
-impl ChangelogEntry {
-    /// How urgent, for comparing: unknown words rank lowest.
-    pub fn urgency_rank(&self) -> u8 {
-        urgency_rank(&self.urgency)
-    }
-}
-
-/// The rank of an urgency word (`low` 1 … `critical` 5; others 0).
+/// The rank of an urgency word, for comparing (`low` 1 … `critical` 5;
+/// unknown words 0).
 pub fn urgency_rank(urgency: &str) -> u8 {
     match urgency {
         "low" => 1,

@@ -65,7 +65,7 @@ pub use diff::{
 pub use distill_scripts::Kind as ScriptKind;
 pub use error::{Error, Result};
 pub use lock::{LockCheck, LockOptions, Locked};
-pub use news::{News, PackageNews, SizeChange};
+pub use news::{News, PackageNews, SizeChange, highest};
 pub use project::{EnvOptions, Project, read_lock_file};
 pub use push::{PushOptions, PushReport};
 pub use query::Found;

@@ -39,6 +39,30 @@ pub struct PackageNews {
     pub missing: Option<String>,
 }
 
+impl News {
+    /// The CVE ids of every package's entries, sorted, once.
+    pub fn cves(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.packages.values().flat_map(PackageNews::cves).collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// The highest urgency of any package's entries.
+    pub fn urgency(&self) -> Option<&str> {
+        highest(self.packages.values().filter_map(PackageNews::urgency))
+    }
+}
+
+/// The highest of these urgencies (`distill_debian::urgency_rank`); the
+/// first of equals.
+pub fn highest<'u>(urgencies: impl Iterator<Item = &'u str>) -> Option<&'u str> {
+    urgencies.fold(None, |best, u| match best {
+        Some(b) if distill_debian::urgency_rank(b) >= distill_debian::urgency_rank(u) => Some(b),
+        _ => Some(u),
+    })
+}
+
 impl PackageNews {
     /// The CVE ids of every entry, sorted, once.
     pub fn cves(&self) -> Vec<String> {
@@ -50,10 +74,7 @@ impl PackageNews {
 
     /// The highest urgency of its entries.
     pub fn urgency(&self) -> Option<&str> {
-        self.entries
-            .iter()
-            .max_by_key(|e| e.urgency_rank())
-            .map(|e| e.urgency.as_str())
+        highest(self.entries.iter().map(|e| e.urgency.as_str()))
     }
 }
 
