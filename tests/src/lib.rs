@@ -325,6 +325,21 @@ impl distill_store::Observer for Recorder {
     }
 }
 
+/// Runs `cmd`, which must succeed (what it printed is the failure's
+/// message); its output.
+pub fn succeeds(cmd: &mut Command) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// `found` when `command` runs (`ARG` succeeds); else `None`, with a
 /// note that the checks needing `what` skip, and a failure under CI,
 /// which must have it (`.ci/run` provides it, through `variable`).

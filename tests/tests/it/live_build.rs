@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use distill_tests::{Run, distill_bin, env_map};
+use distill_tests::{Run, distill_bin, env_map, succeeds};
 
 fn live() -> bool {
     if std::env::var("DISTILL_LIVE").as_deref() == Ok("1") {
@@ -63,15 +63,9 @@ impl Live {
     }
 }
 
+/// `cmd`'s standard output; it must succeed.
 fn sh(cmd: &mut Command) -> String {
-    let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        o.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    String::from_utf8_lossy(&succeeds(cmd).stdout).into_owned()
 }
 
 fn tools_present() -> bool {

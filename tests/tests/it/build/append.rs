@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use crate::build::common::*;
-use distill_tests::Run;
 use distill_tests::registry::{Registry, available};
+use distill_tests::{Run, succeeds};
 
 /// A static binary printing `hello from append`, or a script when no C
 /// compiler is installed (then it is not run).
@@ -115,15 +115,10 @@ fn append_a_binary_in_the_registry_without_pulling_the_base() {
             .unwrap();
         assert!(st.success());
         let bundle = s.ws.path().join("hello-bundle");
-        let st = Command::new("umoci")
-            .args(["unpack", "--image", &format!("{}:hello", oci.display())])
-            .arg(&bundle)
-            .output()
-            .unwrap();
-        assert!(
-            st.status.success(),
-            "{}",
-            String::from_utf8_lossy(&st.stderr)
+        succeeds(
+            Command::new("umoci")
+                .args(["unpack", "--image", &format!("{}:hello", oci.display())])
+                .arg(&bundle),
         );
         let config = read_json(&bundle.join("config.json"));
         assert_eq!(config["process"]["args"], serde_json::json!(["/hello"]));
@@ -268,15 +263,10 @@ fn append_into_an_existing_layout_adds_only_its_tag() {
         assert!(distill_image::blob_path(&layout, d).is_file(), "{d}");
     }
     if have("skopeo") {
-        let out = Command::new("skopeo")
-            .args(["inspect", "--override-arch", "arm64"])
-            .arg(format!("oci:{}:app", layout.display()))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        succeeds(
+            Command::new("skopeo")
+                .args(["inspect", "--override-arch", "arm64"])
+                .arg(format!("oci:{}:app", layout.display())),
         );
     }
 }

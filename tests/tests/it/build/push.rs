@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::build::common::*;
 use distill_tests::proxy::{Proxy, ProxyFault};
 use distill_tests::registry::{Registry, USER, available};
-use distill_tests::{Run, Setup, sha256_hex};
+use distill_tests::{Run, Setup, sha256_hex, succeeds};
 
 /// Every blob (configs, layers, SBOM artifacts' blobs) each layout under
 /// `out` names, per layout.
@@ -130,18 +130,13 @@ fn push_uploads_each_blob_once_then_nothing_and_serves_the_built_digests() {
 
     // skopeo reads back what was pushed, with the same digest.
     if have("skopeo") {
-        let out = std::process::Command::new("skopeo")
-            .args(["inspect", "--raw", "--tls-verify=false"])
-            .arg(format!(
-                "docker://{}/t-push/static-test:latest",
-                registry.addr
-            ))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = succeeds(
+            std::process::Command::new("skopeo")
+                .args(["inspect", "--raw", "--tls-verify=false"])
+                .arg(format!(
+                    "docker://{}/t-push/static-test:latest",
+                    registry.addr
+                )),
         );
         let digest = format!("sha256:{}", sha256_hex(&out.stdout));
         let want = built

@@ -14,7 +14,7 @@ use distill_sign::cosign::{self, Layer};
 use distill_tests::hostile::{Blob, Hostile, REPO};
 use distill_tests::registry::{Registry, available};
 use distill_tests::sigstore::{ISSUER, Sigstore, token};
-use distill_tests::{Run, Setup, Workspace, cosign, sha256_hex};
+use distill_tests::{Run, Setup, Workspace, cosign, sha256_hex, succeeds};
 
 use crate::build::common::*;
 
@@ -642,15 +642,10 @@ fn append_signs_what_it_writes_to_a_registry() {
     cosign_verifies(&bin, &s.ws, Trust::Key("k.pub"), &target);
     // Each platform's manifest by digest (what a runtime pulling one
     // platform checks).
-    let raw = Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false"])
-        .arg(format!("docker://{target}"))
-        .output()
-        .unwrap();
-    assert!(
-        raw.status.success(),
-        "{}",
-        String::from_utf8_lossy(&raw.stderr)
+    let raw = succeeds(
+        Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{target}")),
     );
     let index: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
     let platforms = index["manifests"].as_array().unwrap();
@@ -746,22 +741,14 @@ fn cosign_trusts_the_keyless_doubles() {
     let layout = s.ws.path().join("out/static-test");
     let digest = digests(&layout, "latest-amd64")[0].clone();
     let skopeo = |from: &str, to: &str| {
-        let out = Command::new("skopeo")
-            .args([
-                "copy",
-                "--quiet",
-                "--dest-tls-verify=false",
-                "--preserve-digests",
-                from,
-                to,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeds(Command::new("skopeo").args([
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            "--preserve-digests",
+            from,
+            to,
+        ]));
     };
     skopeo(
         &format!("oci:{}:latest-amd64", layout.display()),
