@@ -62,24 +62,15 @@ impl Assembly<'_> {
         let mut built = Vec::new();
         for (tag, tag_spec) in &self.build.tags {
             let mut manifests = Vec::new();
-            for (arch, pkgs) in &t.archs {
+            for arch in t.archs.keys() {
                 let arch = arch.as_str();
-                // The debug tags' own packages go above the image's.
-                let mut pkgs: Vec<&LockedPackage> = pkgs.clone();
-                if tag_spec.debug {
-                    pkgs.extend(&t.debug[arch]);
-                }
-                let alternatives = reviews[&(arch, tag_spec.debug)].1.as_ref();
-                let stack = stack(
-                    t,
-                    arch,
-                    tag,
-                    tag_spec,
-                    &pkgs,
-                    alternatives,
-                    &extras[arch],
-                    parts,
-                )?;
+                let pkgs: Vec<&LockedPackage> =
+                    t.packages(arch, tag_spec.debug).map(|(p, _)| p).collect();
+                // The alternatives' links, then the image's own layers.
+                let generated: Vec<&Made> = (reviews[&(arch, tag_spec.debug)].1.iter())
+                    .chain(&extras[arch])
+                    .collect();
+                let stack = stack(t, arch, tag, tag_spec, &pkgs, &generated, parts)?;
                 let desc = self.image(&mut layout, t, arch, tag_spec, &stack, &annotations)?;
                 let listed = listed(t, tag_spec, pkgs, &parts.plan.tools[arch]);
                 self.sbom(&mut layout, t, tag, arch, &desc, &listed)?;
@@ -383,15 +374,13 @@ fn upstream(version: &str) -> String {
 /// the skeleton, the alternatives' links, the image's generated layers,
 /// busybox on debug tags, and on top the upstream artifacts (as
 /// distroless puts Node on its cc images).
-#[allow(clippy::too_many_arguments)]
 fn stack<'m>(
     t: &ImageBuild<'_>,
     arch: &str,
     tag: &str,
     tag_spec: &TagSpec,
     pkgs: &[&LockedPackage],
-    alternatives: Option<&'m Made>,
-    extras: &'m [Made],
+    generated: &[&'m Made],
     parts: &Parts<'m, '_>,
 ) -> Result<Vec<&'m Made>> {
     let made = parts.made;
@@ -400,8 +389,7 @@ fn stack<'m>(
         .map(|p| &made.packages[p.sha256.as_str()])
         .collect();
     stack.push(&made.skeletons[arch]);
-    stack.extend(alternatives);
-    stack.extend(extras);
+    stack.extend(generated);
     if tag_spec.debug {
         stack.push(
             made.busybox
@@ -442,17 +430,10 @@ pub(super) fn review_of(
     parts: &Parts<'_, '_>,
 ) -> Result<Review> {
     let made = parts.made;
-    let mut pkgs: Vec<(&LockedPackage, &Made, bool)> = t.archs[arch]
-        .iter()
-        .map(|p| (*p, &made.packages[p.sha256.as_str()], false))
+    let pkgs: Vec<(&LockedPackage, &Made, bool)> = t
+        .packages(arch, debug)
+        .map(|(p, d)| (p, &made.packages[p.sha256.as_str()], d))
         .collect();
-    if debug {
-        pkgs.extend(
-            t.debug[arch]
-                .iter()
-                .map(|p| (*p, &made.packages[p.sha256.as_str()], true)),
-        );
-    }
     let mut below: Vec<&Made> = pkgs.iter().map(|(_, m, _)| *m).collect();
     below.push(&made.skeletons[arch]);
     review(

@@ -110,6 +110,16 @@ pub(crate) struct ImageBuild<'l> {
     artifacts: BTreeMap<String, Vec<&'l LockedArtifact>>,
 }
 
+impl<'l> ImageBuild<'l> {
+    /// The packages of a tag's image for `arch`: the image's, then (on a
+    /// debug tag) what the debug tags add above them; each with whether it
+    /// is a debug tags' package.
+    fn packages(&self, arch: &str, debug: bool) -> impl Iterator<Item = (&'l LockedPackage, bool)> {
+        let added = if debug { &self.debug[arch][..] } else { &[] };
+        (self.archs[arch].iter().map(|p| (*p, false))).chain(added.iter().map(|p| (*p, true)))
+    }
+}
+
 impl Project {
     pub fn build(&self, opts: &BuildOptions) -> Result<BuildReport> {
         let build = &self.config.build;

@@ -12,7 +12,7 @@
 //! command is one hop shorter, and the links are those distroless writes
 //! by hand.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use distill_layer::{EntryInfo, Generated, Node, Tree, arch_info, usrmerge};
 use distill_lock::LockedPackage;
@@ -93,14 +93,11 @@ pub(super) struct Review {
 
 impl Review {
     /// Packages with something not applied, and its kinds.
-    pub(super) fn unapplied(&self) -> BTreeMap<String, Vec<Kind>> {
-        let mut out: BTreeMap<String, Vec<Kind>> = BTreeMap::new();
+    pub(super) fn unapplied(&self) -> BTreeMap<String, BTreeSet<Kind>> {
+        let mut out: BTreeMap<String, BTreeSet<Kind>> = BTreeMap::new();
         for p in &self.packages {
             for a in p.actions.iter().filter(|a| a.status == Status::NotApplied) {
-                let kinds = out.entry(p.name.clone()).or_default();
-                if !kinds.contains(&a.kind) {
-                    kinds.push(a.kind);
-                }
+                out.entry(p.name.clone()).or_default().insert(a.kind);
             }
         }
         out
