@@ -3,6 +3,7 @@
 use distill_project::{CacheReport, Project, Result};
 use serde_json::json;
 
+use crate::ProjectArgs;
 use crate::output::{emit, emit_json};
 
 #[derive(clap::Args)]
@@ -16,17 +17,34 @@ pub(crate) struct Args {
 
 #[derive(clap::Subcommand)]
 enum Action {
-    /// Re-hash every cached file and layer; drop the bad ones (exit 2 when
-    /// there were any).
-    Verify,
+    /// Re-hash every cached file and check every layer against its
+    /// record; drop the bad ones and killed runs' temporary files (exit 2
+    /// when there were bad ones).
+    Verify {
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
     /// Remove what no lock of the project uses, and say what was freed.
-    Gc,
+    Gc {
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
+}
+
+impl Args {
+    /// The project options given after the action (`cache verify
+    /// --cache-dir X`), where the README says they may be.
+    pub(crate) fn project(&self) -> &ProjectArgs {
+        match &self.action {
+            Action::Verify { project } | Action::Gc { project } => project,
+        }
+    }
 }
 
 pub(crate) fn run(project: &Project, args: Args) -> Result<u8> {
     let (report, verb) = match args.action {
-        Action::Verify => (project.cache_verify()?, "verified"),
-        Action::Gc => (project.cache_gc()?, "looked at"),
+        Action::Verify { .. } => (project.cache_verify()?, "verified"),
+        Action::Gc { .. } => (project.cache_gc()?, "looked at"),
     };
     if args.json {
         emit_json(
@@ -41,7 +59,7 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<u8> {
     } else {
         emit(&text(&report, verb))?;
     }
-    let bad = matches!(args.action, Action::Verify) && !report.removed.is_empty();
+    let bad = verb == "verified" && !report.removed.is_empty();
     Ok(if bad { 2 } else { 0 })
 }
 

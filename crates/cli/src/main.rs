@@ -65,7 +65,7 @@ struct Global {
 /// commands that open a project list them.
 #[derive(clap::Args, Clone, Default)]
 #[command(next_help_heading = "Project options")]
-struct ProjectArgs {
+pub(crate) struct ProjectArgs {
     /// The image and distro definitions [default: packages.toml].
     #[arg(long)]
     config: Option<PathBuf>,
@@ -256,7 +256,8 @@ fn main() -> ExitCode {
             with_project(g, project.or(before), |p| verify::run(p, args))
         }
         Command::Cache { args, project } => {
-            with_project(g, project.or(before), |p| cache::run(p, args))
+            let project = args.project().clone().or(&project.or(before));
+            with_project(g, project, |p| cache::run(p, args))
         }
     };
     match result {

@@ -48,6 +48,40 @@ pub fn host_arch() -> &'static str {
     }
 }
 
+/// The Debian architectures distill builds images for: those with an
+/// OCI platform. Anything else (`vax`, `../x`) is refused where it is
+/// read, before it reaches a URL, a path or a lock.
+pub const IMAGE_ARCHS: [&str; 10] = [
+    "amd64", "arm64", "armel", "armhf", "i386", "loong64", "mips64el", "ppc64el", "riscv64",
+    "s390x",
+];
+
+/// Whether `arch` is one of [`IMAGE_ARCHS`].
+pub fn is_image_arch(arch: &str) -> bool {
+    IMAGE_ARCHS.contains(&arch)
+}
+
+/// Whether `s` is a well-formed architecture name as indices spell them
+/// (`all`, `amd64`, `hurd-i386`): lower-case letters, digits and `-`.
+pub fn is_arch_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 32
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Whether `s` is a package name as Debian Policy (5.6.1) defines it:
+/// at least two characters of lower-case letters, digits, `+`, `-` and
+/// `.`, starting with a letter or digit.
+pub fn is_package_name(s: &str) -> bool {
+    s.len() >= 2
+        && s.len() <= 256
+        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::arch_matches;
@@ -80,5 +114,18 @@ mod tests {
         for (p, a) in no {
             assert!(!arch_matches(p, a), "{p} should not match {a}");
         }
+    }
+
+    #[test]
+    fn names_as_policy_defines_them() {
+        use super::{is_arch_name, is_image_arch, is_package_name};
+        for ok in ["libc6", "g++-14", "libstdc++6", "python3.13-minimal", "0ad"] {
+            assert!(is_package_name(ok), "{ok}");
+        }
+        for bad in ["a", "Libc", "-x", "../etc", "a b", "libc6\n", "x/y", ".x", "é1"] {
+            assert!(!is_package_name(bad), "{bad}");
+        }
+        assert!(is_image_arch("arm64") && !is_image_arch("vax") && !is_image_arch("../x"));
+        assert!(is_arch_name("hurd-i386") && is_arch_name("all") && !is_arch_name("../x"));
     }
 }

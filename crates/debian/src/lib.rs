@@ -14,7 +14,9 @@ mod source;
 pub mod time;
 pub mod version;
 
-pub use arch::{arch_matches, host_arch};
+pub use arch::{
+    IMAGE_ARCHS, arch_matches, host_arch, is_arch_name, is_image_arch, is_package_name,
+};
 pub use changelog::{ChangelogEntry, entries_since, parse_changelog, urgency_rank};
 pub use control::{ControlError, Paragraph, StanzaSource, Summary, paragraphs};
 pub use relation::{Dependency, Op, Provided, Relation, RelationError, parse_relations, provided};

@@ -6,13 +6,13 @@
 //! creates and deletes nothing. Modes are set explicitly (0755 dirs, 0644
 //! files) so the umask of the build does not show.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::ImageError;
-use crate::oci::{Descriptor, MANIFEST, REF_NAME, index};
+use crate::oci::{Descriptor, MANIFEST, REF_NAME, index, is_digest};
 
 /// The empty JSON config of artifact manifests.
 const EMPTY: &str = "application/vnd.oci.empty.v1+json";
@@ -124,16 +124,42 @@ impl Layout {
     }
 
     /// Adds oci-layout and index.json and puts the layout in place,
-    /// unless the destination already holds exactly these files.
+    /// unless the destination already holds exactly these files. What
+    /// an existing layout holds that this commit did not write (tags
+    /// `append` added, with every blob they reach, a user's files) is
+    /// carried into the new one; see [`Existing::carry`].
     pub fn commit(mut self) -> Result<PathBuf, ImageError> {
-        let index = index(&self.entries, &BTreeMap::new());
+        let mut entries: Vec<Descriptor> = std::mem::take(&mut self.entries);
+        for d in &mut entries {
+            d.annotations.insert(OWNED.to_owned(), "true".to_owned());
+        }
+        // Another commit of the same layout may replace it while this
+        // one reads it: read it again, from the start.
+        let mut tries = 0;
+        loop {
+            match self.try_commit(entries.clone()) {
+                Err(e) if e.vanished() && tries < 8 => tries += 1,
+                done => return done,
+            }
+        }
+    }
+
+    fn try_commit(&mut self, mut entries: Vec<Descriptor>) -> Result<PathBuf, ImageError> {
+        let carried = match Existing::read(&self.dest)? {
+            Some(old) => {
+                let (kept, carried) = old.carry(&entries, &self.files)?;
+                entries.extend(kept);
+                carried
+            }
+            None => BTreeMap::new(),
+        };
+        let index = index(&entries, &BTreeMap::new());
         self.files
             .insert("oci-layout".into(), Staged::Bytes(OCI_LAYOUT.to_vec()));
         self.files.insert("index.json".into(), Staged::Bytes(index));
-        if holds_exactly(&self.dest, &self.files) {
-            return Ok(self.dest);
+        if holds_exactly(&self.dest, &self.files, &carried) {
+            return Ok(self.dest.clone());
         }
-        ours_to_replace(&self.dest)?;
         let parent = self.dest.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(parent).map_err(|e| err(parent, e))?;
         let name = self
@@ -141,7 +167,7 @@ impl Layout {
             .file_name()
             .map_or("layout".into(), |n| n.to_string_lossy());
         let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}.tmp"))
+            .prefix(&distill_store::temp_prefix(&format!("{name}.tmp")))
             .tempdir_in(parent)
             .map_err(|e| err(parent, e))?;
         let root = tmp.path();
@@ -156,20 +182,331 @@ impl Layout {
                 set_mode(dir, 0o755)?;
             }
             match staged {
-                Staged::Bytes(b) => fs::write(&p, b).map_err(|e| err(&p, e))?,
+                Staged::Bytes(b) => {
+                    fs::write(&p, b).map_err(|e| err(&p, e))?;
+                    set_mode(&p, 0o644)?;
+                }
+                // The cache keeps its blobs read-only (0444): the link
+                // shares that mode, and an edit through the layout is
+                // refused to anyone but root (and seen by the cache's
+                // check on read if root does it).
                 Staged::Link(src) => {
                     if fs::hard_link(src, &p).is_err() {
                         fs::copy(src, &p).map_err(|e| err(&p, e))?;
+                        set_mode(&p, 0o444)?;
                     }
                 }
             }
-            set_mode(&p, 0o644)?;
         }
         for d in [root.to_owned(), root.join("blobs"), blobs] {
             set_mode(&d, 0o755)?;
         }
+        for (rel, kept) in &carried {
+            kept.place(&self.dest.join(rel), &root.join(rel))?;
+        }
         swap_into_place(tmp, &self.dest)?;
-        Ok(self.dest)
+        remove_dead_temps(parent, &format!(".{name}.tmp-"));
+        Ok(self.dest.clone())
+    }
+}
+
+/// index.json entries a [`Layout::commit`] wrote carry this annotation:
+/// a later commit replaces them. Entries without it (tags `append` or
+/// another tool added) are kept, with what they reach.
+pub const OWNED: &str = "dev.distill.owned";
+
+/// The media types whose documents name other blobs.
+const PARENTS: [&str; 4] = [
+    MANIFEST,
+    crate::oci::INDEX,
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+
+/// Bounds on what is read of a layout distill did not necessarily write.
+const MAX_DOC: u64 = 16 << 20;
+
+/// A layout already at the destination, as read before a commit.
+struct Existing {
+    root: PathBuf,
+    index: crate::IndexDoc,
+}
+
+/// What an existing layout keeps through a commit, by kind.
+enum Kept {
+    File,
+    Symlink(PathBuf),
+    Dir(u32),
+}
+
+impl Kept {
+    /// Puts the kept entry `old` at `new`: a file by a hard link (a copy
+    /// where that fails), a symlink with its target, a directory with
+    /// its mode.
+    fn place(&self, old: &Path, new: &Path) -> Result<(), ImageError> {
+        if let Some(dir) = new.parent() {
+            fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
+        }
+        match self {
+            Kept::File => {
+                if fs::hard_link(old, new).is_err() {
+                    fs::copy(old, new).map_err(|e| err(new, e))?;
+                }
+            }
+            Kept::Symlink(target) => {
+                std::os::unix::fs::symlink(target, new).map_err(|e| err(new, e))?
+            }
+            Kept::Dir(mode) => {
+                if !new.is_dir() {
+                    fs::create_dir(new).map_err(|e| err(new, e))?;
+                }
+                set_mode(new, *mode)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Existing {
+    /// The layout at `dest`; `None` when there is nothing (or an empty
+    /// directory). Anything else that is not an image layout (a file, a
+    /// symlink, a directory without `oci-layout` and `index.json`) is
+    /// refused: a user's directory is never replaced.
+    fn read(dest: &Path) -> Result<Option<Existing>, ImageError> {
+        let not_ours = |what| ImageError::NotOurs {
+            path: dest.display().to_string(),
+            what,
+        };
+        let meta = match fs::symlink_metadata(dest) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(read_err(dest, e)),
+        };
+        if meta.file_type().is_symlink() {
+            return Err(not_ours("a symbolic link"));
+        }
+        if !meta.is_dir() {
+            return Err(not_ours("a file"));
+        }
+        if fs::read_dir(dest).map_err(|e| err(dest, e))?.next().is_none() {
+            return Ok(None);
+        }
+        let layout = read_small(&dest.join("oci-layout"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v["imageLayoutVersion"].is_string());
+        let index = read_small(&dest.join("index.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<crate::IndexDoc>(&b).ok());
+        match index {
+            Some(index) if layout => Ok(Some(Existing {
+                root: dest.to_owned(),
+                index,
+            })),
+            _ => Err(not_ours("a directory with other files")),
+        }
+    }
+
+    /// Which of this layout's entries a commit of `entries` and `files`
+    /// keeps, and which of its files it carries over (relative path →
+    /// kind). Replaced: the entries an earlier commit wrote ([`OWNED`]),
+    /// those under a tag the commit writes, and untagged ones (SBOM
+    /// artifacts) about an image only those reach. Dropped with them:
+    /// the blobs only they reach, and the `sbom/` files whose bytes are
+    /// such a blob (the SBOMs an earlier build wrote). Everything else
+    /// (other tags and their blobs, files distill did not write) is
+    /// carried; a file of a user's where the commit would write one is
+    /// an error naming it, never overwritten.
+    fn carry(
+        &self,
+        entries: &[Descriptor],
+        files: &BTreeMap<String, Staged>,
+    ) -> Result<(Vec<Descriptor>, BTreeMap<String, Kept>), ImageError> {
+        let tags: BTreeSet<&str> = entries
+            .iter()
+            .filter_map(|d| d.annotations.get(REF_NAME).map(String::as_str))
+            .collect();
+        let replaced_tag = |d: &Descriptor| {
+            d.annotations.contains_key(OWNED)
+                || d.annotations
+                    .get(REF_NAME)
+                    .is_some_and(|t| tags.contains(t.as_str()))
+        };
+        let (tagged_out, rest): (Vec<&Descriptor>, Vec<&Descriptor>) =
+            self.index.manifests.iter().partition(|d| replaced_tag(d));
+        let (untagged, tagged_in): (Vec<&Descriptor>, Vec<&Descriptor>) = rest
+            .into_iter()
+            .partition(|d| !d.annotations.contains_key(REF_NAME));
+        let out_reach = self.reach(&tagged_out);
+        let in_reach = self.reach(&tagged_in);
+        let mut kept = tagged_in.clone();
+        let mut dropped = tagged_out;
+        for d in untagged {
+            let about_replaced = self
+                .subject(d)
+                .is_some_and(|s| out_reach.contains(&s) && !in_reach.contains(&s));
+            if about_replaced {
+                dropped.push(d);
+            } else {
+                kept.push(d);
+            }
+        }
+        let ours = self.reach(&dropped);
+        let keep = self.reach(&kept);
+        let mut found = BTreeMap::new();
+        walk_all(&self.root, "", &mut found).map_err(|e| read_err(&self.root, e))?;
+        let mut carried = BTreeMap::new();
+        for (rel, meta) in found {
+            if rel == "index.json" || rel == "oci-layout" {
+                continue;
+            }
+            let path = self.root.join(&rel);
+            let blob = rel
+                .strip_prefix("blobs/sha256/")
+                .filter(|h| is_digest(&format!("sha256:{h}")));
+            // Blobs are named by their content: the commit's own copy of
+            // one it writes is the same bytes, checked.
+            if let Some(hex) = blob {
+                if ours.contains(hex) && !keep.contains(hex) {
+                    continue;
+                }
+            }
+            if rel.starts_with("blobs/") && files.contains_key(&rel) {
+                continue;
+            } else if rel.starts_with("sbom/") && meta.is_file() {
+                let same = matches!(files.get(&rel), Some(Staged::Bytes(b))
+                    if meta.len() == b.len() as u64 && fs::read(&path).is_ok_and(|f| f == *b));
+                let earlier = same
+                    || distill_store::sha256_file(&path).is_ok_and(|(h, _)| ours.contains(&h));
+                if earlier {
+                    continue;
+                }
+            }
+            if files.contains_key(&rel) {
+                return Err(ImageError::NotOurs {
+                    path: path.display().to_string(),
+                    what: "a file distill did not write",
+                });
+            }
+            let kind = meta.file_type();
+            if kind.is_dir() && files.keys().any(|f| f.starts_with(&rel)) {
+                continue; // the commit makes it
+            }
+            let kept = if kind.is_symlink() {
+                Kept::Symlink(fs::read_link(&path).map_err(|e| read_err(&path, e))?)
+            } else if kind.is_dir() {
+                Kept::Dir(meta.mode() & 0o7777)
+            } else if kind.is_file() {
+                Kept::File
+            } else {
+                return Err(ImageError::NotOurs {
+                    path: path.display().to_string(),
+                    what: "a special file",
+                });
+            };
+            carried.insert(rel, kept);
+        }
+        Ok((kept.into_iter().cloned().collect(), carried))
+    }
+
+    /// The hex digests of every blob `from` reaches, through the
+    /// manifests and indices of this layout (those missing or unreadable
+    /// end the walk there).
+    fn reach(&self, from: &[&Descriptor]) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<Descriptor> = from.iter().map(|d| (*d).clone()).collect();
+        while let Some(d) = todo.pop() {
+            let hex = d.digest.trim_start_matches("sha256:").to_owned();
+            if !seen.insert(hex) || !PARENTS.contains(&d.media_type.as_str()) {
+                continue;
+            }
+            let Some(doc) = self.doc(&d) else { continue };
+            for key in ["manifests", "layers", "blobs"] {
+                if let Some(list) = doc.get(key).and_then(|v| v.as_array()) {
+                    todo.extend(list.iter().filter_map(descriptor));
+                }
+            }
+            todo.extend(["config", "subject"].iter().filter_map(|k| descriptor(doc.get(*k)?)));
+        }
+        seen
+    }
+
+    /// The hex digest of the manifest an artifact entry is about.
+    fn subject(&self, d: &Descriptor) -> Option<String> {
+        let doc = self.doc(d)?;
+        let s = descriptor(doc.get("subject")?)?;
+        Some(s.digest.trim_start_matches("sha256:").to_owned())
+    }
+
+    fn doc(&self, d: &Descriptor) -> Option<serde_json::Value> {
+        let bytes = read_small(&blob_path(&self.root, &d.digest)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+fn descriptor(v: &serde_json::Value) -> Option<Descriptor> {
+    serde_json::from_value(v.clone()).ok()
+}
+
+fn read_err(path: &Path, e: std::io::Error) -> ImageError {
+    ImageError::Read {
+        path: path.display().to_string(),
+        source: e,
+    }
+}
+
+/// A small document of a layout: at most [`MAX_DOC`] bytes, a regular
+/// file (a FIFO or device is not read).
+fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
+    let meta = fs::symlink_metadata(path)?;
+    if !meta.is_file() || meta.len() > MAX_DOC {
+        return Err(std::io::Error::other("not a small regular file"));
+    }
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    fs::File::open(path)?
+        .take(MAX_DOC)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Every entry under `dir` (directories named with a trailing `/`),
+/// symlinks as themselves, relative names with `prefix`, into `out`.
+fn walk_all(
+    dir: &Path,
+    prefix: &str,
+    out: &mut BTreeMap<String, fs::Metadata>,
+) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+        let meta = fs::symlink_metadata(entry.path())?;
+        if meta.is_dir() {
+            let name = format!("{name}/");
+            walk_all(&entry.path(), &name, out)?;
+            out.insert(name, meta);
+        } else {
+            out.insert(name, meta);
+        }
+    }
+    Ok(())
+}
+
+/// Removes the temporary directories (`<prefix><pid>-…`) that commits
+/// killed before they finished left in `parent`: those whose process is
+/// gone. A running commit's, another build's at the same time, stays.
+fn remove_dead_temps(parent: &Path, prefix: &str) {
+    let Ok(dir) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(prefix)
+            && distill_store::is_dead_temp(&name)
+            && entry.file_type().is_ok_and(|t| t.is_dir())
+        {
+            let _ = fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -232,68 +569,27 @@ impl Layout {
     }
 }
 
-/// The layout `commit` writes holds these and nothing else at its top.
-const LAYOUT_ENTRIES: [&str; 4] = ["oci-layout", "index.json", "blobs", "sbom"];
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
-/// Refuses to replace `dest` unless it is missing, an empty directory, or
-/// an image layout as distill writes one (`oci-layout` with distill's
-/// bytes, `index.json`, `blobs/`, `sbom/`, nothing else at the top): a user's
-/// directory or file that happens to be at `out/<image>-<distro>` is
-/// never removed.
-fn ours_to_replace(dest: &Path) -> Result<(), ImageError> {
-    let not_ours = |what| ImageError::NotOurs {
-        path: dest.display().to_string(),
-        what,
-    };
-    let meta = match fs::symlink_metadata(dest) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(ImageError::Read {
-                path: dest.display().to_string(),
-                source: e,
-            });
-        }
-    };
-    if meta.file_type().is_symlink() {
-        return Err(not_ours("a symbolic link"));
-    }
-    if !meta.is_dir() {
-        return Err(not_ours("a file"));
-    }
-    let names: Vec<String> = fs::read_dir(dest)
-        .map_err(|e| err(dest, e))?
-        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| err(dest, e))?;
-    if names.is_empty() {
-        return Ok(());
-    }
-    let layout = names.iter().all(|n| LAYOUT_ENTRIES.contains(&n.as_str()))
-        && fs::read(dest.join("oci-layout")).is_ok_and(|b| b == OCI_LAYOUT)
-        && dest.join("index.json").is_file()
-        && dest.join("blobs").is_dir();
-    if layout {
-        Ok(())
-    } else {
-        Err(not_ours("a directory with other files"))
-    }
-}
-
-/// Whether the layout at `dest` is exactly `files`: the same file names
-/// and nothing else, modes 0644 and 0755, the same bytes, and each linked
-/// blob the very file it would be linked to. Anything else (a missing or
-/// extra file, a copy instead of a link, an unreadable entry) means no.
-fn holds_exactly(dest: &Path, files: &BTreeMap<String, Staged>) -> bool {
+/// Whether the layout at `dest` is exactly `files` plus `carried`: the
+/// same names and nothing else, written files mode 0644 with the same
+/// bytes, each linked blob the very file it would be linked to, the
+/// directories of written files 0755. Anything else (a missing or extra
+/// file, a copy instead of a link, an unreadable entry) means no.
+fn holds_exactly(
+    dest: &Path,
+    files: &BTreeMap<String, Staged>,
+    carried: &BTreeMap<String, Kept>,
+) -> bool {
     let mut found = BTreeMap::new();
-    if !walk(dest, "", &mut found).unwrap_or(false) {
+    if walk_all(dest, "", &mut found).is_err()
+        || fs::symlink_metadata(dest).is_ok_and(|m| m.mode() & 0o7777 != 0o755)
+    {
         return false;
     }
     // The directories, named with a trailing `/`: the two every layout
     // has and those the files are in.
-    let mut dirs: std::collections::BTreeSet<String> =
-        ["blobs/".to_owned(), format!("{BLOBS}/")].into();
+    let mut dirs: BTreeSet<String> = ["blobs/".to_owned(), format!("{BLOBS}/")].into();
     for rel in files.keys() {
         let mut at = 0;
         while let Some(i) = rel[at..].find('/') {
@@ -301,58 +597,30 @@ fn holds_exactly(dest: &Path, files: &BTreeMap<String, Staged>) -> bool {
             dirs.insert(rel[..at].to_owned());
         }
     }
-    if found.len() != files.len() + dirs.len() || !dirs.iter().all(|d| found.contains_key(d)) {
-        return false;
-    }
-    files.iter().all(|(rel, staged)| {
-        let Some(meta) = found.get(rel) else {
-            return false;
-        };
-        if meta.mode() & 0o7777 != 0o644 {
-            return false;
-        }
-        match staged {
-            Staged::Bytes(b) => {
-                meta.len() == b.len() as u64
-                    && fs::read(dest.join(rel)).is_ok_and(|on_disk| on_disk == *b)
-            }
-            Staged::Link(src) => {
-                fs::metadata(src).is_ok_and(|s| (s.dev(), s.ino()) == (meta.dev(), meta.ino()))
-            }
-        }
-    })
-}
-
-/// The files and directories (named with a trailing `/`) under `dir`,
-/// relative names with `prefix`, into `out`; false if a directory is not
-/// mode 0755 or an entry is neither a file nor a directory.
-fn walk(
-    dir: &Path,
-    prefix: &str,
-    out: &mut BTreeMap<String, fs::Metadata>,
-) -> std::io::Result<bool> {
-    if fs::symlink_metadata(dir)?.mode() & 0o7777 != 0o755 {
-        return Ok(false);
-    }
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let Some(name) = entry.file_name().to_str().map(|n| format!("{prefix}{n}")) else {
-            return Ok(false);
-        };
-        let meta = entry.metadata()?;
-        if meta.is_dir() {
-            let name = format!("{name}/");
-            if !walk(&entry.path(), &name, out)? {
-                return Ok(false);
-            }
-            out.insert(name, meta);
-        } else if meta.is_file() {
-            out.insert(name, meta);
+    let known = found.iter().all(|(rel, meta)| {
+        if dirs.contains(rel) {
+            meta.is_dir() && meta.mode() & 0o7777 == 0o755
         } else {
-            return Ok(false);
+            files.contains_key(rel) || carried.contains_key(rel)
         }
-    }
-    Ok(true)
+    });
+    known
+        && dirs.iter().all(|d| found.contains_key(d))
+        && files.iter().all(|(rel, staged)| {
+            let Some(meta) = found.get(rel) else {
+                return false;
+            };
+            match staged {
+                Staged::Bytes(b) => {
+                    meta.is_file()
+                        && meta.mode() & 0o7777 == 0o644
+                        && meta.len() == b.len() as u64
+                        && fs::read(dest.join(rel)).is_ok_and(|on_disk| on_disk == *b)
+                }
+                Staged::Link(src) => fs::metadata(src)
+                    .is_ok_and(|s| (s.dev(), s.ino()) == (meta.dev(), meta.ino())),
+            }
+        })
 }
 
 /// Puts the finished directory `tmp` at `dest` in one atomic step: at
@@ -495,15 +763,9 @@ mod tests {
         commit(2);
         assert_ne!(ino(&dest), root, "a new manifest, a new layout");
 
-        let changes: [(&str, &dyn Fn()); 5] = [
+        let changes: [(&str, &dyn Fn()); 3] = [
             ("content", &|| {
                 fs::write(dest.join("index.json"), b"{}").unwrap()
-            }),
-            ("extra file", &|| {
-                fs::write(dest.join("blobs/stray"), b"").unwrap()
-            }),
-            ("extra dir", &|| {
-                fs::create_dir(dest.join("sbom/d")).unwrap()
             }),
             ("mode", &|| {
                 set_mode(&dest.join("sbom/x.json"), 0o600).unwrap()
@@ -524,7 +786,14 @@ mod tests {
             commit(2);
             assert_eq!(ino(&dest), again, "{what}: a second commit replaced it");
         }
-        assert!(!dest.join("blobs/stray").exists());
+        // What distill did not write is no difference: it stays.
+        fs::write(dest.join("blobs/stray"), b"").unwrap();
+        fs::create_dir(dest.join("sbom/d")).unwrap();
+        let before = ino(&dest);
+        commit(2);
+        assert_eq!(ino(&dest), before, "a user's files are not a difference");
+        commit(3);
+        assert!(dest.join("blobs/stray").is_file() && dest.join("sbom/d").is_dir());
         assert_eq!(ino(&dest.join("blobs/sha256/ab")), ino(&layer));
     }
 
@@ -546,17 +815,19 @@ mod tests {
         fs::write(&file, b"mine too").unwrap();
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&notes, &link).unwrap();
-        // A layout with a stranger at its top is not distill's either.
+        // A layout with a stranger at its top keeps it.
         let other = dir.path().join("other");
         let mut l = Layout::create(&other).unwrap();
         l_put(&mut l, "latest", b"{}");
         l.commit().unwrap();
         fs::write(other.join("README"), b"mine").unwrap();
+        let mut l = Layout::create(&other).unwrap();
+        l_put(&mut l, "latest", b"{\"new\":1}");
+        l.commit().unwrap();
         for (dest, what) in [
             (&notes, "a directory with other files"),
             (&file, "a file"),
             (&link, "a symbolic link"),
-            (&other, "a directory with other files"),
         ] {
             let mut l = Layout::create(dest).unwrap();
             l_put(&mut l, "latest", b"{}");
@@ -593,12 +864,12 @@ mod tests {
         let mut l = Layout::create(&dest).unwrap();
         l_put(&mut l, "old", b"[]");
         l.commit().unwrap();
-        fs::write(dest.join("blobs/stale"), b"").unwrap();
+        let old = blob_path(&dest, &Descriptor::of(MANIFEST, b"[]").digest);
         let mut l = Layout::create(&dest).unwrap();
         let d = l.put(MANIFEST, b"{}").unwrap();
         l.tag("latest", d.clone());
         l.commit().unwrap();
-        assert!(!dest.join("blobs/stale").exists());
+        assert!(!old.exists(), "the old tag and its blob are gone");
         let index = fs::read_to_string(dest.join("index.json")).unwrap();
         assert!(index.contains(r#""org.opencontainers.image.ref.name":"latest""#));
         let blob = dest.join("blobs/sha256").join(&d.digest[7..]);
@@ -617,5 +888,79 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["img"]);
+    }
+    /// A rebuild replaces what a commit wrote and nothing else: a tag
+    /// another tool added keeps every blob it reaches (one shared with
+    /// the replaced tag too), untagged artifacts about it stay, an SBOM
+    /// file of the old build goes, a user's file stays, and a user's
+    /// file where the commit would write one is an error naming it.
+    #[test]
+    fn a_rebuild_keeps_other_tags_and_files() {
+        use crate::oci::{CONFIG, INDEX, manifest};
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("img");
+        let build = |n: u32| {
+            let mut l = Layout::create(&dest).unwrap();
+            let config = l.put(CONFIG, b"{\"shared\":1}").unwrap();
+            let own = l.put(CONFIG, format!("{{\"n\":{n}}}").as_bytes()).unwrap();
+            let m = l
+                .put(MANIFEST, &manifest(&config, &[own], &BTreeMap::new()))
+                .unwrap();
+            l.attach(&m, "application/spdx+json", format!("sbom {n}").as_bytes())
+                .unwrap();
+            l.write_file(&format!("sbom/build-{n}.spdx.json"), format!("sbom {n}").as_bytes())
+                .unwrap();
+            l.tag(&format!("v{n}"), m);
+            l.commit().unwrap();
+        };
+        build(1);
+        // Another tool adds a tag (with an artifact about it) in place.
+        let mut l = Layout::create(&dest).unwrap();
+        let config = l.put(CONFIG, b"{\"shared\":1}").unwrap();
+        let app = l
+            .put(MANIFEST, &manifest(&config, &[], &BTreeMap::new()))
+            .unwrap();
+        let note = l.put("text/plain", b"about app").unwrap();
+        let i = l.put(INDEX, &index(&[app.clone(), note], &BTreeMap::new())).unwrap();
+        l.tag("app", i);
+        l.commit_into().unwrap();
+        fs::write(dest.join("sbom/mine.txt"), b"mine").unwrap();
+        fs::create_dir_all(dest.join("blobs/sha512")).unwrap();
+        fs::write(dest.join("blobs/sha512/x"), b"mine").unwrap();
+        std::os::unix::fs::symlink("sbom/mine.txt", dest.join("latest-link")).unwrap();
+
+        build(2);
+        let r = crate::LayoutReader::open(&dest).unwrap();
+        let tags: Vec<&str> = r.tags().map(|(t, _)| t).collect();
+        assert_eq!(tags, ["v2", "app"], "v1 replaced, app kept");
+        let (_, app_entry) = r.tags().nth(1).unwrap();
+        for m in r.images(app_entry).unwrap() {
+            assert!(r.blob(&m).is_ok(), "{} kept", m.digest);
+        }
+        assert!(r.blob(&config).is_ok(), "a blob both reach is kept");
+        let v1_own = Descriptor::of(CONFIG, b"{\"n\":1}");
+        assert!(!r.blob_path(&v1_own.digest).exists(), "v1's own blob is gone");
+        let untagged = r.entries().iter().filter(|d| !d.annotations.contains_key(REF_NAME));
+        assert_eq!(untagged.count(), 1, "only v2's SBOM artifact: {:?}", r.entries());
+        assert!(!dest.join("sbom/build-1.spdx.json").exists());
+        assert!(dest.join("sbom/build-2.spdx.json").is_file());
+        assert_eq!(fs::read(dest.join("sbom/mine.txt")).unwrap(), b"mine");
+        assert_eq!(fs::read(dest.join("blobs/sha512/x")).unwrap(), b"mine");
+        assert_eq!(
+            fs::read_link(dest.join("latest-link")).unwrap(),
+            Path::new("sbom/mine.txt")
+        );
+        // Building the same again changes nothing.
+        let ino = fs::metadata(&dest).unwrap().ino();
+        build(2);
+        assert_eq!(fs::metadata(&dest).unwrap().ino(), ino);
+
+        // A file of the user's where the commit writes: refused, named.
+        fs::write(dest.join("sbom/build-3.spdx.json"), b"mine too").unwrap();
+        let mut l = Layout::create(&dest).unwrap();
+        l.write_file("sbom/build-3.spdx.json", b"sbom 3").unwrap();
+        let e = l.commit().unwrap_err().to_string();
+        assert!(e.contains("sbom/build-3.spdx.json") && e.contains("did not write"), "{e}");
+        assert_eq!(fs::read(dest.join("sbom/build-3.spdx.json")).unwrap(), b"mine too");
     }
 }

@@ -18,7 +18,7 @@ mod reader;
 mod sbom;
 
 pub use docker::docker_archive;
-pub use layout::{Layout, blob_name, blob_path};
+pub use layout::{Layout, OWNED, blob_name, blob_path};
 pub use oci::{
     CONFIG, ConfigDoc, Descriptor, History, INDEX, ImageConfig, MANIFEST, Platform, REF_NAME,
     RootFs, Unknown, index, is_digest, manifest, platform_of, rfc3339, sorted_json,
@@ -48,4 +48,17 @@ pub enum ImageError {
         "cannot write {path}: it is {what}, not an image layout distill wrote; move it away or choose another --out"
     )]
     NotOurs { path: String, what: &'static str },
+}
+
+impl ImageError {
+    /// A file or directory that was there a moment ago is gone: another
+    /// process replaced what was being read.
+    pub fn vanished(&self) -> bool {
+        match self {
+            ImageError::Read { source, .. } | ImageError::Write { source, .. } => {
+                source.kind() == std::io::ErrorKind::NotFound
+            }
+            _ => false,
+        }
+    }
 }

@@ -37,6 +37,8 @@ pub fn platform_of(debian_arch: &str) -> Result<Platform, ImageError> {
         "ppc64el" => ("ppc64le", None),
         "s390x" => ("s390x", None),
         "riscv64" => ("riscv64", None),
+        "loong64" => ("loong64", None),
+        "mips64el" => ("mips64le", None),
         other => return Err(ImageError::Arch(other.to_owned())),
     };
     Ok(Platform {

@@ -35,7 +35,7 @@ pub use generated::{Generated, Node, busybox_applets, ca_bundle};
 pub use jks::{TrustedCert, certs_from_pem_files, jks};
 pub use ldcache::{arch_info, elf_soname, ld_so_cache};
 pub use path::{PathError, normalize, usrmerge};
-pub use reader::{overlay, read_layer};
+pub use reader::{overlay, read_layer, verify_layer};
 pub use tarball::{TarballOptions, layer_from_tarball};
 pub use tree::{Tree, TreeError};
 pub use writer::{Compression, Entry, EntryInfo, Kind, Layer, LayerWriter, Owner};

@@ -10,35 +10,45 @@ use sha2::{Digest, Sha256};
 
 use crate::LayerError;
 use crate::path::normalize;
-use crate::writer::EntryInfo;
+use crate::writer::{Compression, EntryInfo, Layer};
 
 /// The entries of the layer blob at `path` (`media_type` says how it is
 /// compressed).
 pub fn read_layer(path: &Path, media_type: &str) -> Result<Vec<EntryInfo>, LayerError> {
     let label = path.display().to_string();
-    let fail = |source| LayerError::Io {
-        package: label.clone(),
-        what: "tar".into(),
-        source,
-    };
     let file = std::fs::File::open(path).map_err(|source| LayerError::Read {
         path: label.clone(),
         source,
     })?;
     let reader: Box<dyn Read> = if media_type.ends_with("+gzip") || media_type.ends_with(".gzip") {
-        Box::new(flate2::read::GzDecoder::new(file))
+        Box::new(flate2::read::MultiGzDecoder::new(file))
     } else if media_type.ends_with("+zstd") {
-        Box::new(zstd::stream::read::Decoder::new(file).map_err(fail)?)
+        Box::new(zstd::stream::read::Decoder::new(file).map_err(io_fail(&label))?)
     } else {
         Box::new(file)
     };
+    entries_of(reader, &label)
+}
+
+fn io_fail(label: &str) -> impl Fn(std::io::Error) -> LayerError + use<> {
+    let label = label.to_owned();
+    move |source| LayerError::Io {
+        package: label.clone(),
+        what: "tar".into(),
+        source,
+    }
+}
+
+/// The entries of the tar stream `reader`, read to its end.
+fn entries_of(reader: impl Read, label: &str) -> Result<Vec<EntryInfo>, LayerError> {
+    let fail = io_fail(label);
     let mut out = Vec::new();
     let mut tar = tar::Archive::new(reader);
-    for entry in tar.entries().map_err(fail)? {
-        let mut entry = entry.map_err(fail)?;
+    for entry in tar.entries().map_err(&fail)? {
+        let mut entry = entry.map_err(&fail)?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let path = normalize(&raw).map_err(|source| LayerError::Path {
-            package: label.clone(),
+            package: label.to_owned(),
             path: raw.clone(),
             source,
         })?;
@@ -52,7 +62,7 @@ pub fn read_layer(path: &Path, media_type: &str) -> Result<Vec<EntryInfo>, Layer
             tar::EntryType::Link => ("hardlink", None),
             _ => {
                 let mut hash = Sha256::new();
-                std::io::copy(&mut entry, &mut hash).map_err(fail)?;
+                std::io::copy(&mut entry, &mut hash).map_err(&fail)?;
                 ("file", Some(hex::encode(hash.finalize())))
             }
         };
@@ -76,7 +86,72 @@ pub fn read_layer(path: &Path, media_type: &str) -> Result<Vec<EntryInfo>, Layer
             soname: None,
         });
     }
+    // The end-of-archive blocks (and any padding after) are part of the
+    // tar the diff_id is the hash of.
+    std::io::copy(&mut tar.into_inner(), &mut std::io::sink()).map_err(&fail)?;
     Ok(out)
+}
+
+/// Checks the layer blob at `path` against its record, every byte of it:
+/// a regular file (not a symlink) of the recorded size and digest, whose
+/// tar has the recorded diff_id and exactly the recorded entries (paths,
+/// kinds, modes, owners, sizes, link targets, content hashes). `Err`
+/// says what differs.
+pub fn verify_layer(path: &Path, layer: &Layer) -> Result<(), String> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() != layer.size {
+        return Err(format!("{} bytes, the record says {}", meta.len(), layer.size));
+    }
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let blob = Hashed::new(file);
+    let text = |e: LayerError| e.to_string();
+    let (entries, diff_id, mut blob) = match layer.compression {
+        Compression::Gzip => {
+            let mut tar = Hashed::new(flate2::read::MultiGzDecoder::new(blob));
+            let entries = entries_of(&mut tar, "layer").map_err(text)?;
+            let (gz, diff_id, _) = tar.into_parts();
+            (entries, diff_id, gz.into_inner())
+        }
+        Compression::Zstd => {
+            let z = zstd::stream::read::Decoder::new(blob).map_err(|e| e.to_string())?;
+            let mut tar = Hashed::new(z);
+            let entries = entries_of(&mut tar, "layer").map_err(text)?;
+            let (z, diff_id, _) = tar.into_parts();
+            (entries, diff_id, z.finish().into_inner())
+        }
+    };
+    std::io::copy(&mut blob, &mut std::io::sink()).map_err(|e| e.to_string())?;
+    let (_, digest, len) = blob.into_parts();
+    if format!("sha256:{digest}") != layer.digest || len != layer.size {
+        return Err(format!(
+            "its content is sha256:{digest} ({len} bytes), the record says {}",
+            layer.digest
+        ));
+    }
+    if format!("sha256:{diff_id}") != layer.diff_id {
+        return Err(format!(
+            "its tar is sha256:{diff_id}, the record says {}",
+            layer.diff_id
+        ));
+    }
+    let strip = |e: &EntryInfo| EntryInfo {
+        soname: None,
+        ..e.clone()
+    };
+    if entries.len() != layer.entries.len()
+        || entries.iter().zip(&layer.entries).any(|(a, b)| *a != strip(b))
+    {
+        let at = entries
+            .iter()
+            .zip(&layer.entries)
+            .position(|(a, b)| *a != strip(b))
+            .unwrap_or(entries.len().min(layer.entries.len()));
+        return Err(format!("its entries differ from the record at entry {at}"));
+    }
+    Ok(())
 }
 
 /// The unpacked tree of layers applied in order.
@@ -101,6 +176,37 @@ pub fn overlay<'a>(
         }
     }
     tree
+}
+
+/// A reader that hashes what passes through it.
+struct Hashed<R> {
+    inner: R,
+    hash: Sha256,
+    len: u64,
+}
+
+impl<R> Hashed<R> {
+    fn new(inner: R) -> Hashed<R> {
+        Hashed {
+            inner,
+            hash: Sha256::new(),
+            len: 0,
+        }
+    }
+
+    /// The reader, the hex sha256 and the length of what was read.
+    fn into_parts(self) -> (R, String, u64) {
+        (self.inner, hex::encode(self.hash.finalize()), self.len)
+    }
+}
+
+impl<R: Read> Read for Hashed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -132,5 +238,52 @@ mod tests {
         wh.path = "etc/.wh.a".into();
         let tree = overlay([read.as_slice(), std::slice::from_ref(&wh)]);
         assert_eq!(tree.keys().collect::<Vec<_>>(), ["etc", "etc/l"]);
+    }
+
+    /// A layer verifies against its own record, in both compressions;
+    /// a flipped byte, a truncated blob, a symlink in its place, an edited
+    /// diff_id or entry in the record each fail, saying what differs.
+    #[test]
+    fn a_layer_verifies_against_its_record_and_any_change_fails() {
+        for compression in [Compression::Gzip, Compression::Zstd] {
+            let d = tempfile::tempdir().unwrap();
+            let mut w = LayerWriter::new(d.path(), 0, compression).unwrap();
+            let e = |path: &str, kind| Entry {
+                path: path.into(),
+                kind,
+                mode: 0o644,
+                owner: Owner::root(),
+                mtime: 0,
+                soname: Some("x.so".into()),
+            };
+            w.add(e("etc", Kind::Dir), std::io::empty()).unwrap();
+            let body = vec![7u8; 100_000];
+            w.add(e("etc/a", Kind::File { size: 100_000 }), &body[..])
+                .unwrap();
+            let layer = w.finish().unwrap();
+            let blob = d.path().join(layer.hex());
+            verify_layer(&blob, &layer).unwrap();
+
+            let mut edited = layer.clone();
+            edited.diff_id = format!("sha256:{}", "0".repeat(64));
+            assert!(verify_layer(&blob, &edited).unwrap_err().contains("its tar is"));
+            let mut edited = layer.clone();
+            edited.entries[1].mode = 0o4755;
+            assert!(verify_layer(&blob, &edited).unwrap_err().contains("entry 1"));
+
+            let bytes = std::fs::read(&blob).unwrap();
+            let copy = d.path().join("copy");
+            let mut flipped = bytes.clone();
+            let at = flipped.len() / 2;
+            flipped[at] ^= 1;
+            std::fs::write(&copy, &flipped).unwrap();
+            assert!(verify_layer(&copy, &layer).is_err(), "{compression:?} flipped");
+            std::fs::write(&copy, &bytes[..bytes.len() - 1]).unwrap();
+            let e = verify_layer(&copy, &layer).unwrap_err();
+            assert!(e.contains("the record says"), "{e}");
+            std::fs::remove_file(&copy).unwrap();
+            std::os::unix::fs::symlink(&blob, &copy).unwrap();
+            assert_eq!(verify_layer(&copy, &layer).unwrap_err(), "not a regular file");
+        }
     }
 }

@@ -243,7 +243,9 @@ impl LayerWriter {
         compression: Compression,
     ) -> Result<LayerWriter, LayerError> {
         std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
-        let (file, tmp) = tempfile::NamedTempFile::new_in(dir)
+        let (file, tmp) = tempfile::Builder::new()
+            .prefix(&distill_store::temp_prefix("tmp"))
+            .tempfile_in(dir)
             .map_err(|e| write_err(dir, e))?
             .into_parts();
         let out = hashing(file);

@@ -143,7 +143,70 @@ impl Lock {
         let lock: Lock = table
             .try_into()
             .map_err(|e: toml::de::Error| LockError::Parse(e.message().to_owned()))?;
+        lock.check_words().map_err(LockError::Parse)?;
         Ok(lock)
+    }
+
+    /// Every name, version, architecture and pool path as Debian defines
+    /// them, so nothing else reaches an SBOM, a path, a URL or a
+    /// terminal; and no two entries for one package that disagree (which
+    /// one would be built?). Checked in one pass over the entries, with a
+    /// map of what was seen: linear in the size of the lock.
+    fn check_words(&self) -> Result<(), String> {
+        use distill_debian::{Version, is_image_arch, is_package_name};
+        let name = |n: &str| {
+            if is_package_name(n) {
+                Ok(())
+            } else {
+                Err(format!("{n:?} is not a Debian package name"))
+            }
+        };
+        let arch = |a: &str| {
+            if is_image_arch(a) || a == "all" {
+                Ok(())
+            } else {
+                Err(format!("{a:?} is not an architecture distill builds for"))
+            }
+        };
+        let mut seen: BTreeMap<(&str, &str, Option<&Vec<String>>), &LockedPackage> =
+            BTreeMap::new();
+        for p in &self.packages {
+            name(&p.name)?;
+            Version::parse(&p.version).map_err(|e| format!("package {}: {e}", p.name))?;
+            arch(&p.architecture)?;
+            for a in p.for_architectures.iter().flatten() {
+                arch(a)?;
+            }
+            let pool_ok = !p.filename.is_empty()
+                && !p.filename.starts_with('/')
+                && p.filename.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+                && p.filename.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'~' | b'-' | b'_' | b'/' | b'%')
+                });
+            if !pool_ok {
+                return Err(format!("package {}: {:?} is not a pool path", p.name, p.filename));
+            }
+            let key = (p.name.as_str(), p.architecture.as_str(), p.for_architectures.as_ref());
+            if let Some(first) = seen.insert(key, p)
+                && first != p
+            {
+                return Err(format!(
+                    "two entries for {} {} disagree ({} and {})",
+                    p.name, p.architecture, first.version, p.version
+                ));
+            }
+        }
+        for per_arch in self.images.values().chain(self.debug.values()) {
+            for (a, names) in per_arch {
+                arch(a)?;
+                names.iter().try_for_each(|n| name(n))?;
+            }
+        }
+        for (a, names) in &self.build {
+            arch(a)?;
+            names.iter().try_for_each(|n| name(n))?;
+        }
+        Ok(())
     }
 
     /// The canonical text: sorted, trailing newline.

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::build::layers::LayerRecord;
+use crate::build::layers::{LayerRecord, MAX_RECORD, stamp_blob};
 use crate::error::{Context, Result};
 use crate::project::Project;
 
@@ -23,35 +23,77 @@ pub struct CacheReport {
 }
 
 impl Project {
-    /// Re-hashes every stored file and layer blob; drops the ones whose
-    /// bytes are not their name, the layer records that do not parse and
-    /// the URL notes that point at nothing.
+    /// Re-hashes every stored file; checks every layer record against
+    /// its blob, every byte ([`distill_layer::verify_layer`]: digest,
+    /// size, diff_id, entries), and stamps the good ones verified so the
+    /// next build need not hash them again; drops what is bad (the
+    /// record, its blob and stamp), blobs no record names whose bytes
+    /// are not their name, URL notes that point at nothing, and the
+    /// temporary files of runs that were killed.
     pub fn cache_verify(&self) -> Result<CacheReport> {
         let root = self.fetcher.cache().root().to_owned();
+        let layers = root.join("layers");
         let mut report = CacheReport::default();
-        for (dir, nested) in [
-            (root.join("sha256"), true),
-            (root.join("layers/blobs"), false),
-        ] {
-            for file in files_in(&dir, nested)? {
-                let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
-                if name.as_deref().is_some_and(|n| n.starts_with('.')) {
-                    continue; // a layer being written
+        remove_dead_temps(&root, &mut report)?;
+        for file in files_in(&root.join("sha256"), true)? {
+            let (hex, len) = distill_store::sha256_file(&file)
+                .context(|| format!("cannot read {}", file.display()))?;
+            report.files += 1;
+            report.bytes += len;
+            if file.file_name().is_none_or(|n| *n != *hex) {
+                remove(&file, len, &mut report)?;
+            }
+        }
+        let mut named = BTreeSet::new();
+        for record in files_in(&layers, false)? {
+            report.files += 1;
+            let Some(key) = record_key(&record) else {
+                continue;
+            };
+            let bytes = distill_store::read_bounded(&record, MAX_RECORD).unwrap_or_default();
+            let Ok(r) = serde_json::from_slice::<LayerRecord>(&bytes) else {
+                remove(&record, 0, &mut report)?;
+                continue;
+            };
+            let blob = layers.join("blobs").join(r.layer.hex());
+            let stamp = layers.join("verified").join(key);
+            match std::fs::symlink_metadata(&blob) {
+                // A record whose blob is gone is made again when used.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                _ => {}
+            }
+            report.bytes += r.layer.size;
+            match distill_layer::verify_layer(&blob, &r.layer) {
+                Ok(()) => {
+                    named.insert(r.layer.hex().to_owned());
+                    stamp_blob(&stamp, &bytes, &blob)
+                        .context(|| format!("cannot write {}", stamp.display()))?;
                 }
-                let (hex, len) = distill_store::sha256_file(&file)
-                    .context(|| format!("cannot read {}", file.display()))?;
-                report.files += 1;
-                report.bytes += len;
-                if name.as_deref() != Some(hex.as_str()) {
-                    remove(&file, len, &mut report)?;
+                Err(_) => {
+                    remove(&blob, r.layer.size, &mut report)?;
+                    remove(&record, 0, &mut report)?;
+                    remove(&stamp, 0, &mut report)?;
                 }
             }
         }
-        for record in files_in(&root.join("layers"), false)? {
-            let ok = read_record(&record).is_some();
+        for file in files_in(&layers.join("blobs"), false)? {
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+            if name.as_ref().is_some_and(|n| named.contains(n)) {
+                continue;
+            }
+            let (hex, len) = distill_store::sha256_file(&file)
+                .context(|| format!("cannot read {}", file.display()))?;
             report.files += 1;
-            if !ok && record.extension().is_some_and(|e| e == "json") {
-                remove(&record, 0, &mut report)?;
+            report.bytes += len;
+            if name.as_deref() != Some(hex.as_str()) {
+                remove(&file, len, &mut report)?;
+            }
+        }
+        // A stamp without its record vouches for nothing.
+        for stamp in files_in(&layers.join("verified"), false)? {
+            let name = stamp.file_name().unwrap_or_default().to_string_lossy();
+            if !layers.join(format!("{name}.json")).is_file() {
+                remove(&stamp, 0, &mut report)?;
             }
         }
         self.drop_dangling_urls(&root, &mut report)?;
@@ -100,13 +142,24 @@ impl Project {
             }
         }
         let mut blobs_kept: BTreeSet<String> = BTreeSet::new();
+        let mut records_kept: BTreeSet<String> = BTreeSet::new();
         for record in files_in(&root.join("layers"), false)? {
             report.files += 1;
+            let Some(key) = record_key(&record) else {
+                continue;
+            };
             match read_record(&record) {
                 Some(r) if r.sources.iter().all(|s| keep.contains(s)) => {
                     blobs_kept.insert(r.layer.hex().to_owned());
+                    records_kept.insert(key.to_owned());
                 }
                 _ => remove(&record, 0, &mut report)?,
+            }
+        }
+        for stamp in files_in(&root.join("layers/verified"), false)? {
+            let name = stamp.file_name().unwrap_or_default().to_string_lossy();
+            if !records_kept.contains(name.as_ref()) {
+                remove(&stamp, 0, &mut report)?;
             }
         }
         for blob in files_in(&root.join("layers/blobs"), false)? {
@@ -118,6 +171,9 @@ impl Project {
                 remove(&blob, len, &mut report)?;
             }
         }
+        remove_dead_temps(&root, &mut report)?;
+        // Older distills named their temporary files without a pid: those
+        // a day old are a killed run's.
         let day = std::time::Duration::from_secs(86_400);
         for tmp in files_in(&root.join("tmp"), false)? {
             let old = tmp
@@ -198,7 +254,41 @@ fn has_text(root: &Path, table: &Path) -> bool {
 
 /// A layer record, if the file holds one.
 fn read_record(path: &Path) -> Option<LayerRecord> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    serde_json::from_slice(&distill_store::read_bounded(path, MAX_RECORD).ok()?).ok()
+}
+
+/// The key of a layer record file (`<key>.json`); `None` for anything
+/// else (a temporary file being written).
+fn record_key(path: &Path) -> Option<&str> {
+    let name = path.file_name()?.to_str()?;
+    name.strip_suffix(".json").filter(|k| !k.starts_with('.'))
+}
+
+/// Removes the temporary files of runs that were killed (named with
+/// their pid, [`distill_store::temp_prefix`]) wherever the cache makes
+/// them: `tmp/`, `layers/`, `layers/blobs/`, `layers/verified/`, `url/`,
+/// `derived/` and the store's directories.
+fn remove_dead_temps(root: &Path, report: &mut CacheReport) -> Result<()> {
+    let mut dirs: Vec<PathBuf> = ["tmp", "layers", "layers/blobs", "layers/verified", "url", "derived"]
+        .iter()
+        .map(|d| root.join(d))
+        .collect();
+    if let Ok(rd) = std::fs::read_dir(root.join("sha256")) {
+        dirs.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+    }
+    for dir in dirs {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in rd.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if distill_store::is_dead_temp(&name) && entry.file_type().is_ok_and(|t| t.is_file()) {
+                let len = entry.metadata().map_or(0, |m| m.len());
+                remove(&entry.path(), len, report)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn remove(path: &Path, len: u64, report: &mut CacheReport) -> Result<()> {

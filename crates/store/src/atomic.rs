@@ -25,7 +25,7 @@ impl AtomicFile {
         };
         fs::create_dir_all(dir)?;
         let tmp = tempfile::Builder::new()
-            .prefix(".distill-")
+            .prefix(&temp_prefix("distill"))
             .tempfile_in(dir)?;
         Ok(AtomicFile {
             tmp,
@@ -55,6 +55,26 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> io::Result<()> {
     f.commit(0o644)
 }
 
+/// The prefix of a temporary file or directory this process makes where
+/// others can see it: `.{what}-{pid}-`, so that a later run can tell one
+/// a killed process left (its process gone) from one being written now.
+pub fn temp_prefix(what: &str) -> String {
+    format!(".{what}-{}-", std::process::id())
+}
+
+/// Whether the file name `name` is a temporary file made with
+/// [`temp_prefix`] by a process that has ended (`/proc` has no such pid).
+pub fn is_dead_temp(name: &str) -> bool {
+    let pid = name
+        .strip_prefix('.')
+        .and_then(|n| n.rsplit_once('-'))
+        .and_then(|(head, _random)| head.rsplit_once('-'))
+        .and_then(|(_, pid)| pid.parse::<u32>().ok());
+    pid.is_some_and(|pid| {
+        pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +98,17 @@ mod tests {
         f.file().write_all(b"three").unwrap();
         drop(f);
         assert_eq!(fs::read(&dest).unwrap(), b"two");
+    }
+
+    #[test]
+    fn temporary_names_say_whose_they_are() {
+        let mine = format!("{}abc123", temp_prefix("tmp"));
+        assert!(!is_dead_temp(&mine), "this process is alive");
+        // Past the kernel's pid_max: never a running process.
+        assert!(is_dead_temp(".tmp-4194305-abc123"));
+        assert!(is_dead_temp(".base-debian12.tmp-4194305-x"));
+        for other in ["notes-4194305-x", ".tmp-x-y", ".tmpabc", "a"] {
+            assert!(!is_dead_temp(other), "{other}");
+        }
     }
 }

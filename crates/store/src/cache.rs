@@ -69,7 +69,10 @@ impl Cache {
     /// A temporary file to download into; `commit` moves it into place.
     pub fn temp(&self) -> Result<NamedTempFile, StoreError> {
         let dir = self.root.join("tmp");
-        NamedTempFile::new_in(&dir).map_err(|e| cache_err(&dir, e))
+        tempfile::Builder::new()
+            .prefix(&crate::temp_prefix("dl"))
+            .tempfile_in(&dir)
+            .map_err(|e| cache_err(&dir, e))
     }
 
     /// Moves a fully written and hash-checked temporary file into place.

@@ -7,10 +7,12 @@
 //! (`distill-fetch` adds the network on top).
 
 mod atomic;
+mod bounded;
 mod cache;
 mod observe;
 
-pub use atomic::{AtomicFile, write_atomic};
+pub use atomic::{AtomicFile, is_dead_temp, temp_prefix, write_atomic};
+pub use bounded::{human, open_regular, read_bounded, read_bounded_text};
 pub use cache::{Cache, Validators, sha256_file};
 pub use observe::{Observer, Silent, Transfer};
 

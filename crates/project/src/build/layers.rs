@@ -35,6 +35,18 @@ pub(crate) struct LayerRecord {
     pub layer: Layer,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scripts: Option<Scripts>,
+    /// A package's own words for what it is (its control fields), which
+    /// the lock entry that names it must repeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<Control>,
+}
+
+/// The `Package`, `Version` and `Architecture` a .deb's control says.
+#[derive(serde::Serialize, serde::Deserialize, Clone, PartialEq, Eq)]
+pub(crate) struct Control {
+    pub package: String,
+    pub version: String,
+    pub architecture: String,
 }
 
 /// A package's maintainer scripts, name → text.
@@ -58,11 +70,23 @@ pub(super) struct Layers {
     pub epoch: u64,
     pub compression: Compression,
     pub usrmerge: bool,
+    /// Cached layers found damaged and made again, for one note.
+    pub damaged: std::sync::Mutex<Vec<String>>,
 }
 
 impl Layers {
     fn blob_dir(&self) -> PathBuf {
         self.dir.join("blobs")
+    }
+
+    pub(super) fn new(dir: PathBuf, epoch: u64, compression: Compression, usrmerge: bool) -> Layers {
+        Layers {
+            dir,
+            epoch,
+            compression,
+            usrmerge,
+            damaged: Default::default(),
+        }
     }
 
     fn made(&self, label: String, record: LayerRecord, generated: bool) -> Made {
@@ -94,11 +118,31 @@ impl Layers {
         };
         let key = self.key(&format!("deb {} usrmerge={}", p.sha256, opts.usrmerge));
         let label = format!("{} {}", p.name, p.version);
-        let record = self.cached(&key, &[&p.sha256], true, || {
+        let record = self.cached(&key, &[&p.sha256], Need::Package, || {
             check_hash(deb, &p.sha256, &label)?;
             let made = layer_from_deb(deb, &label, &opts, &self.blob_dir())?;
-            Ok((made.layer, Some(made.meta.scripts)))
+            let control = Control {
+                package: made.meta.name,
+                version: made.meta.version,
+                architecture: made.meta.architecture,
+            };
+            Ok((made.layer, Some(made.meta.scripts), Some(control)))
         })?;
+        let says = record.control.as_ref().expect("a package's record has its control");
+        let locked = (p.name.as_str(), p.version.as_str(), p.architecture.as_str());
+        let own = (says.package.as_str(), says.version.as_str(), says.architecture.as_str());
+        if locked != own {
+            return Err(fail!(
+                "cannot use {label}: the lock says {} {} {}, its .deb ({}) says {} {} {}",
+                locked.0,
+                locked.1,
+                locked.2,
+                p.sha256,
+                own.0,
+                own.1,
+                own.2
+            ));
+        }
         Ok(self.made(label, record, false))
     }
 
@@ -123,10 +167,10 @@ impl Layers {
             a.sha256, opts.strip, opts.keep, opts.dest
         ));
         let label = format!("{} {}", a.name, a.version);
-        let record = self.cached(&key, &[&a.sha256], false, || {
+        let record = self.cached(&key, &[&a.sha256], Need::Layer, || {
             check_hash(tarball, &a.sha256, &label)?;
             let layer = layer_from_tarball(tarball, &label, &opts, &self.blob_dir())?;
-            Ok((layer, None))
+            Ok((layer, None, None))
         })?;
         Ok(self.made(label, record, false))
     }
@@ -141,43 +185,132 @@ impl Layers {
         sources: &[&Sha256],
         make: impl FnOnce() -> Result<Generated>,
     ) -> Result<Made> {
-        let record = self.cached(&self.key(what), sources, false, || {
+        let record = self.cached(&self.key(what), sources, Need::Layer, || {
             let layer = make()?.write(&self.blob_dir(), self.epoch, self.compression)?;
-            Ok((layer, None))
+            Ok((layer, None, None))
         })?;
         Ok(self.made(label, record, true))
     }
 
     /// The layer recorded under `key`, if its record and blob are both
-    /// there (and, with `scripts`, the record has the package's scripts:
-    /// records of older distills do not); else `make` it and record it
-    /// (atomically), with the hashes of the files it was made from (what
-    /// `cache gc` keeps it for).
+    /// there and verified (see [`Layers::trusted`]), and the record has
+    /// what `need` asks (records of older distills lack a package's
+    /// scripts and control); else `make` it and record it (atomically),
+    /// with the hashes of the files it was made from (what `cache gc`
+    /// keeps it for). A damaged blob or record is removed and made again.
     fn cached(
         &self,
         key: &str,
         sources: &[&Sha256],
-        scripts: bool,
-        make: impl FnOnce() -> Result<(Layer, Option<Scripts>)>,
+        need: Need,
+        make: impl FnOnce() -> Result<(Layer, Option<Scripts>, Option<Control>)>,
     ) -> Result<LayerRecord> {
         let record = self.dir.join(format!("{key}.json"));
-        if let Ok(bytes) = std::fs::read(&record)
+        if let Ok(bytes) = distill_store::read_bounded(&record, MAX_RECORD)
             && let Ok(r) = serde_json::from_slice::<LayerRecord>(&bytes)
-            && self.blob_dir().join(r.layer.hex()).is_file()
-            && (!scripts || r.scripts.is_some())
+            && (need == Need::Layer || (r.scripts.is_some() && r.control.is_some()))
         {
-            return Ok(r);
+            match self.trusted(key, &bytes, &r) {
+                Ok(true) => return Ok(r),
+                Ok(false) => {}
+                Err(why) => {
+                    let label = r.control.as_ref().map_or_else(
+                        || format!("layer {}", r.layer.digest),
+                        |c| format!("{} {}", c.package, c.version),
+                    );
+                    self.damaged
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(format!("{label} ({why})"));
+                    let _ = std::fs::remove_file(self.blob_dir().join(r.layer.hex()));
+                }
+            }
         }
-        let (layer, scripts) = make()?;
+        let (layer, scripts, control) = make()?;
         let r = LayerRecord {
             sources: sources.iter().map(|s| s.to_string()).collect(),
             layer,
             scripts,
+            control,
         };
         let json = serde_json::to_vec(&r).expect("layer record serialises");
         write_atomic(&record, &json).context(|| format!("cannot write {}", record.display()))?;
+        // Just made from verified input: what it is now is what is stamped.
+        let blob = self.blob_dir().join(r.layer.hex());
+        stamp_blob(&self.stamp_path(key), &json, &blob)
+            .context(|| format!("cannot write {}", blob.display()))?;
         Ok(r)
     }
+
+    fn stamp_path(&self, key: &str) -> PathBuf {
+        self.dir.join("verified").join(key)
+    }
+
+    /// Whether the record (`bytes`, read as `r`) and its blob can be used:
+    /// `Ok(false)` if the blob is missing, `Err` naming what is wrong if
+    /// either is damaged. Hashing every cached layer on every build would
+    /// cost seconds, so, as git's index does for the work tree, what was
+    /// verified is stamped (the record's hash; the blob's size, mtime,
+    /// inode and device): a blob and record whose stamp matches
+    /// were verified and have not been written since; anything else is
+    /// verified again, every byte ([`distill_layer::verify_layer`]).
+    fn trusted(&self, key: &str, bytes: &[u8], r: &LayerRecord) -> std::result::Result<bool, String> {
+        let blob = self.blob_dir().join(r.layer.hex());
+        match std::fs::symlink_metadata(&blob) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e.to_string()),
+            Ok(m) if !m.is_file() => return Err("not a regular file".into()),
+            Ok(m) if stamp(bytes, &m) == std::fs::read(self.stamp_path(key)).unwrap_or_default() => {
+                return Ok(true);
+            }
+            Ok(_) => {}
+        }
+        distill_layer::verify_layer(&blob, &r.layer)?;
+        stamp_blob(&self.stamp_path(key), bytes, &blob).map_err(|e| e.to_string())?;
+        Ok(true)
+    }
+}
+
+/// What a cached record must hold to be used.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// A layer.
+    Layer,
+    /// A package's layer, its scripts and its control fields.
+    Package,
+}
+
+/// Layer records are JSON of a layer's entries: a JDK's is a few MB.
+pub(crate) const MAX_RECORD: u64 = 64 << 20;
+
+/// What [`Layers::trusted`] compares: the record's sha256 and the blob's
+/// size, mtime, inode and device. Not its ctime, which git's index also
+/// compares: every hard link a layout makes to the blob changes it.
+fn stamp(record: &[u8], blob: &std::fs::Metadata) -> Vec<u8> {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "{} {} {}.{} {} {}\n",
+        hex::encode(sha2::Sha256::digest(record)),
+        blob.len(),
+        blob.mtime(),
+        blob.mtime_nsec(),
+        blob.ino(),
+        blob.dev()
+    )
+    .into_bytes()
+}
+
+/// Makes the blob read-only (0444: a layout's hard link to it cannot be
+/// edited by anyone but root, and an edit by root changes its mtime),
+/// then stamps it as verified together with its record.
+pub(crate) fn stamp_blob(stamp_path: &Path, record: &[u8], blob: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(blob)?;
+    if meta.permissions().mode() & 0o7777 != 0o444 {
+        std::fs::set_permissions(blob, std::fs::Permissions::from_mode(0o444))?;
+    }
+    let meta = std::fs::symlink_metadata(blob)?;
+    write_atomic(stamp_path, &stamp(record, &meta))
 }
 
 /// Fetches every .deb by its locked hash (the snapshot at the lock's pin
@@ -333,6 +466,16 @@ impl Project {
             steps.advance(1);
             Ok(made)
         })?;
+        let damaged = std::mem::take(&mut *layers.damaged.lock().unwrap_or_else(|e| e.into_inner()));
+        if !damaged.is_empty() {
+            self.observer().note(&format!(
+                "made {} damaged cached layer{} again from {} verified input: {}",
+                damaged.len(),
+                if damaged.len() == 1 { "" } else { "s" },
+                if damaged.len() == 1 { "its" } else { "their" },
+                damaged.join(", ")
+            ));
+        }
         let mut made = MadeLayers {
             packages: BTreeMap::new(),
             artifacts: BTreeMap::new(),

@@ -336,12 +336,12 @@ impl Project {
         epoch: u64,
     ) -> Result<(Layers, Plan<'a>, Inputs)> {
         let distro = self.distro(name)?;
-        let layers = Layers {
-            dir: self.fetcher.cache().root().join("layers"),
+        let layers = Layers::new(
+            self.fetcher.cache().root().join("layers"),
             epoch,
-            compression: opts.compression,
-            usrmerge: distro.merged_usr,
-        };
+            opts.compression,
+            distro.merged_usr,
+        );
         let plan = plan(&self.config.build, lock, images)?;
         let (debs, tarballs) = self.block_on(futures_util::future::try_join(
             fetch_debs(&self.fetcher, distro, lock, plan.debs()),

@@ -80,23 +80,30 @@ fn build_uses_only_the_lock_and_works_offline_when_warm() {
     let offline = s.ws.run(&["--offline", "build", "--out", "again"]);
     assert_eq!(offline.code, 0, "{}", offline.stderr);
     assert_eq!(offline.stdout, run.stdout);
-    // A second build over the first replaces it whole: a stray blob goes.
+    // A second build over the first replaces what the first wrote and
+    // nothing else: a file of the user's in the layout stays.
     std::fs::write(s.ws.path().join("out/cc-test/blobs/stray"), b"x").unwrap();
+    std::fs::write(s.ws.path().join("out/cc-test/NOTES"), b"mine").unwrap();
     let again = build(&s.ws, "out");
     assert_eq!(again.stdout, run.stdout);
-    assert!(!s.ws.path().join("out/cc-test/blobs/stray").exists());
-    // What distill did not write is never removed: a user's file beside
-    // the layout's own makes it not a distill layout, and the build stops.
-    std::fs::write(s.ws.path().join("out/cc-test/NOTES"), b"mine").unwrap();
-    let refused = s.ws.run(&["--offline", "build", "--out", "out"]);
-    refused.assert_error(
-        "out/cc-test: it is a directory with other files, not an image layout distill wrote",
-    );
+    assert_eq!(std::fs::read(s.ws.path().join("out/cc-test/blobs/stray")).unwrap(), b"x");
     assert_eq!(
         std::fs::read(s.ws.path().join("out/cc-test/NOTES")).unwrap(),
         b"mine"
     );
-    std::fs::remove_file(s.ws.path().join("out/cc-test/NOTES")).unwrap();
+    // A directory that is not an image layout is never replaced.
+    let notes = s.ws.path().join("out/static-test");
+    std::fs::remove_dir_all(&notes).unwrap();
+    std::fs::create_dir(&notes).unwrap();
+    std::fs::write(notes.join("NOTES"), b"mine").unwrap();
+    let refused = s.ws.run(&["--offline", "build", "--out", "out"]);
+    refused.assert_error(
+        "out/static-test: it is a directory with other files, not an image layout distill wrote",
+    );
+    assert_eq!(std::fs::read(notes.join("NOTES")).unwrap(), b"mine");
+    std::fs::remove_dir_all(&notes).unwrap();
+    let again = build(&s.ws, "out");
+    assert_eq!(again.stdout, run.stdout);
     let names: Vec<String> = std::fs::read_dir(s.ws.path().join("out"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
