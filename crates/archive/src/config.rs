@@ -78,6 +78,30 @@ impl DistroSpec {
         if self.archives.is_empty() {
             return Err(format!("distro {name} lists no archives"));
         }
+        if let Some(bad) = self
+            .architectures
+            .iter()
+            .find(|a| !distill_debian::is_image_arch(a))
+        {
+            return Err(format!(
+                "distro {name}: {bad:?} is not an architecture distill builds for ({})",
+                distill_debian::IMAGE_ARCHS.join(", ")
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for a in &self.archives {
+            let safe = !a.name.is_empty()
+                && a.name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                && !a.name.starts_with('.');
+            if !safe {
+                return Err(format!("distro {name}: {:?} is not an archive name (letters, digits, - _ .)", a.name));
+            }
+            if !names.insert(&a.name) {
+                return Err(format!("distro {name} lists archive {} twice", a.name));
+            }
+        }
         for a in &self.archives {
             if a.suites.is_empty() || a.components.is_empty() {
                 return Err(format!(

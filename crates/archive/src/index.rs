@@ -242,6 +242,15 @@ impl TableBuilder {
                 // such entries too.
                 continue;
             };
+            // Nor can one whose name, version or architecture is outside
+            // what Debian Policy allows: skipped, so nothing outside
+            // that alphabet reaches a lock, an SBOM, a path or a terminal.
+            let well_formed = distill_debian::is_package_name(name)
+                && version.is_none_or(|v| distill_debian::Version::parse(v).is_ok())
+                && arch.is_none_or(distill_debian::is_arch_name);
+            if !well_formed {
+                continue;
+            }
             let id = t.records.len() as u32;
             if let Some(field) = provides {
                 provided.clear();

@@ -71,7 +71,8 @@ pub(crate) fn run(command: Command) -> Result<u8> {
 
 /// The bytes of a key file, or the one-line error naming it as `what`.
 fn read_key_file(path: &Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| key_error(path, what, &e))
+    // A cosign key file is a few hundred bytes.
+    distill_store::read_bounded(path, 64 << 10).map_err(|e| key_error(path, what, &e))
 }
 
 fn key_error(path: &Path, what: &str, e: &dyn std::fmt::Display) -> Error {

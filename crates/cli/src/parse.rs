@@ -21,7 +21,18 @@ pub(crate) fn env_number(name: &str) -> Result<Option<i64>> {
     }
 }
 
-/// `SOURCE_DATE_EPOCH`, if set (negative values count as 0).
+/// The last second RFC 3339 (and Go's time parsing, which skopeo and
+/// docker use on a config's `created`) can write: 9999-12-31T23:59:59Z.
+pub(crate) const MAX_EPOCH: i64 = 253_402_300_799;
+
+/// `SOURCE_DATE_EPOCH`, if set: 0 to [`MAX_EPOCH`]; anything outside is
+/// refused, never clamped (an image dated otherwise than asked is not
+/// reproducible from what was asked).
 pub(crate) fn source_date_epoch() -> Result<Option<u64>> {
-    Ok(env_number("SOURCE_DATE_EPOCH")?.map(|e| e.max(0) as u64))
+    match env_number("SOURCE_DATE_EPOCH")? {
+        Some(e) if !(0..=MAX_EPOCH).contains(&e) => Err(Error::Message(format!(
+            "cannot use SOURCE_DATE_EPOCH={e}: not between 0 and {MAX_EPOCH} (9999-12-31T23:59:59Z)"
+        ))),
+        e => Ok(e.map(|e| e as u64)),
+    }
 }

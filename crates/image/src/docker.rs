@@ -59,6 +59,7 @@ pub fn docker_archive(
         path: dest.display().to_string(),
         source: e,
     };
+    ours_to_replace(dest)?;
     let mut out = AtomicFile::create(dest).map_err(write)?;
     let mut tar = tar::Builder::new(std::io::BufWriter::new(out.file()));
     let mut add = |name: &str, bytes: &[u8]| -> Result<(), ImageError> {
@@ -82,4 +83,47 @@ pub fn docker_archive(
     }
     tar.into_inner().map_err(write)?.flush().map_err(write)?;
     out.commit(0o644).map_err(write)
+}
+
+/// Refuses to replace `dest` unless nothing is there or an archive this
+/// function wrote: a regular file whose first member is `manifest.json`
+/// with mtime 0, mode 0644 and owner 0:0, as written above. A user's
+/// file, or a symlink (whose target a rename would not touch, but whose
+/// name the user chose), is never replaced.
+fn ours_to_replace(dest: &Path) -> Result<(), ImageError> {
+    let not_ours = |what| ImageError::NotOurs {
+        path: dest.display().to_string(),
+        what,
+    };
+    let meta = match std::fs::symlink_metadata(dest) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(ImageError::Read {
+                path: dest.display().to_string(),
+                source,
+            });
+        }
+    };
+    if meta.file_type().is_symlink() {
+        return Err(not_ours("a symbolic link"));
+    }
+    if !meta.is_file() {
+        return Err(not_ours("not a file"));
+    }
+    let mut first = [0u8; 512];
+    let read = std::fs::File::open(dest)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut first));
+    let header = tar::Header::from_byte_slice(&first);
+    let ours = read.is_ok()
+        && header.path_bytes().as_ref() == b"manifest.json"
+        && header.mtime().ok() == Some(0)
+        && header.mode().ok() == Some(0o644)
+        && header.uid().ok() == Some(0)
+        && header.gid().ok() == Some(0);
+    if ours {
+        Ok(())
+    } else {
+        Err(not_ours("a file distill did not write"))
+    }
 }

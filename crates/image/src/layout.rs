@@ -833,7 +833,7 @@ mod tests {
             l_put(&mut l, "latest", b"{}");
             let e = l.commit().unwrap_err().to_string();
             assert!(e.contains(what), "{e}");
-            assert!(e.contains("not an image layout distill wrote"), "{e}");
+            assert!(e.contains("not output distill wrote"), "{e}");
         }
         assert_eq!(fs::read(notes.join("todo.txt")).unwrap(), b"mine");
         assert_eq!(fs::read(&file).unwrap(), b"mine too");

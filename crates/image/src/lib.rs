@@ -45,7 +45,7 @@ pub enum ImageError {
     #[error("cannot map architecture {0} to an OCI platform")]
     Arch(String),
     #[error(
-        "cannot write {path}: it is {what}, not an image layout distill wrote; move it away or choose another --out"
+        "cannot write {path}: it is {what}, not output distill wrote; move it away or choose another --out"
     )]
     NotOurs { path: String, what: &'static str },
 }

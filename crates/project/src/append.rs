@@ -504,13 +504,17 @@ impl Write<'_> {
     }
 }
 
+/// The largest `--layer` tarball `append` reads (it is read whole).
+pub(crate) const MAX_APPEND_LAYER: u64 = 4 << 30;
+
 /// A layer from a tarball: gzip and zstd blobs are used as they are (their
 /// diff_id computed from the decompressed tar), a plain tar is gzipped
 /// deterministically.
 fn layer_from_file(path: &Path, out: &Path) -> Result<Layer> {
     use std::io::{Read, Write as _};
     let read = || format!("cannot read layer {}", path.display());
-    let bytes = std::fs::read(path).context(read)?;
+    // Layers are read whole (the diff_id needs the tar): bounded.
+    let bytes = distill_store::read_bounded(path, MAX_APPEND_LAYER).context(read)?;
     let (compression, tar): (Compression, Vec<u8>) = match bytes.as_slice() {
         [0x1f, 0x8b, ..] => {
             let mut t = Vec::new();
@@ -545,8 +549,12 @@ fn layer_from_file(path: &Path, out: &Path) -> Result<Layer> {
         )
     };
     let mut archive = tar::Archive::new(&tar[..]);
+    let mut seen: BTreeMap<String, bool> = BTreeMap::new();
     for e in archive.entries().map_err(|_| not_tar())? {
-        e.map_err(|_| not_tar())?;
+        let e = e.map_err(|_| not_tar())?;
+        check_entry(&e, &mut seen).map_err(|(entry, why)| {
+            fail!("cannot use layer {}: {entry}: {why}", path.display())
+        })?;
     }
     if tar.len() < 1024 {
         return Err(not_tar());
@@ -561,6 +569,45 @@ fn layer_from_file(path: &Path, out: &Path) -> Result<Layer> {
         compression,
         entries: Vec::new(),
     })
+}
+
+/// The rules package layers meet, for an entry of an appended layer:
+/// a relative path without `..`, each path once (a directory may repeat),
+/// a hard link to an earlier entry, no device node or FIFO. `seen` maps
+/// the paths so far to whether each is a directory. `Err` is (entry,
+/// why).
+fn check_entry<R: std::io::Read>(
+    e: &tar::Entry<'_, R>,
+    seen: &mut BTreeMap<String, bool>,
+) -> std::result::Result<(), (String, String)> {
+    let raw = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+    let bad = |why: String| (raw.clone(), why);
+    let path = distill_layer::normalize(&raw).map_err(|p| bad(p.to_string()))?;
+    let kind = e.header().entry_type();
+    let is_dir = kind == tar::EntryType::Directory;
+    match kind {
+        tar::EntryType::Char | tar::EntryType::Block => {
+            return Err(bad("device node (images get theirs from the runtime)".into()));
+        }
+        tar::EntryType::Fifo => return Err(bad("FIFO".into())),
+        tar::EntryType::Link => {
+            let target = e.link_name_bytes().unwrap_or_default();
+            let target = distill_layer::normalize(&String::from_utf8_lossy(&target))
+                .map_err(|p| bad(format!("hard link target: {p}")))?;
+            if seen.get(&target) != Some(&false) {
+                return Err(bad(format!("hard link to {target}, which is not an earlier file")));
+            }
+        }
+        _ => {}
+    }
+    // PAX and GNU long-name headers describe the next entry; the tar
+    // crate has already folded them into it.
+    if let Some(was_dir) = seen.insert(path.clone(), is_dir)
+        && !(was_dir && is_dir)
+    {
+        return Err(bad("duplicate entry".into()));
+    }
+    Ok(())
 }
 
 /// The base config with the new layers and the changed fields; every

@@ -49,8 +49,8 @@ pub fn diff_lock_files(old: &Path, new: &Path) -> Result<LockFilesDiff> {
 /// A lock named for a diff: any file may be given, so one that is not a
 /// lock says so (no "run `distill lock`", which would not make it one).
 fn lock_to_diff(path: &Path) -> Result<Lock> {
-    let text =
-        std::fs::read_to_string(path).context(|| format!("cannot read {}", path.display()))?;
+    let text = distill_store::read_bounded_text(path, crate::project::MAX_LOCK)
+        .context(|| format!("cannot read {}", path.display()))?;
     Lock::parse(&text).map_err(|e| match e {
         LockError::Parse(why) => {
             fail!("cannot diff {}: not a distill lock ({why})", path.display())

@@ -285,9 +285,12 @@ pub(crate) fn universe<'a>(loaded: &'a Loaded, arch: &'a str) -> Universe<'a> {
     Universe::new(arch, loaded.sources(arch))
 }
 
+/// The largest lock read: the whole distroless matrix's are 200 KB.
+pub(crate) const MAX_LOCK: u64 = 64 << 20;
+
 /// The lock at `path`, or `None` when there is no file.
 fn read_lock(path: &Path) -> Result<Option<Lock>> {
-    match std::fs::read_to_string(path) {
+    match distill_store::read_bounded_text(path, MAX_LOCK) {
         Ok(text) => Lock::parse(&text)
             .map(Some)
             .context(|| format!("cannot read {}", path.display())),

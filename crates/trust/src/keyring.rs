@@ -55,6 +55,9 @@ pub struct Keyring {
     certs: Vec<Cert>,
 }
 
+/// The largest keyring file read.
+pub(crate) const MAX_KEYRING: u64 = 16 << 20;
+
 impl Keyring {
     /// Debian's archive keyring, built into the binary.
     pub fn debian() -> Keyring {
@@ -90,7 +93,9 @@ impl Keyring {
 
     pub fn load(path: &Path) -> Result<Keyring, TrustError> {
         let origin = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| TrustError::KeyringFile {
+        // Debian's keyring is 30 KB; a bound keeps `--keyring /dev/zero`
+        // one error instead of a runaway read.
+        let bytes = distill_store::read_bounded(path, MAX_KEYRING).map_err(|source| TrustError::KeyringFile {
             origin: origin.clone(),
             source,
         })?;

@@ -6,7 +6,7 @@
 //! a root lifts an inherited exclude of it: distroless's `cc` adds
 //! libgcc-s1, which `base` leaves out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
@@ -262,6 +262,7 @@ pub(crate) fn plan(
             .or(s.architectures.as_ref())
     });
     let mut roots: Vec<String> = Vec::new();
+    let mut seen_roots: BTreeSet<String> = BTreeSet::new();
     let mut debug_roots: Vec<String> = Vec::new();
     let mut artifacts: Vec<String> = Vec::new();
     let mut excludes: BTreeMap<String, String> = BTreeMap::new();
@@ -269,11 +270,25 @@ pub(crate) fn plan(
         let s = &images[*name];
         let part = s.distro.get(distro).cloned().unwrap_or_default();
         let own: Vec<&String> = s.packages.iter().chain(&part.packages).collect();
+        let named = own
+            .iter()
+            .copied()
+            .chain(s.debug_packages.iter())
+            .chain(s.exclude.iter().chain(&part.exclude).map(|e| &e.package));
+        for n in named {
+            if !distill_debian::is_package_name(n) {
+                return Err(DefinitionError::Invalid(
+                    (*name).to_owned(),
+                    format!("{n:?} is not a Debian package name"),
+                ));
+            }
+        }
+        let own_set: BTreeSet<&str> = own.iter().map(|r| r.as_str()).collect();
         for r in &own {
             excludes.remove(r.as_str());
         }
         for e in s.exclude.iter().chain(&part.exclude) {
-            if own.iter().any(|r| **r == e.package) {
+            if own_set.contains(e.package.as_str()) {
                 return Err(DefinitionError::Invalid(
                     (*name).to_owned(),
                     format!("{} is both a package and excluded", e.package),
@@ -281,8 +296,10 @@ pub(crate) fn plan(
             }
             excludes.insert(e.package.clone(), e.reason.clone());
         }
+        // In order, each once: a set beside the list keeps this linear
+        // in the number of packages (80k names used to take 42 s).
         for r in own {
-            if !roots.contains(r) {
+            if seen_roots.insert(r.clone()) {
                 roots.push(r.clone());
             }
         }

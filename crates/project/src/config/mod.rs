@@ -35,10 +35,14 @@ pub struct Config {
     pub artifacts: BTreeMap<String, ArtifactSpec>,
 }
 
+/// The largest packages.toml read.
+pub(crate) const MAX_CONFIG: u64 = 4 << 20;
+
 impl Config {
     pub fn load(path: &Path) -> Result<Config> {
-        let text =
-            std::fs::read_to_string(path).context(|| format!("cannot read {}", path.display()))?;
+        // This repository's packages.toml is 16 KB.
+        let text = distill_store::read_bounded_text(path, MAX_CONFIG)
+            .context(|| format!("cannot read {}", path.display()))?;
         Config::parse(&text, path)
     }
 

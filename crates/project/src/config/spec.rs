@@ -41,19 +41,46 @@ pub struct BuildSpec {
 pub struct FileSpec {
     /// The text; `{version_id}` and `{codename}` are the distro's.
     pub content: String,
-    #[serde(default = "file_mode")]
+    #[serde(default = "file_mode", deserialize_with = "mode")]
     pub mode: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DirSpec {
-    #[serde(default = "dir_mode")]
+    #[serde(default = "dir_mode", deserialize_with = "mode")]
     pub mode: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "id")]
     pub uid: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "id")]
     pub gid: u64,
+}
+
+/// A file mode: permission bits with setuid, setgid and sticky, at most
+/// 0o7777 (more is refused, not cut).
+fn mode<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let m = u32::deserialize(d)?;
+    if m > 0o7777 {
+        return Err(serde::de::Error::custom(format!(
+            "mode {m:#o} is more than 0o7777"
+        )));
+    }
+    Ok(m)
+}
+
+/// The largest user or group id: the kernel's ids are 32 bits, and
+/// 4294967295 is its "no id".
+pub(crate) const MAX_ID: u64 = 4_294_967_294;
+
+/// A user or group id, at most [`MAX_ID`].
+fn id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let id = u64::deserialize(d)?;
+    if id > MAX_ID {
+        return Err(serde::de::Error::custom(format!(
+            "id {id} is more than {MAX_ID}"
+        )));
+    }
+    Ok(id)
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -98,7 +98,7 @@ fn build_uses_only_the_lock_and_works_offline_when_warm() {
     std::fs::write(notes.join("NOTES"), b"mine").unwrap();
     let refused = s.ws.run(&["--offline", "build", "--out", "out"]);
     refused.assert_error(
-        "out/static-test: it is a directory with other files, not an image layout distill wrote",
+        "out/static-test: it is a directory with other files, not output distill wrote",
     );
     assert_eq!(std::fs::read(notes.join("NOTES")).unwrap(), b"mine");
     std::fs::remove_dir_all(&notes).unwrap();
