@@ -96,7 +96,10 @@ impl DistroSpec {
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
                 && !a.name.starts_with('.');
             if !safe {
-                return Err(format!("distro {name}: {:?} is not an archive name (letters, digits, - _ .)", a.name));
+                return Err(format!(
+                    "distro {name}: {:?} is not an archive name (letters, digits, - _ .)",
+                    a.name
+                ));
             }
             if !names.insert(&a.name) {
                 return Err(format!("distro {name} lists archive {} twice", a.name));

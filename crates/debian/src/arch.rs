@@ -122,7 +122,9 @@ mod tests {
         for ok in ["libc6", "g++-14", "libstdc++6", "python3.13-minimal", "0ad"] {
             assert!(is_package_name(ok), "{ok}");
         }
-        for bad in ["a", "Libc", "-x", "../etc", "a b", "libc6\n", "x/y", ".x", "é1"] {
+        for bad in [
+            "a", "Libc", "-x", "../etc", "a b", "libc6\n", "x/y", ".x", "é1",
+        ] {
             assert!(!is_package_name(bad), "{bad}");
         }
         assert!(is_image_arch("arm64") && !is_image_arch("vax") && !is_image_arch("../x"));

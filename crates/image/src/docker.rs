@@ -112,8 +112,8 @@ fn ours_to_replace(dest: &Path) -> Result<(), ImageError> {
         return Err(not_ours("not a file"));
     }
     let mut first = [0u8; 512];
-    let read = std::fs::File::open(dest)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut first));
+    let read =
+        std::fs::File::open(dest).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut first));
     let header = tar::Header::from_byte_slice(&first);
     let ours = read.is_ok()
         && header.path_bytes().as_ref() == b"manifest.json"

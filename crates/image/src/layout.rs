@@ -288,7 +288,11 @@ impl Existing {
         if !meta.is_dir() {
             return Err(not_ours("a file"));
         }
-        if fs::read_dir(dest).map_err(|e| err(dest, e))?.next().is_none() {
+        if fs::read_dir(dest)
+            .map_err(|e| err(dest, e))?
+            .next()
+            .is_none()
+        {
             return Ok(None);
         }
         let layout = read_small(&dest.join("oci-layout"))
@@ -339,7 +343,6 @@ impl Existing {
             .partition(|d| !d.annotations.contains_key(REF_NAME));
         let out_reach = self.reach(&tagged_out);
         let in_reach = self.reach(&tagged_in);
-        let mut kept = tagged_in.clone();
         let mut dropped = tagged_out;
         for d in untagged {
             let about_replaced = self
@@ -347,17 +350,24 @@ impl Existing {
                 .is_some_and(|s| out_reach.contains(&s) && !in_reach.contains(&s));
             if about_replaced {
                 dropped.push(d);
-            } else {
-                kept.push(d);
             }
         }
+        // Kept in the order the index had them.
+        let kept: Vec<&Descriptor> = self
+            .index
+            .manifests
+            .iter()
+            .filter(|d| !dropped.iter().any(|x| std::ptr::eq(*x, *d)))
+            .collect();
         let ours = self.reach(&dropped);
         let keep = self.reach(&kept);
         let mut found = BTreeMap::new();
         walk_all(&self.root, "", &mut found).map_err(|e| read_err(&self.root, e))?;
         let mut carried = BTreeMap::new();
         for (rel, meta) in found {
-            if rel == "index.json" || rel == "oci-layout" {
+            let base = rel.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+            // What killed runs left half-written goes with the old layout.
+            if rel == "index.json" || rel == "oci-layout" || distill_store::is_dead_temp(base) {
                 continue;
             }
             let path = self.root.join(&rel);
@@ -376,8 +386,8 @@ impl Existing {
             } else if rel.starts_with("sbom/") && meta.is_file() {
                 let same = matches!(files.get(&rel), Some(Staged::Bytes(b))
                     if meta.len() == b.len() as u64 && fs::read(&path).is_ok_and(|f| f == *b));
-                let earlier = same
-                    || distill_store::sha256_file(&path).is_ok_and(|(h, _)| ours.contains(&h));
+                let earlier =
+                    same || distill_store::sha256_file(&path).is_ok_and(|(h, _)| ours.contains(&h));
                 if earlier {
                     continue;
                 }
@@ -426,7 +436,11 @@ impl Existing {
                     todo.extend(list.iter().filter_map(descriptor));
                 }
             }
-            todo.extend(["config", "subject"].iter().filter_map(|k| descriptor(doc.get(*k)?)));
+            todo.extend(
+                ["config", "subject"]
+                    .iter()
+                    .filter_map(|k| descriptor(doc.get(*k)?)),
+            );
         }
         seen
     }
@@ -501,11 +515,11 @@ fn remove_dead_temps(parent: &Path, prefix: &str) {
     };
     for entry in dir.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(prefix)
-            && distill_store::is_dead_temp(&name)
-            && entry.file_type().is_ok_and(|t| t.is_dir())
-        {
-            let _ = fs::remove_dir_all(entry.path());
+        if name.starts_with(prefix) && distill_store::is_dead_temp(&name) {
+            let _ = match entry.file_type() {
+                Ok(t) if t.is_dir() => fs::remove_dir_all(entry.path()),
+                _ => fs::remove_file(entry.path()),
+            };
         }
     }
 }
@@ -565,6 +579,9 @@ impl Layout {
         doc.manifests.extend(self.entries.iter().cloned());
         let bytes = serde_json::to_vec(&doc).expect("an index serialises");
         distill_store::write_atomic(&index_path, &bytes).map_err(|e| err(&index_path, e))?;
+        // Files a killed append left half-written here.
+        remove_dead_temps(&self.dest, ".distill-");
+        remove_dead_temps(&self.dest.join(BLOBS), ".distill-");
         Ok(self.dest)
     }
 }
@@ -617,8 +634,9 @@ fn holds_exactly(
                         && meta.len() == b.len() as u64
                         && fs::read(dest.join(rel)).is_ok_and(|on_disk| on_disk == *b)
                 }
-                Staged::Link(src) => fs::metadata(src)
-                    .is_ok_and(|s| (s.dev(), s.ino()) == (meta.dev(), meta.ino())),
+                Staged::Link(src) => {
+                    fs::metadata(src).is_ok_and(|s| (s.dev(), s.ino()) == (meta.dev(), meta.ino()))
+                }
             }
         })
 }
@@ -908,8 +926,11 @@ mod tests {
                 .unwrap();
             l.attach(&m, "application/spdx+json", format!("sbom {n}").as_bytes())
                 .unwrap();
-            l.write_file(&format!("sbom/build-{n}.spdx.json"), format!("sbom {n}").as_bytes())
-                .unwrap();
+            l.write_file(
+                &format!("sbom/build-{n}.spdx.json"),
+                format!("sbom {n}").as_bytes(),
+            )
+            .unwrap();
             l.tag(&format!("v{n}"), m);
             l.commit().unwrap();
         };
@@ -921,7 +942,9 @@ mod tests {
             .put(MANIFEST, &manifest(&config, &[], &BTreeMap::new()))
             .unwrap();
         let note = l.put("text/plain", b"about app").unwrap();
-        let i = l.put(INDEX, &index(&[app.clone(), note], &BTreeMap::new())).unwrap();
+        let i = l
+            .put(INDEX, &index(&[app.clone(), note], &BTreeMap::new()))
+            .unwrap();
         l.tag("app", i);
         l.commit_into().unwrap();
         fs::write(dest.join("sbom/mine.txt"), b"mine").unwrap();
@@ -939,9 +962,20 @@ mod tests {
         }
         assert!(r.blob(&config).is_ok(), "a blob both reach is kept");
         let v1_own = Descriptor::of(CONFIG, b"{\"n\":1}");
-        assert!(!r.blob_path(&v1_own.digest).exists(), "v1's own blob is gone");
-        let untagged = r.entries().iter().filter(|d| !d.annotations.contains_key(REF_NAME));
-        assert_eq!(untagged.count(), 1, "only v2's SBOM artifact: {:?}", r.entries());
+        assert!(
+            !r.blob_path(&v1_own.digest).exists(),
+            "v1's own blob is gone"
+        );
+        let untagged = r
+            .entries()
+            .iter()
+            .filter(|d| !d.annotations.contains_key(REF_NAME));
+        assert_eq!(
+            untagged.count(),
+            1,
+            "only v2's SBOM artifact: {:?}",
+            r.entries()
+        );
         assert!(!dest.join("sbom/build-1.spdx.json").exists());
         assert!(dest.join("sbom/build-2.spdx.json").is_file());
         assert_eq!(fs::read(dest.join("sbom/mine.txt")).unwrap(), b"mine");
@@ -960,7 +994,13 @@ mod tests {
         let mut l = Layout::create(&dest).unwrap();
         l.write_file("sbom/build-3.spdx.json", b"sbom 3").unwrap();
         let e = l.commit().unwrap_err().to_string();
-        assert!(e.contains("sbom/build-3.spdx.json") && e.contains("did not write"), "{e}");
-        assert_eq!(fs::read(dest.join("sbom/build-3.spdx.json")).unwrap(), b"mine too");
+        assert!(
+            e.contains("sbom/build-3.spdx.json") && e.contains("did not write"),
+            "{e}"
+        );
+        assert_eq!(
+            fs::read(dest.join("sbom/build-3.spdx.json")).unwrap(),
+            b"mine too"
+        );
     }
 }

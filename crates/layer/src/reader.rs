@@ -103,7 +103,11 @@ pub fn verify_layer(path: &Path, layer: &Layer) -> Result<(), String> {
         return Err("not a regular file".into());
     }
     if meta.len() != layer.size {
-        return Err(format!("{} bytes, the record says {}", meta.len(), layer.size));
+        return Err(format!(
+            "{} bytes, the record says {}",
+            meta.len(),
+            layer.size
+        ));
     }
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let blob = Hashed::new(file);
@@ -142,7 +146,10 @@ pub fn verify_layer(path: &Path, layer: &Layer) -> Result<(), String> {
         ..e.clone()
     };
     if entries.len() != layer.entries.len()
-        || entries.iter().zip(&layer.entries).any(|(a, b)| *a != strip(b))
+        || entries
+            .iter()
+            .zip(&layer.entries)
+            .any(|(a, b)| *a != strip(b))
     {
         let at = entries
             .iter()
@@ -266,10 +273,18 @@ mod tests {
 
             let mut edited = layer.clone();
             edited.diff_id = format!("sha256:{}", "0".repeat(64));
-            assert!(verify_layer(&blob, &edited).unwrap_err().contains("its tar is"));
+            assert!(
+                verify_layer(&blob, &edited)
+                    .unwrap_err()
+                    .contains("its tar is")
+            );
             let mut edited = layer.clone();
             edited.entries[1].mode = 0o4755;
-            assert!(verify_layer(&blob, &edited).unwrap_err().contains("entry 1"));
+            assert!(
+                verify_layer(&blob, &edited)
+                    .unwrap_err()
+                    .contains("entry 1")
+            );
 
             let bytes = std::fs::read(&blob).unwrap();
             let copy = d.path().join("copy");
@@ -277,13 +292,19 @@ mod tests {
             let at = flipped.len() / 2;
             flipped[at] ^= 1;
             std::fs::write(&copy, &flipped).unwrap();
-            assert!(verify_layer(&copy, &layer).is_err(), "{compression:?} flipped");
+            assert!(
+                verify_layer(&copy, &layer).is_err(),
+                "{compression:?} flipped"
+            );
             std::fs::write(&copy, &bytes[..bytes.len() - 1]).unwrap();
             let e = verify_layer(&copy, &layer).unwrap_err();
             assert!(e.contains("the record says"), "{e}");
             std::fs::remove_file(&copy).unwrap();
             std::os::unix::fs::symlink(&blob, &copy).unwrap();
-            assert_eq!(verify_layer(&copy, &layer).unwrap_err(), "not a regular file");
+            assert_eq!(
+                verify_layer(&copy, &layer).unwrap_err(),
+                "not a regular file"
+            );
         }
     }
 }

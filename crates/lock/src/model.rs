@@ -179,14 +179,24 @@ impl Lock {
             }
             let pool_ok = !p.filename.is_empty()
                 && !p.filename.starts_with('/')
-                && p.filename.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+                && p.filename
+                    .split('/')
+                    .all(|c| !c.is_empty() && c != "." && c != "..")
                 && p.filename.bytes().all(|b| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'~' | b'-' | b'_' | b'/' | b'%')
+                    b.is_ascii_alphanumeric()
+                        || matches!(b, b'.' | b'+' | b'~' | b'-' | b'_' | b'/' | b'%')
                 });
             if !pool_ok {
-                return Err(format!("package {}: {:?} is not a pool path", p.name, p.filename));
+                return Err(format!(
+                    "package {}: {:?} is not a pool path",
+                    p.name, p.filename
+                ));
             }
-            let key = (p.name.as_str(), p.architecture.as_str(), p.for_architectures.as_ref());
+            let key = (
+                p.name.as_str(),
+                p.architecture.as_str(),
+                p.for_architectures.as_ref(),
+            );
             if let Some(first) = seen.insert(key, p)
                 && first != p
             {

@@ -552,9 +552,8 @@ fn layer_from_file(path: &Path, out: &Path) -> Result<Layer> {
     let mut seen: BTreeMap<String, bool> = BTreeMap::new();
     for e in archive.entries().map_err(|_| not_tar())? {
         let e = e.map_err(|_| not_tar())?;
-        check_entry(&e, &mut seen).map_err(|(entry, why)| {
-            fail!("cannot use layer {}: {entry}: {why}", path.display())
-        })?;
+        check_entry(&e, &mut seen)
+            .map_err(|(entry, why)| fail!("cannot use layer {}: {entry}: {why}", path.display()))?;
     }
     if tar.len() < 1024 {
         return Err(not_tar());
@@ -587,7 +586,9 @@ fn check_entry<R: std::io::Read>(
     let is_dir = kind == tar::EntryType::Directory;
     match kind {
         tar::EntryType::Char | tar::EntryType::Block => {
-            return Err(bad("device node (images get theirs from the runtime)".into()));
+            return Err(bad(
+                "device node (images get theirs from the runtime)".into()
+            ));
         }
         tar::EntryType::Fifo => return Err(bad("FIFO".into())),
         tar::EntryType::Link => {
@@ -595,7 +596,9 @@ fn check_entry<R: std::io::Read>(
             let target = distill_layer::normalize(&String::from_utf8_lossy(&target))
                 .map_err(|p| bad(format!("hard link target: {p}")))?;
             if seen.get(&target) != Some(&false) {
-                return Err(bad(format!("hard link to {target}, which is not an earlier file")));
+                return Err(bad(format!(
+                    "hard link to {target}, which is not an earlier file"
+                )));
             }
         }
         _ => {}

@@ -269,10 +269,17 @@ fn record_key(path: &Path) -> Option<&str> {
 /// them: `tmp/`, `layers/`, `layers/blobs/`, `layers/verified/`, `url/`,
 /// `derived/` and the store's directories.
 fn remove_dead_temps(root: &Path, report: &mut CacheReport) -> Result<()> {
-    let mut dirs: Vec<PathBuf> = ["tmp", "layers", "layers/blobs", "layers/verified", "url", "derived"]
-        .iter()
-        .map(|d| root.join(d))
-        .collect();
+    let mut dirs: Vec<PathBuf> = [
+        "tmp",
+        "layers",
+        "layers/blobs",
+        "layers/verified",
+        "url",
+        "derived",
+    ]
+    .iter()
+    .map(|d| root.join(d))
+    .collect();
     if let Ok(rd) = std::fs::read_dir(root.join("sha256")) {
         dirs.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
     }

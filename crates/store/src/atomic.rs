@@ -70,9 +70,7 @@ pub fn is_dead_temp(name: &str) -> bool {
         .and_then(|n| n.rsplit_once('-'))
         .and_then(|(head, _random)| head.rsplit_once('-'))
         .and_then(|(_, pid)| pid.parse::<u32>().ok());
-    pid.is_some_and(|pid| {
-        pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
-    })
+    pid.is_some_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists())
 }
 
 #[cfg(test)]

@@ -95,9 +95,11 @@ impl Keyring {
         let origin = path.display().to_string();
         // Debian's keyring is 30 KB; a bound keeps `--keyring /dev/zero`
         // one error instead of a runaway read.
-        let bytes = distill_store::read_bounded(path, MAX_KEYRING).map_err(|source| TrustError::KeyringFile {
-            origin: origin.clone(),
-            source,
+        let bytes = distill_store::read_bounded(path, MAX_KEYRING).map_err(|source| {
+            TrustError::KeyringFile {
+                origin: origin.clone(),
+                source,
+            }
         })?;
         Keyring::from_bytes(&bytes, &origin)
     }

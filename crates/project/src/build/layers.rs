@@ -79,7 +79,12 @@ impl Layers {
         self.dir.join("blobs")
     }
 
-    pub(super) fn new(dir: PathBuf, epoch: u64, compression: Compression, usrmerge: bool) -> Layers {
+    pub(super) fn new(
+        dir: PathBuf,
+        epoch: u64,
+        compression: Compression,
+        usrmerge: bool,
+    ) -> Layers {
         Layers {
             dir,
             epoch,
@@ -128,9 +133,16 @@ impl Layers {
             };
             Ok((made.layer, Some(made.meta.scripts), Some(control)))
         })?;
-        let says = record.control.as_ref().expect("a package's record has its control");
+        let says = record
+            .control
+            .as_ref()
+            .expect("a package's record has its control");
         let locked = (p.name.as_str(), p.version.as_str(), p.architecture.as_str());
-        let own = (says.package.as_str(), says.version.as_str(), says.architecture.as_str());
+        let own = (
+            says.package.as_str(),
+            says.version.as_str(),
+            says.architecture.as_str(),
+        );
         if locked != own {
             return Err(fail!(
                 "cannot use {label}: the lock says {} {} {}, its .deb ({}) says {} {} {}",
@@ -254,13 +266,20 @@ impl Layers {
     /// inode and device): a blob and record whose stamp matches
     /// were verified and have not been written since; anything else is
     /// verified again, every byte ([`distill_layer::verify_layer`]).
-    fn trusted(&self, key: &str, bytes: &[u8], r: &LayerRecord) -> std::result::Result<bool, String> {
+    fn trusted(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        r: &LayerRecord,
+    ) -> std::result::Result<bool, String> {
         let blob = self.blob_dir().join(r.layer.hex());
         match std::fs::symlink_metadata(&blob) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(e.to_string()),
             Ok(m) if !m.is_file() => return Err("not a regular file".into()),
-            Ok(m) if stamp(bytes, &m) == std::fs::read(self.stamp_path(key)).unwrap_or_default() => {
+            Ok(m)
+                if stamp(bytes, &m) == std::fs::read(self.stamp_path(key)).unwrap_or_default() =>
+            {
                 return Ok(true);
             }
             Ok(_) => {}
@@ -466,7 +485,8 @@ impl Project {
             steps.advance(1);
             Ok(made)
         })?;
-        let damaged = std::mem::take(&mut *layers.damaged.lock().unwrap_or_else(|e| e.into_inner()));
+        let damaged =
+            std::mem::take(&mut *layers.damaged.lock().unwrap_or_else(|e| e.into_inner()));
         if !damaged.is_empty() {
             self.observer().note(&format!(
                 "made {} damaged cached layer{} again from {} verified input: {}",

@@ -12,6 +12,7 @@ mod common;
 mod hostile;
 mod inprocess;
 mod java;
+mod promises;
 mod push;
 mod races;
 mod repro;

@@ -86,7 +86,10 @@ fn build_uses_only_the_lock_and_works_offline_when_warm() {
     std::fs::write(s.ws.path().join("out/cc-test/NOTES"), b"mine").unwrap();
     let again = build(&s.ws, "out");
     assert_eq!(again.stdout, run.stdout);
-    assert_eq!(std::fs::read(s.ws.path().join("out/cc-test/blobs/stray")).unwrap(), b"x");
+    assert_eq!(
+        std::fs::read(s.ws.path().join("out/cc-test/blobs/stray")).unwrap(),
+        b"x"
+    );
     assert_eq!(
         std::fs::read(s.ws.path().join("out/cc-test/NOTES")).unwrap(),
         b"mine"
