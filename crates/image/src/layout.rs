@@ -376,10 +376,11 @@ impl Existing {
                 .filter(|h| is_digest(&format!("sha256:{h}")));
             // Blobs are named by their content: the commit's own copy of
             // one it writes is the same bytes, checked.
-            if let Some(hex) = blob {
-                if ours.contains(hex) && !keep.contains(hex) {
-                    continue;
-                }
+            if let Some(hex) = blob
+                && ours.contains(hex)
+                && !keep.contains(hex)
+            {
+                continue;
             }
             if rel.starts_with("blobs/") && files.contains_key(&rel) {
                 continue;

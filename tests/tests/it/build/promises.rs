@@ -129,7 +129,7 @@ fn a_damaged_cached_layer_is_remade_not_output() {
     assert_eq!(clean.code, 0, "{}", clean.stderr);
     let blobs = layer_blobs(&s.ws);
     assert!(blobs.len() > 4);
-    let damages: [(&str, &dyn Fn(&Path)); 4] = [
+    let damages: [Damage; 4] = [
         ("truncated", &|p| {
             let b = std::fs::read(p).unwrap();
             std::fs::remove_file(p).unwrap();
@@ -185,6 +185,9 @@ fn a_damaged_cached_layer_is_remade_not_output() {
     let warm = build(&s.ws, "out");
     assert!(!warm.stderr.contains("damaged"), "{}", warm.stderr);
 }
+
+/// A way to damage a cached blob, named.
+type Damage<'a> = (&'a str, &'a dyn Fn(&Path));
 
 fn make_writable(p: &Path) {
     use std::os::unix::fs::PermissionsExt;
