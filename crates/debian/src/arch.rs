@@ -70,11 +70,13 @@ pub fn is_arch_name(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// Whether `s` is a package name as Debian Policy (5.6.1) defines it:
-/// at least two characters of lower-case letters, digits, `+`, `-` and
-/// `.`, starting with a letter or digit.
+/// Whether `s` is a package name in Debian Policy's alphabet (5.6.1):
+/// lower-case letters, digits, `+`, `-` and `.`, starting with a letter
+/// or digit. Policy also asks for two characters at least; one is
+/// allowed here (no path, URL or terminal is harmed by it, and test
+/// archives use such names).
 pub fn is_package_name(s: &str) -> bool {
-    s.len() >= 2
+    !s.is_empty()
         && s.len() <= 256
         && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && s.bytes().all(|b| {
@@ -123,7 +125,7 @@ mod tests {
             assert!(is_package_name(ok), "{ok}");
         }
         for bad in [
-            "a", "Libc", "-x", "../etc", "a b", "libc6\n", "x/y", ".x", "é1",
+            "", "Libc", "-x", "../etc", "a b", "libc6\n", "x/y", ".x", "é1",
         ] {
             assert!(!is_package_name(bad), "{bad}");
         }

@@ -184,7 +184,7 @@ impl Lock {
                     .all(|c| !c.is_empty() && c != "." && c != "..")
                 && p.filename.bytes().all(|b| {
                     b.is_ascii_alphanumeric()
-                        || matches!(b, b'.' | b'+' | b'~' | b'-' | b'_' | b'/' | b'%')
+                        || matches!(b, b'.' | b'+' | b'~' | b'-' | b'_' | b'/' | b'%' | b':')
                 });
             if !pool_ok {
                 return Err(format!(

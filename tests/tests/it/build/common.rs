@@ -405,3 +405,28 @@ pub(super) fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `append` of the directory `app` onto the static image's latest tag,
+/// as tag `app` of the same layout.
+pub(super) const APPEND_APP: [&str; 6] = [
+    "append",
+    "oci:out/static-test:latest",
+    "-t",
+    "oci:out/static-test:app",
+    "--dir",
+    "app",
+];
+
+/// The standard setup built into `out/`, then `app/x` (holding `app`)
+/// appended into the static layout as tag `app`; the setup and the
+/// build's run.
+pub(super) fn built_and_appended(app: &[u8]) -> (Setup, Run) {
+    let s = setup(&[], "");
+    let first = build(&s.ws, "out");
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    std::fs::create_dir_all(s.ws.path().join("app")).unwrap();
+    std::fs::write(s.ws.path().join("app/x"), app).unwrap();
+    let appended = s.ws.run(&APPEND_APP);
+    assert_eq!(appended.code, 0, "{}", appended.stderr);
+    (s, first)
+}

@@ -25,20 +25,7 @@ fn tags(dir: &Path) -> Vec<String> {
 ///    never replaces a user's file.
 #[test]
 fn a_rebuild_keeps_what_the_user_added_to_the_layout() {
-    let s = setup(&[], "");
-    let first = build(&s.ws, "out");
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    std::fs::create_dir_all(s.ws.path().join("app")).unwrap();
-    std::fs::write(s.ws.path().join("app/x"), b"x").unwrap();
-    let appended = s.ws.run(&[
-        "append",
-        "oci:out/static-test:latest",
-        "-t",
-        "oci:out/static-test:app",
-        "--dir",
-        "app",
-    ]);
-    assert_eq!(appended.code, 0, "{}", appended.stderr);
+    let (s, first) = built_and_appended(b"x");
     let layout = s.ws.path().join("out/static-test");
     std::fs::write(layout.join("sbom/mine.json"), b"mine").unwrap();
     std::fs::create_dir_all(layout.join("blobs/sha512")).unwrap();

@@ -120,21 +120,8 @@ fn temporaries(dir: &Path) -> Vec<std::path::PathBuf> {
 /// after `cache gc` no temporary file is left anywhere.
 #[test]
 fn a_build_or_append_killed_at_any_moment_leaves_whole_layouts() {
-    let s = setup(&[], "");
-    let first = build(&s.ws, "out");
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    std::fs::create_dir_all(s.ws.path().join("app")).unwrap();
-    std::fs::write(s.ws.path().join("app/x"), vec![7u8; 1 << 20]).unwrap();
-    let append = [
-        "append",
-        "oci:out/static-test:latest",
-        "-t",
-        "oci:out/static-test:app",
-        "--dir",
-        "app",
-    ];
-    let appended = s.ws.run(&append);
-    assert_eq!(appended.code, 0, "{}", appended.stderr);
+    let (s, first) = built_and_appended(&vec![7u8; 1 << 20]);
+    let append = APPEND_APP;
     let reference = layouts(&s.ws.path().join("out"));
     let index_of =
         |layout: &str| read_json(&s.ws.path().join("out").join(layout).join("index.json"));
