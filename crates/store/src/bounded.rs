@@ -31,14 +31,17 @@ pub fn read_bounded_text(path: &Path, limit: u64) -> io::Result<String> {
 }
 
 /// Opens `path` for reading if it is a regular file (symlinks followed);
-/// a device, FIFO, socket or directory is refused before it is read.
+/// a device, FIFO, socket or directory is refused before it is opened
+/// (opening a FIFO waits for a writer), and checked again once open (it
+/// may have been replaced in between).
 pub fn open_regular(path: &Path) -> io::Result<fs::File> {
+    let not_regular = || io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+    if !fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
     let file = fs::File::open(path)?;
     if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
+        return Err(not_regular());
     }
     Ok(file)
 }
@@ -77,6 +80,13 @@ mod tests {
             assert_eq!(e.to_string(), "not a regular file", "{special}");
         }
         let e = read_bounded(dir.path(), 1 << 20).unwrap_err();
+        assert_eq!(e.to_string(), "not a regular file");
+        // A FIFO is refused before it is opened: opening one would wait
+        // for a writer that never comes.
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let e = read_bounded(&fifo, 1 << 20).unwrap_err();
         assert_eq!(e.to_string(), "not a regular file");
         assert_eq!(human(16 << 20), "16 MiB");
     }
