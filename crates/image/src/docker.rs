@@ -95,19 +95,9 @@ fn ours_to_replace(dest: &Path) -> Result<(), ImageError> {
         path: dest.display().to_string(),
         what,
     };
-    let meta = match std::fs::symlink_metadata(dest) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(ImageError::Read {
-                path: dest.display().to_string(),
-                source,
-            });
-        }
+    let Some(meta) = crate::layout::output_at(dest)? else {
+        return Ok(());
     };
-    if meta.file_type().is_symlink() {
-        return Err(not_ours("a symbolic link"));
-    }
     if !meta.is_file() {
         return Err(not_ours("not a file"));
     }

@@ -213,7 +213,7 @@ impl Layout {
 /// index.json entries a [`Layout::commit`] wrote carry this annotation:
 /// a later commit replaces them. Entries without it (tags `append` or
 /// another tool added) are kept, with what they reach.
-pub const OWNED: &str = "dev.distill.owned";
+pub(crate) const OWNED: &str = "dev.distill.owned";
 
 /// The media types whose documents name other blobs.
 const PARENTS: [&str; 4] = [
@@ -277,14 +277,9 @@ impl Existing {
             path: dest.display().to_string(),
             what,
         };
-        let meta = match fs::symlink_metadata(dest) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(read_err(dest, e)),
+        let Some(meta) = output_at(dest)? else {
+            return Ok(None);
         };
-        if meta.file_type().is_symlink() {
-            return Err(not_ours("a symbolic link"));
-        }
         if !meta.is_dir() {
             return Err(not_ours("a file"));
         }
@@ -336,29 +331,23 @@ impl Existing {
                     .get(REF_NAME)
                     .is_some_and(|t| tags.contains(t.as_str()))
         };
-        let (tagged_out, rest): (Vec<&Descriptor>, Vec<&Descriptor>) =
-            self.index.manifests.iter().partition(|d| replaced_tag(d));
-        let (untagged, tagged_in): (Vec<&Descriptor>, Vec<&Descriptor>) = rest
-            .into_iter()
-            .partition(|d| !d.annotations.contains_key(REF_NAME));
-        let out_reach = self.reach(&tagged_out);
-        let in_reach = self.reach(&tagged_in);
-        let mut dropped = tagged_out;
-        for d in untagged {
-            let about_replaced = self
-                .subject(d)
-                .is_some_and(|s| out_reach.contains(&s) && !in_reach.contains(&s));
-            if about_replaced {
-                dropped.push(d);
-            }
-        }
-        // Kept in the order the index had them.
-        let kept: Vec<&Descriptor> = self
-            .index
-            .manifests
+        let manifests = &self.index.manifests;
+        let tagged = |d: &&Descriptor| d.annotations.contains_key(REF_NAME);
+        let (tagged_out, tagged_in): (Vec<&Descriptor>, Vec<&Descriptor>) = manifests
             .iter()
-            .filter(|d| !dropped.iter().any(|x| std::ptr::eq(*x, *d)))
-            .collect();
+            .filter(tagged)
+            .partition(|d| replaced_tag(d));
+        let (out_reach, in_reach) = (self.reach(&tagged_out), self.reach(&tagged_in));
+        let dropped_entry = |d: &Descriptor| {
+            replaced_tag(d)
+                || (!d.annotations.contains_key(REF_NAME)
+                    && self
+                        .subject(d)
+                        .is_some_and(|s| out_reach.contains(&s) && !in_reach.contains(&s)))
+        };
+        // In the order the index had them.
+        let (dropped, kept): (Vec<&Descriptor>, Vec<&Descriptor>) =
+            manifests.iter().partition(|d| dropped_entry(d));
         let ours = self.reach(&dropped);
         let keep = self.reach(&kept);
         let mut found = BTreeMap::new();
@@ -459,6 +448,21 @@ impl Existing {
     }
 }
 
+/// What is at `dest`, an output path distill is about to write: `None`
+/// when nothing is; a symlink is refused (its name was chosen by someone,
+/// and what it points at is not distill's to replace).
+pub(crate) fn output_at(dest: &Path) -> Result<Option<fs::Metadata>, ImageError> {
+    match fs::symlink_metadata(dest) {
+        Ok(m) if m.file_type().is_symlink() => Err(ImageError::NotOurs {
+            path: dest.display().to_string(),
+            what: "a symbolic link",
+        }),
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(read_err(dest, e)),
+    }
+}
+
 fn descriptor(v: &serde_json::Value) -> Option<Descriptor> {
     serde_json::from_value(v.clone()).ok()
 }
@@ -470,19 +474,10 @@ fn read_err(path: &Path, e: std::io::Error) -> ImageError {
     }
 }
 
-/// A small document of a layout: at most [`MAX_DOC`] bytes, a regular
-/// file (a FIFO or device is not read).
+/// A small document of a layout: a regular file (a FIFO or device is
+/// not read) of at most [`MAX_DOC`] bytes.
 fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
-    let meta = fs::symlink_metadata(path)?;
-    if !meta.is_file() || meta.len() > MAX_DOC {
-        return Err(std::io::Error::other("not a small regular file"));
-    }
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    fs::File::open(path)?
-        .take(MAX_DOC)
-        .read_to_end(&mut bytes)?;
-    Ok(bytes)
+    distill_store::read_bounded(path, MAX_DOC)
 }
 
 /// Every entry under `dir` (directories named with a trailing `/`),
@@ -511,12 +506,8 @@ fn walk_all(
 /// killed before they finished left in `parent`: those whose process is
 /// gone. A running commit's, another build's at the same time, stays.
 fn remove_dead_temps(parent: &Path, prefix: &str) {
-    let Ok(dir) = fs::read_dir(parent) else {
-        return;
-    };
-    for entry in dir.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(prefix) && distill_store::is_dead_temp(&name) {
+    for entry in distill_store::dead_temps(parent) {
+        if entry.file_name().to_string_lossy().starts_with(prefix) {
             let _ = match entry.file_type() {
                 Ok(t) if t.is_dir() => fs::remove_dir_all(entry.path()),
                 _ => fs::remove_file(entry.path()),

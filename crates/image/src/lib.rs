@@ -18,7 +18,7 @@ mod reader;
 mod sbom;
 
 pub use docker::docker_archive;
-pub use layout::{Layout, OWNED, blob_name, blob_path};
+pub use layout::{Layout, blob_name, blob_path};
 pub use oci::{
     CONFIG, ConfigDoc, Descriptor, History, INDEX, ImageConfig, MANIFEST, Platform, REF_NAME,
     RootFs, Unknown, index, is_digest, manifest, platform_of, rfc3339, sorted_json,

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::LayerError;
 use crate::path::normalize;
-use crate::writer::{Compression, EntryInfo, Layer};
+use crate::writer::{Compression, EntryInfo, HashRead, Layer};
 
 /// The entries of the layer blob at `path` (`media_type` says how it is
 /// compressed).
@@ -20,14 +20,28 @@ pub fn read_layer(path: &Path, media_type: &str) -> Result<Vec<EntryInfo>, Layer
         path: label.clone(),
         source,
     })?;
-    let reader: Box<dyn Read> = if media_type.ends_with("+gzip") || media_type.ends_with(".gzip") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
+    let compression = if media_type.ends_with("+gzip") || media_type.ends_with(".gzip") {
+        Some(Compression::Gzip)
     } else if media_type.ends_with("+zstd") {
-        Box::new(zstd::stream::read::Decoder::new(file).map_err(io_fail(&label))?)
+        Some(Compression::Zstd)
     } else {
-        Box::new(file)
+        None
     };
+    let reader = decoder(compression, file).map_err(io_fail(&label))?;
     entries_of(reader, &label)
+}
+
+/// The tar inside a layer blob read from `blob`: every gzip member and
+/// zstd frame to the end of the input (`None`: a plain tar).
+fn decoder<'r>(
+    compression: Option<Compression>,
+    blob: impl Read + 'r,
+) -> std::io::Result<Box<dyn Read + 'r>> {
+    Ok(match compression {
+        Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(blob)),
+        Some(Compression::Zstd) => Box::new(zstd::stream::read::Decoder::new(blob)?),
+        None => Box::new(blob),
+    })
 }
 
 fn io_fail(label: &str) -> impl Fn(std::io::Error) -> LayerError + use<> {
@@ -110,23 +124,14 @@ pub fn verify_layer(path: &Path, layer: &Layer) -> Result<(), String> {
         ));
     }
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let blob = Hashed::new(file);
-    let text = |e: LayerError| e.to_string();
-    let (entries, diff_id, mut blob) = match layer.compression {
-        Compression::Gzip => {
-            let mut tar = Hashed::new(flate2::read::MultiGzDecoder::new(blob));
-            let entries = entries_of(&mut tar, "layer").map_err(text)?;
-            let (gz, diff_id, _) = tar.into_parts();
-            (entries, diff_id, gz.into_inner())
-        }
-        Compression::Zstd => {
-            let z = zstd::stream::read::Decoder::new(blob).map_err(|e| e.to_string())?;
-            let mut tar = Hashed::new(z);
-            let entries = entries_of(&mut tar, "layer").map_err(text)?;
-            let (z, diff_id, _) = tar.into_parts();
-            (entries, diff_id, z.finish().into_inner())
-        }
+    let mut blob = HashRead::new(file);
+    let (entries, diff_id) = {
+        let tar = decoder(Some(layer.compression), &mut blob).map_err(|e| e.to_string())?;
+        let mut tar = HashRead::new(tar);
+        let entries = entries_of(&mut tar, "layer").map_err(|e| e.to_string())?;
+        (entries, tar.into_parts().1)
     };
+    // Whatever the decoder left unread is part of the blob too.
     std::io::copy(&mut blob, &mut std::io::sink()).map_err(|e| e.to_string())?;
     let (_, digest, len) = blob.into_parts();
     if format!("sha256:{digest}") != layer.digest || len != layer.size {
@@ -145,17 +150,12 @@ pub fn verify_layer(path: &Path, layer: &Layer) -> Result<(), String> {
         soname: None,
         ..e.clone()
     };
-    if entries.len() != layer.entries.len()
-        || entries
-            .iter()
-            .zip(&layer.entries)
-            .any(|(a, b)| *a != strip(b))
-    {
-        let at = entries
-            .iter()
-            .zip(&layer.entries)
-            .position(|(a, b)| *a != strip(b))
-            .unwrap_or(entries.len().min(layer.entries.len()));
+    let first_difference = entries
+        .iter()
+        .zip(&layer.entries)
+        .position(|(a, b)| *a != strip(b))
+        .or((entries.len() != layer.entries.len()).then(|| entries.len().min(layer.entries.len())));
+    if let Some(at) = first_difference {
         return Err(format!("its entries differ from the record at entry {at}"));
     }
     Ok(())
@@ -183,37 +183,6 @@ pub fn overlay<'a>(
         }
     }
     tree
-}
-
-/// A reader that hashes what passes through it.
-struct Hashed<R> {
-    inner: R,
-    hash: Sha256,
-    len: u64,
-}
-
-impl<R> Hashed<R> {
-    fn new(inner: R) -> Hashed<R> {
-        Hashed {
-            inner,
-            hash: Sha256::new(),
-            len: 0,
-        }
-    }
-
-    /// The reader, the hex sha256 and the length of what was read.
-    fn into_parts(self) -> (R, String, u64) {
-        (self.inner, hex::encode(self.hash.finalize()), self.len)
-    }
-}
-
-impl<R: Read> Read for Hashed<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

@@ -337,11 +337,7 @@ impl LayerWriter {
                 .append_link(&mut header, &tar_path, t)
                 .map_err(|e| e.to_string())?,
             None if size > 0 => {
-                let mut reader = HashRead {
-                    inner: data.take(size),
-                    hash: Sha256::new(),
-                    len: 0,
-                };
+                let mut reader = HashRead::new(data.take(size));
                 self.tar
                     .append_data(&mut header, &tar_path, &mut reader)
                     .map_err(|e| e.to_string())?;
@@ -413,10 +409,26 @@ pub(crate) fn set_blob_mode(path: &Path) -> io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
 }
 
-struct HashRead<R> {
+/// A reader that hashes what passes through it.
+pub(crate) struct HashRead<R> {
     inner: R,
-    hash: Sha256,
-    len: u64,
+    pub(crate) hash: Sha256,
+    pub(crate) len: u64,
+}
+
+impl<R> HashRead<R> {
+    pub(crate) fn new(inner: R) -> HashRead<R> {
+        HashRead {
+            inner,
+            hash: Sha256::new(),
+            len: 0,
+        }
+    }
+
+    /// The reader, the hex sha256 and the length of what was read.
+    pub(crate) fn into_parts(self) -> (R, String, u64) {
+        (self.inner, hex::encode(self.hash.finalize()), self.len)
+    }
 }
 
 impl<R: Read> Read for HashRead<R> {

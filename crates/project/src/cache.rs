@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::build::layers::{LayerRecord, MAX_RECORD, stamp_blob};
+use crate::build::layers::{LayerRecord, MAX_RECORD, stamp_blob, stamp_path};
 use crate::error::{Context, Result};
 use crate::project::Project;
 
@@ -56,7 +56,7 @@ impl Project {
                 continue;
             };
             let blob = layers.join("blobs").join(r.layer.hex());
-            let stamp = layers.join("verified").join(key);
+            let stamp = stamp_path(&layers, key);
             match std::fs::symlink_metadata(&blob) {
                 // A record whose blob is gone is made again when used.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -283,16 +283,10 @@ fn remove_dead_temps(root: &Path, report: &mut CacheReport) -> Result<()> {
     if let Ok(rd) = std::fs::read_dir(root.join("sha256")) {
         dirs.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
     }
-    for dir in dirs {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in rd.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if distill_store::is_dead_temp(&name) && entry.file_type().is_ok_and(|t| t.is_file()) {
-                let len = entry.metadata().map_or(0, |m| m.len());
-                remove(&entry.path(), len, report)?;
-            }
+    for entry in dirs.iter().flat_map(|d| distill_store::dead_temps(d)) {
+        if entry.file_type().is_ok_and(|t| t.is_file()) {
+            let len = entry.metadata().map_or(0, |m| m.len());
+            remove(&entry.path(), len, report)?;
         }
     }
     Ok(())

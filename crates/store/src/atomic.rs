@@ -73,6 +73,19 @@ pub fn is_dead_temp(name: &str) -> bool {
     pid.is_some_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists())
 }
 
+/// The entries of `dir` that are temporary files or directories of
+/// processes that have ended ([`is_dead_temp`]); none if `dir` cannot be
+/// read. What a killed run left, for its owner to remove.
+pub fn dead_temps(dir: &Path) -> Vec<fs::DirEntry> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| is_dead_temp(&e.file_name().to_string_lossy()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ mod bounded;
 mod cache;
 mod observe;
 
-pub use atomic::{AtomicFile, is_dead_temp, temp_prefix, write_atomic};
+pub use atomic::{AtomicFile, dead_temps, is_dead_temp, temp_prefix, write_atomic};
 pub use bounded::{human, open_regular, read_bounded, read_bounded_text};
 pub use cache::{Cache, Validators, sha256_file};
 pub use observe::{Observer, Silent, Transfer};

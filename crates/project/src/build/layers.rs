@@ -255,7 +255,7 @@ impl Layers {
     }
 
     fn stamp_path(&self, key: &str) -> PathBuf {
-        self.dir.join("verified").join(key)
+        stamp_path(&self.dir, key)
     }
 
     /// Whether the record (`bytes`, read as `r`) and its blob can be used:
@@ -297,6 +297,12 @@ enum Need {
     Layer,
     /// A package's layer, its scripts and its control fields.
     Package,
+}
+
+/// Where the stamp of the record `key` of the layer cache at `layers` is:
+/// `layers/verified/<key>`.
+pub(crate) fn stamp_path(layers: &Path, key: &str) -> PathBuf {
+    layers.join("verified").join(key)
 }
 
 /// Layer records are JSON of a layer's entries: a JDK's is a few MB.

@@ -340,6 +340,18 @@ fn append_refuses_unsafe_layer_entries() {
     let built = s.ws.run(&["build", "--out", "out", "--image", "static"]);
     assert_eq!(built.code, 0, "{}", built.stderr);
     use tar::EntryType as T;
+    // `append` of a tarball with `entries` onto the static image.
+    let append = |entries: &[(&str, T, &str)]| {
+        std::fs::write(s.ws.path().join("layer.tar"), tarball(entries)).unwrap();
+        s.ws.run(&[
+            "append",
+            "oci:out/static-test:latest",
+            "-t",
+            "oci:app:v1",
+            "--layer",
+            "layer.tar",
+        ])
+    };
     for (entries, needle) in [
         (
             vec![("../../etc/x", T::Regular, "")],
@@ -356,15 +368,7 @@ fn append_refuses_unsafe_layer_entries() {
             "hard link to app/none",
         ),
     ] {
-        std::fs::write(s.ws.path().join("bad.tar"), tarball(&entries)).unwrap();
-        let run = s.ws.run(&[
-            "append",
-            "oci:out/static-test:latest",
-            "-t",
-            "oci:app:v1",
-            "--layer",
-            "bad.tar",
-        ]);
+        let run = append(&entries);
         run.assert_error(needle);
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
         assert!(!s.ws.path().join("app").exists(), "nothing written");
@@ -374,15 +378,7 @@ fn append_refuses_unsafe_layer_entries() {
         ("app/", T::Directory, ""),
         ("app/x", T::Regular, ""),
     ];
-    std::fs::write(s.ws.path().join("ok.tar"), tarball(&fine)).unwrap();
-    let run = s.ws.run(&[
-        "append",
-        "oci:out/static-test:latest",
-        "-t",
-        "oci:app:v1",
-        "--layer",
-        "ok.tar",
-    ]);
+    let run = append(&fine);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
